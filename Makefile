@@ -1,0 +1,41 @@
+# jobdrop — the two commands are `make run` and `make test`.
+SWIFT ?= swift
+RELEASE_BIN := .build/release/jobdrop
+STORE ?= data/store.sqlite
+DEMO_ORDERS ?= 100000
+
+.PHONY: run test build release lint format deps bench clean
+
+## Install what is missing, build, create the demo store once, and run the daemon on ./inbox and ./outbox.
+run: release
+	@mkdir -p inbox outbox data
+	$(RELEASE_BIN) demo-data --if-missing --orders $(DEMO_ORDERS) --source sqlite:$(STORE)
+	$(RELEASE_BIN) run --source sqlite:$(STORE)
+
+## Install what the tests need and run them all.
+test:
+	scripts/install-deps.sh test
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+build:
+	scripts/install-deps.sh build
+	$(SWIFT) build
+
+release:
+	scripts/install-deps.sh build
+	$(SWIFT) build -c release --product jobdrop
+
+lint:
+	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests
+
+format:
+	$(SWIFT) format format --in-place --recursive Package.swift Sources Tests
+
+## Export speed and memory next to the sqlite3 CLI (see README, Performance).
+bench: release
+	scripts/install-deps.sh bench
+	scripts/bench-export.sh
+
+clean:
+	rm -rf .build

@@ -1,0 +1,47 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+  name: "jobdrop",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "jobdrop", targets: ["jobdrop"]),
+    .library(name: "JobdropCore", targets: ["JobdropCore"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+  ],
+  targets: [
+    // libinotifytools (Debian: libinotifytools0-dev). Only the inbox watcher imports it.
+    .systemLibrary(name: "CInotifyTools", path: "Sources/CInotifyTools"),
+    // The SQLite C API (Debian: libsqlite3-dev); the export hot path reads rows through it.
+    .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+    // OpenSSL's libcrypto (Debian: libssl-dev) for SHA-256 of published files.
+    .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
+    .target(
+      name: "JobdropCore",
+      dependencies: [
+        "CInotifyTools", "CSQLite", "CCrypto",
+        .product(name: "Logging", package: "swift-log"),
+      ]
+    ),
+    .executableTarget(
+      name: "jobdrop",
+      dependencies: [
+        "JobdropCore",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ]
+    ),
+    .testTarget(
+      name: "JobdropCoreTests",
+      dependencies: ["JobdropCore", "CSQLite"]
+    ),
+    .testTarget(
+      name: "EndToEndTests",
+      dependencies: ["JobdropCore", "jobdrop"]
+    ),
+  ],
+  swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,77 @@
+/// Everything a jobdrop command runs with, resolved once at start from flags, then `JOBDROP_*`
+/// environment variables, then defaults, and validated.
+///
+/// | key | flag | environment | default |
+/// |---|---|---|---|
+/// | inbox | `--inbox` | `JOBDROP_INBOX` | `./inbox` |
+/// | spool | `--spool` | `JOBDROP_SPOOL` | `./spool` |
+/// | outbox | `--outbox` | `JOBDROP_OUTBOX` | `./outbox` |
+/// | source | `--source` | `JOBDROP_SOURCE` | `sqlite:data/store.sqlite` |
+/// | base URL | `--base-url` | `JOBDROP_BASE_URL` | none (relative links) |
+/// | workers | `--workers` | `JOBDROP_WORKERS` | 1 |
+/// | ttl | `--ttl` | `JOBDROP_TTL` | `7d` |
+/// | settle | `--settle` | `JOBDROP_SETTLE` | `2s` |
+/// | empty ok | `--empty-ok` | `JOBDROP_EMPTY_OK=1` | off |
+/// | raw CSV | `--raw-csv` | `JOBDROP_RAW_CSV=1` | off |
+public struct Configuration: Sendable, Equatable {
+  public var inbox: String
+  public var spool: String
+  public var outbox: String
+  public var source: DataSourceLocation
+  public var baseURL: String?
+  public var workers: Int
+  /// How long jobs stay in the outbox after they were created, in seconds.
+  public var ttlSeconds: Int64
+  /// How long a cut-short request must stay unchanged before it is failed, in milliseconds.
+  public var settleMilliseconds: Int64
+  /// A filter that matches nothing is a success with a header-only file.
+  public var emptyOK: Bool
+  /// Turn off the CSV formula-injection guard.
+  public var rawCSV: Bool
+
+  /// The values given on the command line; `nil` where the flag was not given.
+  public struct Flags: Sendable {
+    public var inbox, spool, outbox, source, baseURL, ttl, settle: String?
+    public var workers: Int?
+    public var emptyOK = false
+    public var rawCSV = false
+
+    public init() {}
+  }
+
+  /// Resolves flags over `environment` over defaults and validates the result.
+  public init(flags: Flags, environment: [String: String]) throws(ConfigurationError) {
+    func pick(_ flag: String?, _ variable: String, _ fallback: String) -> String {
+      flag ?? environment[variable].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
+    }
+    func enabled(_ variable: String) -> Bool {
+      ["1", "true", "yes", "on"].contains(environment[variable]?.lowercased() ?? "")
+    }
+    inbox = pick(flags.inbox, "JOBDROP_INBOX", "inbox")
+    spool = pick(flags.spool, "JOBDROP_SPOOL", "spool")
+    outbox = pick(flags.outbox, "JOBDROP_OUTBOX", "outbox")
+    source = try DataSourceLocation(parsing: pick(flags.source, "JOBDROP_SOURCE", "sqlite:data/store.sqlite"))
+    let base = pick(flags.baseURL, "JOBDROP_BASE_URL", "")
+    baseURL = base.isEmpty ? nil : base
+    if let baseURL, !(baseURL.hasPrefix("http://") || baseURL.hasPrefix("https://")) {
+      throw ConfigurationError("--base-url: expected an http:// or https:// URL, got '\(baseURL)'")
+    }
+    let workerText = flags.workers.map(String.init) ?? pick(nil, "JOBDROP_WORKERS", "1")
+    guard let workers = Int(workerText), (1...64).contains(workers) else {
+      throw ConfigurationError("--workers: expected a number from 1 to 64, got '\(workerText)'")
+    }
+    self.workers = workers
+    let ttlText = pick(flags.ttl, "JOBDROP_TTL", "7d")
+    guard let ttl = DurationText.milliseconds(ttlText), ttl >= 1000 else {
+      throw ConfigurationError("--ttl: expected a duration such as 7d, 36h or 90s, got '\(ttlText)'")
+    }
+    ttlSeconds = ttl / 1000
+    let settleText = pick(flags.settle, "JOBDROP_SETTLE", "2s")
+    guard let settle = DurationText.milliseconds(settleText) else {
+      throw ConfigurationError("--settle: expected a duration such as 2s or 500ms, got '\(settleText)'")
+    }
+    settleMilliseconds = settle
+    emptyOK = flags.emptyOK || enabled("JOBDROP_EMPTY_OK")
+    rawCSV = flags.rawCSV || enabled("JOBDROP_RAW_CSV")
+  }
+}

@@ -1,0 +1,108 @@
+import CSQLite
+
+/// An open SQLite connection, used from one thread at a time.
+///
+/// Thin over the C API: ``execute(_:)`` for scripts, ``prepare(_:)`` for statements whose rows are
+/// stepped one at a time (nothing is collected).
+public final class SQLiteDatabase {
+  let handle: OpaquePointer
+  /// The database file.
+  public let path: String
+
+  /// Opens `path`; read-only unless `writable`, creating the file only when `create`.
+  public init(path: String, writable: Bool = false, create: Bool = false) throws(SQLiteError) {
+    var flags = SQLITE_OPEN_NOMUTEX | (writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY)
+    if create { flags |= SQLITE_OPEN_CREATE }
+    var pointer: OpaquePointer?
+    let code = sqlite3_open_v2(path, &pointer, flags, nil)
+    guard code == SQLITE_OK, let pointer else {
+      let message = pointer.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(code))
+      sqlite3_close_v2(pointer)
+      throw SQLiteError(code: code, message: message, sql: nil, path: path)
+    }
+    self.handle = pointer
+    self.path = path
+    sqlite3_busy_timeout(handle, 5_000)
+    sqlite3_extended_result_codes(handle, 0)
+  }
+
+  deinit { sqlite3_close_v2(handle) }
+
+  /// Runs one or more statements that return no rows.
+  public func execute(_ sql: String) throws(SQLiteError) {
+    let code = sqlite3_exec(handle, sql, nil, nil, nil)
+    if code != SQLITE_OK { throw error(code, sql: sql) }
+  }
+
+  /// Compiles one statement.
+  public func prepare(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+    var statement: OpaquePointer?
+    let code = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+    guard code == SQLITE_OK, let statement else { throw error(code, sql: sql) }
+    return SQLiteStatement(database: self, handle: statement, sql: sql)
+  }
+
+  func error(_ code: Int32, sql: String?) -> SQLiteError {
+    SQLiteError(code: code, message: String(cString: sqlite3_errmsg(handle)), sql: sql, path: path)
+  }
+}
+
+/// A compiled statement; finalized when released.
+public final class SQLiteStatement {
+  let database: SQLiteDatabase
+  let handle: OpaquePointer
+  let sql: String
+
+  init(database: SQLiteDatabase, handle: OpaquePointer, sql: String) {
+    self.database = database
+    self.handle = handle
+    self.sql = sql
+  }
+
+  deinit { sqlite3_finalize(handle) }
+
+  /// Binds `values` to the `?` parameters, in order.
+  public func bind(_ values: [SQLValue]) throws(SQLiteError) {
+    for (offset, value) in values.enumerated() {
+      let index = Int32(offset + 1)
+      let code: Int32 =
+        switch value {
+        case .integer(let number): sqlite3_bind_int64(handle, index, number)
+        case .text(let text): sqlite3_bind_text(handle, index, text, -1, jobdrop_sqlite_transient())
+        case .null: sqlite3_bind_null(handle, index)
+        }
+      if code != SQLITE_OK { throw database.error(code, sql: sql) }
+    }
+  }
+
+  /// Advances to the next row: `true` while there is one.
+  @inline(__always)
+  public func step() throws(SQLiteError) -> Bool {
+    let code = sqlite3_step(handle)
+    if code == SQLITE_ROW { return true }
+    if code == SQLITE_DONE { return false }
+    throw database.error(code, sql: sql)
+  }
+
+  /// Clears bindings and rewinds, to run again.
+  public func reset() {
+    sqlite3_reset(handle)
+    sqlite3_clear_bindings(handle)
+  }
+
+  /// Runs a statement that returns no rows with `values` bound, then rewinds it.
+  public func run(_ values: [SQLValue]) throws(SQLiteError) {
+    defer { reset() }
+    try bind(values)
+    while try step() {}
+  }
+
+  /// The integer in column `index` of the current row.
+  public func integer(at index: Int32) -> Int64 { sqlite3_column_int64(handle, index) }
+
+  /// The text in column `index` of the current row, or `nil` for NULL.
+  public func text(at index: Int32) -> String? {
+    guard let pointer = sqlite3_column_text(handle, index) else { return nil }
+    return String(cString: pointer)
+  }
+}

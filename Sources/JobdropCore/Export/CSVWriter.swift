@@ -1,0 +1,160 @@
+/// Streams RFC 4180 CSV (UTF-8, `\r\n` line ends) through a large buffer into an ``ExportFile``.
+///
+/// Text cells that start with `=`, `+`, `-`, `@`, tab or carriage return get a leading `'` so that a
+/// spreadsheet never runs them as formulas (OWASP CSV injection), unless `guardFormulas` is off.
+/// Memory use is the buffer, whatever the number of rows.
+public final class CSVWriter {
+  /// The buffer size; one `write(2)` per this many bytes.
+  public static let bufferSize = 1 << 20
+
+  private let file: ExportFile
+  private let buffer: UnsafeMutablePointer<UInt8>
+  private var count = 0
+  private var atRowStart = true
+  /// Whether text cells are guarded against formula injection.
+  public let guardFormulas: Bool
+
+  public init(file: ExportFile, guardFormulas: Bool = true) {
+    self.file = file
+    self.guardFormulas = guardFormulas
+    self.buffer = .allocate(capacity: CSVWriter.bufferSize)
+  }
+
+  deinit { buffer.deallocate() }
+
+  /// Writes a header row of `names`.
+  public func header(_ names: [String]) throws {
+    for name in names {
+      let bytes = Array(name.utf8)
+      try bytes.withUnsafeBytes { try text($0, guarded: false) }
+    }
+    try endRow()
+  }
+
+  /// Writes an empty cell (SQL NULL).
+  @inline(__always)
+  public func empty() throws(FileSystemError) {
+    try separate(extra: 0)
+  }
+
+  /// Writes an integer cell.
+  @inline(__always)
+  public func integer(_ value: Int64) throws(FileSystemError) {
+    try separate(extra: 20)
+    var magnitude = value.magnitude
+    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+    let length = withUnsafeMutableBytes(of: &digits) { scratch -> Int in
+      var position = scratch.count
+      repeat {
+        position -= 1
+        scratch[position] = UInt8(truncatingIfNeeded: magnitude % 10) &+ 0x30
+        magnitude /= 10
+      } while magnitude != 0
+      if value < 0 {
+        position -= 1
+        scratch[position] = 0x2D
+      }
+      let length = scratch.count - position
+      (buffer + count).update(from: scratch.baseAddress!.advanced(by: position).assumingMemoryBound(to: UInt8.self), count: length)
+      return length
+    }
+    count += length
+  }
+
+  /// Writes a text cell from UTF-8 bytes, quoting and (when `guarded`) defusing formulas.
+  @inline(__always)
+  public func text(_ bytes: UnsafeRawBufferPointer, guarded: Bool) throws(FileSystemError) {
+    let length = bytes.count
+    let base = bytes.baseAddress
+    var needsQuotes = false
+    var quotes = 0
+    if let base {
+      let source = base.assumingMemoryBound(to: UInt8.self)
+      for index in 0..<length {
+        let byte = source[index]
+        if byte <= 0x2C && (byte == 0x2C || byte == 0x22 || byte == 0x0A || byte == 0x0D) {
+          needsQuotes = true
+          if byte == 0x22 { quotes += 1 }
+        }
+      }
+    }
+    var prefix = false
+    if guarded && guardFormulas && length > 0, let first = base?.load(as: UInt8.self) {
+      prefix = first == 0x3D || first == 0x2B || first == 0x2D || first == 0x40 || first == 0x09 || first == 0x0D
+    }
+    let total = length + quotes + (needsQuotes ? 2 : 0) + (prefix ? 1 : 0)
+    if total + 1 > CSVWriter.bufferSize - count { try flush() }
+    if total + 1 > CSVWriter.bufferSize {
+      try separate(extra: 0)
+      try flush()
+      try writeLarge(bytes, quoted: needsQuotes, prefix: prefix)
+      return
+    }
+    try separate(extra: total)
+    if needsQuotes { append(0x22) }
+    if prefix { append(0x27) }
+    guard let base else {
+      if needsQuotes { append(0x22) }
+      return
+    }
+    if quotes == 0 {
+      (buffer + count).update(from: base.assumingMemoryBound(to: UInt8.self), count: length)
+      count += length
+    } else {
+      let source = base.assumingMemoryBound(to: UInt8.self)
+      for index in 0..<length {
+        let byte = source[index]
+        if byte == 0x22 { append(0x22) }
+        append(byte)
+      }
+    }
+    if needsQuotes { append(0x22) }
+  }
+
+  /// Ends the current row.
+  @inline(__always)
+  public func endRow() throws(FileSystemError) {
+    if CSVWriter.bufferSize - count < 2 { try flush() }
+    buffer[count] = 0x0D
+    buffer[count + 1] = 0x0A
+    count += 2
+    atRowStart = true
+  }
+
+  /// Writes out everything buffered.
+  public func flush() throws(FileSystemError) {
+    guard count > 0 else { return }
+    try file.write(UnsafeRawBufferPointer(start: buffer, count: count))
+    count = 0
+  }
+
+  @inline(__always)
+  private func append(_ byte: UInt8) {
+    buffer[count] = byte
+    count += 1
+  }
+
+  /// Writes the separator before a cell and makes room for `extra` more bytes.
+  @inline(__always)
+  private func separate(extra: Int) throws(FileSystemError) {
+    if CSVWriter.bufferSize - count < extra + 1 { try flush() }
+    if atRowStart {
+      atRowStart = false
+    } else {
+      append(0x2C)
+    }
+  }
+
+  /// A cell bigger than the buffer, written in pieces.
+  private func writeLarge(_ bytes: UnsafeRawBufferPointer, quoted: Bool, prefix: Bool) throws(FileSystemError) {
+    if quoted { append(0x22) }
+    if prefix { append(0x27) }
+    for byte in bytes {
+      if CSVWriter.bufferSize - count < 3 { try flush() }
+      if quoted && byte == 0x22 { append(0x22) }
+      append(byte)
+    }
+    if CSVWriter.bufferSize - count < 2 { try flush() }
+    if quoted { append(0x22) }
+  }
+}

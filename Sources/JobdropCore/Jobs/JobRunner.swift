@@ -1,0 +1,138 @@
+import Logging
+
+/// Runs one job: `pending → started`, streams its rows to a CSV file, then `success` or `failed`.
+///
+/// The export is written under a temp name in `files/<id>/` and renamed into place only when complete.
+/// While it runs, `meta.rows` is stored and published about once a second.
+public final class JobRunner: @unchecked Sendable {
+  /// The error of a job whose filter matched nothing (Elastic Path's words).
+  public static let noResults = "No results matched the supplied filter"
+
+  let store: JobStore
+  let catalog: Catalog
+  let source: any DataSource
+  let emptyOK: Bool
+  let rawCSV: Bool
+  let logger: Logger
+  /// How often progress is published while a job runs, in milliseconds.
+  public var progressInterval: Int64 = 1000
+
+  public init(
+    store: JobStore, catalog: Catalog, source: any DataSource, emptyOK: Bool, rawCSV: Bool, logger: Logger
+  ) {
+    self.store = store
+    self.catalog = catalog
+    self.source = source
+    self.emptyOK = emptyOK
+    self.rawCSV = rawCSV
+    self.logger = logger
+  }
+
+  /// Runs the oldest pending job; returns it in its final state, or `nil` when none was pending.
+  @discardableResult
+  public func runNext() throws -> Job? {
+    guard let job = store.nextPending() else { return nil }
+    return try run(job)
+  }
+
+  /// Runs `job`, which must be pending.
+  public func run(_ job: Job) throws -> Job {
+    var logger = logger
+    logger[metadataKey: "job.id"] = "\(job.id)"
+    logger[metadataKey: "job.type"] = "\(job.record.jobType)"
+    var record = job.record
+    record.attempts += 1
+    record.rows = 0
+    var started = try store.move(job, to: .started, record: record)
+    logger.info("job started")
+    let clock = ContinuousClock.now
+    do {
+      let result = try export(started, progress: { rows in
+        started.record.rows = rows
+        try? self.store.update(started)
+      })
+      record = started.record
+      record.rows = result.rows
+      record.bytes = result.bytes
+      record.sha256 = result.sha256
+      record.fileName = result.fileName
+      let finished = try store.move(started, to: .success, record: record)
+      logger.info(
+        "job succeeded",
+        metadata: ["job.rows": "\(result.rows)", "job.bytes": "\(result.bytes)", "job.duration": "\(ContinuousClock.now - clock)"])
+      return finished
+    } catch let failure as JobFailure {
+      started = store.jobs[started.id] ?? started
+      record = started.record
+      record.error = failure.message
+      record.rows = failure.rows
+      logger.warning("job failed", metadata: ["error": "\(failure.message)"])
+      return try store.move(started, to: .failed, record: record)
+    }
+  }
+
+  /// The published file of a successful export.
+  struct Result {
+    var rows: Int
+    var bytes: Int
+    var sha256: String
+    var fileName: String
+  }
+
+  /// Why a job failed, as its `error` says it.
+  struct JobFailure: Error {
+    var message: String
+    var rows: Int?
+  }
+
+  private func export(_ job: Job, progress: @escaping (Int) -> Void) throws(JobFailure) -> Result {
+    guard let request = job.record.request else { throw JobFailure(message: job.record.error ?? "request could not be read") }
+    guard let jobType = catalog.jobType(named: request.jobType) else {
+      throw JobFailure(
+        message: "job_type: unknown job type '\(request.jobType)' (job types: \(catalog.names.joined(separator: ", ")))")
+    }
+    let query: ExportQuery
+    do {
+      query = try ExportQuery(jobType: jobType, request: request)
+    } catch {
+      throw JobFailure(message: error.message)
+    }
+    guard request.format == .csv else {
+      throw JobFailure(message: "format: '\(request.format.rawValue)' is not supported yet (formats: csv)")
+    }
+    let name = "\(jobType.name)-\(job.record.createdAt.compact).\(request.format.fileExtension)"
+    let file: ExportFile
+    do {
+      file = try ExportFile(directory: store.outbox.filesDirectory(for: job.id), name: FileName(name))
+    } catch {
+      throw JobFailure(message: "cannot create the export file: \(error)")
+    }
+    let writer = CSVWriter(file: file, guardFormulas: !rawCSV)
+    var rows = 0
+    do {
+      try writer.header(query.columns.map(\.name))
+      var last = Timestamp.now()
+      rows = try source.export(query, to: writer) { count in
+        let now = Timestamp.now()
+        if now.milliseconds - last.milliseconds >= self.progressInterval {
+          last = now
+          progress(count)
+        }
+      }
+      try writer.flush()
+    } catch {
+      file.discard()
+      throw JobFailure(message: "export failed after \(rows) rows: \(error)", rows: nil)
+    }
+    if rows == 0 && !emptyOK {
+      file.discard()
+      throw JobFailure(message: JobRunner.noResults, rows: 0)
+    }
+    do {
+      let sha = try file.publish()
+      return Result(rows: rows, bytes: file.byteCount, sha256: sha, fileName: name)
+    } catch {
+      throw JobFailure(message: "cannot publish the export file: \(error)")
+    }
+  }
+}

@@ -1,0 +1,80 @@
+import FoundationEssentials
+
+/// The public static site: `index.json`, `jobs/<id>.json`, `jobs/<id>/file.json`, `files/<id>/<name>`.
+///
+/// Every file is replaced atomically through ``AtomicWriter`` (0644; folders 0755), so a web server
+/// never serves a partial document. Each job's JSON is encoded once per change and reused by the index.
+public final class Outbox: @unchecked Sendable {
+  public let root: DirectoryHandle
+  let jobsFolder: DirectoryHandle
+  let filesFolder: DirectoryHandle
+  public let links: OutboxLinks
+  /// Seconds a job lives after it was created.
+  public let ttl: Int64
+  private var encoded: [String: (created: Timestamp, bytes: [UInt8])] = [:]
+  private let encoder: JSONEncoder = {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return encoder
+  }()
+
+  /// Opens (creating when missing) the outbox at `path`.
+  public init(path: String, links: OutboxLinks, ttl: Int64) throws(FileSystemError) {
+    root = try DirectoryHandle(path: path, create: true, mode: 0o755)
+    jobsFolder = try root.subdirectory("jobs", create: true)
+    filesFolder = try root.subdirectory("files", create: true)
+    self.links = links
+    self.ttl = ttl
+  }
+
+  /// The folder for a job's export file, `files/<id>/`, created when missing.
+  public func filesDirectory(for id: String) throws(FileSystemError) -> DirectoryHandle {
+    try filesFolder.subdirectory(id, create: true)
+  }
+
+  /// Writes `jobs/<id>.json` and, on success, `jobs/<id>/file.json`.
+  public func publish(_ job: Job) throws {
+    let document = JobDocument(job: job, links: links, ttl: ttl)
+    let bytes = Array(try encoder.encode(document))
+    encoded[job.id] = (job.record.createdAt, bytes)
+    try AtomicWriter.write(Outbox.wrap(bytes), to: FileName("\(job.id).json"), in: jobsFolder)
+    if job.state == .success {
+      let folder = try jobsFolder.subdirectory(job.id, create: true)
+      let link = Array(try encoder.encode(["data": ["href": document.link.href]]))
+      try AtomicWriter.write(link, to: FileName("file.json"), in: folder)
+    }
+  }
+
+  /// Writes `index.json`: every published job, newest first.
+  public func publishIndex() throws {
+    let ordered = encoded.sorted { ($0.value.created, $0.key) > ($1.value.created, $1.key) }
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(ordered.reduce(16) { $0 + $1.value.bytes.count + 1 })
+    bytes += Array(#"{"data":["#.utf8)
+    for (offset, entry) in ordered.enumerated() {
+      if offset > 0 { bytes.append(0x2C) }
+      bytes += entry.value.bytes
+    }
+    bytes += Array("]}\n".utf8)
+    try AtomicWriter.write(bytes, to: FileName("index.json"), in: root)
+  }
+
+  /// Removes a job's documents and files from the site (the index drops it on its next render).
+  public func remove(id: String) throws {
+    guard JobID.isValid(id) else { return }
+    encoded[id] = nil
+    try jobsFolder.remove(FileName("\(id).json"))
+    try jobsFolder.removeTree(FileName(id))
+    try filesFolder.removeTree(FileName(id))
+    try jobsFolder.sync()
+  }
+
+  /// The document `jobs/<id>.json` would hold, for `jobdrop status ID`.
+  public func document(for job: Job) throws -> [UInt8] {
+    Outbox.wrap(Array(try encoder.encode(JobDocument(job: job, links: links, ttl: ttl))))
+  }
+
+  private static func wrap(_ job: [UInt8]) -> [UInt8] {
+    Array(#"{"data":"#.utf8) + job + Array("}\n".utf8)
+  }
+}

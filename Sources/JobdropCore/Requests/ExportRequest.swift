@@ -1,0 +1,42 @@
+/// A partner's request in one normal form, whichever dialect it arrived in.
+public struct ExportRequest: Codable, Sendable, Equatable {
+  /// The API dialect a request file is written in.
+  public enum Dialect: String, Codable, Sendable {
+    /// Elastic Path Commerce "Exporter Service": `{"data": {"type": "job", …}}`.
+    case elasticPath = "elastic_path"
+    /// Eshopbox "Export Job": `{"jobType": …, "exportFilters": {…}}`.
+    case eshopbox
+  }
+
+  /// The file format of the export.
+  public enum Format: String, Codable, Sendable, CaseIterable {
+    case csv
+    case csvGzip = "csv.gz"
+
+    /// The file name extension, without the dot.
+    public var fileExtension: String { rawValue }
+  }
+
+  public var dialect: Dialect
+  /// The job type's name.
+  public var jobType: String
+  /// The filter in the Elastic Path language; empty for none.
+  public var filter: String
+  /// The partner's own id for the request, echoed back in the job.
+  public var reference: String?
+  /// A subset and order of the job type's columns; `nil` for all of them.
+  public var columns: [String]?
+  public var format: Format
+
+  public init(
+    dialect: Dialect = .elasticPath, jobType: String, filter: String = "", reference: String? = nil,
+    columns: [String]? = nil, format: Format = .csv
+  ) {
+    self.dialect = dialect
+    self.jobType = jobType
+    self.filter = filter
+    self.reference = reference
+    self.columns = columns
+    self.format = format
+  }
+}

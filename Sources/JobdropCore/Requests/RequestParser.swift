@@ -1,0 +1,120 @@
+/// Turns the bytes of a request file into an ``ExportRequest`` checked against the catalog.
+///
+/// Every failure is a ``RequestError`` whose message names the key (`data.filter`) or the JSON position.
+public struct RequestParser: Sendable {
+  /// The largest request file accepted.
+  public static let maximumSize = 1 << 20
+
+  public let catalog: Catalog
+
+  public init(catalog: Catalog) { self.catalog = catalog }
+
+  /// Parses and validates a request file's content.
+  public func parse(_ bytes: [UInt8]) throws(RequestError) -> ExportRequest {
+    let request = try read(bytes)
+    try validate(request)
+    return request
+  }
+
+  /// Parses a request file's content into the normal form, without checking it against the catalog.
+  public func read(_ bytes: [UInt8]) throws(RequestError) -> ExportRequest {
+    if bytes.count > RequestParser.maximumSize {
+      throw RequestError("request is larger than 1 MiB (\(bytes.count) bytes or more)")
+    }
+    let document: JSONValue
+    do {
+      document = try JSONReader.parse(bytes)
+    } catch {
+      throw RequestError("request is not valid JSON: \(error)", isTruncated: error.isTruncated)
+    }
+    return try interpret(document)
+  }
+
+  /// Reads the dialect's shape into the normal form.
+  func interpret(_ document: JSONValue) throws(RequestError) -> ExportRequest {
+    guard case .object = document else {
+      throw RequestError("request: expected a JSON object, found \(document.kind)")
+    }
+    if let data = document["data"] {
+      return try ElasticPathRequest.interpret(data)
+    }
+    if document["jobType"] != nil {
+      throw RequestError("jobType: Eshopbox requests are not supported yet; use the Elastic Path form {\"data\": {…}}")
+    }
+    throw RequestError(
+      "request: expected \"data\" (Elastic Path: {\"data\": {\"type\": \"job\", \"job_type\": …}})")
+  }
+
+  /// Checks the job type, filter and columns against the catalog.
+  public func validate(_ request: ExportRequest) throws(RequestError) {
+    let key = request.dialect == .elasticPath ? "data." : ""
+    guard let jobType = catalog.jobType(named: request.jobType) else {
+      throw RequestError(
+        "\(key)job_type: unknown job type '\(request.jobType)' (job types: \(catalog.names.joined(separator: ", ")))")
+    }
+    do {
+      _ = try FilterCompiler(jobType: jobType).compile(request.filter)
+    } catch {
+      throw RequestError(error.description)
+    }
+    if let columns = request.columns {
+      if columns.isEmpty { throw RequestError("\(key)columns: name at least one column") }
+      var seen = Set<String>()
+      for column in columns {
+        guard jobType.column(named: column) != nil else {
+          throw RequestError(
+            "\(key)columns: unknown column '\(column)' (columns: \(jobType.columns.map(\.name).joined(separator: ", ")))")
+        }
+        guard seen.insert(column).inserted else { throw RequestError("\(key)columns: '\(column)' is named twice") }
+      }
+    }
+  }
+}
+
+/// The Elastic Path dialect: `{"data": {"type": "job", "job_type": …, "filter": …}}`.
+enum ElasticPathRequest {
+  static func interpret(_ data: JSONValue) throws(RequestError) -> ExportRequest {
+    guard case .object = data else { throw RequestError("data: expected an object, found \(data.kind)") }
+    guard let type = data["type"] else { throw RequestError("data.type: missing; it must be \"job\"") }
+    guard type == .string("job") else { throw RequestError("data.type: must be \"job\"") }
+    let jobType = try string(data, "job_type", required: true)!
+    let filter = try string(data, "filter") ?? ""
+    let reference = try string(data, "reference")
+    var columns: [String]?
+    if let value = data["columns"], value != .null {
+      guard case .array(let items) = value else {
+        throw RequestError("data.columns: expected an array of column names, found \(value.kind)")
+      }
+      columns = []
+      for (position, item) in items.enumerated() {
+        guard case .string(let name) = item else {
+          throw RequestError("data.columns[\(position)]: expected a column name, found \(item.kind)")
+        }
+        columns?.append(name)
+      }
+    }
+    var format = ExportRequest.Format.csv
+    if let name = try string(data, "format") {
+      guard let known = ExportRequest.Format(rawValue: name) else {
+        throw RequestError("data.format: unknown format '\(name)' (formats: csv, csv.gz)")
+      }
+      format = known
+    }
+    return ExportRequest(
+      dialect: .elasticPath, jobType: jobType, filter: filter, reference: reference, columns: columns,
+      format: format)
+  }
+
+  private static func string(_ data: JSONValue, _ key: String, required: Bool = false) throws(RequestError)
+    -> String?
+  {
+    guard let value = data[key], value != .null else {
+      if required { throw RequestError("data.\(key): missing") }
+      return nil
+    }
+    guard case .string(let text) = value else {
+      throw RequestError("data.\(key): expected a string, found \(value.kind)")
+    }
+    return text
+  }
+}

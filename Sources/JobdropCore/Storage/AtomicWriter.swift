@@ -1,0 +1,67 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+
+import Synchronization
+
+/// The one way jobdrop replaces a file: temp file in the same directory, `fsync`, `rename`, `fsync` directory.
+///
+/// After ``write(_:to:in:mode:)`` returns, the new content is durable under its final name, and a reader
+/// never sees a partial file. Temp names start with `.` so listings and web servers skip them.
+public enum AtomicWriter {
+  /// The prefix of every temp file jobdrop creates; such files are never published or read as jobs.
+  public static let temporaryPrefix = ".tmp-"
+
+  /// Replaces `name` in `directory` with `bytes`, durably.
+  public static func write(
+    _ bytes: some Collection<UInt8>, to name: FileName, in directory: DirectoryHandle, mode: mode_t = 0o644
+  ) throws {
+    let temporary = temporaryName(for: name)
+    let descriptor = try directory.openFile(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: mode)
+    do {
+      try writeAll(bytes, to: descriptor, path: directory.display(temporary))
+      _ = fchmod(descriptor, mode)
+      try syscall("fsync", directory.display(temporary)) { fsync(descriptor) }
+      close(descriptor)
+      try directory.rename(temporary, to: directory, as: name)
+      try directory.sync()
+    } catch {
+      close(descriptor)
+      try? directory.remove(temporary)
+      throw error
+    }
+  }
+
+  /// A temp name for `name`, unique per process and call.
+  public static func temporaryName(for name: FileName) -> FileName {
+    let serial = counter.add(1, ordering: .relaxed).newValue
+    return FileName(bytes: Array("\(temporaryPrefix)\(getpid())-\(serial)-".utf8) + name.bytes.prefix(180))
+  }
+
+  /// Writes every byte of `bytes` to `descriptor`, retrying short writes and `EINTR`.
+  public static func writeAll(_ bytes: some Collection<UInt8>, to descriptor: Int32, path: String) throws {
+    let written: Void? = try bytes.withContiguousStorageIfAvailable {
+      try writeAll(UnsafeRawBufferPointer($0), to: descriptor, path: path)
+    }
+    if written == nil {
+      try Array(bytes).withUnsafeBytes { try writeAll($0, to: descriptor, path: path) }
+    }
+  }
+
+  /// Writes every byte of `buffer` to `descriptor`, retrying short writes and `EINTR`.
+  public static func writeAll(_ buffer: UnsafeRawBufferPointer, to descriptor: Int32, path: String)
+    throws(FileSystemError)
+  {
+    var offset = 0
+    while offset < buffer.count {
+      let written = try syscall("write", path) {
+        Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+      }
+      offset += written
+    }
+  }
+
+  private static let counter = Atomic<Int>(0)
+}

@@ -1,0 +1,45 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// A failed file-system call: which call, on which path, and the `errno` behind it.
+///
+/// The description reads like `rename spool/pending/x.json -> spool/started/x.json: No such file or directory`.
+public struct FileSystemError: Error, CustomStringConvertible, Sendable, Equatable {
+  /// The C function that failed, e.g. `open` or `rename`.
+  public var operation: String
+  /// The path (or `from -> to` pair) the call was made on.
+  public var path: String
+  /// The `errno` value the call left.
+  public var errno: Int32
+
+  public init(operation: String, path: String, errno: Int32) {
+    self.operation = operation
+    self.path = path
+    self.errno = errno
+  }
+
+  /// The system's text for ``errno``.
+  public var reason: String { String(cString: strerror(errno)) }
+
+  public var description: String { "\(operation) \(path): \(reason)" }
+}
+
+/// Runs a system call, retrying on `EINTR`, and turns `-1` into a ``FileSystemError``.
+@discardableResult
+@inline(__always)
+func syscall<R: BinaryInteger>(
+  _ operation: String, _ path: @autoclosure () -> String, _ body: () -> R
+) throws(FileSystemError) -> R {
+  while true {
+    let result = body()
+    if result != -1 { return result }
+    let code = errno
+    if code == EINTR { continue }
+    throw FileSystemError(operation: operation, path: path(), errno: code)
+  }
+}

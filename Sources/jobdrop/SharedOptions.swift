@@ -1,0 +1,107 @@
+import ArgumentParser
+import JobdropCore
+import Logging
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The options every command that works a spool shares.
+struct SharedOptions: ParsableArguments {
+  @Option(help: "The drop folder partners write requests into (env JOBDROP_INBOX; default ./inbox).")
+  var inbox: String?
+
+  @Option(help: "jobdrop's private job state; same file system as the inbox (env JOBDROP_SPOOL; default ./spool).")
+  var spool: String?
+
+  @Option(help: "The static site jobdrop publishes (env JOBDROP_OUTBOX; default ./outbox).")
+  var outbox: String?
+
+  @Option(help: "The commerce database: sqlite:PATH (env JOBDROP_SOURCE; default sqlite:data/store.sqlite).")
+  var source: String?
+
+  @Option(help: "Make links absolute under this URL, e.g. https://exports.example.com (env JOBDROP_BASE_URL).")
+  var baseURL: String?
+
+  @Option(help: "Jobs run at the same time (env JOBDROP_WORKERS; default 1).")
+  var workers: Int?
+
+  @Option(help: "How long finished jobs stay published, e.g. 7d, 36h, 90s (env JOBDROP_TTL; default 7d).")
+  var ttl: String?
+
+  @Option(help: "How long a cut-short request must stay unchanged before it fails (env JOBDROP_SETTLE; default 2s).")
+  var settle: String?
+
+  @Flag(help: "A filter that matches no rows is a success with a header-only file (env JOBDROP_EMPTY_OK=1).")
+  var emptyOk = false
+
+  @Flag(help: "Do not prefix formula-like text cells with ' (env JOBDROP_RAW_CSV=1).")
+  var rawCsv = false
+
+  @OptionGroup var logging: LoggingOptions
+
+  /// The validated configuration, or a `ValidationError` naming the bad option.
+  func configuration() throws -> Configuration {
+    var flags = Configuration.Flags()
+    flags.inbox = inbox
+    flags.spool = spool
+    flags.outbox = outbox
+    flags.source = source
+    flags.baseURL = baseURL
+    flags.workers = workers
+    flags.ttl = ttl
+    flags.settle = settle
+    flags.emptyOK = emptyOk
+    flags.rawCSV = rawCsv
+    do {
+      return try Configuration(flags: flags, environment: ProcessEnvironment.variables)
+    } catch {
+      throw ValidationError(error.message)
+    }
+  }
+}
+
+/// Log options.
+struct LoggingOptions: ParsableArguments {
+  @Option(help: "Log format on stderr: text or json.")
+  var logFormat: LogFormatArgument = .text
+
+  @Option(help: "Least severe level logged: trace, debug, info, notice, warning, error, critical.")
+  var logLevel: String = "info"
+
+  /// Installs the log handler and returns the command's logger.
+  func makeLogger() throws -> Logger {
+    guard let level = Logger.Level(rawValue: logLevel) else {
+      throw ValidationError("--log-level: unknown level '\(logLevel)'")
+    }
+    logFormat.format.bootstrap(level: level)
+    return Logger(label: "jobdrop")
+  }
+}
+
+enum LogFormatArgument: String, ExpressibleByArgument, CaseIterable {
+  case text, json
+  var format: LogFormat { self == .text ? .text : .json }
+}
+
+/// The process environment as a dictionary.
+enum ProcessEnvironment {
+  static var variables: [String: String] {
+    var result: [String: String] = [:]
+    var pointer = environ
+    while let entry = pointer.pointee {
+      let text = String(cString: entry)
+      if let equals = text.firstIndex(of: "=") {
+        result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+      }
+      pointer += 1
+    }
+    return result
+  }
+}
+
+/// Writes `text` to stderr.
+func printError(_ text: String) {
+  var line = Array((text.hasSuffix("\n") ? text : text + "\n").utf8)
+  _ = line.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+import JobdropCore
+
+struct StatusCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "status",
+    abstract: "Show a table of jobs, or one job's document.",
+    discussion: """
+      Reads the spool (the source of truth), so it works while `jobdrop run` is running.
+
+      Examples:
+        jobdrop status
+        jobdrop status 3f1c2a9e-8b7d-4c1e-9f0a-1b2c3d4e5f60
+      """
+  )
+
+  @OptionGroup var options: SharedOptions
+
+  @Argument(help: "A job id; prints its document as published.")
+  var id: String?
+
+  func run() throws {
+    let configuration = try options.configuration()
+    let spool = try Spool(path: configuration.spool)
+    let outbox = try Outbox(
+      path: configuration.outbox, links: OutboxLinks(baseURL: configuration.baseURL), ttl: configuration.ttlSeconds)
+    if let id {
+      guard let job = spool.job(id: id.lowercased()) else {
+        printError("no job \(id) in \(configuration.spool)")
+        throw ExitCode(1)
+      }
+      print(String(decoding: try outbox.document(for: job), as: UTF8.self), terminator: "")
+      return
+    }
+    let jobs = try spool.load().sorted { $0.record.createdAt > $1.record.createdAt }
+    print(StatusTable(jobs: jobs).text, terminator: "")
+  }
+}
+
+/// The job table `jobdrop status` prints: newest first, one line per job.
+struct StatusTable {
+  let jobs: [Job]
+
+  var text: String {
+    var rows = [["ID", "STATUS", "TYPE", "ROWS", "CREATED", "FILE / ERROR"]]
+    for job in jobs {
+      let record = job.record
+      let detail = job.state == .failed ? (record.error ?? "") : record.requestFile
+      rows.append([
+        job.id, job.state.rawValue, record.jobType.isEmpty ? "-" : record.jobType, record.rows.map(String.init) ?? "-",
+        record.createdAt.rfc3339, String(detail.prefix(80)),
+      ])
+    }
+    let widths = (0..<rows[0].count - 1).map { column in rows.map { $0[column].count }.max() ?? 0 }
+    return rows.map { row in
+      row.enumerated().map { index, cell in
+        index < widths.count ? cell + String(repeating: " ", count: widths[index] - cell.count) : cell
+      }.joined(separator: "  ")
+    }.joined(separator: "\n") + "\n"
+  }
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages jobdrop needs, only those missing. Usage: install-deps.sh [build|test|bench]
+set -euo pipefail
+packages=(libinotifytools0-dev libsqlite3-dev libssl-dev)
+case "${1:-build}" in
+  test) packages+=(sqlite3 inotify-tools) ;;
+  bench) packages+=(sqlite3 inotify-tools hyperfine gnuplot-nox time) ;;
+esac
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
