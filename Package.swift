@@ -40,7 +40,7 @@ let package = Package(
     ),
     .testTarget(
       name: "EndToEndTests",
-      dependencies: ["JobdropCore", "jobdrop"]
+      dependencies: ["JobdropCore"]
     ),
   ],
   swiftLanguageModes: [.v6]

@@ -121,7 +121,7 @@ public struct FilterCompiler: Sendable {
       let offset = body.distance(from: Substring(value.text).startIndex, to: star)
       throw FilterError(
         "'*' is only allowed at the start or end of a like value", at: value.position + offset,
-        hint: "e.g. like(email,*@example.com)")
+        hint: "e.g. like(name,Ron*) or like(email,\"*@example.com\")")
     }
     var pattern = leading ? "%" : ""
     for character in body {

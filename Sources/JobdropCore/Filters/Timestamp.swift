@@ -37,10 +37,16 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
       + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))Z"
   }
 
+  /// `YYYY-MM-DDTHH:MM:SS.mmmZ`: the form job documents and the spool use.
+  public var rfc3339Milliseconds: String {
+    let millis = milliseconds - seconds * 1000
+    return String(rfc3339.dropLast()) + "." + pad(millis, 3) + "Z"
+  }
+
   /// `YYYYMMDDTHHMMSSZ`, for file names.
   public var compact: String { rfc3339.filter { $0 != "-" && $0 != ":" } }
 
-  // MARK: Codable as RFC 3339 text
+  // MARK: Codable as RFC 3339 text with milliseconds
 
   public init(from decoder: any Decoder) throws {
     let text = try decoder.singleValueContainer().decode(String.self)
@@ -52,7 +58,7 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
 
   public func encode(to encoder: any Encoder) throws {
     var container = encoder.singleValueContainer()
-    try container.encode(rfc3339)
+    try container.encode(rfc3339Milliseconds)
   }
 
   // MARK: Parsing

@@ -1,0 +1,49 @@
+import Testing
+
+@testable import JobdropCore
+
+@Suite struct ConfigurationTests {
+  @Test(arguments: [
+    ("7d", Int64(604_800_000)), ("36h", 129_600_000), ("90s", 90_000), ("15m", 900_000), ("500ms", 500),
+    ("1d12h", 129_600_000),
+  ])
+  func parsesDurations(text: String, milliseconds: Int64) {
+    #expect(DurationText.milliseconds(text) == milliseconds)
+  }
+
+  @Test(arguments: ["", "7", "d", "7x", "-1d", "0s", "99999999999999999999d"])
+  func rejectsBadDurations(text: String) {
+    #expect(DurationText.milliseconds(text) == nil)
+  }
+
+  @Test func flagsBeatEnvironmentBeatsDefaults() throws {
+    var flags = Configuration.Flags()
+    flags.inbox = "/flag/inbox"
+    let environment = ["JOBDROP_INBOX": "/env/inbox", "JOBDROP_OUTBOX": "/env/outbox", "JOBDROP_EMPTY_OK": "1"]
+    let configuration = try Configuration(flags: flags, environment: environment)
+    #expect(configuration.inbox == "/flag/inbox")
+    #expect(configuration.outbox == "/env/outbox")
+    #expect(configuration.spool == "spool")
+    #expect(configuration.source == .sqlite(path: "data/store.sqlite"))
+    #expect(configuration.ttlSeconds == 604_800)
+    #expect(configuration.emptyOK)
+    #expect(!configuration.rawCSV)
+  }
+
+  @Test(arguments: [
+    ("ttl", "forever", "--ttl: expected a duration such as 7d, 36h or 90s, got 'forever'"),
+    ("workers", "0", "--workers: expected a number from 1 to 64, got '0'"),
+    ("source", "mysql://x", "--source: expected sqlite:PATH or postgres://user@host:port/db, got 'mysql://x'"),
+    ("baseURL", "exports.example.com", "--base-url: expected an http:// or https:// URL, got 'exports.example.com'"),
+  ])
+  func namesTheBadOption(key: String, value: String, message: String) {
+    var flags = Configuration.Flags()
+    switch key {
+    case "ttl": flags.ttl = value
+    case "workers": flags.workers = Int(value)
+    case "source": flags.source = value
+    default: flags.baseURL = value
+    }
+    #expect(throws: ConfigurationError(message)) { try Configuration(flags: flags, environment: [:]) }
+  }
+}

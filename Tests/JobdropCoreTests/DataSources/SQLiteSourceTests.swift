@@ -1,0 +1,49 @@
+import Testing
+
+@testable import JobdropCore
+
+@Suite struct SQLiteSourceTests {
+  @Test func demoDataIsDeterministic() throws {
+    let directory = TemporaryDirectory()
+    try DemoData(orders: 300).generate(at: directory.file("a.sqlite"))
+    try DemoData(orders: 300).generate(at: directory.file("b.sqlite"))
+    func dump(_ path: String) throws -> [String] {
+      let database = try SQLiteDatabase(path: path)
+      let statement = try database.prepare("SELECT id || order_number || name || created_at || with_tax FROM orders ORDER BY rowid")
+      var rows: [String] = []
+      while try statement.step() { rows.append(statement.text(at: 0) ?? "") }
+      return rows
+    }
+    let first = try dump(directory.file("a.sqlite"))
+    #expect(first.count == 300)
+    #expect(first == (try dump(directory.file("b.sqlite"))))
+  }
+
+  @Test func demoDataCoversEveryValue() throws {
+    let directory = TemporaryDirectory()
+    try DemoData(orders: 2000).generate(at: directory.file("s.sqlite"))
+    let database = try SQLiteDatabase(path: directory.file("s.sqlite"))
+    for (column, values) in [("status", DemoData.statuses), ("payment", DemoData.payments), ("currency", DemoData.currencies)] {
+      let statement = try database.prepare("SELECT DISTINCT \(column) FROM orders ORDER BY 1")
+      var found: [String] = []
+      while try statement.step() { found.append(statement.text(at: 0)!) }
+      #expect(found == values.sorted())
+    }
+    let years = try database.prepare("SELECT count(DISTINCT substr(created_at, 1, 4)) FROM orders")
+    _ = try years.step()
+    #expect(years.integer(at: 0) >= 5)
+  }
+
+  @Test func aMissingTableIsAClearError() throws {
+    let directory = TemporaryDirectory()
+    let database = try SQLiteDatabase(path: directory.file("empty.sqlite"), writable: true, create: true)
+    try database.execute("CREATE TABLE t (x)")
+    let query = try ExportQuery(jobType: .orderExport, request: ExportRequest(jobType: "order_export"))
+    let file = try ExportFile(directory: try DirectoryHandle(path: directory.path), name: FileName("x.csv"))
+    #expect {
+      try SQLiteSource(path: directory.file("empty.sqlite")).export(query, to: CSVWriter(file: file)) { _ in }
+    } throws: { error in
+      "\(error)".contains("no such table: orders")
+    }
+  }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+
+@testable import JobdropCore
+
+@Suite struct CSVWriterTests {
+  enum Cell {
+    case text(String, guarded: Bool = true)
+    case integer(Int64)
+    case null
+  }
+
+  func csv(_ rows: [[Cell]], guardFormulas: Bool = true) throws -> (String, String) {
+    let directory = TemporaryDirectory()
+    let folder = try DirectoryHandle(path: directory.path)
+    let file = try ExportFile(directory: folder, name: FileName("out.csv"))
+    let writer = CSVWriter(file: file, guardFormulas: guardFormulas)
+    for row in rows {
+      for cell in row {
+        switch cell {
+        case .text(let text, let guarded):
+          try Array(text.utf8).withUnsafeBytes { try writer.text($0, guarded: guarded) }
+        case .integer(let value): try writer.integer(value)
+        case .null: try writer.empty()
+        }
+      }
+      try writer.endRow()
+    }
+    try writer.flush()
+    let sha = try file.publish()
+    #expect(directory.list(".") == ["out.csv"])
+    return (directory.read("out.csv")!, sha)
+  }
+
+  @Test func quotesPerRFC4180() throws {
+    let (text, _) = try csv([
+      [.text("plain"), .text("a,b"), .text("say \"hi\""), .text("two\nlines"), .text("cr\rhere"), .text("")],
+      [.text("é ü 😀"), .null, .integer(-42), .integer(Int64.min), .integer(0), .integer(9_007_199_254_740_993)],
+    ])
+    #expect(
+      text
+        == "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",\"cr\rhere\",\r\n"
+        + "é ü 😀,,-42,-9223372036854775808,0,9007199254740993\r\n")
+  }
+
+  /// The OWASP CSV-injection list: cells starting with = + - @ tab or CR.
+  @Test(arguments: [
+    ("=1+2", "'=1+2"), ("+1", "'+1"), ("-1+2", "'-1+2"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"),
+    ("\rx", "\"'\rx\""), ("=HYPERLINK(\"http://x\",\"y\")", "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""),
+    ("a=b", "a=b"), ("", ""),
+  ])
+  func guardsFormulaCells(cell: String, expected: String) throws {
+    let (text, _) = try csv([[.text(cell)]])
+    #expect(text == expected + "\r\n")
+  }
+
+  @Test func leavesNumbersAndUnguardedColumnsAlone() throws {
+    let (text, _) = try csv([[.integer(-5), .text("-5", guarded: false)]])
+    #expect(text == "-5,-5\r\n")
+  }
+
+  @Test func rawModeTurnsTheGuardOff() throws {
+    let (text, _) = try csv([[.text("=1+2"), .text("@x")]], guardFormulas: false)
+    #expect(text == "=1+2,@x\r\n")
+  }
+
+  @Test func streamsCellsLargerThanTheBuffer() throws {
+    let big = String(repeating: "ab\"", count: CSVWriter.bufferSize)
+    let (text, sha) = try csv([[.text("x"), .text(big)], [.text("y")]])
+    let expected = "x,\"" + big.replacingOccurrences(of: "\"", with: "\"\"") + "\"\r\ny\r\n"
+    #expect(text == expected)
+    #expect(sha == SHA256Digest.hex(of: Array(expected.utf8)))
+  }
+
+  @Test func publishesNothingWhenDiscarded() throws {
+    let directory = TemporaryDirectory()
+    let file = try ExportFile(directory: try DirectoryHandle(path: directory.path), name: FileName("out.csv"))
+    let writer = CSVWriter(file: file)
+    try writer.header(["a"])
+    try writer.flush()
+    file.discard()
+    #expect(directory.list(".") == [])
+  }
+}

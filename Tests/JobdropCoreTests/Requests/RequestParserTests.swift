@@ -1,0 +1,77 @@
+import Testing
+
+@testable import JobdropCore
+
+@Suite struct RequestParserTests {
+  let parser = RequestParser(catalog: .builtIn)
+
+  @Test func parsesTheElasticPathExample() throws {
+    let text = """
+      {"data": {"type": "job", "job_type": "order_export",
+                "filter": "gt(created_at,2018-09-01):lt(created_at,2018-10-01):eq(payment,refunded)",
+                "reference": "batch-7", "columns": ["id", "with_tax"], "format": "csv"}}
+      """
+    let request = try parser.parse(Array(text.utf8))
+    #expect(
+      request
+        == ExportRequest(
+          dialect: .elasticPath, jobType: "order_export",
+          filter: "gt(created_at,2018-09-01):lt(created_at,2018-10-01):eq(payment,refunded)",
+          reference: "batch-7", columns: ["id", "with_tax"], format: .csv))
+  }
+
+  @Test(arguments: [
+    ("", "request is not valid JSON: empty document at line 1, column 1", true),
+    ("{\"data\": {\"type\": \"job\"", "request is not valid JSON: unexpected end of input, expected ',' or '}' at line 1, column 24", true),
+    ("{\"data\": {\"type\": \"jo", "request is not valid JSON: unexpected end of input inside a string at line 1, column 22", true),
+    ("[1, 2]", "request: expected a JSON object, found an array", false),
+    ("\"job\"", "request: expected a JSON object, found a string", false),
+    ("{}", "request: expected \"data\" (Elastic Path: {\"data\": {\"type\": \"job\", \"job_type\": …}})", false),
+    ("{\"data\": []}", "data: expected an object, found an array", false),
+    ("{\"data\": {\"job_type\": \"order_export\"}}", "data.type: missing; it must be \"job\"", false),
+    ("{\"data\": {\"type\": \"file\", \"job_type\": \"order_export\"}}", "data.type: must be \"job\"", false),
+    ("{\"data\": {\"type\": \"job\"}}", "data.job_type: missing", false),
+    ("{\"data\": {\"type\": \"job\", \"job_type\": 7}}", "data.job_type: expected a string, found a number", false),
+    (
+      "{\"data\": {\"type\": \"job\", \"job_type\": \"orders\"}}",
+      "data.job_type: unknown job type 'orders' (job types: order_export)", false
+    ),
+    (
+      "{\"data\": {\"type\": \"job\", \"job_type\": \"order_export\", \"filter\": \"eq(colour,red)\"}}",
+      "filter: unknown field 'colour' at 4 (fields: status, payment, shipping, currency, product_sku, name, email, customer_id, order_number, external_ref, with_tax, without_tax, created_at, updated_at)",
+      false
+    ),
+    (
+      "{\"data\": {\"type\": \"job\", \"job_type\": \"order_export\", \"columns\": [\"id\", \"colour\"]}}",
+      "data.columns: unknown column 'colour' (columns: id, order_number, external_ref, status, payment, shipping, customer_id, name, email, currency, with_tax, without_tax, tax, item_count, shipping_postcode, billing_postcode, shipping_country, created_at, updated_at)",
+      false
+    ),
+    ("{\"data\": {\"type\": \"job\", \"job_type\": \"order_export\", \"columns\": \"id\"}}", "data.columns: expected an array of column names, found a string", false),
+    ("{\"data\": {\"type\": \"job\", \"job_type\": \"order_export\", \"columns\": []}}", "data.columns: name at least one column", false),
+    ("{\"data\": {\"type\": \"job\", \"job_type\": \"order_export\", \"columns\": [\"id\", \"id\"]}}", "data.columns: 'id' is named twice", false),
+    ("{\"data\": {\"type\": \"job\", \"job_type\": \"order_export\", \"format\": \"xlsx\"}}", "data.format: unknown format 'xlsx' (formats: csv, csv.gz)", false),
+    ("{\"data\": 1, \"data\": 2}", "request is not valid JSON: duplicate key \"data\" at line 1, column 13", false),
+  ])
+  func explainsWhatIsWrong(text: String, message: String, truncated: Bool) {
+    do {
+      _ = try parser.parse(Array(text.utf8))
+      Issue.record("expected an error")
+    } catch {
+      #expect(error.message == message)
+      #expect(error.isTruncated == truncated)
+    }
+  }
+
+  @Test func refusesMoreThanOneMebibyte() {
+    let padding = String(repeating: " ", count: RequestParser.maximumSize)
+    let text = "{\"data\": {\"type\": \"job\", \"job_type\": \"order_export\"}}" + padding
+    #expect(throws: RequestError("request is larger than 1 MiB (\(text.utf8.count) bytes or more)")) {
+      try parser.parse(Array(text.utf8))
+    }
+  }
+
+  @Test func refusesBinaryAndInvalidUTF8() {
+    #expect(throws: RequestError.self) { try parser.parse([0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x3A, 0x31, 0x7D]) }
+    #expect(throws: RequestError.self) { try parser.parse([0x00, 0x01, 0x02, 0x89, 0x50, 0x4E, 0x47]) }
+  }
+}
