@@ -1,9 +1,9 @@
+import ArgumentParser
+import JobdropCore
+
 #if canImport(Glibc)
   import Glibc
 #endif
-
-import ArgumentParser
-import JobdropCore
 
 struct DemoDataCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -45,7 +45,8 @@ struct DemoDataCommand: ParsableCommand {
         print("\(path) exists; leaving it as it is")
         return
       }
-      let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+      let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(
+        separator: "/")
       if !directory.isEmpty { try DirectoryHandle.makeDirectories(directory, mode: 0o755) }
       let clock = ContinuousClock.now
       do {

@@ -11,7 +11,8 @@ struct SharedOptions: ParsableArguments {
   @Option(help: "The drop folder partners write requests into (env JOBDROP_INBOX; default ./inbox).")
   var inbox: String?
 
-  @Option(help: "jobdrop's private job state; same file system as the inbox (env JOBDROP_SPOOL; default ./spool).")
+  @Option(
+    help: "jobdrop's private job state; same file system as the inbox (env JOBDROP_SPOOL; default ./spool).")
   var spool: String?
 
   @Option(help: "The static site jobdrop publishes (env JOBDROP_OUTBOX; default ./outbox).")
@@ -20,7 +21,8 @@ struct SharedOptions: ParsableArguments {
   @Option(help: "The commerce database: sqlite:PATH (env JOBDROP_SOURCE; default sqlite:data/store.sqlite).")
   var source: String?
 
-  @Option(help: "Make links absolute under this URL, e.g. https://exports.example.com (env JOBDROP_BASE_URL).")
+  @Option(
+    help: "Make links absolute under this URL, e.g. https://exports.example.com (env JOBDROP_BASE_URL).")
   var baseURL: String?
 
   @Option(help: "Jobs run at the same time (env JOBDROP_WORKERS; default 1).")
@@ -29,7 +31,9 @@ struct SharedOptions: ParsableArguments {
   @Option(help: "How long finished jobs stay published, e.g. 7d, 36h, 90s (env JOBDROP_TTL; default 7d).")
   var ttl: String?
 
-  @Option(help: "How long a cut-short request must stay unchanged before it fails (env JOBDROP_SETTLE; default 2s).")
+  @Option(
+    help: "How long a cut-short request must stay unchanged before it fails (env JOBDROP_SETTLE; default 2s)."
+  )
   var settle: String?
 
   @Flag(help: "A filter that matches no rows is a success with a header-only file (env JOBDROP_EMPTY_OK=1).")

@@ -23,7 +23,8 @@ struct StatusCommand: ParsableCommand {
     let configuration = try options.configuration()
     let spool = try Spool(path: configuration.spool)
     let outbox = try Outbox(
-      path: configuration.outbox, links: OutboxLinks(baseURL: configuration.baseURL), ttl: configuration.ttlSeconds)
+      path: configuration.outbox, links: OutboxLinks(baseURL: configuration.baseURL),
+      ttl: configuration.ttlSeconds)
     if let id {
       guard let job = spool.job(id: id.lowercased()) else {
         printError("no job \(id) in \(configuration.spool)")
@@ -47,7 +48,8 @@ struct StatusTable {
       let record = job.record
       let detail = job.state == .failed ? (record.error ?? "") : record.requestFile
       rows.append([
-        job.id, job.state.rawValue, record.jobType.isEmpty ? "-" : record.jobType, record.rows.map(String.init) ?? "-",
+        job.id, job.state.rawValue, record.jobType.isEmpty ? "-" : record.jobType,
+        record.rows.map(String.init) ?? "-",
         record.createdAt.rfc3339, String(detail.prefix(80)),
       ])
     }

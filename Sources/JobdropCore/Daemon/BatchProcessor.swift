@@ -1,7 +1,8 @@
+import Logging
+
 #if canImport(Glibc)
   import Glibc
 #endif
-import Logging
 
 /// `jobdrop process`: take every request in the inbox and every pending job, run them, expire old
 /// jobs, render the outbox, and return.

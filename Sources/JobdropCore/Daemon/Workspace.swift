@@ -1,8 +1,8 @@
+import Logging
+
 #if canImport(Glibc)
   import Glibc
 #endif
-
-import Logging
 
 /// The opened directories and collaborators of one jobdrop process, built from a ``Configuration``.
 ///
@@ -22,13 +22,15 @@ public final class Workspace: @unchecked Sendable {
     inbox = try Inbox(path: configuration.inbox)
     try Workspace.checkSameFileSystem(inbox: inbox.directory, spool: spool.root)
     let outbox = try Outbox(
-      path: configuration.outbox, links: OutboxLinks(baseURL: configuration.baseURL), ttl: configuration.ttlSeconds)
+      path: configuration.outbox, links: OutboxLinks(baseURL: configuration.baseURL),
+      ttl: configuration.ttlSeconds)
     store = JobStore(spool: spool, outbox: outbox, logger: logger)
     intake = RequestIntake(
       inbox: inbox, store: store, parser: RequestParser(catalog: catalog),
       settleMilliseconds: configuration.settleMilliseconds, logger: logger)
     runner = JobRunner(
-      store: store, catalog: catalog, source: configuration.source.makeSource(), emptyOK: configuration.emptyOK,
+      store: store, catalog: catalog, source: configuration.source.makeSource(),
+      emptyOK: configuration.emptyOK,
       rawCSV: configuration.rawCSV, logger: logger)
     try store.recover()
   }
@@ -41,7 +43,8 @@ public final class Workspace: @unchecked Sendable {
     fstat(spool.descriptor, &spoolInfo)
     if inboxInfo.st_dev != spoolInfo.st_dev {
       throw ConfigurationError(
-        "inbox \(inbox.path) and spool \(spool.path) are on different file systems; claiming a request is a rename")
+        "inbox \(inbox.path) and spool \(spool.path) are on different file systems; claiming a request is a rename"
+      )
     }
   }
 }

@@ -17,14 +17,17 @@ public enum DataSourceLocation: Sendable, Equatable, CustomStringConvertible {
   public init(parsing text: String) throws(ConfigurationError) {
     if text.hasPrefix("sqlite:") {
       let path = String(text.dropFirst("sqlite:".count))
-      guard !path.isEmpty else { throw ConfigurationError("--source: sqlite: needs a path, e.g. sqlite:data/store.sqlite") }
+      guard !path.isEmpty else {
+        throw ConfigurationError("--source: sqlite: needs a path, e.g. sqlite:data/store.sqlite")
+      }
       self = .sqlite(path: path)
     } else if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
       throw ConfigurationError("--source: PostgreSQL sources are not supported yet; use sqlite:PATH")
     } else if !text.contains("://") && !text.isEmpty {
       self = .sqlite(path: text)
     } else {
-      throw ConfigurationError("--source: expected sqlite:PATH or postgres://user@host:port/db, got '\(text)'")
+      throw ConfigurationError(
+        "--source: expected sqlite:PATH or postgres://user@host:port/db, got '\(text)'")
     }
   }
 

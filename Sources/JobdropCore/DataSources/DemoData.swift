@@ -130,7 +130,8 @@ public struct DemoData: Sendable {
       try insertOrder.run([
         .text(orderID),
         .text("ORD-" + DemoData.zeroPadded(index + 1, 8)),
-        random.next(upTo: 3) == 0 ? .null : .text("EXT-" + DemoData.zeroPadded(Int(random.next(upTo: 1_000_000)), 6)),
+        random.next(upTo: 3) == 0
+          ? .null : .text("EXT-" + DemoData.zeroPadded(Int(random.next(upTo: 1_000_000)), 6)),
         .text(status),
         .text(payment),
         .text(random.next(upTo: 2) == 0 ? "fulfilled" : "unfulfilled"),
@@ -153,7 +154,8 @@ public struct DemoData: Sendable {
 
   static func customerName(_ customer: Int) -> String {
     if customer % 97 == 13 { return trickyNames[customer / 97 % trickyNames.count] }
-    return firstNames[customer % firstNames.count] + " " + lastNames[customer / firstNames.count % lastNames.count]
+    return firstNames[customer % firstNames.count] + " "
+      + lastNames[customer / firstNames.count % lastNames.count]
   }
 
   static func customerEmail(_ customer: Int) -> String {

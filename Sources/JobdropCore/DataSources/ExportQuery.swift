@@ -11,7 +11,9 @@ public struct ExportQuery: Sendable, Equatable {
     if let names = request.columns {
       var columns: [Column] = []
       for name in names {
-        guard let column = jobType.column(named: name) else { throw RequestError("columns: unknown column '\(name)'") }
+        guard let column = jobType.column(named: name) else {
+          throw RequestError("columns: unknown column '\(name)'")
+        }
         columns.append(column)
       }
       self.columns = columns

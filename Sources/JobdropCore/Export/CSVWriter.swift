@@ -55,7 +55,8 @@ public final class CSVWriter {
         scratch[position] = 0x2D
       }
       let length = scratch.count - position
-      (buffer + count).update(from: scratch.baseAddress!.advanced(by: position).assumingMemoryBound(to: UInt8.self), count: length)
+      (buffer + count).update(
+        from: scratch.baseAddress!.advanced(by: position).assumingMemoryBound(to: UInt8.self), count: length)
       return length
     }
     count += length
@@ -80,7 +81,8 @@ public final class CSVWriter {
     }
     var prefix = false
     if guarded && guardFormulas && length > 0, let first = base?.load(as: UInt8.self) {
-      prefix = first == 0x3D || first == 0x2B || first == 0x2D || first == 0x40 || first == 0x09 || first == 0x0D
+      prefix =
+        first == 0x3D || first == 0x2B || first == 0x2D || first == 0x40 || first == 0x09 || first == 0x0D
     }
     let total = length + quotes + (needsQuotes ? 2 : 0) + (prefix ? 1 : 0)
     if total + 1 > CSVWriter.bufferSize - count { try flush() }
@@ -146,7 +148,8 @@ public final class CSVWriter {
   }
 
   /// A cell bigger than the buffer, written in pieces.
-  private func writeLarge(_ bytes: UnsafeRawBufferPointer, quoted: Bool, prefix: Bool) throws(FileSystemError) {
+  private func writeLarge(_ bytes: UnsafeRawBufferPointer, quoted: Bool, prefix: Bool) throws(FileSystemError)
+  {
     if quoted { append(0x22) }
     if prefix { append(0x27) }
     for byte in bytes {

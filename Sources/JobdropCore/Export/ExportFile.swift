@@ -23,7 +23,8 @@ public final class ExportFile {
     self.directory = directory
     self.name = name
     self.temporary = AtomicWriter.temporaryName(for: name)
-    self.descriptor = try directory.openFile(temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o644)
+    self.descriptor = try directory.openFile(
+      temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o644)
     _ = fchmod(descriptor, 0o644)
   }
 

@@ -123,8 +123,11 @@ public struct FilterParser {
   }
 
   private func unexpected(_ expectation: String) -> FilterError {
-    guard let scalar = current else { return FilterError("unexpected end, expected \(expectation)", at: position) }
-    return FilterError("unexpected '\(scalar.escaped(asASCII: false))', expected \(expectation)", at: position)
+    guard let scalar = current else {
+      return FilterError("unexpected end, expected \(expectation)", at: position)
+    }
+    return FilterError(
+      "unexpected '\(scalar.escaped(asASCII: false))', expected \(expectation)", at: position)
   }
 }
 

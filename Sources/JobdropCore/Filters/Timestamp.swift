@@ -51,7 +51,8 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
   public init(from decoder: any Decoder) throws {
     let text = try decoder.singleValueContainer().decode(String.self)
     guard case .instant(let value)? = Timestamp.parse(text) else {
-      throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad time \(text)"))
+      throw DecodingError.dataCorrupted(
+        .init(codingPath: decoder.codingPath, debugDescription: "bad time \(text)"))
     }
     self = value
   }
@@ -86,11 +87,13 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
     }
     var reader = Reader(bytes: bytes)
     guard let year = reader.number(4), reader.skip("-"), let month = reader.number(2), reader.skip("-"),
-      let day = reader.number(2), (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day)
+      let day = reader.number(2), (1...12).contains(month),
+      (1...daysIn(month: month, year: year)).contains(day)
     else { return nil }
     let midnight = days(year: year, month: month, day: day) * 86_400
     if reader.atEnd { return .day(Timestamp(seconds: midnight)) }
-    guard reader.skip("T") || reader.skip("t") || reader.skip(" "), let hour = reader.number(2), reader.skip(":"),
+    guard reader.skip("T") || reader.skip("t") || reader.skip(" "), let hour = reader.number(2),
+      reader.skip(":"),
       let minute = reader.number(2), reader.skip(":"), let second = reader.number(2),
       hour < 24, minute < 60, second < 61
     else { return nil }

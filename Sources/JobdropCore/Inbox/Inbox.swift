@@ -43,7 +43,8 @@ public final class Inbox: @unchecked Sendable {
     var opened = stat()
     try syscall("fstat", directory.display(name)) { fstat(descriptor, &opened) }
     if let kind = Inbox.refusal(opened.st_mode) { return .refused(kind) }
-    let bytes = try FileReader.readAll(descriptor, limit: RequestParser.maximumSize + 1, path: directory.display(name))
+    let bytes = try FileReader.readAll(
+      descriptor, limit: RequestParser.maximumSize + 1, path: directory.display(name))
     let changed = max(Inbox.milliseconds(opened.st_mtim), Inbox.milliseconds(opened.st_ctim))
     return .file(bytes: bytes, changedAt: Timestamp(milliseconds: changed))
   }

@@ -13,7 +13,8 @@ public final class RequestIntake: @unchecked Sendable {
   let logger: Logger
   private var refused = Set<FileName>()
 
-  public init(inbox: Inbox, store: JobStore, parser: RequestParser, settleMilliseconds: Int64, logger: Logger) {
+  public init(inbox: Inbox, store: JobStore, parser: RequestParser, settleMilliseconds: Int64, logger: Logger)
+  {
     self.inbox = inbox
     self.store = store
     self.parser = parser
@@ -46,7 +47,8 @@ public final class RequestIntake: @unchecked Sendable {
     do {
       content = try inbox.read(name)
     } catch {
-      logger.warning("cannot read request", metadata: ["request.file": "\(name.display)", "error": "\(error)"])
+      logger.warning(
+        "cannot read request", metadata: ["request.file": "\(name.display)", "error": "\(error)"])
       return
     }
     switch content {
@@ -55,12 +57,14 @@ public final class RequestIntake: @unchecked Sendable {
     case .refused(let kind):
       if refused.insert(name).inserted {
         logger.warning(
-          "not a regular file; left in the inbox", metadata: ["request.file": "\(name.display)", "file.kind": "\(kind)"])
+          "not a regular file; left in the inbox",
+          metadata: ["request.file": "\(name.display)", "file.kind": "\(kind)"])
       }
       return
     case .file(let bytes, let changedAt):
       refused.remove(name)
-      var record = JobRecord(id: JobID.make(), requestFile: name.display, jobType: "", request: nil, createdAt: now)
+      var record = JobRecord(
+        id: JobID.make(), requestFile: name.display, jobType: "", request: nil, createdAt: now)
       do {
         guard let fileName = name.utf8String else {
           throw RequestError("request file name is not valid UTF-8: '\(name.display)'")

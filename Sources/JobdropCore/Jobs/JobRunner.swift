@@ -47,10 +47,12 @@ public final class JobRunner: @unchecked Sendable {
     logger.info("job started")
     let clock = ContinuousClock.now
     do {
-      let result = try export(started, progress: { rows in
-        started.record.rows = rows
-        try? self.store.update(started)
-      })
+      let result = try export(
+        started,
+        progress: { rows in
+          started.record.rows = rows
+          try? self.store.update(started)
+        })
       record = started.record
       record.rows = result.rows
       record.bytes = result.bytes
@@ -59,7 +61,10 @@ public final class JobRunner: @unchecked Sendable {
       let finished = try store.move(started, to: .success, record: record)
       logger.info(
         "job succeeded",
-        metadata: ["job.rows": "\(result.rows)", "job.bytes": "\(result.bytes)", "job.duration": "\(ContinuousClock.now - clock)"])
+        metadata: [
+          "job.rows": "\(result.rows)", "job.bytes": "\(result.bytes)",
+          "job.duration": "\(ContinuousClock.now - clock)",
+        ])
       return finished
     } catch let failure as JobFailure {
       started = store.jobs[started.id] ?? started
@@ -86,10 +91,14 @@ public final class JobRunner: @unchecked Sendable {
   }
 
   private func export(_ job: Job, progress: @escaping (Int) -> Void) throws(JobFailure) -> Result {
-    guard let request = job.record.request else { throw JobFailure(message: job.record.error ?? "request could not be read") }
+    guard let request = job.record.request else {
+      throw JobFailure(message: job.record.error ?? "request could not be read")
+    }
     guard let jobType = catalog.jobType(named: request.jobType) else {
       throw JobFailure(
-        message: "job_type: unknown job type '\(request.jobType)' (job types: \(catalog.names.joined(separator: ", ")))")
+        message:
+          "job_type: unknown job type '\(request.jobType)' (job types: \(catalog.names.joined(separator: ", ")))"
+      )
     }
     let query: ExportQuery
     do {

@@ -1,7 +1,8 @@
+import Logging
+
 #if canImport(Glibc)
   import Glibc
 #endif
-import Logging
 
 /// A log handler that writes one JSON object per line to stderr: `time`, `level`, `message`, then the
 /// metadata keys (`job.id`, `request.file`, …) as strings.
@@ -19,7 +20,8 @@ public struct JSONLogHandler: LogHandler {
 
   public func log(event: LogEvent) {
     var fields: [(String, String)] = [
-      ("time", Timestamp.now().rfc3339), ("level", event.level.rawValue), ("message", event.message.description),
+      ("time", Timestamp.now().rfc3339), ("level", event.level.rawValue),
+      ("message", event.message.description),
     ]
     let merged = metadata.merging(event.metadata ?? [:]) { $1 }
     for key in merged.keys.sorted() { fields.append((key, merged[key]!.description)) }

@@ -22,7 +22,8 @@ public struct OutboxLinks: Sendable, Equatable {
     var result = ""
     for byte in name.utf8 {
       switch byte {
-      case 0x41...0x5A, 0x61...0x7A, 0x30...0x39, 0x2D, 0x2E, 0x5F, 0x7E: result.unicodeScalars.append(Unicode.Scalar(byte))
+      case 0x41...0x5A, 0x61...0x7A, 0x30...0x39, 0x2D, 0x2E, 0x5F, 0x7E:
+        result.unicodeScalars.append(Unicode.Scalar(byte))
       default: result += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
       }
     }

@@ -50,8 +50,12 @@ public struct JSONReader {
   }
 
   private func endOrUnexpected(_ expected: String) -> Failure {
-    guard let byte = current else { return failure("unexpected end of input, expected \(expected)", truncated: true) }
-    let shown = byte >= 0x20 && byte < 0x7F ? "'\(Character(Unicode.Scalar(byte)))'" : "byte 0x\(String(byte, radix: 16))"
+    guard let byte = current else {
+      return failure("unexpected end of input, expected \(expected)", truncated: true)
+    }
+    let shown =
+      byte >= 0x20 && byte < 0x7F
+      ? "'\(Character(Unicode.Scalar(byte)))'" : "byte 0x\(String(byte, radix: 16))"
     return failure("unexpected \(shown), expected \(expected)")
   }
 
@@ -180,7 +184,9 @@ public struct JSONReader {
     index += 1
     var scalars = String.UnicodeScalarView()
     while true {
-      guard let byte = current else { throw failure("unexpected end of input inside a string", truncated: true) }
+      guard let byte = current else {
+        throw failure("unexpected end of input inside a string", truncated: true)
+      }
       switch byte {
       case UInt8(ascii: "\""):
         index += 1
@@ -200,7 +206,9 @@ public struct JSONReader {
   }
 
   private mutating func parseEscape() throws(Failure) -> Unicode.Scalar {
-    guard let byte = current else { throw failure("unexpected end of input inside a string", truncated: true) }
+    guard let byte = current else {
+      throw failure("unexpected end of input inside a string", truncated: true)
+    }
     index += 1
     switch byte {
     case UInt8(ascii: "\""): return "\""
@@ -214,7 +222,8 @@ public struct JSONReader {
     case UInt8(ascii: "u"):
       let high = try hex4()
       if (0xD800..<0xDC00).contains(high) {
-        guard current == UInt8(ascii: "\\"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "u") else {
+        guard current == UInt8(ascii: "\\"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "u")
+        else {
           throw current == nil
             ? failure("unexpected end of input inside a string", truncated: true)
             : failure("unpaired surrogate \\u\(String(high, radix: 16))")
@@ -224,7 +233,9 @@ public struct JSONReader {
         guard (0xDC00..<0xE000).contains(low) else { throw failure("invalid surrogate pair") }
         return Unicode.Scalar(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))!
       }
-      guard let scalar = Unicode.Scalar(high) else { throw failure("unpaired surrogate \\u\(String(high, radix: 16))") }
+      guard let scalar = Unicode.Scalar(high) else {
+        throw failure("unpaired surrogate \\u\(String(high, radix: 16))")
+      }
       return scalar
     default:
       index -= 1
@@ -235,7 +246,9 @@ public struct JSONReader {
   private mutating func hex4() throws(Failure) -> UInt32 {
     var value: UInt32 = 0
     for _ in 0..<4 {
-      guard let byte = current else { throw failure("unexpected end of input inside a string", truncated: true) }
+      guard let byte = current else {
+        throw failure("unexpected end of input inside a string", truncated: true)
+      }
       let digit: UInt8
       switch byte {
       case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - 0x30
@@ -259,7 +272,9 @@ public struct JSONReader {
       default: (0, 0)
       }
     guard count > 0 else { throw failure("invalid UTF-8 (byte 0x\(String(lead, radix: 16)))") }
-    if index + count > bytes.count { throw failure("unexpected end of input inside a string", truncated: true) }
+    if index + count > bytes.count {
+      throw failure("unexpected end of input inside a string", truncated: true)
+    }
     var value = initial
     for offset in 1..<count {
       let byte = bytes[index + offset]

@@ -39,7 +39,8 @@ public struct RequestParser: Sendable {
       return try ElasticPathRequest.interpret(data)
     }
     if document["jobType"] != nil {
-      throw RequestError("jobType: Eshopbox requests are not supported yet; use the Elastic Path form {\"data\": {…}}")
+      throw RequestError(
+        "jobType: Eshopbox requests are not supported yet; use the Elastic Path form {\"data\": {…}}")
     }
     throw RequestError(
       "request: expected \"data\" (Elastic Path: {\"data\": {\"type\": \"job\", \"job_type\": …}})")
@@ -50,7 +51,8 @@ public struct RequestParser: Sendable {
     let key = request.dialect == .elasticPath ? "data." : ""
     guard let jobType = catalog.jobType(named: request.jobType) else {
       throw RequestError(
-        "\(key)job_type: unknown job type '\(request.jobType)' (job types: \(catalog.names.joined(separator: ", ")))")
+        "\(key)job_type: unknown job type '\(request.jobType)' (job types: \(catalog.names.joined(separator: ", ")))"
+      )
     }
     do {
       _ = try FilterCompiler(jobType: jobType).compile(request.filter)
@@ -63,9 +65,12 @@ public struct RequestParser: Sendable {
       for column in columns {
         guard jobType.column(named: column) != nil else {
           throw RequestError(
-            "\(key)columns: unknown column '\(column)' (columns: \(jobType.columns.map(\.name).joined(separator: ", ")))")
+            "\(key)columns: unknown column '\(column)' (columns: \(jobType.columns.map(\.name).joined(separator: ", ")))"
+          )
         }
-        guard seen.insert(column).inserted else { throw RequestError("\(key)columns: '\(column)' is named twice") }
+        guard seen.insert(column).inserted else {
+          throw RequestError("\(key)columns: '\(column)' is named twice")
+        }
       }
     }
   }

@@ -1,7 +1,8 @@
+import FoundationEssentials
+
 #if canImport(Glibc)
   import Glibc
 #endif
-import FoundationEssentials
 
 /// The private job store: one status file per job in `spool/<state>/<id>.json`, moved by `rename(2)`.
 ///
@@ -43,10 +44,13 @@ public final class Spool: @unchecked Sendable {
   /// Order: the record is written to `claiming/`, the request is renamed into `requests/`, then the record
   /// is renamed into its state folder. A crash at any point leaves either the request in the inbox (and
   /// no job) or exactly one job; ``load()`` finishes a half-done claim.
-  public func claim(_ name: FileName, from inbox: DirectoryHandle, as record: JobRecord, state: JobState) throws {
+  public func claim(_ name: FileName, from inbox: DirectoryHandle, as record: JobRecord, state: JobState)
+    throws
+  {
     precondition(state == .pending || state == .failed)
     let file = Spool.fileName(record.id)
-    try AtomicWriter.write(try Spool.encode(ClaimIntent(record: record, state: state)), to: file, in: claiming, mode: 0o600)
+    try AtomicWriter.write(
+      try Spool.encode(ClaimIntent(record: record, state: state)), to: file, in: claiming, mode: 0o600)
     do {
       try inbox.rename(name, to: requests, as: file)
     } catch {
@@ -62,7 +66,9 @@ public final class Spool: @unchecked Sendable {
 
   /// The request file's bytes as dropped.
   public func requestBytes(of id: String) -> [UInt8]? {
-    guard let descriptor = try? requests.openFile(Spool.fileName(id), flags: O_RDONLY | O_NOFOLLOW) else { return nil }
+    guard let descriptor = try? requests.openFile(Spool.fileName(id), flags: O_RDONLY | O_NOFOLLOW) else {
+      return nil
+    }
     defer { close(descriptor) }
     return try? FileReader.readAll(descriptor, limit: RequestParser.maximumSize + 1, path: id)
   }
@@ -89,7 +95,8 @@ public final class Spool: @unchecked Sendable {
 
   /// Rewrites a job's record in its current state folder (progress, counters).
   public func update(_ job: Job) throws {
-    try AtomicWriter.write(try Spool.encode(job.record), to: Spool.fileName(job.id), in: folder(job.state), mode: 0o600)
+    try AtomicWriter.write(
+      try Spool.encode(job.record), to: Spool.fileName(job.id), in: folder(job.state), mode: 0o600)
   }
 
   /// Forgets a finished job: its status file and its request.
@@ -114,7 +121,9 @@ public final class Spool: @unchecked Sendable {
           try directory.remove(name)
           continue
         }
-        guard let record = try? read(JobRecord.self, name, in: directory), !seen.contains(record.id) else { continue }
+        guard let record = try? read(JobRecord.self, name, in: directory), !seen.contains(record.id) else {
+          continue
+        }
         seen.insert(record.id)
         jobs.append(Job(record: record, state: state))
       }
@@ -142,14 +151,16 @@ public final class Spool: @unchecked Sendable {
         continue
       }
       if try requests.status(of: name) != nil {
-        try AtomicWriter.write(try Spool.encode(intent.record), to: name, in: folder(intent.state), mode: 0o600)
+        try AtomicWriter.write(
+          try Spool.encode(intent.record), to: name, in: folder(intent.state), mode: 0o600)
       }
       try claiming.remove(name)
     }
     try claiming.sync()
   }
 
-  private func read<T: Decodable>(_ type: T.Type, _ name: FileName, in directory: DirectoryHandle) throws -> T {
+  private func read<T: Decodable>(_ type: T.Type, _ name: FileName, in directory: DirectoryHandle) throws -> T
+  {
     let descriptor = try directory.openFile(name, flags: O_RDONLY | O_NOFOLLOW)
     defer { close(descriptor) }
     let bytes = try FileReader.readAll(descriptor, limit: 4 << 20, path: directory.display(name))

@@ -1,10 +1,10 @@
+import Synchronization
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
   import Musl
 #endif
-
-import Synchronization
 
 /// The one way jobdrop replaces a file: temp file in the same directory, `fsync`, `rename`, `fsync` directory.
 ///
@@ -19,7 +19,8 @@ public enum AtomicWriter {
     _ bytes: some Collection<UInt8>, to name: FileName, in directory: DirectoryHandle, mode: mode_t = 0o644
   ) throws {
     let temporary = temporaryName(for: name)
-    let descriptor = try directory.openFile(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: mode)
+    let descriptor = try directory.openFile(
+      temporary, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: mode)
     do {
       try writeAll(bytes, to: descriptor, path: directory.display(temporary))
       _ = fchmod(descriptor, mode)

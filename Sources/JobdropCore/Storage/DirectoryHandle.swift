@@ -73,8 +73,11 @@ public final class DirectoryHandle: @unchecked Sendable {
   }
 
   /// Opens an entry with `flags` (always adding `O_CLOEXEC`).
-  public func openFile(_ name: FileName, flags: Int32, mode: mode_t = 0o644) throws(FileSystemError) -> Int32 {
-    try syscall("open", display(name)) { name.withCString { openat(descriptor, $0, flags | O_CLOEXEC, mode) } }
+  public func openFile(_ name: FileName, flags: Int32, mode: mode_t = 0o644) throws(FileSystemError) -> Int32
+  {
+    try syscall("open", display(name)) {
+      name.withCString { openat(descriptor, $0, flags | O_CLOEXEC, mode) }
+    }
   }
 
   /// Opens a subdirectory of this one.
@@ -85,9 +88,13 @@ public final class DirectoryHandle: @unchecked Sendable {
   }
 
   /// `renameat(2)` from this directory into `target` (possibly this one). Not durable until both are synced.
-  public func rename(_ name: FileName, to target: DirectoryHandle, as newName: FileName) throws(FileSystemError) {
+  public func rename(_ name: FileName, to target: DirectoryHandle, as newName: FileName)
+    throws(FileSystemError)
+  {
     try syscall("rename", "\(display(name)) -> \(target.display(newName))") {
-      name.withCString { from in newName.withCString { to in renameat(descriptor, from, target.descriptor, to) } }
+      name.withCString { from in
+        newName.withCString { to in renameat(descriptor, from, target.descriptor, to) }
+      }
     }
   }
 

@@ -5,12 +5,15 @@
 /// Reads whole small files (requests, status files) with a size limit.
 public enum FileReader {
   /// Reads from `descriptor` until end of file or until `limit` bytes have been read.
-  public static func readAll(_ descriptor: Int32, limit: Int, path: String) throws(FileSystemError) -> [UInt8] {
+  public static func readAll(_ descriptor: Int32, limit: Int, path: String) throws(FileSystemError) -> [UInt8]
+  {
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 65_536)
     while bytes.count < limit {
       let wanted = min(chunk.count, limit - bytes.count)
-      let count = try syscall("read", path) { chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, wanted) } }
+      let count = try syscall("read", path) {
+        chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, wanted) }
+      }
       if count == 0 { break }
       bytes += chunk.prefix(count)
     }

@@ -19,7 +19,9 @@ import Testing
   @Test func flagsBeatEnvironmentBeatsDefaults() throws {
     var flags = Configuration.Flags()
     flags.inbox = "/flag/inbox"
-    let environment = ["JOBDROP_INBOX": "/env/inbox", "JOBDROP_OUTBOX": "/env/outbox", "JOBDROP_EMPTY_OK": "1"]
+    let environment = [
+      "JOBDROP_INBOX": "/env/inbox", "JOBDROP_OUTBOX": "/env/outbox", "JOBDROP_EMPTY_OK": "1",
+    ]
     let configuration = try Configuration(flags: flags, environment: environment)
     #expect(configuration.inbox == "/flag/inbox")
     #expect(configuration.outbox == "/env/outbox")
@@ -33,8 +35,13 @@ import Testing
   @Test(arguments: [
     ("ttl", "forever", "--ttl: expected a duration such as 7d, 36h or 90s, got 'forever'"),
     ("workers", "0", "--workers: expected a number from 1 to 64, got '0'"),
-    ("source", "mysql://x", "--source: expected sqlite:PATH or postgres://user@host:port/db, got 'mysql://x'"),
-    ("baseURL", "exports.example.com", "--base-url: expected an http:// or https:// URL, got 'exports.example.com'"),
+    (
+      "source", "mysql://x", "--source: expected sqlite:PATH or postgres://user@host:port/db, got 'mysql://x'"
+    ),
+    (
+      "baseURL", "exports.example.com",
+      "--base-url: expected an http:// or https:// URL, got 'exports.example.com'"
+    ),
   ])
   func namesTheBadOption(key: String, value: String, message: String) {
     var flags = Configuration.Flags()

@@ -9,7 +9,8 @@ import Testing
     try DemoData(orders: 300).generate(at: directory.file("b.sqlite"))
     func dump(_ path: String) throws -> [String] {
       let database = try SQLiteDatabase(path: path)
-      let statement = try database.prepare("SELECT id || order_number || name || created_at || with_tax FROM orders ORDER BY rowid")
+      let statement = try database.prepare(
+        "SELECT id || order_number || name || created_at || with_tax FROM orders ORDER BY rowid")
       var rows: [String] = []
       while try statement.step() { rows.append(statement.text(at: 0) ?? "") }
       return rows
@@ -23,7 +24,9 @@ import Testing
     let directory = TemporaryDirectory()
     try DemoData(orders: 2000).generate(at: directory.file("s.sqlite"))
     let database = try SQLiteDatabase(path: directory.file("s.sqlite"))
-    for (column, values) in [("status", DemoData.statuses), ("payment", DemoData.payments), ("currency", DemoData.currencies)] {
+    for (column, values) in [
+      ("status", DemoData.statuses), ("payment", DemoData.payments), ("currency", DemoData.currencies),
+    ] {
       let statement = try database.prepare("SELECT DISTINCT \(column) FROM orders ORDER BY 1")
       var found: [String] = []
       while try statement.step() { found.append(statement.text(at: 0)!) }

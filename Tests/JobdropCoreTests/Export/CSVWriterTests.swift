@@ -35,7 +35,10 @@ import Testing
   @Test func quotesPerRFC4180() throws {
     let (text, _) = try csv([
       [.text("plain"), .text("a,b"), .text("say \"hi\""), .text("two\nlines"), .text("cr\rhere"), .text("")],
-      [.text("é ü 😀"), .null, .integer(-42), .integer(Int64.min), .integer(0), .integer(9_007_199_254_740_993)],
+      [
+        .text("é ü 😀"), .null, .integer(-42), .integer(Int64.min), .integer(0),
+        .integer(9_007_199_254_740_993),
+      ],
     ])
     #expect(
       text

@@ -13,7 +13,10 @@ import Testing
     ("like(name,Ron*)", "name LIKE ? ESCAPE '\\'", [.text("Ron%")]),
     ("like(name,\"50%_off*\")", "name LIKE ? ESCAPE '\\'", [.text("50\\%\\_off%")]),
     ("is_null(external_ref)", "external_ref IS NULL", []),
-    ("ge(with_tax,1999):lt(without_tax,-5)", "with_tax >= ? AND without_tax < ?", [.integer(1999), .integer(-5)]),
+    (
+      "ge(with_tax,1999):lt(without_tax,-5)", "with_tax >= ? AND without_tax < ?",
+      [.integer(1999), .integer(-5)]
+    ),
     (
       "eq(product_sku,SKU-00001)",
       "EXISTS (SELECT 1 FROM order_items WHERE order_items.order_id = orders.id AND order_items.product_sku = ?)",
@@ -45,16 +48,34 @@ import Testing
       "eq(colour,red)",
       "filter: unknown field 'colour' at 4 (fields: status, payment, shipping, currency, product_sku, name, email, customer_id, order_number, external_ref, with_tax, without_tax, created_at, updated_at)"
     ),
-    ("eq(status,complete):ne(status,x)", "filter: unknown operator 'ne' at 21 (operators: eq, like, in, gt, ge, lt, le, is_null)"),
+    (
+      "eq(status,complete):ne(status,x)",
+      "filter: unknown operator 'ne' at 21 (operators: eq, like, in, gt, ge, lt, le, is_null)"
+    ),
     ("like(status,comp*)", "filter: operator 'like' does not apply to 'status' at 1 (status takes: eq, in)"),
-    ("eq(status,shipped)", "filter: 'shipped' is not a status at 11 (status is one of: incomplete, complete, processing, cancelled)"),
-    ("gt(with_tax,19.99)", "filter: '19.99' is not a whole number (an amount in minor units, e.g. 1999 for 19.99) at 13"),
-    ("gt(created_at,yesterday)", "filter: 'yesterday' is not a time at 15 (use YYYY-MM-DD, RFC 3339 or epoch milliseconds)"),
-    ("gt(created_at,2018-02-30)", "filter: '2018-02-30' is not a time at 15 (use YYYY-MM-DD, RFC 3339 or epoch milliseconds)"),
+    (
+      "eq(status,shipped)",
+      "filter: 'shipped' is not a status at 11 (status is one of: incomplete, complete, processing, cancelled)"
+    ),
+    (
+      "gt(with_tax,19.99)",
+      "filter: '19.99' is not a whole number (an amount in minor units, e.g. 1999 for 19.99) at 13"
+    ),
+    (
+      "gt(created_at,yesterday)",
+      "filter: 'yesterday' is not a time at 15 (use YYYY-MM-DD, RFC 3339 or epoch milliseconds)"
+    ),
+    (
+      "gt(created_at,2018-02-30)",
+      "filter: '2018-02-30' is not a time at 15 (use YYYY-MM-DD, RFC 3339 or epoch milliseconds)"
+    ),
     ("eq(status,complete,paid)", "filter: 'eq' takes exactly one value, got 2 at 1"),
     ("is_null(external_ref,x)", "filter: 'is_null' takes no value: is_null(external_ref), got 1 at 1"),
     ("in(status)", "filter: 'in' takes one or more values, got 0 at 1"),
-    ("like(name,R*n)", "filter: '*' is only allowed at the start or end of a like value at 12 (e.g. like(name,Ron*) or like(email,\"*@example.com\"))"),
+    (
+      "like(name,R*n)",
+      "filter: '*' is only allowed at the start or end of a like value at 12 (e.g. like(name,Ron*) or like(email,\"*@example.com\"))"
+    ),
   ])
   func rejectsWhatTheJobTypeDoesNotAllow(filter: String, message: String) {
     do {

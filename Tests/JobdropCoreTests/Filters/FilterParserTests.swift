@@ -7,7 +7,10 @@ import Testing
     ("eq(status,complete)", [["eq", "status", "complete"]]),
     (
       "gt(created_at,2018-09-01):lt(created_at,2018-10-01):eq(payment,refunded)",
-      [["gt", "created_at", "2018-09-01"], ["lt", "created_at", "2018-10-01"], ["eq", "payment", "refunded"]]
+      [
+        ["gt", "created_at", "2018-09-01"], ["lt", "created_at", "2018-10-01"],
+        ["eq", "payment", "refunded"],
+      ]
     ),
     ("in(status,complete,processing)", [["in", "status", "complete", "processing"]]),
     ("is_null(external_ref)", [["is_null", "external_ref"]]),

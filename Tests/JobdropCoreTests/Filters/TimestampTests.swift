@@ -27,7 +27,9 @@ import Testing
     #expect(try JSONDecoder().decode([Timestamp].self, from: encoded) == [time])
   }
 
-  @Test(arguments: ["", "2018-9-1", "2018-13-01", "2019-02-29", "2018-09-01T25:00:00Z", "2018-09-01T10:00", "yesterday", "-5"])
+  @Test(arguments: [
+    "", "2018-9-1", "2018-13-01", "2019-02-29", "2018-09-01T25:00:00Z", "2018-09-01T10:00", "yesterday", "-5",
+  ])
   func rejects(text: String) {
     #expect(Timestamp.parse(text) == nil)
   }

@@ -6,7 +6,8 @@ import Testing
 @Suite struct InboxTests {
   @Test(arguments: [
     ("a.json", InboxEntryKind.request), (".a.json", .inFlight), ("a.json.part", .inFlight),
-    ("a.json.filepart", .inFlight), ("a.json.tmp", .inFlight), ("a.json.partial", .inFlight), ("a.json~", .inFlight),
+    ("a.json.filepart", .inFlight), ("a.json.tmp", .inFlight), ("a.json.partial", .inFlight),
+    ("a.json~", .inFlight),
     ("a.txt", .other), ("a.JSON", .other), ("json", .other),
   ])
   func classifiesNames(name: String, kind: InboxEntryKind) {
@@ -17,9 +18,11 @@ import Testing
     let directory = TemporaryDirectory()
     let inbox = try Inbox(path: directory.file("inbox"))
     directory.write("{}", to: "secret.json")
-    try FileManager.default.createSymbolicLink(atPath: directory.file("inbox/link.json"), withDestinationPath: directory.file("secret.json"))
+    try FileManager.default.createSymbolicLink(
+      atPath: directory.file("inbox/link.json"), withDestinationPath: directory.file("secret.json"))
     #expect(mkfifo(directory.file("inbox/fifo.json"), 0o644) == 0)
-    try FileManager.default.createDirectory(atPath: directory.file("inbox/dir.json"), withIntermediateDirectories: false)
+    try FileManager.default.createDirectory(
+      atPath: directory.file("inbox/dir.json"), withIntermediateDirectories: false)
     for (name, kind) in [("link.json", "symbolic link"), ("fifo.json", "FIFO"), ("dir.json", "directory")] {
       guard case .refused(let found) = try inbox.read(FileName(name)) else {
         Issue.record("\(name) was not refused")

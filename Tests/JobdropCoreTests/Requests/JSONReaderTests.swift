@@ -4,7 +4,8 @@ import Testing
 
 @Suite struct JSONReaderTests {
   @Test func readsEveryKindOfValue() throws {
-    let value = try JSONReader.parse(Array(#" {"a": [1, -2.5e3, true, false, null], "b": "x\u00e9\ud83d\ude00\n\"", "c": {}} "#.utf8))
+    let value = try JSONReader.parse(
+      Array(#" {"a": [1, -2.5e3, true, false, null], "b": "x\u00e9\ud83d\ude00\n\"", "c": {}} "#.utf8))
     #expect(
       value
         == .object([
@@ -15,7 +16,8 @@ import Testing
 
   @Test(arguments: [
     ("{\"a\": 01}", false), ("{\"a\": .5}", false), ("{\"a\": tru}", false), ("{\"a\" 1}", false),
-    ("{\"a\": \"\u{01}\"}", false), ("{\"a\": \"\\x\"}", false), ("{\"a\": \"\\ud800\"}", false), ("{} {}", false),
+    ("{\"a\": \"\u{01}\"}", false), ("{\"a\": \"\\x\"}", false), ("{\"a\": \"\\ud800\"}", false),
+    ("{} {}", false),
     ("{\"a\": [1, 2", true), ("{\"a\": tr", true), ("{\"a\": \"\\u00", true), ("  ", true),
   ])
   func refusesMalformedInput(text: String, truncated: Bool) {
@@ -35,7 +37,10 @@ import Testing
   }
 
   @Test func reportsLineAndColumn() {
-    #expect(throws: JSONReader.Failure(message: "unexpected ':', expected ',' or '}'", line: 3, column: 6, isTruncated: false)) {
+    #expect(
+      throws: JSONReader.Failure(
+        message: "unexpected ':', expected ',' or '}'", line: 3, column: 6, isTruncated: false)
+    ) {
       try JSONReader.parse(Array("{\n  \"a\":\n  \"b\": }".utf8))
     }
   }

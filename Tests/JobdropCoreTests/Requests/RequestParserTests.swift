@@ -22,16 +22,28 @@ import Testing
 
   @Test(arguments: [
     ("", "request is not valid JSON: empty document at line 1, column 1", true),
-    ("{\"data\": {\"type\": \"job\"", "request is not valid JSON: unexpected end of input, expected ',' or '}' at line 1, column 24", true),
-    ("{\"data\": {\"type\": \"jo", "request is not valid JSON: unexpected end of input inside a string at line 1, column 22", true),
+    (
+      "{\"data\": {\"type\": \"job\"",
+      "request is not valid JSON: unexpected end of input, expected ',' or '}' at line 1, column 24", true
+    ),
+    (
+      "{\"data\": {\"type\": \"jo",
+      "request is not valid JSON: unexpected end of input inside a string at line 1, column 22", true
+    ),
     ("[1, 2]", "request: expected a JSON object, found an array", false),
     ("\"job\"", "request: expected a JSON object, found a string", false),
-    ("{}", "request: expected \"data\" (Elastic Path: {\"data\": {\"type\": \"job\", \"job_type\": …}})", false),
+    (
+      "{}", "request: expected \"data\" (Elastic Path: {\"data\": {\"type\": \"job\", \"job_type\": …}})",
+      false
+    ),
     ("{\"data\": []}", "data: expected an object, found an array", false),
     ("{\"data\": {\"job_type\": \"order_export\"}}", "data.type: missing; it must be \"job\"", false),
     ("{\"data\": {\"type\": \"file\", \"job_type\": \"order_export\"}}", "data.type: must be \"job\"", false),
     ("{\"data\": {\"type\": \"job\"}}", "data.job_type: missing", false),
-    ("{\"data\": {\"type\": \"job\", \"job_type\": 7}}", "data.job_type: expected a string, found a number", false),
+    (
+      "{\"data\": {\"type\": \"job\", \"job_type\": 7}}", "data.job_type: expected a string, found a number",
+      false
+    ),
     (
       "{\"data\": {\"type\": \"job\", \"job_type\": \"orders\"}}",
       "data.job_type: unknown job type 'orders' (job types: order_export)", false
@@ -46,11 +58,26 @@ import Testing
       "data.columns: unknown column 'colour' (columns: id, order_number, external_ref, status, payment, shipping, customer_id, name, email, currency, with_tax, without_tax, tax, item_count, shipping_postcode, billing_postcode, shipping_country, created_at, updated_at)",
       false
     ),
-    ("{\"data\": {\"type\": \"job\", \"job_type\": \"order_export\", \"columns\": \"id\"}}", "data.columns: expected an array of column names, found a string", false),
-    ("{\"data\": {\"type\": \"job\", \"job_type\": \"order_export\", \"columns\": []}}", "data.columns: name at least one column", false),
-    ("{\"data\": {\"type\": \"job\", \"job_type\": \"order_export\", \"columns\": [\"id\", \"id\"]}}", "data.columns: 'id' is named twice", false),
-    ("{\"data\": {\"type\": \"job\", \"job_type\": \"order_export\", \"format\": \"xlsx\"}}", "data.format: unknown format 'xlsx' (formats: csv, csv.gz)", false),
-    ("{\"data\": 1, \"data\": 2}", "request is not valid JSON: duplicate key \"data\" at line 1, column 13", false),
+    (
+      "{\"data\": {\"type\": \"job\", \"job_type\": \"order_export\", \"columns\": \"id\"}}",
+      "data.columns: expected an array of column names, found a string", false
+    ),
+    (
+      "{\"data\": {\"type\": \"job\", \"job_type\": \"order_export\", \"columns\": []}}",
+      "data.columns: name at least one column", false
+    ),
+    (
+      "{\"data\": {\"type\": \"job\", \"job_type\": \"order_export\", \"columns\": [\"id\", \"id\"]}}",
+      "data.columns: 'id' is named twice", false
+    ),
+    (
+      "{\"data\": {\"type\": \"job\", \"job_type\": \"order_export\", \"format\": \"xlsx\"}}",
+      "data.format: unknown format 'xlsx' (formats: csv, csv.gz)", false
+    ),
+    (
+      "{\"data\": 1, \"data\": 2}", "request is not valid JSON: duplicate key \"data\" at line 1, column 13",
+      false
+    ),
   ])
   func explainsWhatIsWrong(text: String, message: String, truncated: Bool) {
     do {

@@ -8,7 +8,8 @@ import Testing
     let inbox = try Inbox(path: directory.file("inbox"))
     directory.write(#"{"data":{"type":"job","job_type":"order_export"}}"#, to: "inbox/a.json")
     let record = JobRecord(
-      id: JobID.make(), requestFile: "a.json", jobType: "order_export", request: ExportRequest(jobType: "order_export"),
+      id: JobID.make(), requestFile: "a.json", jobType: "order_export",
+      request: ExportRequest(jobType: "order_export"),
       createdAt: .now())
     try spool.claim(FileName("a.json"), from: inbox.directory, as: record, state: .pending)
     return (Job(record: record, state: .pending), inbox)
@@ -53,7 +54,8 @@ import Testing
     let (job, _) = try claimOne(directory, spool)
     // As if the process died after renaming the request but before the record reached pending/.
     try FileManager.default.moveItem(
-      atPath: directory.file("spool/pending/\(job.id).json"), toPath: directory.file("spool/claiming/\(job.id).json"))
+      atPath: directory.file("spool/pending/\(job.id).json"),
+      toPath: directory.file("spool/claiming/\(job.id).json"))
     let intent = #"{"record":"# + directory.read("spool/claiming/\(job.id).json")! + #","state":"pending"}"#
     directory.write(intent, to: "spool/claiming/\(job.id).json")
     let loaded = try spool.load()
