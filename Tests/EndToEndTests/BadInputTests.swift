@@ -45,7 +45,7 @@ import Testing
   @Test func everyBadRequestBecomesAFailedJobThatSaysWhy() throws {
     let sandbox = try Sandbox(orders: 50)
     for entry in BadInputTests.cases {
-      FileManager.default.createFile(atPath: sandbox.inbox + "/" + entry.name, contents: Data(entry.content))
+      _ = FileManager.default.createFile(atPath: sandbox.inbox + "/" + entry.name, contents: Data(entry.content))
     }
     sandbox.drop("good.json", Sandbox.request())
     try sandbox.process(["--settle", "100ms"])
@@ -87,7 +87,7 @@ import Testing
 
   @Test func specialFilesAreNeverOpenedAndPublishNothing() throws {
     let sandbox = try Sandbox(orders: 10)
-    FileManager.default.createFile(
+    _ = FileManager.default.createFile(
       atPath: sandbox.root + "/secret.json", contents: Data(Sandbox.request().utf8))
     try FileManager.default.createSymbolicLink(
       atPath: sandbox.inbox + "/link.json", withDestinationPath: sandbox.root + "/secret.json")

@@ -6,9 +6,9 @@ import Testing
 @Suite struct CommandTests {
   @Test func validateSaysWhatIsWrongAndExitsOne() throws {
     let sandbox = try Sandbox(orders: 1)
-    FileManager.default.createFile(
+    _ = FileManager.default.createFile(
       atPath: sandbox.root + "/good.json", contents: Data(Sandbox.request(filter: "eq(payment,paid)").utf8))
-    FileManager.default.createFile(
+    _ = FileManager.default.createFile(
       atPath: sandbox.root + "/bad.json", contents: Data(Sandbox.request(filter: "eq(colour,red)").utf8))
     let good = try sandbox.run(["validate", sandbox.root + "/good.json"])
     #expect(good.status == 0)

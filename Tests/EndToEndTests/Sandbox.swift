@@ -49,8 +49,8 @@ final class Sandbox {
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let outPath = root + "/.stdout-\(UUID().uuidString)"
     let errPath = root + "/.stderr-\(UUID().uuidString)"
-    FileManager.default.createFile(atPath: outPath, contents: nil)
-    FileManager.default.createFile(atPath: errPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: errPath, contents: nil)
     defer {
       try? FileManager.default.removeItem(atPath: outPath)
       try? FileManager.default.removeItem(atPath: errPath)
@@ -76,7 +76,7 @@ final class Sandbox {
 
   /// Writes a request file into the inbox.
   func drop(_ name: String, _ text: String) {
-    FileManager.default.createFile(atPath: inbox + "/" + name, contents: Data(text.utf8))
+    _ = FileManager.default.createFile(atPath: inbox + "/" + name, contents: Data(text.utf8))
   }
 
   /// An Elastic Path request for `order_export`.

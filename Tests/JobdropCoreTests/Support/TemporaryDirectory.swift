@@ -14,7 +14,7 @@ final class TemporaryDirectory {
   func file(_ name: String) -> String { path + "/" + name }
 
   func write(_ text: String, to name: String) {
-    FileManager.default.createFile(atPath: file(name), contents: Data(text.utf8))
+    _ = FileManager.default.createFile(atPath: file(name), contents: Data(text.utf8))
   }
 
   func read(_ name: String) -> String? {
