@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Export speed and peak RSS: `jobdrop process` next to the sqlite3 CLI and a plain copy of the same bytes.
+# Whole processes, interleaved, median/min/max of RUNS (default 3). Usage: scripts/bench-export.sh [ORDERS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+orders=${1:-1000000}
+runs=${RUNS:-3}
+bin=.build/release/jobdrop
+work=.build-bench
+store=$work/store-$orders.sqlite
+mkdir -p "$work"
+[ -f "$store" ] || "$bin" demo-data --orders "$orders" --source "sqlite:$store"
+cols="id,order_number,external_ref,status,payment,shipping,customer_id,name,email,currency,with_tax,without_tax,tax,item_count,shipping_postcode,billing_postcode,shipping_country,created_at,updated_at"
+filter_ep="ge(created_at,2023-01-01):lt(created_at,2024-01-01):eq(payment,paid)"
+filter_sql="created_at >= '2023-01-01T00:00:00Z' AND created_at < '2024-01-01T00:00:00Z' AND payment = 'paid'"
+
+measure() { # name, command...: prints "name seconds kilobytes"
+  local name=$1; shift
+  /usr/bin/time -f "$name %e %M" "$@" 2>&1 >/dev/null | tail -n 1
+}
+jobdrop_run() { # filter (may be empty)
+  rm -rf "$work/inbox" "$work/spool" "$work/outbox"; mkdir -p "$work/inbox"
+  if [ -n "$1" ]; then f=", \"filter\": \"$1\""; else f=""; fi
+  echo "{\"data\": {\"type\": \"job\", \"job_type\": \"order_export\"$f}}" > "$work/inbox/r.json"
+  "$bin" process --inbox "$work/inbox" --spool "$work/spool" --outbox "$work/outbox" --source "sqlite:$store" --log-level error
+}
+export -f jobdrop_run; export bin work store
+
+results=$(mktemp)
+"$bin" process --help >/dev/null
+sqlite3 -csv -header "$store" "SELECT $cols FROM orders" > "$work/same-size.csv"
+for run in $(seq "$runs"); do
+  measure "jobdrop-full" bash -c 'jobdrop_run ""' >> "$results"
+  measure "sqlite3-full" bash -c "sqlite3 -csv -header $store \"SELECT $cols FROM orders\" > $work/cli.csv" >> "$results"
+  measure "cat-floor" bash -c "cat $work/same-size.csv > $work/copy.csv" >> "$results"
+  measure "jobdrop-filtered" bash -c "jobdrop_run \"$filter_ep\"" >> "$results"
+  measure "sqlite3-filtered" bash -c "sqlite3 -csv -header $store \"SELECT $cols FROM orders WHERE $filter_sql\" > $work/cli.csv" >> "$results"
+done
+rows=$(sqlite3 "$store" "SELECT count(*) FROM orders WHERE $filter_sql")
+echo "orders: $orders; filtered rows: $rows; runs: $runs; $(nproc) cores; $(date -u +%Y-%m-%d)"
+python3 - "$results" <<'PY'
+import sys, statistics, collections
+data = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    name, seconds, kb = line.split()
+    data[name].append((float(seconds), int(kb)))
+print(f"{'command':<18} {'median s':>9} {'min s':>7} {'max s':>7} {'peak RSS MiB':>13}")
+for name, values in data.items():
+    secs = [v[0] for v in values]
+    print(f"{name:<18} {statistics.median(secs):>9.2f} {min(secs):>7.2f} {max(secs):>7.2f} {max(v[1] for v in values) / 1024:>13.1f}")
+for kind in ("full", "filtered"):
+    j, s = statistics.median(v[0] for v in data[f"jobdrop-{kind}"]), statistics.median(v[0] for v in data[f"sqlite3-{kind}"])
+    print(f"jobdrop / sqlite3 ({kind}): {j / s:.2f}")
+PY
+rm -f "$results"
