@@ -45,7 +45,8 @@ import Testing
   @Test func everyBadRequestBecomesAFailedJobThatSaysWhy() throws {
     let sandbox = try Sandbox(orders: 50)
     for entry in BadInputTests.cases {
-      _ = FileManager.default.createFile(atPath: sandbox.inbox + "/" + entry.name, contents: Data(entry.content))
+      _ = FileManager.default.createFile(
+        atPath: sandbox.inbox + "/" + entry.name, contents: Data(entry.content))
     }
     sandbox.drop("good.json", Sandbox.request())
     try sandbox.process(["--settle", "100ms"])

@@ -4,8 +4,8 @@ public protocol DataSource: Sendable {
   var displayName: String { get }
 
   /// Runs `query` and writes each row to `writer`; returns the number of rows. Calls `progress` with the
-  /// rows so far every few thousand rows.
-  func export(_ query: ExportQuery, to writer: CSVWriter, progress: (Int) -> Void) throws -> Int
+  /// rows so far every few thousand rows; an error it throws stops the export.
+  func export(_ query: ExportQuery, to writer: CSVWriter, progress: (Int) throws -> Void) throws -> Int
 }
 
 /// Where the commerce data lives, as given by `--source`.

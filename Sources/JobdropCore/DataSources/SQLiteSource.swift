@@ -8,7 +8,8 @@ public struct SQLiteSource: DataSource {
 
   public var displayName: String { "sqlite:\(path)" }
 
-  public func export(_ query: ExportQuery, to writer: CSVWriter, progress: (Int) -> Void) throws -> Int {
+  public func export(_ query: ExportQuery, to writer: CSVWriter, progress: (Int) throws -> Void) throws -> Int
+  {
     let database = try SQLiteDatabase(path: path)
     try database.execute("PRAGMA cache_size = -8192")
     let statement = try database.prepare(query.sql)
@@ -44,7 +45,7 @@ public struct SQLiteSource: DataSource {
       }
       try writer.endRow()
       rows += 1
-      if rows & 0x3FFF == 0 { progress(rows) }
+      if rows & 0x1FFF == 0 { try progress(rows) }
     }
     return rows
   }

@@ -26,8 +26,11 @@ public final class RequestIntake: @unchecked Sendable {
   public struct Pass: Sendable {
     /// Jobs created.
     public var claimed: [Job] = []
-    /// The earliest time a request left waiting (cut short, still settling) should be looked at again.
-    public var retryAt: Timestamp?
+    /// Requests left waiting (cut short, still settling) and when to look at each again.
+    public var waiting: [FileName: Timestamp] = [:]
+
+    /// The earliest time a waiting request should be looked at again.
+    public var retryAt: Timestamp? { waiting.values.min() }
   }
 
   /// Looks at every request in the inbox once.
@@ -78,8 +81,7 @@ public final class RequestIntake: @unchecked Sendable {
         try parser.validate(request)
       } catch let error as RequestError {
         if error.isTruncated && now.milliseconds - changedAt.milliseconds < settleMilliseconds {
-          let retry = changedAt.milliseconds + settleMilliseconds
-          pass.retryAt = min(pass.retryAt ?? Timestamp(milliseconds: retry), Timestamp(milliseconds: retry))
+          pass.waiting[name] = Timestamp(milliseconds: changedAt.milliseconds + settleMilliseconds)
           return
         }
         record.error = error.message

@@ -29,35 +29,34 @@ public final class JobRunner: @unchecked Sendable {
   }
 
   /// Runs the oldest pending job; returns it in its final state, or `nil` when none was pending.
+  ///
+  /// `shouldStop` is asked every few thousand rows; when it says yes the export is abandoned, its temp
+  /// file removed, and the job goes back to `pending` to run again later.
   @discardableResult
-  public func runNext() throws -> Job? {
-    guard let job = store.nextPending() else { return nil }
-    return try run(job)
+  public func runNext(shouldStop: @escaping () -> Bool = { false }) throws -> Job? {
+    guard let started = try store.startNextPending() else { return nil }
+    return try finish(started, shouldStop: shouldStop)
   }
 
-  /// Runs `job`, which must be pending.
-  public func run(_ job: Job) throws -> Job {
+  private func finish(_ started: Job, shouldStop: @escaping () -> Bool) throws -> Job {
     var logger = logger
-    logger[metadataKey: "job.id"] = "\(job.id)"
-    logger[metadataKey: "job.type"] = "\(job.record.jobType)"
-    var record = job.record
-    record.attempts += 1
-    record.rows = 0
-    var started = try store.move(job, to: .started, record: record)
-    logger.info("job started")
+    logger[metadataKey: "job.id"] = "\(started.id)"
+    logger[metadataKey: "job.type"] = "\(started.record.jobType)"
+    logger.info("job started", metadata: ["job.attempt": "\(started.record.attempts)"])
     let clock = ContinuousClock.now
+    var current = started
     do {
-      let result = try export(
-        started,
-        progress: { rows in
-          started.record.rows = rows
-          try? self.store.update(started)
-        })
-      record = started.record
+      let result = try export(started) { rows in
+        if shouldStop() { throw Interrupted() }
+        current.record.rows = rows
+        try? self.store.update(current)
+      }
+      var record = store.job(id: started.id)?.record ?? started.record
       record.rows = result.rows
       record.bytes = result.bytes
       record.sha256 = result.sha256
       record.fileName = result.fileName
+      record.error = nil
       let finished = try store.move(started, to: .success, record: record)
       logger.info(
         "job succeeded",
@@ -67,14 +66,21 @@ public final class JobRunner: @unchecked Sendable {
         ])
       return finished
     } catch let failure as JobFailure {
-      started = store.jobs[started.id] ?? started
-      record = started.record
+      var record = store.job(id: started.id)?.record ?? started.record
+      if failure.interrupted {
+        record.rows = nil
+        logger.notice("job cut short by shutdown; back to pending")
+        return try store.move(started, to: .pending, record: record)
+      }
       record.error = failure.message
       record.rows = failure.rows
       logger.warning("job failed", metadata: ["error": "\(failure.message)"])
       return try store.move(started, to: .failed, record: record)
     }
   }
+
+  /// Thrown from the progress callback to abandon an export at shutdown.
+  struct Interrupted: Error {}
 
   /// The published file of a successful export.
   struct Result {
@@ -88,9 +94,10 @@ public final class JobRunner: @unchecked Sendable {
   struct JobFailure: Error {
     var message: String
     var rows: Int?
+    var interrupted = false
   }
 
-  private func export(_ job: Job, progress: @escaping (Int) -> Void) throws(JobFailure) -> Result {
+  private func export(_ job: Job, progress: @escaping (Int) throws -> Void) throws(JobFailure) -> Result {
     guard let request = job.record.request else {
       throw JobFailure(message: job.record.error ?? "request could not be read")
     }
@@ -122,13 +129,17 @@ public final class JobRunner: @unchecked Sendable {
       try writer.header(query.columns.map(\.name))
       var last = Timestamp.now()
       rows = try source.export(query, to: writer) { count in
+        rows = count
         let now = Timestamp.now()
         if now.milliseconds - last.milliseconds >= self.progressInterval {
           last = now
-          progress(count)
+          try progress(count)
         }
       }
       try writer.flush()
+    } catch is Interrupted {
+      file.discard()
+      throw JobFailure(message: "interrupted", interrupted: true)
     } catch {
       file.discard()
       throw JobFailure(message: "export failed after \(rows) rows: \(error)", rows: nil)

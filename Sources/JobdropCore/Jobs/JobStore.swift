@@ -5,6 +5,7 @@ import Logging
 /// Holds the one in-memory table of jobs, loaded from the spool at start. After each call the spool is
 /// durable and the job's own documents are published; `index.json` is rendered by ``publishIndex(force:)``
 /// at most once per ``indexInterval`` unless forced, so bursts do not re-render it per job.
+/// Safe to use from several threads: every call holds the store's lock (the index is written outside it).
 public final class JobStore: @unchecked Sendable {
   public let spool: Spool
   public let outbox: Outbox
@@ -12,18 +13,26 @@ public final class JobStore: @unchecked Sendable {
   private(set) var jobs: [String: Job] = [:]
   private var indexDirty = true
   private var lastIndex: Timestamp = Timestamp(milliseconds: 0)
+  private let lock = ConditionLock()
+  private let indexLock = ConditionLock()
   /// The shortest time between two index renders, in milliseconds.
-  public var indexInterval: Int64 = 250
+  public let indexInterval: Int64
 
-  public init(spool: Spool, outbox: Outbox, logger: Logger) {
+  public init(spool: Spool, outbox: Outbox, logger: Logger, indexInterval: Int64 = 50) {
     self.spool = spool
     self.outbox = outbox
     self.logger = logger
+    self.indexInterval = indexInterval
   }
 
   /// Loads the spool, sends jobs a dead process left `started` back to `pending`, and republishes every
   /// job's documents and the index.
   public func recover() throws {
+    try lock.withLock { try recoverLocked() }
+    try publishIndex(force: true)
+  }
+
+  private func recoverLocked() throws {
     for var job in try spool.load() {
       if job.state == .started {
         var record = job.record
@@ -36,22 +45,37 @@ public final class JobStore: @unchecked Sendable {
       try outbox.publish(job)
     }
     indexDirty = true
-    try publishIndex(force: true)
   }
 
   /// All jobs, in no particular order.
-  public var all: [Job] { Array(jobs.values) }
+  public var all: [Job] { lock.withLock { Array(jobs.values) } }
 
-  /// The pending job created first, if any.
-  public func nextPending() -> Job? {
-    jobs.values.filter { $0.state == .pending }.min {
-      ($0.record.createdAt, $0.id) < ($1.record.createdAt, $1.id)
+  /// The job with `id`, as the store has it now.
+  public func job(id: String) -> Job? { lock.withLock { jobs[id] } }
+
+  /// Takes the pending job created first, if any, and moves it to `started` (one attempt more).
+  public func startNextPending() throws -> Job? {
+    try lock.withLock {
+      let next = jobs.values.filter { $0.state == .pending }.min {
+        ($0.record.createdAt, $0.id) < ($1.record.createdAt, $1.id)
+      }
+      guard let next else { return nil }
+      var record = next.record
+      record.attempts += 1
+      record.rows = 0
+      return try moveLocked(next, to: .started, record: record)
     }
   }
 
   /// Claims a request from the inbox as a new job in `state` (`pending`, or `failed` with the record's error).
   @discardableResult
   public func claim(_ name: FileName, from inbox: Inbox, record: JobRecord, state: JobState) throws -> Job {
+    try lock.withLock { try claimLocked(name, from: inbox, record: record, state: state) }
+  }
+
+  private func claimLocked(_ name: FileName, from inbox: Inbox, record: JobRecord, state: JobState) throws
+    -> Job
+  {
     try spool.claim(name, from: inbox.directory, as: record, state: state)
     let job = Job(record: record, state: state)
     jobs[job.id] = job
@@ -63,6 +87,10 @@ public final class JobStore: @unchecked Sendable {
   /// Moves a job to `target` with `record` (durably), then publishes it.
   @discardableResult
   public func move(_ job: Job, to target: JobState, record: JobRecord) throws -> Job {
+    try lock.withLock { try moveLocked(job, to: target, record: record) }
+  }
+
+  private func moveLocked(_ job: Job, to target: JobState, record: JobRecord) throws -> Job {
     var record = record
     record.updatedAt = .now()
     let moved = try spool.move(job, to: target, record: record)
@@ -74,6 +102,11 @@ public final class JobStore: @unchecked Sendable {
 
   /// Stores and publishes a job's record without changing its state (progress).
   public func update(_ job: Job) throws {
+    try lock.withLock { try updateLocked(job) }
+  }
+
+  private func updateLocked(_ job: Job) throws {
+    guard jobs[job.id]?.state == job.state else { return }
     var job = job
     job.record.updatedAt = .now()
     try spool.update(job)
@@ -85,6 +118,10 @@ public final class JobStore: @unchecked Sendable {
   /// Removes finished jobs created more than the outbox's TTL before `now`; returns how many.
   @discardableResult
   public func expire(now: Timestamp) throws -> Int {
+    try lock.withLock { try expireLocked(now: now) }
+  }
+
+  private func expireLocked(now: Timestamp) throws -> Int {
     let cutoff = now.adding(seconds: -outbox.ttl)
     var removed = 0
     for job in jobs.values where job.state.isFinal && job.record.createdAt <= cutoff {
@@ -99,13 +136,25 @@ public final class JobStore: @unchecked Sendable {
   }
 
   /// Renders `index.json` if anything changed and the last render is at least ``indexInterval`` old
-  /// (or `force`).
+  /// (or `force`). The document is assembled under the lock and written outside it.
   public func publishIndex(force: Bool = false) throws {
-    guard indexDirty else { return }
-    let now = Timestamp.now()
-    guard force || now.milliseconds - lastIndex.milliseconds >= indexInterval else { return }
-    try outbox.publishIndex()
-    indexDirty = false
-    lastIndex = now
+    try indexLock.withLock {
+      let bytes: [UInt8]? = lock.withLock {
+        guard indexDirty else { return nil }
+        let now = Timestamp.now()
+        guard force || now.milliseconds - lastIndex.milliseconds >= indexInterval else { return nil }
+        indexDirty = false
+        lastIndex = now
+        return outbox.indexDocument()
+      }
+      if let bytes {
+        do {
+          try outbox.writeIndex(bytes)
+        } catch {
+          lock.withLock { indexDirty = true }
+          throw error
+        }
+      }
+    }
   }
 }

@@ -47,6 +47,16 @@ public final class Outbox: @unchecked Sendable {
 
   /// Writes `index.json`: every published job, newest first.
   public func publishIndex() throws {
+    try writeIndex(indexDocument())
+  }
+
+  /// Writes `bytes` as `index.json`.
+  public func writeIndex(_ bytes: [UInt8]) throws {
+    try AtomicWriter.write(bytes, to: FileName("index.json"), in: root)
+  }
+
+  /// The bytes of `index.json`: every published job, newest first.
+  public func indexDocument() -> [UInt8] {
     let ordered = encoded.sorted { ($0.value.created, $0.key) > ($1.value.created, $1.key) }
     var bytes: [UInt8] = []
     bytes.reserveCapacity(ordered.reduce(16) { $0 + $1.value.bytes.count + 1 })
@@ -56,7 +66,7 @@ public final class Outbox: @unchecked Sendable {
       bytes += entry.value.bytes
     }
     bytes += Array("]}\n".utf8)
-    try AtomicWriter.write(bytes, to: FileName("index.json"), in: root)
+    return bytes
   }
 
   /// Removes a job's documents and files from the site (the index drops it on its next render).

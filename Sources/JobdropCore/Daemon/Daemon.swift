@@ -1,0 +1,48 @@
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `jobdrop run`: the watcher, intake, job runners and outbox renderer as services of one
+/// `ServiceGroup`, shut down gracefully on SIGTERM or SIGINT.
+///
+/// Shutdown goes in reverse order: the watcher and intake stop taking requests, the runners put a job
+/// cut short back to `pending`, and the outbox renders a last index. A service that fails (the inbox
+/// removed, the outbox unwritable) stops the others and `run()` throws, so the process exits non-zero.
+public struct Daemon {
+  let workspace: Workspace
+  let logger: Logger
+
+  public init(workspace: Workspace, logger: Logger) {
+    self.workspace = workspace
+    self.logger = logger
+  }
+
+  public func run() async throws {
+    let configuration = workspace.configuration
+    let mailbox = InboxMailbox()
+    let runners = ThreadControl()
+    let services: [any Service] = [
+      OutboxService(store: workspace.store, logger: logger),
+      RunnerService(
+        runner: workspace.runner, workers: configuration.workers, control: runners, logger: logger),
+      IntakeService(
+        intake: workspace.intake, mailbox: mailbox, runners: runners,
+        settleMilliseconds: configuration.settleMilliseconds, logger: logger),
+      WatchService(path: configuration.inbox, mailbox: mailbox, logger: logger),
+    ]
+    let group = ServiceGroup(
+      configuration: .init(
+        services: services.map { .init(service: $0) },
+        gracefulShutdownSignals: [.sigterm, .sigint],
+        logger: logger))
+    logger.info(
+      "jobdrop running",
+      metadata: [
+        "inbox": "\(configuration.inbox)", "outbox": "\(configuration.outbox)",
+        "spool": "\(configuration.spool)",
+        "source": "\(configuration.source)", "workers": "\(configuration.workers)",
+      ])
+    try await group.run()
+    logger.info("jobdrop stopped")
+  }
+}

@@ -1,0 +1,52 @@
+import Logging
+import ServiceLifecycle
+
+/// Runs pending jobs, oldest first, on `workers` dedicated threads.
+///
+/// At shutdown the threads stop taking jobs; a job in the middle of its export is abandoned (its temp
+/// file removed) and goes back to `pending`, so it runs again on the next start.
+public struct RunnerService: Service {
+  let runner: JobRunner
+  let workers: Int
+  /// Woken by the intake when it claims a job.
+  public let control: ThreadControl
+  let logger: Logger
+
+  public init(runner: JobRunner, workers: Int, control: ThreadControl, logger: Logger) {
+    self.runner = runner
+    self.workers = workers
+    self.control = control
+    self.logger = logger
+  }
+
+  public func run() async throws {
+    let outcome = Outcome()
+    await withTaskCancellationOrGracefulShutdownHandler {
+      await withTaskGroup(of: Void.self) { group in
+        for worker in 0..<workers {
+          group.addTask {
+            await DedicatedThread.run(name: "jobdrop-run-\(worker)") {
+              do { try loop() } catch { outcome.set(error) }
+            }
+          }
+        }
+      }
+    } onCancelOrGracefulShutdown: {
+      control.stop()
+    }
+    if let error = outcome.error {
+      logger.error("job runner stopped", metadata: ["error": "\(error)"])
+      throw error
+    }
+  }
+
+  private func loop() throws {
+    while !control.isStopped {
+      if try runner.runNext(shouldStop: { control.isStopped }) != nil {
+        control.wake()  // another worker may take the next one
+        continue
+      }
+      guard control.sleep(untilMilliseconds: nil) else { return }
+    }
+  }
+}

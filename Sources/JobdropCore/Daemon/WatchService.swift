@@ -1,0 +1,74 @@
+import Logging
+import ServiceLifecycle
+
+/// Watches the inbox with libinotifytools on its own thread and posts what it sees to the intake.
+///
+/// The watch is added before the first scan is requested, so nothing dropped during start-up is missed;
+/// a queue overflow asks for a full rescan. If the inbox is deleted or replaced the service fails, the
+/// daemon exits non-zero, and the supervisor (systemd) restarts it on the new folder.
+public struct WatchService: Service {
+  let path: String
+  let mailbox: InboxMailbox
+  let logger: Logger
+
+  public init(path: String, mailbox: InboxMailbox, logger: Logger) {
+    self.path = path
+    self.mailbox = mailbox
+    self.logger = logger
+  }
+
+  /// The inbox disappeared or was replaced while watched.
+  public struct InboxLost: Error, CustomStringConvertible {
+    public var path: String
+    public var description: String {
+      "the inbox \(path) was removed or replaced; exiting so that the supervisor restarts jobdrop on the new folder"
+    }
+  }
+
+  public func run() async throws {
+    let control = ThreadControl()
+    let outcome = Outcome()
+    await withTaskCancellationOrGracefulShutdownHandler {
+      await DedicatedThread.run(name: "jobdrop-watch") { [path, mailbox, logger] in
+        do {
+          let watcher = try DirectoryWatcher(directories: [path])
+          logger.info(
+            "watching the inbox",
+            metadata: [
+              "inbox": "\(path)",
+              "inotify.max_queued_events": "\(DirectoryWatcher.maximumQueuedEvents() ?? -1)",
+            ])
+          mailbox.post(.rescan("start"))
+          while !control.isStopped {
+            guard let event = try watcher.next(timeoutSeconds: 1) else { continue }
+            if event.mask.contains(.queueOverflow) {
+              logger.warning("inotify queue overflowed; rescanning the inbox")
+              mailbox.post(.rescan("queue overflow"))
+            } else if event.mask.directoryLost {
+              throw InboxLost(path: path)
+            } else if let name = event.name, !event.mask.contains(.isDirectory) {
+              mailbox.post(.look(name, settle: event.mask == .create))
+            }
+          }
+        } catch {
+          outcome.set(error)
+        }
+      }
+    } onCancelOrGracefulShutdown: {
+      control.stop()
+    }
+    if let error = outcome.error {
+      logger.error("watcher stopped", metadata: ["error": "\(error)"])
+      throw error
+    }
+  }
+}
+
+/// The error a dedicated thread ended with, handed back to async code.
+final class Outcome: @unchecked Sendable {
+  private let lock = ConditionLock()
+  private var stored: (any Error)?
+
+  func set(_ error: any Error) { lock.withLock { stored = error } }
+  var error: (any Error)? { lock.withLock { stored } }
+}
