@@ -42,28 +42,10 @@ final class Sandbox {
   /// Runs `jobdrop` with `arguments` and waits for it.
   @discardableResult
   func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: Sandbox.binary)
-    process.arguments = arguments
-    process.currentDirectoryURL = URL(fileURLWithPath: root)
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let outPath = root + "/.stdout-\(UUID().uuidString)"
-    let errPath = root + "/.stderr-\(UUID().uuidString)"
-    _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-    _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-    defer {
-      try? FileManager.default.removeItem(atPath: outPath)
-      try? FileManager.default.removeItem(atPath: errPath)
-    }
-    process.standardOutput = FileHandle(forWritingAtPath: outPath)
-    process.standardError = FileHandle(forWritingAtPath: errPath)
-    try process.run()
-    process.waitUntilExit()
-    let stdoutData = FileManager.default.contents(atPath: outPath) ?? Data()
-    let stderrData = FileManager.default.contents(atPath: errPath) ?? Data()
-    return Result(
-      status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
-      stderr: String(decoding: stderrData, as: UTF8.self))
+    let output = try Spawn.run(
+      Sandbox.binary, arguments, directory: root,
+      environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
+    return Result(status: output.status, stdout: output.stdout, stderr: output.stderr)
   }
 
   /// Runs `jobdrop process` on this sandbox and expects it to succeed.

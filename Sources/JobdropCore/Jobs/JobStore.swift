@@ -33,7 +33,9 @@ public final class JobStore: @unchecked Sendable {
   }
 
   private func recoverLocked() throws {
-    for var job in try spool.load() {
+    let loaded = try spool.load()
+    try outbox.removeTemporaryFiles(jobs: loaded.filter { $0.state == .started }.map(\.id))
+    for var job in loaded {
       if job.state == .started {
         var record = job.record
         record.updatedAt = .now()

@@ -79,6 +79,20 @@ public final class Outbox: @unchecked Sendable {
     try jobsFolder.sync()
   }
 
+  /// Removes temp files a killed process left behind: in the site's root, in `jobs/`, and in the
+  /// `files/<id>/` folders of `ids` (jobs that were running). Only call while holding the spool lock.
+  public func removeTemporaryFiles(jobs ids: [String]) throws {
+    var folders = [root, jobsFolder]
+    for id in ids where JobID.isValid(id) {
+      if try filesFolder.status(of: FileName(id)) != nil { folders.append(try filesFolder.subdirectory(id)) }
+    }
+    for folder in folders {
+      for name in try folder.entries() where name.hasPrefix(AtomicWriter.temporaryPrefix) {
+        try folder.remove(name)
+      }
+    }
+  }
+
   /// The document `jobs/<id>.json` would hold, for `jobdrop status ID`.
   public func document(for job: Job) throws -> [UInt8] {
     Outbox.wrap(Array(try encoder.encode(JobDocument(job: job, links: links, ttl: ttl))))

@@ -1,0 +1,127 @@
+import Foundation
+import JobdropCore
+import Testing
+
+/// `jobdrop run` end to end: the real binary watching a real inbox.
+@Suite(.serialized) struct DaemonTests {
+  /// Writes `text` to `path` in place, as OpenSSH `put` does.
+  static func writeInPlace(_ text: String, _ path: String) {
+    _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+  }
+
+  @Test func takesRequestsDroppedTheThreeWaysSFTPClientsDo() throws {
+    let sandbox = try Sandbox(orders: 500)
+    let waiter = try sandbox.outboxWaiter()
+    let daemon = try RunningDaemon(sandbox)
+    let request = Sandbox.request(filter: "eq(payment,paid)")
+    // 1. Written in place (IN_CLOSE_WRITE).
+    DaemonTests.writeInPlace(request, sandbox.inbox + "/in-place.json")
+    // 2. Written as .filepart, then renamed (IN_MOVED_TO), as WinSCP does.
+    DaemonTests.writeInPlace(request, sandbox.inbox + "/renamed.json.filepart")
+    try FileManager.default.moveItem(
+      atPath: sandbox.inbox + "/renamed.json.filepart", toPath: sandbox.inbox + "/renamed.json")
+    // 3. Hard link, then unlink (IN_CREATE only), as OpenSSH's plain SFTP rename does.
+    DaemonTests.writeInPlace(request, sandbox.inbox + "/linked.json.part")
+    try FileManager.default.linkItem(
+      atPath: sandbox.inbox + "/linked.json.part", toPath: sandbox.inbox + "/linked.json")
+    try FileManager.default.removeItem(atPath: sandbox.inbox + "/linked.json.part")
+
+    let names = ["in-place.json", "renamed.json", "linked.json"]
+    let done = waiter.wait {
+      let jobs = sandbox.jobsByFile()
+      return names.allSatisfy { jobs[$0]?.first?["status"] as? String == "success" }
+    }
+    #expect(done, "not all requests succeeded; log:\n\(daemon.log)")
+    let expected = try sandbox.query("SELECT id FROM orders WHERE payment = 'paid'").count
+    let jobs = sandbox.jobsByFile()
+    for name in names {
+      #expect(jobs[name]?.count == 1, "\(name) should be exactly one job")
+      #expect((jobs[name]?.first?["meta"] as? [String: Any])?["rows"] as? Int == expected)
+    }
+    #expect(sandbox.list("inbox") == [])
+    #expect(waiter.wait { (try? sandbox.index().count) == 3 })
+    #expect(daemon.stop() == 0)
+    #expect(daemon.log.contains("jobdrop stopped"))
+  }
+
+  @Test func picksUpWhatArrivedWhileItWasDownAndFailsCutShortRequestsAfterSettling() throws {
+    let sandbox = try Sandbox(orders: 100)
+    sandbox.drop("waiting.json", Sandbox.request())
+    sandbox.drop("cut.json", #"{"data": {"type": "job", "#)
+    let waiter = try sandbox.outboxWaiter()
+    let daemon = try RunningDaemon(sandbox, ["--settle", "300ms"])
+    let done = waiter.wait {
+      let jobs = sandbox.jobsByFile()
+      return jobs["waiting.json"]?.first?["status"] as? String == "success"
+        && jobs["cut.json"]?.first?["status"] as? String == "failed"
+    }
+    #expect(done, "log:\n\(daemon.log)")
+    let cut = sandbox.jobsByFile()["cut.json"]?.first
+    #expect(
+      (cut?["error"] as? String)?.hasPrefix("request is not valid JSON: unexpected end of input") == true)
+    #expect(daemon.stop(SIGINT) == 0)
+  }
+
+  @Test func aSecondRunOnTheSameSpoolSaysSoAndExitsNonZero() throws {
+    let sandbox = try Sandbox(orders: 10)
+    let waiter = try ChangeWaiter(folders: [sandbox.spool])
+    let daemon = try RunningDaemon(sandbox)
+    #expect(
+      waiter.wait {
+        FileManager.default.fileExists(atPath: sandbox.spool + "/lock")
+          && daemon.log.contains("jobdrop running")
+      })
+    let second = try sandbox.run(["run"] + sandbox.paths)
+    #expect(second.status != 0)
+    #expect(second.stderr.contains("is already working the spool"))
+    #expect(daemon.stop() == 0)
+  }
+
+  @Test func killedMidExportTheJobRunsAgainOnceWithEveryRowAndNoPartialFileIsVisible() throws {
+    let sandbox = try Sandbox(orders: 200_000)
+    let waiter = try sandbox.outboxWaiter()
+    sandbox.drop("big.json", Sandbox.request())
+    let first = try RunningDaemon(sandbox)
+    #expect(
+      waiter.wait { sandbox.jobsByFile()["big.json"]?.first?["status"] as? String == "started" },
+      "log:\n\(first.log)")
+    let id = try #require(sandbox.jobsByFile()["big.json"]?.first?["id"] as? String)
+    first.stop(SIGKILL)
+    // Whatever the kill left, nothing but dotfiles (temp files) may be in the job's files folder.
+    #expect(sandbox.list("outbox/files/\(id)").allSatisfy { $0.hasPrefix(".") })
+    #expect(sandbox.list("spool/started") == ["\(id).json"])
+
+    let second = try RunningDaemon(sandbox)
+    #expect(
+      waiter.wait { sandbox.jobsByFile()["big.json"]?.first?["status"] as? String == "success" },
+      "log:\n\(second.log)")
+    #expect(second.stop() == 0)
+    let jobs = try sandbox.index()
+    #expect(jobs.count == 1)
+    let job = jobs[0]
+    #expect((job["meta"] as? [String: Any])?["rows"] as? Int == 200_000)
+    let rows = try sandbox.csv(of: job)
+    #expect(rows.count == 200_001)
+    #expect(Set(rows.dropFirst().map { $0[0] }).count == 200_000)
+    #expect(sandbox.list("outbox/files/\(id)").count == 1)
+    #expect(second.log.contains("job was cut short; it will run again"))
+  }
+
+  @Test func sigtermMidExportPutsTheJobBackToPendingAndExitsZero() throws {
+    let sandbox = try Sandbox(orders: 200_000)
+    let waiter = try sandbox.outboxWaiter()
+    sandbox.drop("big.json", Sandbox.request())
+    let daemon = try RunningDaemon(sandbox)
+    #expect(waiter.wait { sandbox.jobsByFile()["big.json"]?.first?["status"] as? String == "started" })
+    let id = try #require(sandbox.jobsByFile()["big.json"]?.first?["id"] as? String)
+    #expect(daemon.stop(SIGTERM) == 0)
+    if daemon.log.contains("job cut short by shutdown") {
+      #expect(sandbox.list("spool/pending") == ["\(id).json"])
+      #expect(sandbox.jobsByFile()["big.json"]?.first?["status"] as? String == "pending")
+      #expect(sandbox.list("outbox/files/\(id)") == [])
+    } else {
+      // The export finished before the signal arrived.
+      #expect(sandbox.list("spool/success") == ["\(id).json"])
+    }
+  }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+
+/// A `jobdrop run` process started on a sandbox, stopped by its own pid.
+final class RunningDaemon {
+  let pid: pid_t
+  let logPath: String
+  private var exited = false
+
+  init(_ sandbox: Sandbox, _ extra: [String] = []) throws {
+    logPath = sandbox.root + "/daemon-\(UUID().uuidString).log"
+    pid = try Spawn.start(
+      Sandbox.binary, ["run"] + sandbox.paths + extra, directory: sandbox.root, stdoutPath: logPath + ".out",
+      stderrPath: logPath)
+  }
+
+  deinit {
+    if !exited {
+      kill(pid, SIGKILL)
+      _ = Spawn.wait(pid)
+    }
+  }
+
+  var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+  /// Sends `signal` and waits for the process to exit; returns its exit status.
+  @discardableResult
+  func stop(_ signal: Int32 = SIGTERM) -> Int32 {
+    kill(pid, signal)
+    exited = true
+    return Spawn.wait(pid)
+  }
+}
+
+extension Sandbox {
+  /// Every job document in `outbox/jobs/`, parsed.
+  func jobDocuments() -> [[String: Any]] {
+    let folder = outbox + "/jobs"
+    let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter {
+      $0.hasSuffix(".json") && !$0.hasPrefix(".")
+    }
+    return names.compactMap { name in
+      guard let data = FileManager.default.contents(atPath: folder + "/" + name),
+        let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+      else { return nil }
+      return object["data"] as? [String: Any]
+    }
+  }
+
+  /// The job documents by the file name they were dropped as.
+  func jobsByFile() -> [String: [[String: Any]]] {
+    Dictionary(grouping: jobDocuments()) {
+      (($0["meta"] as? [String: Any])?["request"] as? [String: Any])?["file"] as? String ?? ""
+    }
+  }
+
+  /// A waiter on the outbox's job documents and the index.
+  func outboxWaiter() throws -> ChangeWaiter {
+    try ChangeWaiter(folders: [outbox, outbox + "/jobs"])
+  }
+}

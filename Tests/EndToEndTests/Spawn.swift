@@ -1,0 +1,63 @@
+import Foundation
+
+/// Runs a program (by absolute path; it inherits the working directory) with `posix_spawn` and waits
+/// for it with `waitpid`: stdin from /dev/null, stdout and
+/// stderr to files. (Foundation's `Process.waitUntilExit` can miss a child's exit when many tests spawn
+/// processes at once.)
+enum Spawn {
+  struct Output {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+  }
+
+  /// Starts `tool`; returns its pid. Output goes to `stdoutPath` and `stderrPath`.
+  static func start(
+    _ tool: String, _ arguments: [String], directory: String? = nil, environment: [String: String]? = nil,
+    stdoutPath: String, stderrPath: String
+  ) throws -> pid_t {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    let argv = ([tool] + arguments).map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    let env =
+      (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { env.forEach { free($0) } }
+    var pid: pid_t = 0
+    let result = posix_spawn(&pid, tool, &actions, nil, argv, env)
+    guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EINVAL) }
+    return pid
+  }
+
+  /// Waits for `pid` and returns its exit status (128 + signal when killed).
+  static func wait(_ pid: pid_t) -> Int32 {
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+    if status & 0x7F == 0 { return (status >> 8) & 0xFF }
+    return 128 + (status & 0x7F)
+  }
+
+  /// Runs `tool` to completion.
+  static func run(
+    _ tool: String, _ arguments: [String], directory: String? = nil, environment: [String: String]? = nil
+  )
+    throws -> Output
+  {
+    let base = NSTemporaryDirectory() + "jobdrop-spawn-\(UUID().uuidString)"
+    defer {
+      try? FileManager.default.removeItem(atPath: base + ".out")
+      try? FileManager.default.removeItem(atPath: base + ".err")
+    }
+    let pid = try start(
+      tool, arguments, directory: directory, environment: environment, stdoutPath: base + ".out",
+      stderrPath: base + ".err")
+    let status = wait(pid)
+    return Output(
+      status: status, stdout: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
+      stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "")
+  }
+}
