@@ -20,10 +20,12 @@ let package = Package(
     .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
     // OpenSSL's libcrypto (Debian: libssl-dev) for SHA-256 of published files.
     .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
+    // Linux calls that need _GNU_SOURCE (renameat2).
+    .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
     .target(
       name: "JobdropCore",
       dependencies: [
-        "CInotifyTools", "CSQLite", "CCrypto",
+        "CInotifyTools", "CSQLite", "CCrypto", "CLinux",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -12,7 +12,8 @@ struct Jobdrop: AsyncParsableCommand {
       the outbox, which any static web server can serve.
       """,
     subcommands: [
-      RunCommand.self, ProcessCommand.self, ValidateCommand.self, StatusCommand.self, DemoDataCommand.self,
+      RunCommand.self, ProcessCommand.self, SubmitCommand.self, StatusCommand.self, ValidateCommand.self,
+      DemoDataCommand.self,
     ]
   )
 }

@@ -107,12 +107,22 @@ import Testing
     #expect(second.log.contains("job was cut short; it will run again"))
   }
 
-  @Test func sigtermMidExportPutsTheJobBackToPendingAndExitsZero() throws {
+  @Test func publishesProgressWhileStartedAndSigtermPutsTheJobBackToPending() throws {
     let sandbox = try Sandbox(orders: 200_000)
     let waiter = try sandbox.outboxWaiter()
     sandbox.drop("big.json", Sandbox.request())
     let daemon = try RunningDaemon(sandbox)
-    #expect(waiter.wait { sandbox.jobsByFile()["big.json"]?.first?["status"] as? String == "started" })
+    // While the export runs, meta.rows counts the rows written so far (updated about once a second).
+    let progressed = waiter.wait {
+      guard let job = sandbox.jobsByFile()["big.json"]?.first else { return false }
+      let rows = (job["meta"] as? [String: Any])?["rows"] as? Int ?? 0
+      let status = job["status"] as? String
+      return status == "success" || status == "failed" || (status == "started" && rows > 0)
+    }
+    #expect(progressed)
+    #expect(
+      sandbox.jobsByFile()["big.json"]?.first?["status"] as? String == "started",
+      "the export ended before progress was seen")
     let id = try #require(sandbox.jobsByFile()["big.json"]?.first?["id"] as? String)
     #expect(daemon.stop(SIGTERM) == 0)
     if daemon.log.contains("job cut short by shutdown") {
@@ -123,5 +133,34 @@ import Testing
       // The export finished before the signal arrived.
       #expect(sandbox.list("spool/success") == ["\(id).json"])
     }
+  }
+
+  @Test func submitDropsAtomicallyAndPrintsTheClaimedJobID() throws {
+    let sandbox = try Sandbox(orders: 50)
+    let file = sandbox.root + "/mine.json"
+    try Sandbox.request(extra: #", "reference": "r-1""#).write(
+      toFile: file, atomically: true, encoding: .utf8)
+
+    let unclaimed = try sandbox.run(["submit", "--timeout", "1s", file] + sandbox.paths)
+    #expect(unclaimed.status == 1)
+    #expect(unclaimed.stderr.contains("mine.json is in the inbox but no jobdrop claimed it within 1s"))
+    #expect(sandbox.list("inbox") == ["mine.json"])
+
+    let taken = try sandbox.run(["submit", "--timeout", "1s", file] + sandbox.paths)
+    #expect(taken.status == 1)
+    #expect(taken.stderr.contains("the inbox already has a request named mine.json"))
+
+    try FileManager.default.removeItem(atPath: sandbox.inbox + "/mine.json")
+    let daemon = try RunningDaemon(sandbox)
+    let result = try sandbox.run(["submit", file] + sandbox.paths)
+    #expect(result.status == 0, "\(result.stderr)")
+    let id = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    #expect(JobID.isValid(id))
+    let waiter = try sandbox.outboxWaiter()
+    #expect(
+      waiter.wait {
+        sandbox.jobDocuments().first { $0["id"] as? String == id }?["status"] as? String == "success"
+      })
+    #expect(daemon.stop() == 0)
   }
 }

@@ -1,0 +1,11 @@
+// Linux calls Glibc's Swift module does not import (they need _GNU_SOURCE).
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <fcntl.h>
+#include <stdio.h>
+
+/// renameat2(RENAME_NOREPLACE): rename unless the target exists (then -1 with EEXIST).
+static inline int jobdrop_rename_noreplace(int fromdir, const char *from, int todir, const char *to) {
+  return renameat2(fromdir, from, todir, to, RENAME_NOREPLACE);
+}

@@ -1,0 +1,72 @@
+import CLinux
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// `jobdrop submit`: puts a request into the inbox in one rename and waits for a daemon to claim it.
+///
+/// Watches the spool's `pending/` and `failed/` folders (where a claim lands) before the request is
+/// renamed in, so the claim cannot be missed.
+public struct RequestSubmitter {
+  let inbox: Inbox
+  let spool: Spool
+
+  public init(configuration: Configuration) throws {
+    inbox = try Inbox(path: configuration.inbox)
+    spool = try Spool(path: configuration.spool)
+  }
+
+  /// Why a submission did not complete.
+  public struct Failure: Error, CustomStringConvertible {
+    public var description: String
+  }
+
+  /// Writes `bytes` as `name` in the inbox and returns the job once claimed.
+  public func submit(_ bytes: [UInt8], as name: FileName, timeoutMilliseconds: Int64) throws -> Job {
+    let watcher = try DirectoryWatcher(
+      directories: [JobState.pending, .failed].map { spool.folder($0).path }, mask: [.movedTo, .create])
+    let started = Timestamp.now()
+    let temporary = FileName(".submit-\(getpid())-\(name.display)")
+    let descriptor = try inbox.directory.openFile(temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW)
+    do {
+      try AtomicWriter.writeAll(bytes, to: descriptor, path: inbox.directory.display(temporary))
+      _ = fsync(descriptor)
+      close(descriptor)
+      let moved = temporary.withCString { from in
+        name.withCString { to in
+          jobdrop_rename_noreplace(inbox.directory.descriptor, from, inbox.directory.descriptor, to)
+        }
+      }
+      if moved != 0 {
+        let code = errno
+        throw code == EEXIST
+          ? Failure(
+            description:
+              "the inbox already has a request named \(name.display); rename yours or wait for it to be taken"
+          )
+          : FileSystemError(operation: "rename", path: inbox.directory.display(name), errno: code)
+      }
+    } catch {
+      try? inbox.directory.remove(temporary)
+      throw error
+    }
+    let deadline = ConditionLock.monotonicMilliseconds() + timeoutMilliseconds
+    while ConditionLock.monotonicMilliseconds() < deadline {
+      let remaining = deadline - ConditionLock.monotonicMilliseconds()
+      guard let event = try watcher.next(timeoutSeconds: Int(min(1, max(1, remaining / 1000)))),
+        let file = event.name, file.hasSuffix(".json"), !file.hasPrefix(".")
+      else { continue }
+      let id = String(file.display.dropLast(5))
+      if let job = spool.job(id: id), job.record.requestFile == name.display,
+        job.record.createdAt.milliseconds >= started.milliseconds - 1000
+      {
+        return job
+      }
+    }
+    throw Failure(
+      description:
+        "\(name.display) is in the inbox but no jobdrop claimed it within \(timeoutMilliseconds / 1000)s; is `jobdrop run` running on \(inbox.directory.path)?"
+    )
+  }
+}

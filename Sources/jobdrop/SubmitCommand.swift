@@ -1,0 +1,58 @@
+import ArgumentParser
+import JobdropCore
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+struct SubmitCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "submit",
+    abstract: "Drop a request into the inbox atomically and print its job id once it is claimed.",
+    discussion: """
+      The file is written aside under a dot name and renamed into the inbox, so the daemon never sees it
+      half-written. Waits (up to --timeout) for `jobdrop run` to claim it, then prints the job id.
+
+      Example:
+        id=$(jobdrop submit refunds.json) && curl -s https://exports.example.com/jobs/$id.json
+      """
+  )
+
+  @OptionGroup var options: SharedOptions
+
+  @Option(help: "How long to wait for the claim, e.g. 30s.")
+  var timeout = "30s"
+
+  @Argument(help: "The request file (named *.json).")
+  var file: String
+
+  func run() throws {
+    let configuration = try options.configuration()
+    guard let limit = DurationText.milliseconds(timeout) else {
+      throw ValidationError("--timeout: expected a duration such as 30s, got '\(timeout)'")
+    }
+    let name = String(file.split(separator: "/").last ?? Substring(file))
+    guard name.hasSuffix(".json"), InboxEntryKind(FileName(name)) == .request else {
+      throw ValidationError("\(file): a request file must be named NAME.json (not a dot name)")
+    }
+    do {
+      let bytes = try SubmitCommand.read(file)
+      let submitter = try RequestSubmitter(configuration: configuration)
+      let job = try submitter.submit(bytes, as: FileName(name), timeoutMilliseconds: limit)
+      print(job.id)
+    } catch {
+      printError("jobdrop submit: \(error)")
+      throw ExitCode(1)
+    }
+  }
+
+  static func read(_ path: String) throws -> [UInt8] {
+    let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+    guard descriptor >= 0 else { throw FileSystemError(operation: "open", path: path, errno: errno) }
+    defer { close(descriptor) }
+    var info = stat()
+    fstat(descriptor, &info)
+    guard info.st_mode & S_IFMT == S_IFREG else { throw ValidationError("\(path): not a regular file") }
+    return try FileReader.readAll(descriptor, limit: RequestParser.maximumSize + 1, path: path)
+  }
+}
