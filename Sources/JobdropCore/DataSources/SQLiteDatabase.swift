@@ -1,5 +1,9 @@
 import CSQLite
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// An open SQLite connection, used from one thread at a time.
 ///
 /// Thin over the C API: ``execute(_:)`` for scripts, ``prepare(_:)`` for statements whose rows are
@@ -8,6 +12,8 @@ public final class SQLiteDatabase {
   let handle: OpaquePointer
   /// The database file.
   public let path: String
+  /// The file's inode when it was opened (set by the connection pool).
+  var inode: ino_t = 0
 
   /// Opens `path`; read-only unless `writable`, creating the file only when `create`.
   public init(path: String, writable: Bool = false, create: Bool = false) throws(SQLiteError) {

@@ -1,17 +1,26 @@
 import CSQLite
 
 /// Exports from a SQLite database file, reading each row's cells straight from SQLite's buffers.
+///
+/// Read-only connections are kept open between jobs (a few at most), so a small job does not pay for
+/// opening the file and reading its schema; a connection to a file that has since been replaced (e.g. by
+/// `jobdrop demo-data`) is not reused.
 public struct SQLiteSource: DataSource {
   public let path: String
+  private let pool: SQLiteConnectionPool
 
-  public init(path: String) { self.path = path }
+  public init(path: String) {
+    self.path = path
+    self.pool = SQLiteConnectionPool(path: path)
+  }
 
   public var displayName: String { "sqlite:\(path)" }
 
   public func export(_ query: ExportQuery, to writer: CSVWriter, progress: (Int) throws -> Void) throws -> Int
   {
-    let database = try SQLiteDatabase(path: path)
-    try database.execute("PRAGMA cache_size = -8192")
+    let database = try pool.take()
+    var healthy = false
+    defer { if healthy { pool.give(database) } }
     let statement = try database.prepare(query.sql)
     try statement.bind(query.condition.bindings)
     let handle = statement.handle
@@ -47,6 +56,7 @@ public struct SQLiteSource: DataSource {
       rows += 1
       if rows & 0x1FFF == 0 { try progress(rows) }
     }
+    healthy = true
     return rows
   }
 }

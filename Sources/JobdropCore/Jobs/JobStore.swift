@@ -11,8 +11,9 @@ public final class JobStore: @unchecked Sendable {
   public let outbox: Outbox
   let logger: Logger
   private(set) var jobs: [String: Job] = [:]
+  private var pending = PendingQueue()
+  private var nextIndexAllowed: Int64 = 0
   private var indexDirty = true
-  private var lastIndex: Timestamp = Timestamp(milliseconds: 0)
   private let lock = ConditionLock()
   private let indexLock = ConditionLock()
   /// The shortest time between two index renders, in milliseconds.
@@ -44,6 +45,7 @@ public final class JobStore: @unchecked Sendable {
         logger.notice("job was cut short; it will run again", metadata: ["job.id": "\(job.id)"])
       }
       jobs[job.id] = job
+      if job.state == .pending { pending.insert(job) }
       try outbox.publish(job)
     }
     indexDirty = true
@@ -58,8 +60,9 @@ public final class JobStore: @unchecked Sendable {
   /// Takes the pending job created first, if any, and moves it to `started` (one attempt more).
   public func startNextPending() throws -> Job? {
     try lock.withLock {
-      let next = jobs.values.filter { $0.state == .pending }.min {
-        ($0.record.createdAt, $0.id) < ($1.record.createdAt, $1.id)
+      var next: Job?
+      while next == nil, let id = pending.popFirst() {
+        if let job = jobs[id], job.state == .pending { next = job }
       }
       guard let next else { return nil }
       var record = next.record
@@ -81,6 +84,7 @@ public final class JobStore: @unchecked Sendable {
     try spool.claim(name, from: inbox.directory, as: record, state: state)
     let job = Job(record: record, state: state)
     jobs[job.id] = job
+    if state == .pending { pending.insert(job) }
     try outbox.publish(job)
     indexDirty = true
     return job
@@ -97,6 +101,7 @@ public final class JobStore: @unchecked Sendable {
     record.updatedAt = .now()
     let moved = try spool.move(job, to: target, record: record)
     jobs[moved.id] = moved
+    if target == .pending { pending.insert(moved) }
     try outbox.publish(moved)
     indexDirty = true
     return moved
@@ -138,15 +143,17 @@ public final class JobStore: @unchecked Sendable {
   }
 
   /// Renders `index.json` if anything changed and the last render is at least ``indexInterval`` old
-  /// (or `force`). The document is assembled under the lock and written outside it.
+  /// (or `force`). The document is assembled under the lock and written outside it. After a render that
+  /// took *t*, the next waits at least 10 *t*, so rendering a large index never takes more than about a
+  /// tenth of the time and the cost per job stays flat as the number of jobs grows.
   public func publishIndex(force: Bool = false) throws {
     try indexLock.withLock {
+      let start = ConditionLock.monotonicMilliseconds()
       let bytes: [UInt8]? = lock.withLock {
         guard indexDirty else { return nil }
-        let now = Timestamp.now()
-        guard force || now.milliseconds - lastIndex.milliseconds >= indexInterval else { return nil }
+        let now = ConditionLock.monotonicMilliseconds()
+        guard force || now >= nextIndexAllowed else { return nil }
         indexDirty = false
-        lastIndex = now
         return outbox.indexDocument()
       }
       if let bytes {
@@ -156,6 +163,8 @@ public final class JobStore: @unchecked Sendable {
           lock.withLock { indexDirty = true }
           throw error
         }
+        let end = ConditionLock.monotonicMilliseconds()
+        lock.withLock { nextIndexAllowed = end + max(indexInterval, 10 * (end - start)) }
       }
     }
   }

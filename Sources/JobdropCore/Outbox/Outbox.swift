@@ -2,8 +2,10 @@ import FoundationEssentials
 
 /// The public static site: `index.json`, `jobs/<id>.json`, `jobs/<id>/file.json`, `files/<id>/<name>`.
 ///
-/// Every file is replaced atomically through ``AtomicWriter`` (0644; folders 0755), so a web server
-/// never serves a partial document. Each job's JSON is encoded once per change and reused by the index.
+/// Every file is replaced atomically through ``AtomicWriter`` (write, fsync, rename; 0644, folders 0755),
+/// so a web server never serves a partial document. The JSON documents are derived from the spool and
+/// republished at every start, so their folders are not synced after each rename; export files are.
+/// Each job's JSON is encoded once per change and reused by the index.
 public final class Outbox: @unchecked Sendable {
   public let root: DirectoryHandle
   let jobsFolder: DirectoryHandle
@@ -37,11 +39,12 @@ public final class Outbox: @unchecked Sendable {
     let document = JobDocument(job: job, links: links, ttl: ttl)
     let bytes = Array(try encoder.encode(document))
     encoded[job.id] = (job.record.createdAt, bytes)
-    try AtomicWriter.write(Outbox.wrap(bytes), to: FileName("\(job.id).json"), in: jobsFolder)
+    try AtomicWriter.write(
+      Outbox.wrap(bytes), to: FileName("\(job.id).json"), in: jobsFolder, syncDirectory: false)
     if job.state == .success {
       let folder = try jobsFolder.subdirectory(job.id, create: true)
       let link = Array(try encoder.encode(["data": ["href": document.link.href]]))
-      try AtomicWriter.write(link, to: FileName("file.json"), in: folder)
+      try AtomicWriter.write(link, to: FileName("file.json"), in: folder, syncDirectory: false)
     }
   }
 
@@ -52,7 +55,7 @@ public final class Outbox: @unchecked Sendable {
 
   /// Writes `bytes` as `index.json`.
   public func writeIndex(_ bytes: [UInt8]) throws {
-    try AtomicWriter.write(bytes, to: FileName("index.json"), in: root)
+    try AtomicWriter.write(bytes, to: FileName("index.json"), in: root, syncDirectory: false)
   }
 
   /// The bytes of `index.json`: every published job, newest first.

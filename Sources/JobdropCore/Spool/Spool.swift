@@ -6,13 +6,12 @@ import FoundationEssentials
 
 /// The private job store: one status file per job in `spool/<state>/<id>.json`, moved by `rename(2)`.
 ///
-/// Layout: `claiming/` (a claim in progress), `requests/<id>.json` (the request file as dropped, moved
-/// here from the inbox by the claim), and one folder per ``JobState``. Every change is durable when the
-/// call returns: files are written through ``AtomicWriter`` and both directories of a rename are synced.
-/// Folders are 0700.
+/// Layout: `requests/<id>.json` (the request file as dropped, moved here from the inbox by the claim) and
+/// one folder per ``JobState``. A status file counts only while its request is in `requests/`. Every
+/// change is durable when the call returns: files are written through ``AtomicWriter`` and both
+/// directories of a rename are synced. Folders are 0700.
 public final class Spool: @unchecked Sendable {
   public let root: DirectoryHandle
-  let claiming: DirectoryHandle
   let requests: DirectoryHandle
   private let stateFolders: [JobState: DirectoryHandle]
 
@@ -20,7 +19,6 @@ public final class Spool: @unchecked Sendable {
   public init(path: String) throws(FileSystemError) {
     root = try DirectoryHandle(path: path, create: true, mode: 0o700)
     _ = chmod(path, 0o700)
-    claiming = try root.subdirectory("claiming", create: true, mode: 0o700)
     requests = try root.subdirectory("requests", create: true, mode: 0o700)
     var folders: [JobState: DirectoryHandle] = [:]
     for state in JobState.allCases {
@@ -41,27 +39,23 @@ public final class Spool: @unchecked Sendable {
   /// Takes `name` out of `inbox` as the job `record`, which enters `state` (`pending`, or `failed` when the
   /// request was refused).
   ///
-  /// Order: the record is written to `claiming/`, the request is renamed into `requests/`, then the record
-  /// is renamed into its state folder. A crash at any point leaves either the request in the inbox (and
-  /// no job) or exactly one job; ``load()`` finishes a half-done claim.
+  /// Order: the status file is written (durably) into its state folder, then the request is renamed into
+  /// `requests/` and both folders are synced. A crash in between leaves a status file without its request,
+  /// which ``load()`` removes, and the request still in the inbox: it is claimed again, once.
   public func claim(_ name: FileName, from inbox: DirectoryHandle, as record: JobRecord, state: JobState)
     throws
   {
     precondition(state == .pending || state == .failed)
     let file = Spool.fileName(record.id)
-    try AtomicWriter.write(
-      try Spool.encode(ClaimIntent(record: record, state: state)), to: file, in: claiming, mode: 0o600)
+    try AtomicWriter.write(try Spool.encode(record), to: file, in: folder(state), mode: 0o600)
     do {
       try inbox.rename(name, to: requests, as: file)
     } catch {
-      try? claiming.remove(file)
+      try? folder(state).remove(file)
       throw error
     }
     try requests.sync()
     try inbox.sync()
-    try AtomicWriter.write(try Spool.encode(record), to: file, in: folder(state), mode: 0o600)
-    try claiming.remove(file)
-    try claiming.sync()
   }
 
   /// The request file's bytes as dropped.
@@ -109,11 +103,14 @@ public final class Spool: @unchecked Sendable {
 
   // MARK: Loading
 
-  /// Every job in the spool, after finishing claims a crash cut short and clearing stale temp files.
+  /// Every job in the spool, after undoing what a crash cut short: a status file whose request never
+  /// reached `requests/` (an unfinished claim) and a request left without a status file (an unfinished
+  /// expiry) are removed, and so are stale temp files. Call only while holding the spool lock.
   public func load() throws -> [Job] {
-    try recoverClaims()
     var jobs: [Job] = []
     var seen = Set<String>()
+    var statusNames = Set<FileName>()
+    let requestNames = Set(try requests.entries())
     for state in JobState.allCases.reversed() {
       let directory = folder(state)
       for name in try directory.entries() {
@@ -121,12 +118,21 @@ public final class Spool: @unchecked Sendable {
           try directory.remove(name)
           continue
         }
+        guard requestNames.contains(name) else {
+          try directory.remove(name)
+          continue
+        }
+        statusNames.insert(name)
         guard let record = try? read(JobRecord.self, name, in: directory), !seen.contains(record.id) else {
           continue
         }
         seen.insert(record.id)
         jobs.append(Job(record: record, state: state))
       }
+    }
+    for name in requestNames
+    where !statusNames.contains(name) && !name.hasPrefix(AtomicWriter.temporaryPrefix) {
+      try requests.remove(name)
     }
     return jobs
   }
@@ -142,23 +148,6 @@ public final class Spool: @unchecked Sendable {
     return nil
   }
 
-  private func recoverClaims() throws {
-    for name in try claiming.entries() {
-      guard !name.hasPrefix(AtomicWriter.temporaryPrefix),
-        let intent = try? read(ClaimIntent.self, name, in: claiming)
-      else {
-        try claiming.remove(name)
-        continue
-      }
-      if try requests.status(of: name) != nil {
-        try AtomicWriter.write(
-          try Spool.encode(intent.record), to: name, in: folder(intent.state), mode: 0o600)
-      }
-      try claiming.remove(name)
-    }
-    try claiming.sync()
-  }
-
   private func read<T: Decodable>(_ type: T.Type, _ name: FileName, in directory: DirectoryHandle) throws -> T
   {
     let descriptor = try directory.openFile(name, flags: O_RDONLY | O_NOFOLLOW)
@@ -171,11 +160,5 @@ public final class Spool: @unchecked Sendable {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     return Array(try encoder.encode(value))
-  }
-
-  /// A claim in progress: the record and the state it enters.
-  private struct ClaimIntent: Codable {
-    var record: JobRecord
-    var state: JobState
   }
 }

@@ -8,15 +8,18 @@ import Synchronization
 
 /// The one way jobdrop replaces a file: temp file in the same directory, `fsync`, `rename`, `fsync` directory.
 ///
-/// After ``write(_:to:in:mode:)`` returns, the new content is durable under its final name, and a reader
-/// never sees a partial file. Temp names start with `.` so listings and web servers skip them.
+/// After ``write(_:to:in:mode:syncDirectory:)`` returns, the new content is durable under its final name,
+/// and a reader never sees a partial file. Temp names start with `.` so listings and web servers skip
+/// them. Files that are rebuilt from the spool at every start (the outbox's JSON documents) skip the
+/// directory sync: a crash can lose the rename, never the content.
 public enum AtomicWriter {
   /// The prefix of every temp file jobdrop creates; such files are never published or read as jobs.
   public static let temporaryPrefix = ".tmp-"
 
   /// Replaces `name` in `directory` with `bytes`, durably.
   public static func write(
-    _ bytes: some Collection<UInt8>, to name: FileName, in directory: DirectoryHandle, mode: mode_t = 0o644
+    _ bytes: some Collection<UInt8>, to name: FileName, in directory: DirectoryHandle, mode: mode_t = 0o644,
+    syncDirectory: Bool = true
   ) throws {
     let temporary = temporaryName(for: name)
     let descriptor = try directory.openFile(
@@ -27,7 +30,7 @@ public enum AtomicWriter {
       try syscall("fsync", directory.display(temporary)) { fsync(descriptor) }
       close(descriptor)
       try directory.rename(temporary, to: directory, as: name)
-      try directory.sync()
+      if syncDirectory { try directory.sync() }
     } catch {
       close(descriptor)
       try? directory.remove(temporary)

@@ -22,7 +22,6 @@ import Testing
     #expect(directory.list("inbox") == [])
     #expect(directory.list("spool/pending") == ["\(job.id).json"])
     #expect(directory.list("spool/requests") == ["\(job.id).json"])
-    #expect(directory.list("spool/claiming") == [])
     #expect(String(decoding: spool.requestBytes(of: job.id)!, as: UTF8.self).contains("order_export"))
     let loaded = try spool.load()
     #expect(loaded == [job])
@@ -48,34 +47,33 @@ import Testing
     #expect(directory.list("spool/success") == ["\(job.id).json"])
   }
 
-  @Test func finishesAClaimCutShortAfterTheRename() throws {
-    let directory = TemporaryDirectory()
-    let spool = try Spool(path: directory.file("spool"))
-    let (job, _) = try claimOne(directory, spool)
-    // As if the process died after renaming the request but before the record reached pending/.
-    try FileManager.default.moveItem(
-      atPath: directory.file("spool/pending/\(job.id).json"),
-      toPath: directory.file("spool/claiming/\(job.id).json"))
-    let intent = #"{"record":"# + directory.read("spool/claiming/\(job.id).json")! + #","state":"pending"}"#
-    directory.write(intent, to: "spool/claiming/\(job.id).json")
-    let loaded = try spool.load()
-    #expect(loaded.map(\.id) == [job.id])
-    #expect(loaded.first?.state == .pending)
-    #expect(directory.list("spool/claiming") == [])
-  }
-
-  @Test func dropsAClaimCutShortBeforeTheRename() throws {
+  @Test func dropsAStatusFileWhoseRequestNeverLeftTheInbox() throws {
     let directory = TemporaryDirectory()
     let spool = try Spool(path: directory.file("spool"))
     _ = try Inbox(path: directory.file("inbox"))
     directory.write("{}", to: "inbox/a.json")
+    // As if the process died after writing the status file but before renaming the request.
     let id = JobID.make()
     let record = JobRecord(id: id, requestFile: "a.json", jobType: "", request: nil, createdAt: .now())
-    let encoded = String(decoding: try Spool.encode(record), as: UTF8.self)
-    directory.write(#"{"record":\#(encoded),"state":"pending"}"#, to: "spool/claiming/\(id).json")
+    directory.write(String(decoding: try Spool.encode(record), as: UTF8.self), to: "spool/pending/\(id).json")
     #expect(try spool.load().isEmpty)
-    #expect(directory.list("spool/claiming") == [])
+    #expect(directory.list("spool/pending") == [])
     #expect(directory.list("inbox") == ["a.json"])
+  }
+
+  @Test func removesARequestLeftWithoutAStatusFileButKeepsUnreadableStatusFiles() throws {
+    let directory = TemporaryDirectory()
+    let spool = try Spool(path: directory.file("spool"))
+    let orphan = JobID.make()
+    directory.write("{}", to: "spool/requests/\(orphan).json")
+    let corrupt = JobID.make()
+    directory.write("{}", to: "spool/requests/\(corrupt).json")
+    directory.write("not json", to: "spool/failed/\(corrupt).json")
+    directory.write("x", to: "spool/success/.tmp-1-2-x.json")
+    #expect(try spool.load().isEmpty)
+    #expect(directory.list("spool/requests") == ["\(corrupt).json"])
+    #expect(directory.list("spool/failed") == ["\(corrupt).json"])
+    #expect(directory.list("spool/success") == [])
   }
 
   @Test func aSecondLockOnTheSameSpoolIsRefused() throws {

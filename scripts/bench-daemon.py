@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Daemon benchmarks: drop -> success latency (p50/p95 over N drops) next to `inotifywait` piped to an
+action and a 1-second polling loop, and bursts of requests renamed into the inbox at once.
+
+Usage: scripts/bench-daemon.py [--drops 100] [--bursts 10000,30000]   (needs .build/release/jobdrop)
+"""
+import argparse, ctypes, json, os, shutil, signal, statistics, struct, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, ".build/release/jobdrop")
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
+IN_MOVED_TO, IN_CLOSE_WRITE, IN_CREATE = 0x80, 0x08, 0x100
+REQUEST = json.dumps({"data": {"type": "job", "job_type": "order_export", "filter": "eq(order_number,ORD-00000001)"}})
+
+
+class Watch:
+    """Raw inotify on one folder: yields names as they are renamed in or written."""
+    def __init__(self, folder, mask=IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE):
+        self.fd = libc.inotify_init1(0)
+        libc.inotify_add_watch(self.fd, folder.encode(), mask)
+
+    def names(self):
+        data = os.read(self.fd, 1 << 16)
+        i = 0
+        while i < len(data):
+            _, _, _, length = struct.unpack_from("iIII", data, i)
+            yield data[i + 16:i + 16 + length].rstrip(b"\0").decode(errors="replace")
+            i += 16 + length
+
+
+def drop(inbox, name):
+    tmp = os.path.join(inbox, "." + name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(REQUEST)
+    start = time.perf_counter()
+    os.rename(tmp, os.path.join(inbox, name))
+    return start
+
+
+def percentiles(values):
+    values = sorted(values)
+    return statistics.median(values), values[int(len(values) * 0.95) - 1]
+
+
+def jobdrop_latency(work, drops):
+    inbox, outbox = os.path.join(work, "inbox"), os.path.join(work, "outbox")
+    for d in (inbox, os.path.join(outbox, "jobs")):
+        os.makedirs(d, exist_ok=True)
+    daemon = subprocess.Popen([BIN, "run", "--inbox", inbox, "--spool", os.path.join(work, "spool"), "--outbox", outbox,
+                               "--source", "sqlite:" + os.path.join(work, "store.sqlite"), "--log-level", "error"])
+    watch = Watch(os.path.join(outbox, "jobs"), IN_MOVED_TO)
+    time.sleep(1)  # let it start; the first drop would otherwise include start-up
+    latencies = []
+    for i in range(drops):
+        name = f"lat-{i}.json"
+        start = drop(inbox, name)
+        done = False
+        while not done:
+            for doc in watch.names():
+                if not doc.endswith(".json") or doc.startswith("."):
+                    continue
+                try:
+                    job = json.load(open(os.path.join(outbox, "jobs", doc)))["data"]
+                except (OSError, ValueError):
+                    continue
+                if job["meta"]["request"]["file"] == name and job["status"] == "success":
+                    latencies.append((time.perf_counter() - start) * 1000)
+                    done = True
+    daemon.send_signal(signal.SIGTERM)
+    daemon.wait()
+    return latencies
+
+
+def baseline_latency(work, drops, command):
+    inbox, done_dir = os.path.join(work, "inbox"), os.path.join(work, "done")
+    os.makedirs(inbox), os.makedirs(done_dir)
+    proc = subprocess.Popen(["bash", "-c", command.format(inbox=inbox, done=done_dir)], start_new_session=True,
+                            stderr=subprocess.DEVNULL)
+    watch = Watch(done_dir, IN_MOVED_TO | IN_CLOSE_WRITE)
+    time.sleep(1)
+    latencies = []
+    for i in range(drops):
+        name = f"lat-{i}.json"
+        start = drop(inbox, name)
+        while name not in set(watch.names()):
+            pass
+        latencies.append((time.perf_counter() - start) * 1000)
+    os.killpg(proc.pid, signal.SIGTERM)
+    return latencies
+
+
+def burst(work, count):
+    inbox, outbox, spool = (os.path.join(work, d) for d in ("inbox", "outbox", "spool"))
+    staging = os.path.join(work, "staging")
+    os.makedirs(inbox), os.makedirs(staging)
+    for i in range(count):
+        with open(os.path.join(staging, f"burst-{i}.json"), "w") as f:
+            f.write(REQUEST)
+    daemon = subprocess.Popen([BIN, "run", "--inbox", inbox, "--spool", spool, "--outbox", outbox,
+                               "--source", "sqlite:" + os.path.join(work, "store.sqlite"), "--log-level", "warning"],
+                              stderr=open(os.path.join(work, "daemon.log"), "w"))
+    time.sleep(1)
+    start = time.perf_counter()
+    for i in range(count):
+        os.rename(os.path.join(staging, f"burst-{i}.json"), os.path.join(inbox, f"burst-{i}.json"))
+    renamed = time.perf_counter() - start
+    finished = 0
+    while time.perf_counter() - start < 1800:
+        finished = len(os.listdir(os.path.join(spool, "success"))) + len(os.listdir(os.path.join(spool, "failed")))
+        if finished >= count:
+            break
+        time.sleep(0.1)
+    elapsed = time.perf_counter() - start
+    daemon.send_signal(signal.SIGTERM)
+    daemon.wait()
+    success = len(os.listdir(os.path.join(spool, "success")))
+    index = len(json.load(open(os.path.join(outbox, "index.json")))["data"])
+    overflow = "overflowed" in open(os.path.join(work, "daemon.log")).read()
+    return elapsed, renamed, success, index, overflow
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--drops", type=int, default=100)
+    parser.add_argument("--bursts", default="10000,30000")
+    args = parser.parse_args()
+    base = tempfile.mkdtemp(prefix="jobdrop-bench-", dir=os.path.join(ROOT, ".build-bench") if os.path.isdir(os.path.join(ROOT, ".build-bench")) else None)
+    store = os.path.join(base, "store.sqlite")
+    subprocess.run([BIN, "demo-data", "--orders", "1000", "--source", "sqlite:" + store], check=True, stdout=subprocess.DEVNULL)
+    print(f"machine: {os.cpu_count()} cores; {time.strftime('%Y-%m-%d', time.gmtime())}; {args.drops} drops")
+    print(f"{'what':<44} {'p50 ms':>8} {'p95 ms':>8}")
+
+    def fresh(name):
+        work = os.path.join(base, name)
+        os.makedirs(work)
+        shutil.copy(store, os.path.join(work, "store.sqlite"))
+        return work
+
+    rows = [("jobdrop run: drop -> success (durable)", jobdrop_latency(fresh("jobdrop"), args.drops))]
+    rows.append(("inotifywait -m | while read: mv (no work)", baseline_latency(fresh("inotifywait"), args.drops,
+        "inotifywait -q -m -e close_write,moved_to --format %f {inbox} | while read f; do mv {inbox}/$f {done}/$f; done")))
+    rows.append(("1 s polling loop: mv (no work)", baseline_latency(fresh("poll"), min(args.drops, 20),
+        "while true; do for f in {inbox}/*.json; do [ -e \"$f\" ] && mv \"$f\" {done}/; done; sleep 1; done")))
+    for name, values in rows:
+        p50, p95 = percentiles(values)
+        print(f"{name:<44} {p50:>8.2f} {p95:>8.2f}")
+    for count in [int(c) for c in args.bursts.split(",") if c]:
+        elapsed, renamed, success, index, overflow = burst(fresh(f"burst-{count}"), count)
+        print(f"burst of {count}: all finished in {elapsed:.1f} s ({elapsed / count * 1000:.2f} ms/job; renames took "
+              f"{renamed:.2f} s); success {success}/{count}; index lists {index}; lost {count - success}; "
+              f"queue overflow {'seen, rescanned' if overflow else 'not seen'}")
+    shutil.rmtree(base)
+
+
+if __name__ == "__main__":
+    main()
