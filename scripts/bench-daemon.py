@@ -100,10 +100,17 @@ def burst(work, count):
                                "--source", "sqlite:" + os.path.join(work, "store.sqlite"), "--log-level", "warning"],
                               stderr=open(os.path.join(work, "daemon.log"), "w"))
     time.sleep(1)
+    # Past the kernel's queue (16,384 events by default) the daemon is stopped while the files arrive, so
+    # the queue is sure to overflow and only the rescan can find the rest.
+    stop = count > 16384
+    if stop:
+        daemon.send_signal(signal.SIGSTOP)
     start = time.perf_counter()
     for i in range(count):
         os.rename(os.path.join(staging, f"burst-{i}.json"), os.path.join(inbox, f"burst-{i}.json"))
     renamed = time.perf_counter() - start
+    if stop:
+        daemon.send_signal(signal.SIGCONT)
     finished = 0
     while time.perf_counter() - start < 1800:
         finished = len(os.listdir(os.path.join(spool, "success"))) + len(os.listdir(os.path.join(spool, "failed")))

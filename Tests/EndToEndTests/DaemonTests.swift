@@ -163,4 +163,16 @@ import Testing
       })
     #expect(daemon.stop() == 0)
   }
+
+  @Test func exitsNonZeroAndSaysWhyWhenTheInboxIsRemoved() throws {
+    let sandbox = try Sandbox(orders: 10)
+    let waiter = try ChangeWaiter(folders: [sandbox.root])
+    let daemon = try RunningDaemon(sandbox)
+    #expect(waiter.wait { daemon.log.contains("watching the inbox") })
+    try FileManager.default.removeItem(atPath: sandbox.inbox)
+    let status = Spawn.wait(daemon.pid, timeout: 30)
+    daemon.markExited()
+    #expect(status != nil && status != 0, "the daemon did not exit non-zero within 30 s")
+    #expect(daemon.log.contains("was removed or replaced; exiting so that the supervisor restarts jobdrop"))
+  }
 }

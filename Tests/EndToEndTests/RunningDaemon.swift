@@ -21,6 +21,9 @@ final class RunningDaemon {
     }
   }
 
+  /// Records that the process was waited for elsewhere.
+  func markExited() { exited = true }
+
   var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
   /// Sends `signal` and waits for the process to exit; returns its exit status.

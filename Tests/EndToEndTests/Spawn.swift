@@ -41,6 +41,20 @@ enum Spawn {
     return 128 + (status & 0x7F)
   }
 
+  /// Waits at most `timeout` seconds for `pid`; kills it (SIGKILL) and returns `nil` if it is still running.
+  static func wait(_ pid: pid_t, timeout: Double) -> Int32? {
+    let deadline = Date().addingTimeInterval(timeout)
+    var status: Int32 = 0
+    while Date() < deadline {
+      let result = waitpid(pid, &status, WNOHANG)
+      if result == pid { return status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F) }
+      usleep(10_000)
+    }
+    kill(pid, SIGKILL)
+    _ = wait(pid)
+    return nil
+  }
+
   /// Runs `tool` to completion.
   static func run(
     _ tool: String, _ arguments: [String], directory: String? = nil, environment: [String: String]? = nil

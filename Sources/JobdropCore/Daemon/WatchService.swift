@@ -1,6 +1,10 @@
 import Logging
 import ServiceLifecycle
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Watches the inbox with libinotifytools on its own thread and posts what it sees to the intake.
 ///
 /// The watch is added before the first scan is requested, so nothing dropped during start-up is missed;
@@ -39,7 +43,14 @@ public struct WatchService: Service {
               "inotify.max_queued_events": "\(DirectoryWatcher.maximumQueuedEvents() ?? -1)",
             ])
           mailbox.post(.rescan("start"))
+          let identity = WatchService.identity(of: path)
+          var nextCheck = ConditionLock.monotonicMilliseconds() + 1000
           while !control.isStopped {
+            // The inbox held open by jobdrop gets no IN_DELETE_SELF when removed: compare it by inode too.
+            if ConditionLock.monotonicMilliseconds() >= nextCheck {
+              if WatchService.identity(of: path) != identity { throw InboxLost(path: path) }
+              nextCheck = ConditionLock.monotonicMilliseconds() + 1000
+            }
             guard let event = try watcher.next(timeoutSeconds: 1) else { continue }
             if event.mask.contains(.queueOverflow) {
               logger.warning("inotify queue overflowed; rescanning the inbox")
@@ -61,6 +72,15 @@ public struct WatchService: Service {
       logger.error("watcher stopped", metadata: ["error": "\(error)"])
       throw error
     }
+  }
+}
+
+extension WatchService {
+  /// The device and inode `path` names now, or `nil` when it does not exist.
+  static func identity(of path: String) -> [UInt64]? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    return [UInt64(info.st_dev), UInt64(info.st_ino)]
   }
 }
 
