@@ -20,16 +20,20 @@ let package = Package(
     .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
     // OpenSSL's libcrypto (Debian: libssl-dev) for SHA-256 of published files.
     .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
+    // zlib (Debian: zlib1g-dev) for streamed .csv.gz exports.
+    .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
     // Linux calls that need _GNU_SOURCE (renameat2).
     .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
     .target(
       name: "JobdropCore",
       dependencies: [
-        "CInotifyTools", "CSQLite", "CCrypto", "CLinux",
+        "CInotifyTools", "CSQLite", "CCrypto", "CLinux", "CZlib",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-      ]
+      ],
+      // The built-in job type catalog: the same JSON an operator's --catalog file holds.
+      resources: [.embedInCode("Catalog/catalog.json")]
     ),
     .executableTarget(
       name: "jobdrop",

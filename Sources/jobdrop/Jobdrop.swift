@@ -13,6 +13,7 @@ struct Jobdrop: AsyncParsableCommand {
       """,
     subcommands: [
       RunCommand.self, ProcessCommand.self, SubmitCommand.self, StatusCommand.self, ValidateCommand.self,
+      CatalogCommand.self,
       DemoDataCommand.self,
     ]
   )

@@ -21,6 +21,9 @@ struct SharedOptions: ParsableArguments {
   @Option(help: "The commerce database: sqlite:PATH (env JOBDROP_SOURCE; default sqlite:data/store.sqlite).")
   var source: String?
 
+  @Option(help: "A job type catalog file (JSON) instead of the built-in one (env JOBDROP_CATALOG).")
+  var catalog: String?
+
   @Option(
     help: "Make links absolute under this URL, e.g. https://exports.example.com (env JOBDROP_BASE_URL).")
   var baseURL: String?
@@ -51,6 +54,7 @@ struct SharedOptions: ParsableArguments {
     flags.spool = spool
     flags.outbox = outbox
     flags.source = source
+    flags.catalog = catalog
     flags.baseURL = baseURL
     flags.workers = workers
     flags.ttl = ttl

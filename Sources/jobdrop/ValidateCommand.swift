@@ -20,7 +20,18 @@ struct ValidateCommand: ParsableCommand {
   @Argument(help: "The request file to check.")
   var file: String
 
+  @Option(help: "A job type catalog file (JSON) instead of the built-in one (env JOBDROP_CATALOG).")
+  var catalog: String?
+
   func run() throws {
+    var flags = Configuration.Flags()
+    flags.catalog = catalog
+    let configuration: Configuration
+    do {
+      configuration = try Configuration(flags: flags, environment: ProcessEnvironment.variables)
+    } catch {
+      throw ValidationError(error.message)
+    }
     let descriptor = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
     guard descriptor >= 0 else {
       printError("\(file): \(String(cString: strerror(errno)))")
@@ -35,7 +46,7 @@ struct ValidateCommand: ParsableCommand {
     }
     do {
       let bytes = try FileReader.readAll(descriptor, limit: RequestParser.maximumSize + 1, path: file)
-      let request = try RequestParser(catalog: .builtIn).parse(bytes)
+      let request = try RequestParser(catalog: configuration.catalog).parse(bytes)
       let filter = request.filter.isEmpty ? "no filter" : "filter \(request.filter)"
       print("valid: \(request.jobType) (\(request.dialect.rawValue)), \(filter)")
     } catch {

@@ -27,7 +27,7 @@ import Testing
     (
       "unknown.json",
       Array(Sandbox.request().replacingOccurrences(of: "order_export", with: "orders_export").utf8),
-      "data.job_type: unknown job type 'orders_export' (job types: order_export)"
+      "data.job_type: unknown job type 'orders_export' (job types: order_export, get_listing,"
     ),
     (
       "filter.json", Array(Sandbox.request(filter: "eq(status,shipped)").utf8),

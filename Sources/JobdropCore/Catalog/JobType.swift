@@ -1,7 +1,7 @@
 /// A named, declared export: where its rows come from, its CSV columns and its filterable fields.
 ///
-/// Job types are data: the built-in ones are declared in ``Catalog/builtIn`` in the same shape an
-/// operator's catalog file uses.
+/// Job types are data: the built-in ones are declared in `Catalog/catalog.json`, in the same shape an
+/// operator's `--catalog` file uses.
 public struct JobType: Codable, Sendable, Equatable {
   /// The name requests use in `job_type` (or `jobType`).
   public var name: String
@@ -13,13 +13,19 @@ public struct JobType: Codable, Sendable, Equatable {
   public var columns: [Column]
   /// The fields filters may name.
   public var fields: [FilterField]
+  /// The Eshopbox `exportFilters` keys this job type supports, and what each narrows.
+  public var eshopbox: [String: EshopboxKey]?
 
-  public init(name: String, summary: String, source: String, columns: [Column], fields: [FilterField]) {
+  public init(
+    name: String, summary: String, source: String, columns: [Column], fields: [FilterField],
+    eshopbox: [String: EshopboxKey]? = nil
+  ) {
     self.name = name
     self.summary = summary
     self.source = source
     self.columns = columns
     self.fields = fields
+    self.eshopbox = eshopbox
   }
 
   /// The field called `name`, if any.

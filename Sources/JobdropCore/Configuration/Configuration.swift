@@ -7,17 +7,22 @@
 /// | spool | `--spool` | `JOBDROP_SPOOL` | `./spool` |
 /// | outbox | `--outbox` | `JOBDROP_OUTBOX` | `./outbox` |
 /// | source | `--source` | `JOBDROP_SOURCE` | `sqlite:data/store.sqlite` |
+/// | catalog | `--catalog` | `JOBDROP_CATALOG` | the built-in catalog |
 /// | base URL | `--base-url` | `JOBDROP_BASE_URL` | none (relative links) |
 /// | workers | `--workers` | `JOBDROP_WORKERS` | 1 |
 /// | ttl | `--ttl` | `JOBDROP_TTL` | `7d` |
 /// | settle | `--settle` | `JOBDROP_SETTLE` | `2s` |
 /// | empty ok | `--empty-ok` | `JOBDROP_EMPTY_OK=1` | off |
 /// | raw CSV | `--raw-csv` | `JOBDROP_RAW_CSV=1` | off |
-public struct Configuration: Sendable, Equatable {
+public struct Configuration: Sendable {
   public var inbox: String
   public var spool: String
   public var outbox: String
   public var source: DataSourceLocation
+  /// The job type catalog: the built-in one, or the operator's `--catalog` file (validated at start).
+  public var catalog: Catalog
+  /// The catalog file, when one was given.
+  public var catalogPath: String?
   public var baseURL: String?
   public var workers: Int
   /// How long jobs stay in the outbox after they were created, in seconds.
@@ -31,7 +36,7 @@ public struct Configuration: Sendable, Equatable {
 
   /// The values given on the command line; `nil` where the flag was not given.
   public struct Flags: Sendable {
-    public var inbox, spool, outbox, source, baseURL, ttl, settle: String?
+    public var inbox, spool, outbox, source, catalog, baseURL, ttl, settle: String?
     public var workers: Int?
     public var emptyOK = false
     public var rawCSV = false
@@ -51,6 +56,14 @@ public struct Configuration: Sendable, Equatable {
     spool = pick(flags.spool, "JOBDROP_SPOOL", "spool")
     outbox = pick(flags.outbox, "JOBDROP_OUTBOX", "outbox")
     source = try DataSourceLocation(parsing: pick(flags.source, "JOBDROP_SOURCE", "sqlite:data/store.sqlite"))
+    let catalogPath = pick(flags.catalog, "JOBDROP_CATALOG", "")
+    self.catalogPath = catalogPath.isEmpty ? nil : catalogPath
+    do {
+      catalog =
+        try self.catalogPath.map { path throws(CatalogError) in try Catalog.load(path: path) } ?? .builtIn
+    } catch {
+      throw ConfigurationError("--catalog: \(error)")
+    }
     let base = pick(flags.baseURL, "JOBDROP_BASE_URL", "")
     baseURL = base.isEmpty ? nil : base
     if let baseURL, !(baseURL.hasPrefix("http://") || baseURL.hasPrefix("https://")) {

@@ -15,7 +15,8 @@ public final class Workspace: @unchecked Sendable {
   public let runner: JobRunner
   private let lock: SpoolLock
 
-  public init(configuration: Configuration, catalog: Catalog = .builtIn, logger: Logger) throws {
+  public init(configuration: Configuration, logger: Logger) throws {
+    let catalog = configuration.catalog
     self.configuration = configuration
     let spool = try Spool(path: configuration.spool)
     lock = try spool.lock()

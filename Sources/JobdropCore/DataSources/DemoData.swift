@@ -3,7 +3,8 @@
 #endif
 
 /// Creates the reference commerce schema with deterministic sample data: the same `orders` count gives
-/// the same rows, byte for byte, on every run.
+/// the same rows, byte for byte, on every run. `orders` and `order_items` serve `order_export`; the
+/// seller back-office tables (see `DemoData+Marketplace.swift`) serve the fifteen Eshopbox job types.
 ///
 /// Orders are spread over 2019-01-01 to 2025-12-31 in creation order, with every status, payment and
 /// shipping value, several currencies, and names that exercise CSV quoting and the formula guard.
@@ -82,8 +83,11 @@ public struct DemoData: Sendable {
       let database = try SQLiteDatabase(path: temporary, writable: true, create: true)
       try database.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA page_size = 8192")
       try database.execute(DemoData.schema)
+      try database.execute(DemoData.marketplaceSchema)
       try database.execute("BEGIN")
       try fill(database)
+      var random = SplitMix64(seed: 0x6A6F_6264_726F_7002)
+      try fillMarketplace(database, random: &random)
       try database.execute("COMMIT")
       try database.execute(DemoData.indexes)
       try database.execute("ANALYZE")

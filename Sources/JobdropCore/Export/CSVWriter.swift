@@ -1,4 +1,5 @@
-/// Streams RFC 4180 CSV (UTF-8, `\r\n` line ends) through a large buffer into an ``ExportFile``.
+/// Streams RFC 4180 CSV (UTF-8, `\r\n` line ends) through a large buffer into a ``ByteSink`` (the
+/// export file, or a gzip stream in front of it).
 ///
 /// Text cells that start with `=`, `+`, `-`, `@`, tab or carriage return get a leading `'` so that a
 /// spreadsheet never runs them as formulas (OWASP CSV injection), unless `guardFormulas` is off.
@@ -7,14 +8,14 @@ public final class CSVWriter {
   /// The buffer size; one `write(2)` per this many bytes.
   public static let bufferSize = 1 << 20
 
-  private let file: ExportFile
+  private let file: any ByteSink
   private let buffer: UnsafeMutablePointer<UInt8>
   private var count = 0
   private var atRowStart = true
   /// Whether text cells are guarded against formula injection.
   public let guardFormulas: Bool
 
-  public init(file: ExportFile, guardFormulas: Bool = true) {
+  public init(file: any ByteSink, guardFormulas: Bool = true) {
     self.file = file
     self.guardFormulas = guardFormulas
     self.buffer = .allocate(capacity: CSVWriter.bufferSize)
@@ -150,6 +151,12 @@ public final class CSVWriter {
     guard count > 0 else { return }
     try file.write(UnsafeRawBufferPointer(start: buffer, count: count))
     count = 0
+  }
+
+  /// Flushes the buffer and ends the sink's stream (a gzip trailer); call once, after the last row.
+  public func finish() throws(FileSystemError) {
+    try flush()
+    try file.finish()
   }
 
   @inline(__always)

@@ -6,7 +6,7 @@
 ///
 /// ``publish()`` fsyncs it and renames it into place, so the outbox only ever shows complete files;
 /// ``discard()`` removes it. After `publish` returns the file is durable under its final name.
-public final class ExportFile {
+public final class ExportFile: ByteSink {
   /// The directory that will hold the file.
   public let directory: DirectoryHandle
   /// The final name.

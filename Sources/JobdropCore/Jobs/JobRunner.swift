@@ -113,9 +113,6 @@ public final class JobRunner: @unchecked Sendable {
     } catch {
       throw JobFailure(message: error.message)
     }
-    guard request.format == .csv else {
-      throw JobFailure(message: "format: '\(request.format.rawValue)' is not supported yet (formats: csv)")
-    }
     let name = "\(jobType.name)-\(job.record.createdAt.compact).\(request.format.fileExtension)"
     let file: ExportFile
     do {
@@ -123,7 +120,8 @@ public final class JobRunner: @unchecked Sendable {
     } catch {
       throw JobFailure(message: "cannot create the export file: \(error)")
     }
-    let writer = CSVWriter(file: file, guardFormulas: !rawCSV)
+    let sink: any ByteSink = request.format == .csvGzip ? GzipSink(next: file) : file
+    let writer = CSVWriter(file: sink, guardFormulas: !rawCSV)
     var rows = 0
     do {
       try writer.header(query.columns.map(\.name))
@@ -136,7 +134,7 @@ public final class JobRunner: @unchecked Sendable {
           try progress(count)
         }
       }
-      try writer.flush()
+      try writer.finish()
     } catch is Interrupted {
       file.discard()
       throw JobFailure(message: "interrupted", interrupted: true)

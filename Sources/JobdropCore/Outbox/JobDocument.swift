@@ -9,6 +9,15 @@ struct JobDocument: Encodable {
   var links: Links
   var timestamps: Timestamps
   var meta: Meta
+  // Eshopbox "Export Job" fields, for jobs requested in that dialect.
+  var eshopboxJobType: String?
+  var channelId: String?
+  var userId: String?
+  var fileType: String?
+  var exportFilters: [String: String]?
+  var filePath: String?
+  var createdAt: Timestamp?
+  var updatedAt: Timestamp?
 
   struct Link: Encodable { var href: String }
   struct Links: Encodable { var `self`: String }
@@ -45,7 +54,9 @@ struct JobDocument: Encodable {
 
   enum CodingKeys: String, CodingKey {
     case id, type, status, error, link, links, timestamps, meta
+    case channelId, userId, fileType, exportFilters, filePath, createdAt, updatedAt
     case jobType = "job_type"
+    case eshopboxJobType = "jobType"
   }
 
   init(job: Job, links: OutboxLinks, ttl: Int64) {
@@ -65,5 +76,15 @@ struct JobDocument: Encodable {
         file: record.requestFile, reference: record.request?.reference, filter: record.request?.filter,
         dialect: record.request?.dialect.rawValue, columns: record.request?.columns,
         format: record.request?.format.rawValue))
+    if let echo = record.request?.eshopbox {
+      eshopboxJobType = echo.jobType
+      channelId = echo.channelId
+      userId = echo.userId
+      fileType = echo.fileType
+      exportFilters = echo.exportFilters
+      filePath = link.href
+      createdAt = record.createdAt
+      updatedAt = record.updatedAt
+    }
   }
 }

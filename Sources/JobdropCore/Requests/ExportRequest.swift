@@ -27,10 +27,22 @@ public struct ExportRequest: Codable, Sendable, Equatable {
   /// A subset and order of the job type's columns; `nil` for all of them.
   public var columns: [String]?
   public var format: Format
+  /// What an Eshopbox request said, echoed back in its job documents.
+  public var eshopbox: EshopboxEcho?
+
+  /// The Eshopbox request fields a job document repeats.
+  public struct EshopboxEcho: Codable, Sendable, Equatable {
+    public var jobType: String
+    public var channelId: String?
+    public var userId: String?
+    public var fileType: String
+    /// `exportFilters` as sent (objects as compact JSON text).
+    public var exportFilters: [String: String]
+  }
 
   public init(
     dialect: Dialect = .elasticPath, jobType: String, filter: String = "", reference: String? = nil,
-    columns: [String]? = nil, format: Format = .csv
+    columns: [String]? = nil, format: Format = .csv, eshopbox: EshopboxEcho? = nil
   ) {
     self.dialect = dialect
     self.jobType = jobType
@@ -38,5 +50,6 @@ public struct ExportRequest: Codable, Sendable, Equatable {
     self.reference = reference
     self.columns = columns
     self.format = format
+    self.eshopbox = eshopbox
   }
 }

@@ -39,19 +39,20 @@ public struct RequestParser: Sendable {
       return try ElasticPathRequest.interpret(data)
     }
     if document["jobType"] != nil {
-      throw RequestError(
-        "jobType: Eshopbox requests are not supported yet; use the Elastic Path form {\"data\": {…}}")
+      return try EshopboxRequest(catalog: catalog).interpret(document)
     }
     throw RequestError(
-      "request: expected \"data\" (Elastic Path: {\"data\": {\"type\": \"job\", \"job_type\": …}})")
+      "request: expected \"data\" (Elastic Path: {\"data\": {\"type\": \"job\", \"job_type\": …}}) or \"jobType\" (Eshopbox)"
+    )
   }
 
   /// Checks the job type, filter and columns against the catalog.
   public func validate(_ request: ExportRequest) throws(RequestError) {
     let key = request.dialect == .elasticPath ? "data." : ""
     guard let jobType = catalog.jobType(named: request.jobType) else {
+      let name = request.dialect == .elasticPath ? "job_type" : "jobType"
       throw RequestError(
-        "\(key)job_type: unknown job type '\(request.jobType)' (job types: \(catalog.names.joined(separator: ", ")))"
+        "\(key)\(name): unknown job type '\(request.jobType)' (job types: \(catalog.names.joined(separator: ", ")))"
       )
     }
     do {
@@ -85,26 +86,8 @@ enum ElasticPathRequest {
     let jobType = try string(data, "job_type", required: true)!
     let filter = try string(data, "filter") ?? ""
     let reference = try string(data, "reference")
-    var columns: [String]?
-    if let value = data["columns"], value != .null {
-      guard case .array(let items) = value else {
-        throw RequestError("data.columns: expected an array of column names, found \(value.kind)")
-      }
-      columns = []
-      for (position, item) in items.enumerated() {
-        guard case .string(let name) = item else {
-          throw RequestError("data.columns[\(position)]: expected a column name, found \(item.kind)")
-        }
-        columns?.append(name)
-      }
-    }
-    var format = ExportRequest.Format.csv
-    if let name = try string(data, "format") {
-      guard let known = ExportRequest.Format(rawValue: name) else {
-        throw RequestError("data.format: unknown format '\(name)' (formats: csv, csv.gz)")
-      }
-      format = known
-    }
+    let columns = try RequestFields.columns(data, key: "data.columns")
+    let format = try RequestFields.format(data, key: "data.format")
     return ExportRequest(
       dialect: .elasticPath, jobType: jobType, filter: filter, reference: reference, columns: columns,
       format: format)
@@ -113,13 +96,46 @@ enum ElasticPathRequest {
   private static func string(_ data: JSONValue, _ key: String, required: Bool = false) throws(RequestError)
     -> String?
   {
-    guard let value = data[key], value != .null else {
-      if required { throw RequestError("data.\(key): missing") }
+    try RequestFields.string(data, key, path: "data.\(key)", required: required)
+  }
+}
+
+/// Reading the optional keys both dialects share, with errors that name the key.
+enum RequestFields {
+  static func string(_ object: JSONValue, _ key: String, path: String, required: Bool = false)
+    throws(RequestError)
+    -> String?
+  {
+    guard let value = object[key], value != .null else {
+      if required { throw RequestError("\(path): missing") }
       return nil
     }
     guard case .string(let text) = value else {
-      throw RequestError("data.\(key): expected a string, found \(value.kind)")
+      throw RequestError("\(path): expected a string, found \(value.kind)")
     }
     return text
+  }
+
+  static func columns(_ object: JSONValue, key path: String) throws(RequestError) -> [String]? {
+    guard let value = object["columns"], value != .null else { return nil }
+    guard case .array(let items) = value else {
+      throw RequestError("\(path): expected an array of column names, found \(value.kind)")
+    }
+    var columns: [String] = []
+    for (position, item) in items.enumerated() {
+      guard case .string(let name) = item else {
+        throw RequestError("\(path)[\(position)]: expected a column name, found \(item.kind)")
+      }
+      columns.append(name)
+    }
+    return columns
+  }
+
+  static func format(_ object: JSONValue, key path: String) throws(RequestError) -> ExportRequest.Format {
+    guard let name = try string(object, "format", path: path) else { return .csv }
+    guard let known = ExportRequest.Format(rawValue: name) else {
+      throw RequestError("\(path): unknown format '\(name)' (formats: csv, csv.gz)")
+    }
+    return known
   }
 }

@@ -33,7 +33,8 @@ import Testing
     ("[1, 2]", "request: expected a JSON object, found an array", false),
     ("\"job\"", "request: expected a JSON object, found a string", false),
     (
-      "{}", "request: expected \"data\" (Elastic Path: {\"data\": {\"type\": \"job\", \"job_type\": …}})",
+      "{}",
+      "request: expected \"data\" (Elastic Path: {\"data\": {\"type\": \"job\", \"job_type\": …}}) or \"jobType\" (Eshopbox)",
       false
     ),
     ("{\"data\": []}", "data: expected an object, found an array", false),
@@ -46,7 +47,8 @@ import Testing
     ),
     (
       "{\"data\": {\"type\": \"job\", \"job_type\": \"orders\"}}",
-      "data.job_type: unknown job type 'orders' (job types: order_export)", false
+      "data.job_type: unknown job type 'orders' (job types: \(Catalog.builtIn.names.joined(separator: ", ")))",
+      false
     ),
     (
       "{\"data\": {\"type\": \"job\", \"job_type\": \"order_export\", \"filter\": \"eq(colour,red)\"}}",
