@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(libinotifytools0-dev libsqlite3-dev libssl-dev zlib1g-dev)
 case "${1:-build}" in
-  test) packages+=(sqlite3 inotify-tools openssh-server openssh-client) ;;
+  test) packages+=(sqlite3 inotify-tools openssh-server openssh-client nginx curl) ;;
   bench) packages+=(sqlite3 inotify-tools hyperfine gnuplot-nox time) ;;
 esac
 missing=()

@@ -35,6 +35,7 @@ public final class JobStore: @unchecked Sendable {
 
   private func recoverLocked() throws {
     let loaded = try spool.load()
+    try outbox.publishErrorDocuments()
     try outbox.removeTemporaryFiles(jobs: loaded.filter { $0.state == .started }.map(\.id))
     for var job in loaded {
       if job.state == .started {

@@ -1,6 +1,8 @@
 import FoundationEssentials
 
-/// The public static site: `index.json`, `jobs/<id>.json`, `jobs/<id>/file.json`, `files/<id>/<name>`.
+/// The public static site: `index.json`, `jobs/<id>.json`, `jobs/<id>/file.json`, `files/<id>/<name>`,
+/// `requests/<request file name>` (the newest job of a request dropped under that name) and the
+/// Elastic Path error bodies in `errors/`.
 ///
 /// Every file is replaced atomically through ``AtomicWriter`` (write, fsync, rename; 0644, folders 0755),
 /// so a web server never serves a partial document. The JSON documents are derived from the spool and
@@ -10,6 +12,9 @@ public final class Outbox: @unchecked Sendable {
   public let root: DirectoryHandle
   let jobsFolder: DirectoryHandle
   let filesFolder: DirectoryHandle
+  let requestsFolder: DirectoryHandle
+  /// Which job each `requests/` document shows: the newest one dropped under that name.
+  private var requestOwners: [String: (created: Timestamp, id: String)] = [:]
   public let links: OutboxLinks
   /// Seconds a job lives after it was created.
   public let ttl: Int64
@@ -25,6 +30,7 @@ public final class Outbox: @unchecked Sendable {
     root = try DirectoryHandle(path: path, create: true, mode: 0o755)
     jobsFolder = try root.subdirectory("jobs", create: true)
     filesFolder = try root.subdirectory("files", create: true)
+    requestsFolder = try root.subdirectory("requests", create: true)
     self.links = links
     self.ttl = ttl
   }
@@ -34,16 +40,24 @@ public final class Outbox: @unchecked Sendable {
     try filesFolder.subdirectory(id, create: true)
   }
 
-  /// Writes `jobs/<id>.json` and, on success, `jobs/<id>/file.json`.
+  /// Writes `jobs/<id>.json`, the request's `requests/<name>` (if this is its newest job) and, on
+  /// success, `jobs/<id>/file.json`.
   public func publish(_ job: Job) throws {
-    let document = JobDocument(job: job, links: links, ttl: ttl)
-    let bytes = Array(try encoder.encode(document))
+    let jobDocument = JobDocument(job: job, links: links, ttl: ttl)
+    let bytes = Array(try encoder.encode(jobDocument))
     encoded[job.id] = (job.record.createdAt, bytes)
-    try AtomicWriter.write(
-      Outbox.wrap(bytes), to: FileName("\(job.id).json"), in: jobsFolder, syncDirectory: false)
+    let document = Outbox.wrap(bytes)
+    try AtomicWriter.write(document, to: FileName("\(job.id).json"), in: jobsFolder, syncDirectory: false)
+    let owner = requestOwners[job.record.requestFile]
+    if owner == nil || owner!.id == job.id || (owner!.created, owner!.id) < (job.record.createdAt, job.id) {
+      requestOwners[job.record.requestFile] = (job.record.createdAt, job.id)
+      try AtomicWriter.write(
+        document, to: Outbox.requestDocumentName(job.record.requestFile), in: requestsFolder,
+        syncDirectory: false)
+    }
     if job.state == .success {
       let folder = try jobsFolder.subdirectory(job.id, create: true)
-      let link = Array(try encoder.encode(["data": ["href": document.link.href]]))
+      let link = Array(try encoder.encode(["data": ["href": jobDocument.link.href]]))
       try AtomicWriter.write(link, to: FileName("file.json"), in: folder, syncDirectory: false)
     }
   }
@@ -76,16 +90,47 @@ public final class Outbox: @unchecked Sendable {
   public func remove(id: String) throws {
     guard JobID.isValid(id) else { return }
     encoded[id] = nil
+    for (name, owner) in requestOwners where owner.id == id {
+      requestOwners[name] = nil
+      try requestsFolder.remove(Outbox.requestDocumentName(name))
+    }
     try jobsFolder.remove(FileName("\(id).json"))
     try jobsFolder.removeTree(FileName(id))
     try filesFolder.removeTree(FileName(id))
     try jobsFolder.sync()
   }
 
+  /// The `requests/` document name for a request dropped as `name`: the name, percent-encoded where it is
+  /// not a plain URL character, shortened (with a hash) if it would not fit a file name.
+  static func requestDocumentName(_ name: String) -> FileName {
+    let escaped = OutboxLinks.escape(name)
+    guard escaped.utf8.count > 200 else { return FileName(escaped) }
+    return FileName(
+      String(escaped.prefix(150)) + "-" + SHA256Digest.hex(of: Array(name.utf8)).prefix(16) + ".json")
+  }
+
+  /// The Elastic Path error bodies the web server answers with (`errors/404.json`, `errors/405.json`).
+  public func publishErrorDocuments() throws {
+    let errors = try root.subdirectory("errors", create: true)
+    let documents = [
+      (
+        "404.json",
+        #"{"errors":[{"status":404,"title":"Resource Not Found","detail":"No such job, or it has expired."}]}"#
+      ),
+      (
+        "405.json",
+        #"{"errors":[{"status":405,"title":"Method Not Allowed","detail":"This site is read-only: drop a request into the inbox to create a job."}]}"#
+      ),
+    ]
+    for (name, body) in documents {
+      try AtomicWriter.write(Array((body + "\n").utf8), to: FileName(name), in: errors, syncDirectory: false)
+    }
+  }
+
   /// Removes temp files a killed process left behind: in the site's root, in `jobs/`, and in the
   /// `files/<id>/` folders of `ids` (jobs that were running). Only call while holding the spool lock.
   public func removeTemporaryFiles(jobs ids: [String]) throws {
-    var folders = [root, jobsFolder]
+    var folders = [root, jobsFolder, requestsFolder]
     for id in ids where JobID.isValid(id) {
       if try filesFolder.status(of: FileName(id)) != nil { folders.append(try filesFolder.subdirectory(id)) }
     }
