@@ -20,6 +20,8 @@ let package = Package(
     .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
     // OpenSSL's libcrypto (Debian: libssl-dev) for SHA-256 of published files.
     .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
+    // libpq (Debian: libpq-dev) for PostgreSQL sources.
+    .systemLibrary(name: "CPostgres", path: "Sources/CPostgres"),
     // zlib (Debian: zlib1g-dev) for streamed .csv.gz exports.
     .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
     // Linux calls that need _GNU_SOURCE (renameat2).
@@ -27,7 +29,7 @@ let package = Package(
     .target(
       name: "JobdropCore",
       dependencies: [
-        "CInotifyTools", "CSQLite", "CCrypto", "CLinux", "CZlib",
+        "CInotifyTools", "CSQLite", "CCrypto", "CLinux", "CZlib", "CPostgres",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "UnixSignals", package: "swift-service-lifecycle"),

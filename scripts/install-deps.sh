@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages jobdrop needs, only those missing. Usage: install-deps.sh [build|test|bench]
 set -euo pipefail
-packages=(libinotifytools0-dev libsqlite3-dev libssl-dev zlib1g-dev)
+packages=(libinotifytools0-dev libsqlite3-dev libssl-dev zlib1g-dev libpq-dev)
 case "${1:-build}" in
-  test) packages+=(sqlite3 inotify-tools openssh-server openssh-client nginx curl) ;;
-  bench) packages+=(sqlite3 inotify-tools hyperfine gnuplot-nox time) ;;
+  test) packages+=(sqlite3 inotify-tools openssh-server openssh-client nginx curl postgresql) ;;
+  bench) packages+=(sqlite3 inotify-tools hyperfine gnuplot-nox time postgresql) ;;
 esac
 missing=()
 for package in "${packages[@]}"; do

@@ -21,7 +21,10 @@ struct DemoDataCommand: ParsableCommand {
   @Option(help: "How many orders to create.")
   var orders = 10_000
 
-  @Option(help: "Where to create it: sqlite:PATH (env JOBDROP_SOURCE; default sqlite:data/store.sqlite).")
+  @Option(
+    help:
+      "Where to create it: sqlite:PATH or postgres://user@host:port/db (env JOBDROP_SOURCE; default sqlite:data/store.sqlite)."
+  )
   var source: String?
 
   @Flag(help: "Only create the store when it does not exist yet.")
@@ -56,6 +59,15 @@ struct DemoDataCommand: ParsableCommand {
         throw ExitCode(1)
       }
       print("created \(path) with \(orders) orders in \(ContinuousClock.now - clock)")
+    case .postgres(let url):
+      let clock = ContinuousClock.now
+      do {
+        try DemoData(orders: orders).generate(postgres: url, displayName: location.description)
+      } catch {
+        printError("jobdrop demo-data: \(error)")
+        throw ExitCode(1)
+      }
+      print("created the demo tables in \(location) with \(orders) orders in \(ContinuousClock.now - clock)")
     }
   }
 }

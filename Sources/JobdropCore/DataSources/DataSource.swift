@@ -3,6 +3,9 @@ public protocol DataSource: Sendable {
   /// A name for logs and errors that carries no secret.
   var displayName: String { get }
 
+  /// The SQL flavour queries for this source are written in.
+  var dialect: SQLDialect { get }
+
   /// Runs `query` and writes each row to `writer`; returns the number of rows. Calls `progress` with the
   /// rows so far every few thousand rows; an error it throws stops the export.
   func export(_ query: ExportQuery, to writer: CSVWriter, progress: (Int) throws -> Void) throws -> Int
@@ -12,6 +15,8 @@ public protocol DataSource: Sendable {
 public enum DataSourceLocation: Sendable, Equatable, CustomStringConvertible {
   /// `sqlite:PATH`
   case sqlite(path: String)
+  /// `postgres://user[:password]@host:port/db` (missing parts come from `PG*` variables and the password file).
+  case postgres(url: String)
 
   /// Parses `sqlite:PATH` (a bare path also means SQLite).
   public init(parsing text: String) throws(ConfigurationError) {
@@ -22,7 +27,7 @@ public enum DataSourceLocation: Sendable, Equatable, CustomStringConvertible {
       }
       self = .sqlite(path: path)
     } else if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
-      throw ConfigurationError("--source: PostgreSQL sources are not supported yet; use sqlite:PATH")
+      self = .postgres(url: text)
     } else if !text.contains("://") && !text.isEmpty {
       self = .sqlite(path: text)
     } else {
@@ -34,13 +39,32 @@ public enum DataSourceLocation: Sendable, Equatable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .sqlite(let path): "sqlite:\(path)"
+    case .postgres(let url): DataSourceLocation.redacted(url)
     }
+  }
+
+  /// The SQL flavour of the source.
+  public var dialect: SQLDialect {
+    switch self {
+    case .sqlite: .sqlite
+    case .postgres: .postgres
+    }
+  }
+
+  /// A PostgreSQL URL without its user and password: `postgres://host:port/db`.
+  static func redacted(_ url: String) -> String {
+    guard let colon = url.firstIndex(of: ":") else { return url }
+    var rest = url[url.index(after: colon)...].drop { $0 == "/" }
+    if let at = rest.lastIndex(of: "@"), !rest[..<at].contains("/") { rest = rest[rest.index(after: at)...] }
+    if let query = rest.firstIndex(of: "?") { rest = rest[..<query] }
+    return "postgres://" + rest
   }
 
   /// Opens the source for exports.
   public func makeSource() -> any DataSource {
     switch self {
     case .sqlite(let path): SQLiteSource(path: path)
+    case .postgres(let url): PostgresSource(conninfo: url, displayName: DataSourceLocation.redacted(url))
     }
   }
 }

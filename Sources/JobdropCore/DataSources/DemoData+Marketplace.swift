@@ -62,7 +62,7 @@ extension DemoData {
     ]
   }
 
-  func fillMarketplace(_ database: SQLiteDatabase, random: inout SplitMix64) throws {
+  func fillMarketplace(_ database: any DemoWriter, random: inout SplitMix64) throws {
     let n = orders
     let start = Timestamp.parse("2019-01-01")!.time.seconds
     let span = Timestamp.parse("2026-01-01")!.time.seconds - start
@@ -275,16 +275,13 @@ extension DemoData {
     }
   }
 
-  /// Inserts `count` rows made by `row` into `table` with one prepared statement.
+  /// Inserts `count` rows made by `row` into `table`.
   private func insert(
-    _ database: SQLiteDatabase, _ table: String, _ count: Int, _ random: inout SplitMix64,
+    _ writer: any DemoWriter, _ table: String, _ count: Int, _ random: inout SplitMix64,
     row: (Int, inout SplitMix64) -> [SQLValue]
   ) throws {
-    guard count > 0 else { return }
-    let first = row(0, &random)
-    let statement = try database.prepare(
-      "INSERT INTO \(table) VALUES (\(Array(repeating: "?", count: first.count).joined(separator: ", ")))")
-    try statement.run(first)
-    for index in 1..<count { try statement.run(row(index, &random)) }
+    try writer.insert(table: table, columns: nil) { emit in
+      for index in 0..<count { try emit(row(index, &random)) }
+    }
   }
 }

@@ -75,19 +75,25 @@ public struct DemoData: Sendable {
   public static func sku(_ index: Int) -> String { "SKU-" + zeroPadded(index, 5) }
   static let skuCount = 500
 
-  /// Writes a new database at `path` (replacing any file there once complete).
+  /// Every table the demo schema creates.
+  public static let tables = [
+    "orders", "order_items", "products", "channel_listings", "wholesale_inventory", "fee_rules", "grn_items",
+    "order_return_items", "rejected_grn_items", "gatepass_items", "reconciled_payouts", "payout_reports",
+    "fee_returns", "statements", "previous_payments", "invoice_events", "expense_events",
+  ]
+
+  /// Writes a new SQLite database at `path` (replacing any file there once complete).
   public func generate(at path: String) throws {
     let temporary = path + ".tmp-\(getpid())"
     unlink(temporary)
     do {
       let database = try SQLiteDatabase(path: temporary, writable: true, create: true)
       try database.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA page_size = 8192")
+      let writer = SQLiteDemoWriter(database: database)
       try database.execute(DemoData.schema)
       try database.execute(DemoData.marketplaceSchema)
       try database.execute("BEGIN")
-      try fill(database)
-      var random = SplitMix64(seed: 0x6A6F_6264_726F_7002)
-      try fillMarketplace(database, random: &random)
+      try fill(writer)
       try database.execute("COMMIT")
       try database.execute(DemoData.indexes)
       try database.execute("ANALYZE")
@@ -102,11 +108,46 @@ public struct DemoData: Sendable {
     }
   }
 
-  private func fill(_ database: SQLiteDatabase) throws {
-    let insertOrder = try database.prepare(
-      "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-    let insertItem = try database.prepare(
-      "INSERT INTO order_items (order_id, product_sku, quantity, unit_price) VALUES (?, ?, ?, ?)")
+  /// Creates the same schema and rows in PostgreSQL, replacing the demo tables in one transaction.
+  public func generate(postgres conninfo: String, displayName: String) throws {
+    let connection = try PostgresConnection(conninfo: conninfo, database: displayName)
+    try connection.execute("SET client_min_messages = warning")
+    try connection.execute("BEGIN")
+    try connection.execute("DROP TABLE IF EXISTS " + DemoData.tables.joined(separator: ", ") + " CASCADE")
+    for statement in (DemoData.schema + DemoData.marketplaceSchema).split(separator: ";") {
+      let ddl = statement.trimmingCharacters()
+      guard !ddl.isEmpty else { continue }
+      try connection.execute(
+        ddl.replacingAll("INTEGER PRIMARY KEY", with: "BIGSERIAL PRIMARY KEY").replacingAll(
+          " INTEGER", with: " BIGINT"))
+    }
+    try fill(PostgresDemoWriter(connection: connection))
+    for statement in DemoData.indexes.split(separator: ";") where !statement.trimmingCharacters().isEmpty {
+      try connection.execute(statement.trimmingCharacters())
+    }
+    try connection.execute("COMMIT")
+    try connection.execute("ANALYZE")
+  }
+
+  private func fill(_ writer: any DemoWriter) throws {
+    try writer.insert(table: "orders", columns: nil) { emit in
+      try withoutActuallyEscaping(emit) { try generateOrders(orders: $0, items: nil) }
+    }
+    try writer.insert(table: "order_items", columns: ["order_id", "product_sku", "quantity", "unit_price"]) {
+      emit in
+      try withoutActuallyEscaping(emit) { try generateOrders(orders: nil, items: $0) }
+    }
+    var random = SplitMix64(seed: 0x6A6F_6264_726F_7002)
+    try fillMarketplace(writer, random: &random)
+  }
+
+  /// Generates the orders and their lines from one seeded sequence; either side may be skipped, and the
+  /// rows are the same whichever is asked for.
+  private func generateOrders(
+    orders emitOrder: (([SQLValue]) throws -> Void)?, items emitItem: (([SQLValue]) throws -> Void)?
+  )
+    throws
+  {
     var random = SplitMix64(seed: 0x6A6F_6264_726F_7001)
     let start = Timestamp.parse("2019-01-01")!.time.seconds
     let end = Timestamp.parse("2026-01-01")!.time.seconds
@@ -116,8 +157,6 @@ public struct DemoData: Sendable {
       let created = start + Int64(index) * span / Int64(max(orders, 1)) + Int64(random.next(upTo: 60))
       let updated = min(created + Int64(random.next(upTo: 30 * 86_400)), end + 30 * 86_400)
       let customer = Int(random.next(upTo: UInt64(customers)))
-      let name = DemoData.customerName(customer)
-      let email = DemoData.customerEmail(customer)
       let lines = 1 + Int(random.next(upTo: 4))
       var subtotal: Int64 = 0
       let orderID = random.uuid()
@@ -126,32 +165,28 @@ public struct DemoData: Sendable {
         let quantity = 1 + Int64(random.next(upTo: 3))
         let price = 199 + Int64(sku * 37 % 9_800)
         subtotal += quantity * price
-        try insertItem.run([.text(orderID), .text(DemoData.sku(sku)), .integer(quantity), .integer(price)])
+        try emitItem?([.text(orderID), .text(DemoData.sku(sku)), .integer(quantity), .integer(price)])
       }
       let tax = subtotal / 5
       let status = DemoData.statuses[Int(random.next(upTo: 10)) % 4 == 0 ? Int(random.next(upTo: 4)) : 1]
       let payment = DemoData.payments[Int(random.next(upTo: 4))]
-      try insertOrder.run([
-        .text(orderID),
-        .text("ORD-" + DemoData.zeroPadded(index + 1, 8)),
+      let externalRef: SQLValue =
         random.next(upTo: 3) == 0
-          ? .null : .text("EXT-" + DemoData.zeroPadded(Int(random.next(upTo: 1_000_000)), 6)),
-        .text(status),
+        ? .null : .text("EXT-" + DemoData.zeroPadded(Int(random.next(upTo: 1_000_000)), 6))
+      let shipping = random.next(upTo: 2) == 0 ? "fulfilled" : "unfulfilled"
+      let shippingPostcode = DemoData.zeroPadded(Int(random.next(upTo: 99_999)), 5)
+      let billingPostcode = DemoData.zeroPadded(Int(random.next(upTo: 99_999)), 5)
+      guard let emitOrder else { continue }
+      try emitOrder([
+        .text(orderID), .text("ORD-" + DemoData.zeroPadded(index + 1, 8)), externalRef, .text(status),
         .text(payment),
-        .text(random.next(upTo: 2) == 0 ? "fulfilled" : "unfulfilled"),
-        .text(DemoData.customerID(customer)),
-        .text(name),
-        .text(email),
+        .text(shipping), .text(DemoData.customerID(customer)), .text(DemoData.customerName(customer)),
+        .text(DemoData.customerEmail(customer)),
         .text(DemoData.currencies[customer % DemoData.currencies.count]),
-        .integer(subtotal + tax),
-        .integer(subtotal),
-        .integer(tax),
-        .integer(Int64(lines)),
-        .text(DemoData.zeroPadded(Int(random.next(upTo: 99_999)), 5)),
-        .text(DemoData.zeroPadded(Int(random.next(upTo: 99_999)), 5)),
-        .text(DemoData.countries[customer % DemoData.countries.count]),
-        .text(Timestamp(seconds: created).rfc3339),
-        .text(Timestamp(seconds: updated).rfc3339),
+        .integer(subtotal + tax), .integer(subtotal), .integer(tax), .integer(Int64(lines)),
+        .text(shippingPostcode),
+        .text(billingPostcode), .text(DemoData.countries[customer % DemoData.countries.count]),
+        .text(Timestamp(seconds: created).rfc3339), .text(Timestamp(seconds: updated).rfc3339),
       ])
     }
   }
@@ -209,5 +244,58 @@ struct SplitMix64: RandomNumberGenerator {
       text.append(hex[nibble])
     }
     return String(decoding: text, as: UTF8.self)
+  }
+}
+
+/// Where demo rows go: a SQLite file or a PostgreSQL database.
+protocol DemoWriter {
+  /// Inserts the rows `produce` emits into `table` (all columns in order, or `columns`).
+  func insert(table: String, columns: [String]?, _ produce: ((([SQLValue]) throws -> Void)) throws -> Void)
+    throws
+}
+
+struct SQLiteDemoWriter: DemoWriter {
+  let database: SQLiteDatabase
+
+  func insert(table: String, columns: [String]?, _ produce: ((([SQLValue]) throws -> Void)) throws -> Void)
+    throws
+  {
+    var statement: SQLiteStatement?
+    try produce { row in
+      if statement == nil {
+        let names = columns.map { " (" + $0.joined(separator: ", ") + ")" } ?? ""
+        statement = try database.prepare(
+          "INSERT INTO \(table)\(names) VALUES (\(Array(repeating: "?", count: row.count).joined(separator: ", ")))"
+        )
+      }
+      try statement!.run(row)
+    }
+  }
+}
+
+struct PostgresDemoWriter: DemoWriter {
+  let connection: PostgresConnection
+
+  func insert(table: String, columns: [String]?, _ produce: ((([SQLValue]) throws -> Void)) throws -> Void)
+    throws
+  {
+    let names = columns.map { " (" + $0.joined(separator: ", ") + ")" } ?? ""
+    try connection.copyIn("COPY \(table)\(names) FROM STDIN", rows: produce)
+  }
+}
+
+extension StringProtocol {
+  func trimmingCharacters() -> String {
+    String(drop { $0 == " " || $0 == "\n" }.reversed().drop { $0 == " " || $0 == "\n" }.reversed())
+  }
+
+  func replacingAll(_ target: String, with replacement: String) -> String {
+    var result = ""
+    var rest = Substring(self)
+    while let range = rest.firstRange(of: target) {
+      result += rest[..<range.lowerBound] + replacement
+      rest = rest[range.upperBound...]
+    }
+    return result + rest
   }
 }

@@ -5,9 +5,12 @@ public struct ExportQuery: Sendable, Equatable {
   public var columns: [Column]
   public var condition: SQLCondition
 
+  public var dialect: SQLDialect
+
   /// Builds the query for `request`; throws what ``RequestParser/validate(_:)`` would.
-  public init(jobType: JobType, request: ExportRequest) throws(RequestError) {
+  public init(jobType: JobType, request: ExportRequest, dialect: SQLDialect = .sqlite) throws(RequestError) {
     self.jobType = jobType
+    self.dialect = dialect
     if let names = request.columns {
       var columns: [Column] = []
       for name in names {
@@ -21,15 +24,15 @@ public struct ExportQuery: Sendable, Equatable {
       self.columns = jobType.columns
     }
     do {
-      condition = try FilterCompiler(jobType: jobType).compile(request.filter)
+      condition = try FilterCompiler(jobType: jobType, dialect: dialect).compile(request.filter)
     } catch {
       throw RequestError(error.description)
     }
   }
 
-  /// The SQL text with `?` placeholders.
+  /// The SQL text, with placeholders as the dialect writes them.
   public var sql: String {
     let list = columns.map { $0.sql == $0.name ? $0.name : "\($0.sql) AS \($0.name)" }.joined(separator: ", ")
-    return "SELECT \(list) FROM \(jobType.source) WHERE \(condition.sql)"
+    return dialect.placeholders("SELECT \(list) FROM \(jobType.source) WHERE \(condition.sql)")
   }
 }

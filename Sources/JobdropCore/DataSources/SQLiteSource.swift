@@ -16,6 +16,8 @@ public struct SQLiteSource: DataSource {
 
   public var displayName: String { "sqlite:\(path)" }
 
+  public var dialect: SQLDialect { .sqlite }
+
   public func export(_ query: ExportQuery, to writer: CSVWriter, progress: (Int) throws -> Void) throws -> Int
   {
     let database = try pool.take()

@@ -6,8 +6,13 @@
 public struct FilterCompiler: Sendable {
   /// The job type whose fields the filter may name.
   public let jobType: JobType
+  /// The SQL flavour to write.
+  public let dialect: SQLDialect
 
-  public init(jobType: JobType) { self.jobType = jobType }
+  public init(jobType: JobType, dialect: SQLDialect = .sqlite) {
+    self.jobType = jobType
+    self.dialect = dialect
+  }
 
   /// Parses and compiles `text`.
   public func compile(_ text: String) throws(FilterError) -> SQLCondition {
@@ -69,7 +74,8 @@ public struct FilterCompiler: Sendable {
     case .isNull:
       return SQLCondition(sql: "\(column) IS NULL")
     case .like:
-      return SQLCondition(sql: "\(column) LIKE ? ESCAPE '\\'", bindings: [try likePattern(values[0])])
+      return SQLCondition(
+        sql: "\(column) \(dialect.like) ? ESCAPE '\\'", bindings: [try likePattern(values[0])])
     case .in:
       var bindings: [SQLValue] = []
       for value in values { bindings.append(try scalar(value, field: field)) }
@@ -160,7 +166,7 @@ public struct FilterCompiler: Sendable {
       let fractional = time.milliseconds % 1000 != 0
       let floor = Timestamp(seconds: time.seconds)
       switch op {
-      case .eq: return fractional ? SQLCondition(sql: "0") : bound("=", floor)
+      case .eq: return fractional ? SQLCondition(sql: "FALSE") : bound("=", floor)
       case .gt: return bound(">", floor)
       case .ge: return fractional ? bound(">", floor) : bound(">=", floor)
       case .lt: return fractional ? bound("<=", floor) : bound("<", floor)

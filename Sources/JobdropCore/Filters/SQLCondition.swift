@@ -5,9 +5,35 @@ public enum SQLValue: Sendable, Equatable {
   case null
 }
 
+/// The SQL flavour a condition is written for: where SQLite and PostgreSQL differ, they differ here.
+public enum SQLDialect: Sendable, Equatable {
+  case sqlite, postgres
+
+  /// Case-insensitive pattern match (SQLite's `LIKE` already is, for ASCII).
+  var like: String { self == .sqlite ? "LIKE" : "ILIKE" }
+
+  /// `sql` with its `?` placeholders (outside quoted strings) as this dialect writes them.
+  public func placeholders(_ sql: String) -> String {
+    guard self == .postgres else { return sql }
+    var result = ""
+    var number = 0
+    var quoted = false
+    for character in sql {
+      if character == "'" { quoted.toggle() }
+      if character == "?" && !quoted {
+        number += 1
+        result += "$\(number)"
+      } else {
+        result.append(character)
+      }
+    }
+    return result
+  }
+}
+
 /// A SQL boolean expression with `?` placeholders and the values bound to them, in order.
 public struct SQLCondition: Sendable, Equatable {
-  /// The expression; `1` when there is no constraint.
+  /// The expression; `TRUE` when there is no constraint.
   public var sql: String
   /// One value per `?`, in order.
   public var bindings: [SQLValue]
@@ -18,5 +44,5 @@ public struct SQLCondition: Sendable, Equatable {
   }
 
   /// The condition that matches every row.
-  public static let all = SQLCondition(sql: "1")
+  public static let all = SQLCondition(sql: "TRUE")
 }

@@ -109,7 +109,7 @@ public final class JobRunner: @unchecked Sendable {
     }
     let query: ExportQuery
     do {
-      query = try ExportQuery(jobType: jobType, request: request)
+      query = try ExportQuery(jobType: jobType, request: request, dialect: source.dialect)
     } catch {
       throw JobFailure(message: error.message)
     }

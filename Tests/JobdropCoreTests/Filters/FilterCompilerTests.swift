@@ -6,7 +6,7 @@ import Testing
   let compiler = FilterCompiler(jobType: .orderExport)
 
   @Test(arguments: [
-    ("", "1", [SQLValue]()),
+    ("", "TRUE", [SQLValue]()),
     ("eq(status,complete)", "status = ?", [.text("complete")]),
     ("in(payment,paid,refunded)", "payment IN (?, ?)", [.text("paid"), .text("refunded")]),
     ("like(email,\"*@example.com\")", "email LIKE ? ESCAPE '\\'", [.text("%@example.com")]),
@@ -35,7 +35,7 @@ import Testing
     ("gt(updated_at,\"2018-09-01T02:00:00+02:00\")", "updated_at > ?", [.text("2018-09-01T00:00:00Z")]),
     ("ge(created_at,1535760000000)", "created_at >= ?", [.text("2018-09-01T00:00:00Z")]),
     ("ge(created_at,1535760000500)", "created_at > ?", [.text("2018-09-01T00:00:00Z")]),
-    ("eq(created_at,1535760000500)", "0", []),
+    ("eq(created_at,1535760000500)", "FALSE", []),
   ])
   func compilesToBoundParameters(filter: String, sql: String, bindings: [SQLValue]) throws {
     let condition = try compiler.compile(filter)
