@@ -39,6 +39,12 @@ struct SharedOptions: ParsableArguments {
   )
   var settle: String?
 
+  @Option(
+    help:
+      "Times a job is retried after a transient database failure, 1 s, 2 s, 4 s… apart (env JOBDROP_RETRIES; default 4)."
+  )
+  var retries: Int?
+
   @Flag(help: "A filter that matches no rows is a success with a header-only file (env JOBDROP_EMPTY_OK=1).")
   var emptyOk = false
 
@@ -57,6 +63,7 @@ struct SharedOptions: ParsableArguments {
     flags.catalog = catalog
     flags.baseURL = baseURL
     flags.workers = workers
+    flags.retries = retries
     flags.ttl = ttl
     flags.settle = settle
     flags.emptyOK = emptyOk

@@ -15,6 +15,10 @@ public struct JobType: Codable, Sendable, Equatable {
   public var fields: [FilterField]
   /// The Eshopbox `exportFilters` keys this job type supports, and what each narrows.
   public var eshopbox: [String: EshopboxKey]?
+  /// The order rows are stored in (e.g. `created_at, id`). Exports stream in table order; where a
+  /// database's plan could change that order (PostgreSQL joining a `related` field), this is used to
+  /// keep it.
+  public var orderBy: String?
 
   public init(
     name: String, summary: String, source: String, columns: [Column], fields: [FilterField],

@@ -12,6 +12,7 @@
 /// | workers | `--workers` | `JOBDROP_WORKERS` | 1 |
 /// | ttl | `--ttl` | `JOBDROP_TTL` | `7d` |
 /// | settle | `--settle` | `JOBDROP_SETTLE` | `2s` |
+/// | retries | `--retries` | `JOBDROP_RETRIES` | 4 (transient source failures) |
 /// | empty ok | `--empty-ok` | `JOBDROP_EMPTY_OK=1` | off |
 /// | raw CSV | `--raw-csv` | `JOBDROP_RAW_CSV=1` | off |
 public struct Configuration: Sendable {
@@ -29,6 +30,8 @@ public struct Configuration: Sendable {
   public var ttlSeconds: Int64
   /// How long a cut-short request must stay unchanged before it is failed, in milliseconds.
   public var settleMilliseconds: Int64
+  /// How many times a job is tried again after a transient source failure (1 s, 2 s, 4 s, … apart).
+  public var retries: Int
   /// A filter that matches nothing is a success with a header-only file.
   public var emptyOK: Bool
   /// Turn off the CSV formula-injection guard.
@@ -38,6 +41,7 @@ public struct Configuration: Sendable {
   public struct Flags: Sendable {
     public var inbox, spool, outbox, source, catalog, baseURL, ttl, settle: String?
     public var workers: Int?
+    public var retries: Int?
     public var emptyOK = false
     public var rawCSV = false
 
@@ -84,6 +88,11 @@ public struct Configuration: Sendable {
       throw ConfigurationError("--settle: expected a duration such as 2s or 500ms, got '\(settleText)'")
     }
     settleMilliseconds = settle
+    let retryText = flags.retries.map(String.init) ?? pick(nil, "JOBDROP_RETRIES", "4")
+    guard let retries = Int(retryText), (0...20).contains(retries) else {
+      throw ConfigurationError("--retries: expected a number from 0 to 20, got '\(retryText)'")
+    }
+    self.retries = retries
     emptyOK = flags.emptyOK || enabled("JOBDROP_EMPTY_OK")
     rawCSV = flags.rawCSV || enabled("JOBDROP_RAW_CSV")
   }

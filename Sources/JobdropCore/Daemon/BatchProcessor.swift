@@ -35,9 +35,17 @@ public struct BatchProcessor {
       summary.claimed += pass.claimed.count
       summary.failed += pass.claimed.filter { $0.state == .failed }.count
       try store.publishIndex()
-      while let job = try workspace.runner.runNext() {
-        if job.state == .success { summary.succeeded += 1 } else { summary.failed += 1 }
-        try store.publishIndex()
+      while true {
+        if let job = try workspace.runner.runNext() {
+          if job.state == .success { summary.succeeded += 1 }
+          if job.state == .failed { summary.failed += 1 }
+          try store.publishIndex()
+          continue
+        }
+        // Jobs waiting to retry a transient source failure are part of this batch: wait for them.
+        guard let retry = store.nextRetry() else { break }
+        let wait = retry.milliseconds - Timestamp.now().milliseconds
+        if wait > 0 { usleep(useconds_t(min(wait, 60_000) * 1000)) }
       }
       guard let retryAt = pass.retryAt else { break }
       let wait = retryAt.milliseconds - Timestamp.now().milliseconds

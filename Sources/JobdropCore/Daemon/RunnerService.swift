@@ -46,7 +46,11 @@ public struct RunnerService: Service {
         control.wake()  // another worker may take the next one
         continue
       }
-      guard control.sleep(untilMilliseconds: nil) else { return }
+      // Sleep until woken, or until a job waiting to retry may start.
+      let deadline = runner.store.nextRetry().map {
+        ConditionLock.monotonicMilliseconds() + max(0, $0.milliseconds - Timestamp.now().milliseconds)
+      }
+      guard control.sleep(untilMilliseconds: deadline) else { return }
     }
   }
 }

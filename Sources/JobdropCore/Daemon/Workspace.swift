@@ -33,6 +33,7 @@ public final class Workspace: @unchecked Sendable {
       store: store, catalog: catalog, source: configuration.source.makeSource(),
       emptyOK: configuration.emptyOK,
       rawCSV: configuration.rawCSV, logger: logger)
+    runner.retries = configuration.retries
     try store.recover()
   }
 

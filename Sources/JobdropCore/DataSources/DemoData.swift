@@ -110,7 +110,9 @@ public struct DemoData: Sendable {
 
   /// Creates the same schema and rows in PostgreSQL, replacing the demo tables in one transaction.
   public func generate(postgres conninfo: String, displayName: String) throws {
-    let connection = try PostgresConnection(conninfo: conninfo, database: displayName)
+    let database =
+      displayName.hasPrefix("postgres://") ? String(displayName.dropFirst("postgres://".count)) : displayName
+    let connection = try PostgresConnection(conninfo: conninfo, database: database)
     try connection.execute("SET client_min_messages = warning")
     try connection.execute("BEGIN")
     try connection.execute("DROP TABLE IF EXISTS " + DemoData.tables.joined(separator: ", ") + " CASCADE")

@@ -33,6 +33,11 @@ public struct ExportQuery: Sendable, Equatable {
   /// The SQL text, with placeholders as the dialect writes them.
   public var sql: String {
     let list = columns.map { $0.sql == $0.name ? $0.name : "\($0.sql) AS \($0.name)" }.joined(separator: ", ")
-    return dialect.placeholders("SELECT \(list) FROM \(jobType.source) WHERE \(condition.sql)")
+    var sql = "SELECT \(list) FROM \(jobType.source) WHERE \(condition.sql)"
+    // PostgreSQL may turn a related-field EXISTS into a join that emits rows out of table order.
+    if dialect == .postgres, let order = jobType.orderBy, condition.sql.contains("EXISTS (") {
+      sql += " ORDER BY \(order)"
+    }
+    return dialect.placeholders(sql)
   }
 }

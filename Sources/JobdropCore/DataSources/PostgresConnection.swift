@@ -38,8 +38,6 @@ final class PostgresConnection {
     guard let connection = PQconnectdb(conninfo) else {
       throw PostgresError(database: database, message: "out of memory", sqlState: nil, isTransient: true)
     }
-    self.connection = connection
-    self.database = database
     guard PQstatus(connection) == CONNECTION_OK else {
       let message = PostgresConnection.clean(String(cString: PQerrorMessage(connection)))
       PQfinish(connection)
@@ -48,6 +46,8 @@ final class PostgresConnection {
         || message.contains("does not exist") || message.contains("permission denied")
       throw PostgresError(database: database, message: message, sqlState: nil, isTransient: !authentication)
     }
+    self.connection = connection
+    self.database = database
   }
 
   deinit { PQfinish(connection) }

@@ -15,7 +15,9 @@ public struct PostgresSource: DataSource {
   public init(conninfo: String, displayName: String) {
     self.conninfo = conninfo
     self.displayName = displayName
-    self.pool = PostgresConnectionPool(conninfo: conninfo, database: displayName)
+    let database =
+      displayName.hasPrefix("postgres://") ? String(displayName.dropFirst("postgres://".count)) : displayName
+    self.pool = PostgresConnectionPool(conninfo: conninfo, database: database)
   }
 
   public func export(_ query: ExportQuery, to writer: CSVWriter, progress: (Int) throws -> Void) throws -> Int

@@ -16,6 +16,9 @@ public final class JobRunner: @unchecked Sendable {
   let logger: Logger
   /// How often progress is published while a job runs, in milliseconds.
   public var progressInterval: Int64 = 1000
+  /// How many times a job whose source failed transiently (connection refused or dropped) is tried
+  /// again, waiting 1 s, 2 s, 4 s, … (at most 60 s) in between, before it fails.
+  public var retries = 4
 
   public init(
     store: JobStore, catalog: Catalog, source: any DataSource, emptyOK: Bool, rawCSV: Bool, logger: Logger
@@ -72,6 +75,23 @@ public final class JobRunner: @unchecked Sendable {
         logger.notice("job cut short by shutdown; back to pending")
         return try store.move(started, to: .pending, record: record)
       }
+      if failure.transient && record.attempts <= retries {
+        let wait = Int64(min(60, 1 << min(record.attempts - 1, 6)))
+        record.rows = nil
+        record.retryAt = Timestamp.now().adding(seconds: wait)
+        logger.warning(
+          "the data source failed; the job will be tried again",
+          metadata: [
+            "error": "\(failure.message)", "job.attempt": "\(record.attempts)", "retry.seconds": "\(wait)",
+          ])
+        return try store.move(started, to: .pending, record: record)
+      }
+      if failure.transient {
+        record.error = "\(failure.message) (gave up after \(record.attempts) attempts)"
+        record.rows = nil
+        logger.warning("job failed", metadata: ["error": "\(record.error ?? "")"])
+        return try store.move(started, to: .failed, record: record)
+      }
       record.error = failure.message
       record.rows = failure.rows
       logger.warning("job failed", metadata: ["error": "\(failure.message)"])
@@ -95,6 +115,8 @@ public final class JobRunner: @unchecked Sendable {
     var message: String
     var rows: Int?
     var interrupted = false
+    /// The source failed in a way that may pass (connection refused or dropped).
+    var transient = false
   }
 
   private func export(_ job: Job, progress: @escaping (Int) throws -> Void) throws(JobFailure) -> Result {
@@ -138,6 +160,9 @@ public final class JobRunner: @unchecked Sendable {
     } catch is Interrupted {
       file.discard()
       throw JobFailure(message: "interrupted", interrupted: true)
+    } catch let error as PostgresError {
+      file.discard()
+      throw JobFailure(message: "\(error)", rows: nil, transient: error.isTransient)
     } catch {
       file.discard()
       throw JobFailure(message: "export failed after \(rows) rows: \(error)", rows: nil)

@@ -62,15 +62,29 @@ public final class JobStore: @unchecked Sendable {
   public func startNextPending() throws -> Job? {
     try lock.withLock {
       var next: Job?
+      var notYet: [Job] = []
+      let now = Timestamp.now()
       while next == nil, let id = pending.popFirst() {
-        if let job = jobs[id], job.state == .pending { next = job }
+        guard let job = jobs[id], job.state == .pending else { continue }
+        if let retryAt = job.record.retryAt, retryAt > now {
+          notYet.append(job)
+        } else {
+          next = job
+        }
       }
+      for job in notYet { pending.insert(job) }
       guard let next else { return nil }
       var record = next.record
       record.attempts += 1
       record.rows = 0
+      record.retryAt = nil
       return try moveLocked(next, to: .started, record: record)
     }
+  }
+
+  /// When the earliest job waiting to retry may start, if any job waits.
+  public func nextRetry() -> Timestamp? {
+    lock.withLock { jobs.values.compactMap { $0.state == .pending ? $0.record.retryAt : nil }.min() }
   }
 
   /// Claims a request from the inbox as a new job in `state` (`pending`, or `failed` with the record's error).

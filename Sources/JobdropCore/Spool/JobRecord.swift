@@ -22,6 +22,8 @@ public struct JobRecord: Codable, Sendable, Equatable {
   public var fileName: String?
   /// How many times the job has been started.
   public var attempts: Int
+  /// Not to be started before this time (a transient source failure is being retried).
+  public var retryAt: Timestamp?
 
   public init(
     id: String, requestFile: String, jobType: String, request: ExportRequest?, createdAt: Timestamp,

@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+
+/// A real PostgreSQL server in a temp folder on 127.0.0.1 and a free port, run as the `postgres` user
+/// when the tests run as root, stopped by its own pid.
+final class PostgresServer {
+  static let binaries = "/usr/lib/postgresql/15/bin"
+  static let password = "s3cret-pw"
+  let directory: String
+  let port: Int
+  private(set) var pid: pid_t = 0
+
+  /// `postgres://jobdrop:…@127.0.0.1:PORT/postgres`
+  var url: String { "postgres://jobdrop:\(PostgresServer.password)@127.0.0.1:\(port)/postgres" }
+
+  init(directory: String) throws {
+    try #require(
+      FileManager.default.isExecutableFile(atPath: PostgresServer.binaries + "/postgres"),
+      "PostgreSQL 15 is not installed (make test installs it)")
+    self.directory = directory + "/postgres"
+    port = SFTPTests.SSHServer.freePort()
+    try FileManager.default.createDirectory(
+      atPath: self.directory + "/data", withIntermediateDirectories: true)
+    try (PostgresServer.password + "\n").write(
+      toFile: self.directory + "/pwfile", atomically: true, encoding: .utf8)
+    if getuid() == 0 {
+      _ = try Spawn.run("/bin/chown", ["-R", "postgres:postgres", self.directory])
+    }
+    let initdb = try Spawn.run(
+      PostgresServer.command(PostgresServer.binaries + "/initdb").0,
+      PostgresServer.command(PostgresServer.binaries + "/initdb").1 + [
+        "-D", self.directory + "/data", "-U", "jobdrop", "--pwfile=" + self.directory + "/pwfile",
+        "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync",
+      ])
+    try #require(initdb.status == 0, "initdb failed: \(initdb.stderr)")
+    try start()
+  }
+
+  deinit { stop() }
+
+  /// Runs a program as `postgres` when root (setpriv execs it, so the pid is the program's own).
+  static func command(_ tool: String) -> (String, [String]) {
+    getuid() == 0
+      ? ("/usr/bin/setpriv", ["--reuid=postgres", "--regid=postgres", "--init-groups", tool]) : (tool, [])
+  }
+
+  func start() throws {
+    let (tool, prefix) = PostgresServer.command(PostgresServer.binaries + "/postgres")
+    pid = try Spawn.start(
+      tool,
+      prefix + [
+        "-D", directory + "/data", "-k", directory, "-c", "listen_addresses=127.0.0.1", "-p", "\(port)", "-c",
+        "fsync=off",
+      ], stdoutPath: "/dev/null", stderrPath: directory + "/server-\(UUID().uuidString).log")
+    // The server says nothing we can await: probe the port until it accepts (bounded).
+    let deadline = Date().addingTimeInterval(30)
+    while !SFTPTests.SSHServer.accepts(port: port) && Date() < deadline && kill(pid, 0) == 0 {
+      usleep(20_000)
+    }
+    try #require(SFTPTests.SSHServer.accepts(port: port), "postgres did not start")
+  }
+
+  /// Fast shutdown (SIGINT) and wait.
+  func stop() {
+    guard pid > 0 else { return }
+    kill(pid, SIGINT)
+    _ = Spawn.wait(pid)
+    pid = 0
+  }
+
+  /// Runs SQL with psql.
+  @discardableResult
+  func psql(_ sql: String) throws -> Spawn.Output {
+    try Spawn.run(
+      "/usr/bin/psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
+      environment: ProcessInfo.processInfo.environment)
+  }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import JobdropCore
+import Testing
+
+/// PostgreSQL as the data source: a real server, the same bytes as SQLite, and the fault cases.
+@Suite(.serialized) struct PostgresTests {
+  static let requests: [(String, String)] = {
+    var requests = Catalog.builtIn.jobTypes.map {
+      ("\($0.name).json", #"{"jobType": "\#($0.name)", "exportFilters": {}}"#)
+    }
+    let filters = [
+      "gt(created_at,2021-03-01):lt(created_at,2022-10-01):eq(payment,refunded)",
+      "like(name,\"ron*\"):in(status,complete,processing)", "eq(product_sku,SKU-00042)",
+      "is_null(external_ref)",
+      "ge(with_tax,20000):le(without_tax,30000)", "like(email,\"*@example.com\"):eq(currency,GBP)",
+      "eq(created_at,2023-05-17)",
+    ]
+    for (index, filter) in filters.enumerated() {
+      requests.append(("filter-\(index).json", Sandbox.request(filter: filter)))
+    }
+    requests.append(
+      (
+        "returns.json",
+        #"{"jobType": "order_return", "exportFilters": {"orderCreatedDateRange": "{\"start\":\"2020-01-01\",\"end\":\"2021-06-30\"}", "paymentMethod": "COD"}}"#
+      ))
+    requests.append(("columns.json", Sandbox.request(extra: #", "columns": ["created_at", "name", "tax"]"#)))
+    return requests
+  }()
+
+  @Test func everyJobTypeAndFilterGivesTheSameBytesAsSQLite() throws {
+    let sandbox = try Sandbox(orders: 3000)
+    let server = try PostgresServer(directory: sandbox.root)
+    let created = try sandbox.run(["demo-data", "--orders", "3000", "--source", server.url])
+    #expect(created.status == 0, "\(created.stderr)")
+    #expect(!created.stdout.contains(PostgresServer.password))
+    for (name, source) in [("sqlite", "sqlite:" + sandbox.store), ("postgres", server.url)] {
+      let inbox = sandbox.root + "/inbox-\(name)"
+      try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
+      for (file, text) in PostgresTests.requests {
+        _ = FileManager.default.createFile(atPath: inbox + "/" + file, contents: Data(text.utf8))
+      }
+      let result = try sandbox.run([
+        "process", "--inbox", inbox, "--spool", sandbox.root + "/spool-\(name)", "--outbox",
+        sandbox.root + "/outbox-\(name)", "--source", source,
+      ])
+      #expect(result.status == 0, "\(result.stderr)")
+      #expect(!result.stderr.contains(PostgresServer.password))
+    }
+    func digests(_ name: String) throws -> [String: String] {
+      let data = try Data(contentsOf: URL(fileURLWithPath: sandbox.root + "/outbox-\(name)/index.json"))
+      let jobs = (try JSONSerialization.jsonObject(with: data) as! [String: Any])["data"] as! [[String: Any]]
+      var result: [String: String] = [:]
+      for job in jobs {
+        let meta = job["meta"] as! [String: Any]
+        let file = (meta["request"] as! [String: Any])["file"] as! String
+        #expect(job["status"] as? String == "success", "\(name) \(file): \(job["error"] ?? "")")
+        result[file] = "\(meta["rows"] ?? "-") \(meta["sha256"] ?? "-")"
+      }
+      return result
+    }
+    let sqlite = try digests("sqlite")
+    let postgres = try digests("postgres")
+    #expect(sqlite.count == PostgresTests.requests.count)
+    for (file, _) in PostgresTests.requests {
+      #expect(
+        sqlite[file] != nil && sqlite[file] == postgres[file],
+        "\(file): sqlite \(sqlite[file] ?? "") postgres \(postgres[file] ?? "")")
+    }
+  }
+
+  @Test func aWrongPasswordOrAMissingTableFailsAtOnceAndNoSecretIsShown() throws {
+    let sandbox = try Sandbox(orders: 1)
+    let server = try PostgresServer(directory: sandbox.root)
+    #expect(try sandbox.run(["demo-data", "--orders", "100", "--source", server.url]).status == 0)
+    try server.psql("DROP TABLE products")
+    sandbox.drop("gone.json", #"{"jobType": "product", "exportFilters": {}}"#)
+    let wrong = server.url.replacingOccurrences(of: PostgresServer.password, with: "not-the-password")
+    sandbox.drop("fine.json", Sandbox.request())
+    try sandbox.process(["--source", server.url])
+    let gone = try sandbox.job(file: "gone.json")
+    #expect(gone["status"] as? String == "failed")
+    let goneError = gone["error"] as? String ?? ""
+    #expect(goneError.contains("postgres 127.0.0.1:\(server.port)/postgres"), "\(goneError)")
+    #expect(goneError.contains("relation \"products\" does not exist"))
+    #expect(goneError.contains("SQLSTATE 42P01"))
+    #expect(try sandbox.job(file: "fine.json")["status"] as? String == "success")
+
+    sandbox.drop("denied.json", Sandbox.request())
+    let started = Date()
+    let result = try sandbox.process(["--source", wrong])
+    #expect(Date().timeIntervalSince(started) < 5, "a wrong password must not be retried")
+    let denied = try sandbox.job(file: "denied.json")
+    #expect(denied["status"] as? String == "failed")
+    let deniedError = denied["error"] as? String ?? ""
+    #expect(deniedError.contains("password authentication failed"), "\(deniedError)")
+    for text in [
+      deniedError, goneError, result.stderr,
+      String(decoding: try sandbox.outboxFile("index.json"), as: UTF8.self),
+    ] {
+      #expect(!text.contains("not-the-password") && !text.contains(PostgresServer.password))
+    }
+  }
+
+  @Test func anUnreachableDatabaseIsRetriedWithBackoffThenFailsNamingIt() throws {
+    let sandbox = try Sandbox(orders: 1)
+    let port = SFTPTests.SSHServer.freePort()
+    sandbox.drop("a.json", Sandbox.request())
+    let result = try sandbox.process([
+      "--source", "postgres://jobdrop:pw@127.0.0.1:\(port)/shop", "--retries", "1",
+    ])
+    #expect(result.stderr.contains("the data source failed; the job will be tried again"))
+    let job = try sandbox.job(file: "a.json")
+    #expect(job["status"] as? String == "failed")
+    let error = job["error"] as? String ?? ""
+    #expect(
+      error.hasPrefix("export failed") || error.hasPrefix("postgres 127.0.0.1:\(port)/shop"), "\(error)")
+    #expect(error.contains("127.0.0.1:\(port)/shop"))
+    #expect(error.hasSuffix("(gave up after 2 attempts)"), "\(error)")
+    #expect(!error.contains("jobdrop:pw"))
+  }
+
+  @Test func aServerStoppedMidExportIsRetriedAndTheJobFinishesWithEveryRow() throws {
+    let sandbox = try Sandbox(orders: 1)
+    let server = try PostgresServer(directory: sandbox.root)
+    #expect(try sandbox.run(["demo-data", "--orders", "200000", "--source", server.url]).status == 0)
+    let waiter = try sandbox.outboxWaiter()
+    sandbox.drop("big.json", Sandbox.request())
+    let daemon = try RunningDaemon(sandbox, ["--source", server.url])
+    #expect(waiter.wait { sandbox.jobsByFile()["big.json"]?.first?["status"] as? String == "started" })
+    server.stop()
+    #expect(
+      waiter.wait(timeout: 30) { daemon.log.contains("the data source failed; the job will be tried again") },
+      "\(daemon.log)")
+    try server.start()
+    #expect(
+      waiter.wait(timeout: 120) {
+        sandbox.jobsByFile()["big.json"]?.first?["status"] as? String == "success"
+      }, "\(daemon.log)")
+    #expect(daemon.stop() == 0)
+    let job = try #require(sandbox.jobsByFile()["big.json"]?.first)
+    #expect((job["meta"] as? [String: Any])?["rows"] as? Int == 200_000)
+    #expect(!daemon.log.contains(PostgresServer.password))
+  }
+}
