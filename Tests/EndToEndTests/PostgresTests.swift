@@ -142,3 +142,24 @@ import Testing
     #expect(!daemon.log.contains(PostgresServer.password))
   }
 }
+
+extension PostgresTests {
+  @Test func connectionSettingsComeFromPGVariablesAndThePasswordFile() throws {
+    let sandbox = try Sandbox(orders: 1)
+    let server = try PostgresServer(directory: sandbox.root)
+    #expect(try sandbox.run(["demo-data", "--orders", "50", "--source", server.url]).status == 0)
+    let passfile = sandbox.root + "/pgpass"
+    try "127.0.0.1:\(server.port):postgres:jobdrop:\(PostgresServer.password)\n".write(
+      toFile: passfile, atomically: true, encoding: .utf8)
+    chmod(passfile, 0o600)
+    sandbox.drop("a.json", Sandbox.request())
+    let result = try sandbox.run(
+      ["process", "--source", "postgres://127.0.0.1:\(server.port)/postgres"]
+        + Array(sandbox.paths.dropLast(2)),
+      environment: ["PGUSER": "jobdrop", "PGPASSFILE": passfile])
+    #expect(result.status == 0, "\(result.stderr)")
+    let job = try sandbox.job(file: "a.json")
+    #expect(job["status"] as? String == "success", "\(job["error"] ?? "")")
+    #expect((job["meta"] as? [String: Any])?["rows"] as? Int == 50)
+  }
+}

@@ -83,6 +83,43 @@ final class PostgresConnection {
     return wrapped
   }
 
+  /// Runs a query with `values` bound and calls `row` with each row's one-row result, as it arrives.
+  /// If `row` throws, the query is cancelled, the rest drained, and the error rethrown.
+  func stream(_ sql: String, _ values: [SQLValue], row: (OpaquePointer) throws -> Void) throws {
+    let texts: [String?] = values.map {
+      switch $0 {
+      case .text(let text): text
+      case .integer(let number): String(number)
+      case .null: nil
+      }
+    }
+    let pointers = texts.map { $0.flatMap { strdup($0) } }
+    defer { pointers.forEach { free($0) } }
+    let constants: [UnsafePointer<CChar>?] = pointers.map { $0.map { UnsafePointer($0) } }
+    let sent = constants.withUnsafeBufferPointer { buffer in
+      PQsendQueryParams(connection, sql, Int32(values.count), nil, buffer.baseAddress, nil, nil, 0)
+    }
+    guard sent == 1 else { throw error(nil) }
+    PQsetSingleRowMode(connection)
+    var failure: (any Error)?
+    while let result = PQgetResult(connection) {
+      defer { PQclear(result) }
+      switch PQresultStatus(result) {
+      case PGRES_SINGLE_TUPLE:
+        guard failure == nil else { continue }
+        do { try row(result) } catch {
+          failure = error
+          _ = PQrequestCancel(connection)
+        }
+      case PGRES_TUPLES_OK, PGRES_COMMAND_OK:
+        continue
+      default:
+        if failure == nil { failure = error(result) }
+      }
+    }
+    if let failure { throw failure }
+  }
+
   /// Streams rows in with `COPY table (columns) FROM STDIN` (text format); `rows` calls `send` per row.
   func copyIn(_ statement: String, rows: ((([SQLValue]) throws -> Void)) throws -> Void) throws {
     try execute(statement)

@@ -1,16 +1,14 @@
 import CPostgres
 
-/// Exports from PostgreSQL through a server-side cursor: the query runs with its values bound as
-/// parameters, rows arrive in batches of ``batchSize`` and go straight into the CSV writer, so memory is
-/// one batch whatever the export's size. Connections are reused between jobs.
+/// Exports from PostgreSQL: the query runs with its values bound as parameters and libpq's single-row
+/// mode hands over each row as it arrives, straight into the CSV writer, so memory does not grow with the
+/// export's size. Connections are reused between jobs.
 public struct PostgresSource: DataSource {
   /// The connection string as given (may hold a password: never logged).
   let conninfo: String
   public let displayName: String
   public var dialect: SQLDialect { .postgres }
   private let pool: PostgresConnectionPool
-  /// Rows per `FETCH`.
-  public var batchSize = 10_000
 
   public init(conninfo: String, displayName: String) {
     self.conninfo = conninfo
@@ -25,44 +23,29 @@ public struct PostgresSource: DataSource {
     let connection = try pool.take()
     var healthy = false
     defer { pool.give(connection, healthy: healthy) }
-    try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-    do {
-      // Same row order as a plain table scan, run after run.
-      try connection.execute("SET LOCAL synchronize_seqscans = off")
-      try connection.execute(
-        "DECLARE jobdrop_rows NO SCROLL CURSOR FOR \(query.sql)", query.condition.bindings)
-      let guarded = query.columns.map { $0.type == .text }
-      var rows = 0
-      while true {
-        let batch = try connection.execute("FETCH FORWARD \(batchSize) FROM jobdrop_rows")
-        guard let result = batch.handle else { break }
-        let count = PQntuples(result)
-        if count == 0 { break }
-        for row in 0..<count {
-          for (offset, guardedColumn) in guarded.enumerated() {
-            let column = Int32(offset)
-            if PQgetisnull(result, row, column) == 1 {
-              try writer.empty()
-              continue
-            }
-            let length = Int(PQgetlength(result, row, column))
-            try writer.text(
-              UnsafeRawBufferPointer(start: PQgetvalue(result, row, column), count: length),
-              guarded: guardedColumn)
-          }
-          try writer.endRow()
-          rows += 1
-          if rows & 0x1FFF == 0 { try progress(rows) }
+    // Same row order as a plain table scan, run after run.
+    try connection.execute("SET synchronize_seqscans = off")
+    let guarded = query.columns.map { $0.type == .text }
+    var rows = 0
+    // Single-row mode: the server streams rows while this thread writes them (no round trip per batch);
+    // each row is one small result, written and freed at once.
+    try connection.stream(query.sql, query.condition.bindings) { result in
+      for (offset, guardedColumn) in guarded.enumerated() {
+        let column = Int32(offset)
+        if PQgetisnull(result, 0, column) == 1 {
+          try writer.empty()
+          continue
         }
+        let length = Int(PQgetlength(result, 0, column))
+        try writer.text(
+          UnsafeRawBufferPointer(start: PQgetvalue(result, 0, column), count: length), guarded: guardedColumn)
       }
-      try connection.execute("COMMIT")
-      healthy = true
-      return rows
-    } catch {
-      _ = try? connection.execute("ROLLBACK")
-      healthy = connection.isHealthy
-      throw error
+      try writer.endRow()
+      rows += 1
+      if rows & 0x1FFF == 0 { try progress(rows) }
     }
+    healthy = connection.isHealthy
+    return rows
   }
 }
 
