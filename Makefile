@@ -36,6 +36,8 @@ format:
 bench: release
 	scripts/install-deps.sh bench
 	scripts/bench-export.sh
+	scripts/bench-postgres.sh
+	python3 scripts/bench-daemon.py
 
 clean:
 	rm -rf .build

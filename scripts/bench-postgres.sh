@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# PostgreSQL export speed: `jobdrop process --source postgres://…` next to `psql -c "COPY (…) TO STDOUT WITH
+# CSV HEADER"` on the same server, full and filtered order_export, whole processes, interleaved, median/min/max
+# of RUNS (default 3) and peak RSS. Starts its own server (PostgreSQL 15, Debian) on 127.0.0.1 and stops it.
+# Usage: scripts/bench-postgres.sh [ORDERS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+orders=${1:-1000000}
+runs=${RUNS:-3}
+bin=$PWD/.build/release/jobdrop
+pgbin=/usr/lib/postgresql/15/bin
+work=$PWD/.build-bench/postgres-$orders
+as_postgres=()
+[ "$(id -u)" -eq 0 ] && as_postgres=(setpriv --reuid=postgres --regid=postgres --init-groups)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+url="postgres://jobdrop:bench@127.0.0.1:$port/postgres"
+if [ ! -f "$work/ready" ]; then
+  rm -rf "$work"; mkdir -p "$work/data"; echo bench > "$work/pwfile"
+  [ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$work"
+  "${as_postgres[@]}" "$pgbin/initdb" -D "$work/data" -U jobdrop --pwfile="$work/pwfile" --auth-host=scram-sha-256 >/dev/null
+fi
+"${as_postgres[@]}" "$pgbin/postgres" -D "$work/data" -k "$work" -c listen_addresses=127.0.0.1 -p "$port" \
+  > "$work/server.log" 2>&1 &
+server=$!
+trap 'kill -INT $server; wait $server 2>/dev/null || true' EXIT
+for _ in $(seq 100); do PGPASSWORD=bench psql -X -q -d "$url" -c 'select 1' >/dev/null 2>&1 && break; sleep 0.1; done
+if [ ! -f "$work/ready" ]; then
+  "$bin" demo-data --orders "$orders" --source "$url"
+  touch "$work/ready"
+fi
+cols="id,order_number,external_ref,status,payment,shipping,customer_id,name,email,currency,with_tax,without_tax,tax,item_count,shipping_postcode,billing_postcode,shipping_country,created_at,updated_at"
+filter_ep="ge(created_at,2023-01-01):lt(created_at,2024-01-01):eq(payment,paid)"
+filter_sql="created_at >= '2023-01-01T00:00:00Z' AND created_at < '2024-01-01T00:00:00Z' AND payment = 'paid'"
+jobs=$work/jobs
+measure() { local name=$1; shift; /usr/bin/time -f "$name %e %M" "$@" 2>&1 >/dev/null | tail -n 1; }
+jobdrop_run() {
+  rm -rf "$jobs"; mkdir -p "$jobs/inbox"
+  if [ -n "$1" ]; then f=", \"filter\": \"$1\""; else f=""; fi
+  echo "{\"data\": {\"type\": \"job\", \"job_type\": \"order_export\"$f}}" > "$jobs/inbox/r.json"
+  "$bin" process --inbox "$jobs/inbox" --spool "$jobs/spool" --outbox "$jobs/outbox" --source "$url" --log-level error
+}
+export -f jobdrop_run; export bin jobs url
+results=$(mktemp)
+for _ in $(seq "$runs"); do
+  measure jobdrop-full bash -c 'jobdrop_run ""' >> "$results"
+  measure psql-copy-full bash -c "PGPASSWORD=bench psql -X -d $url -c \"COPY (SELECT $cols FROM orders) TO STDOUT WITH CSV HEADER\" > $work/copy.csv" >> "$results"
+  measure jobdrop-filtered bash -c "jobdrop_run \"$filter_ep\"" >> "$results"
+  measure psql-copy-filtered bash -c "PGPASSWORD=bench psql -X -d $url -c \"COPY (SELECT $cols FROM orders WHERE $filter_sql) TO STDOUT WITH CSV HEADER\" > $work/copy.csv" >> "$results"
+done
+echo "orders: $orders; runs: $runs; $(nproc) cores; PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}'); $(date -u +%Y-%m-%d)"
+python3 - "$results" <<'PY'
+import sys, statistics, collections
+data = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    name, seconds, kb = line.split()
+    data[name].append((float(seconds), int(kb)))
+print(f"{'command':<20} {'median s':>9} {'min s':>7} {'max s':>7} {'peak RSS MiB':>13}")
+for name, values in data.items():
+    secs = [v[0] for v in values]
+    print(f"{name:<20} {statistics.median(secs):>9.2f} {min(secs):>7.2f} {max(secs):>7.2f} {max(v[1] for v in values) / 1024:>13.1f}")
+for kind in ("full", "filtered"):
+    j = statistics.median(v[0] for v in data[f"jobdrop-{kind}"])
+    p = statistics.median(v[0] for v in data[f"psql-copy-{kind}"])
+    print(f"jobdrop / psql COPY ({kind}): {j / p:.2f}")
+PY
+rm -f "$results"
