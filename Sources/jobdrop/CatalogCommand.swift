@@ -15,21 +15,13 @@ struct CatalogCommand: ParsableCommand {
       """
   )
 
-  @Option(help: "A job type catalog file (JSON) instead of the built-in one (env JOBDROP_CATALOG).")
-  var catalog: String?
+  @OptionGroup var catalogOption: CatalogOption
 
   @Flag(help: "Print the catalog as JSON.")
   var json = false
 
   func run() throws {
-    var flags = Configuration.Flags()
-    flags.catalog = catalog
-    let configuration: Configuration
-    do {
-      configuration = try Configuration(flags: flags, environment: ProcessEnvironment.variables)
-    } catch {
-      throw ValidationError(error.message)
-    }
+    let configuration = try catalogOption.configuration()
     if json {
       print(configuration.catalogPath == nil ? Catalog.builtInJSON : try configuration.catalog.json())
       return

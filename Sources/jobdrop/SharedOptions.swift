@@ -120,3 +120,20 @@ func printError(_ text: String) {
   var line = Array((text.hasSuffix("\n") ? text : text + "\n").utf8)
   _ = line.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
 }
+
+/// The `--catalog` option of the commands that read requests without working a spool.
+struct CatalogOption: ParsableArguments {
+  @Option(help: "A job type catalog file (JSON) instead of the built-in one (env JOBDROP_CATALOG).")
+  var catalog: String?
+
+  /// The configuration with this catalog (other settings from the environment and defaults).
+  func configuration() throws -> Configuration {
+    var flags = Configuration.Flags()
+    flags.catalog = catalog
+    do {
+      return try Configuration(flags: flags, environment: ProcessEnvironment.variables)
+    } catch {
+      throw ValidationError(error.message)
+    }
+  }
+}

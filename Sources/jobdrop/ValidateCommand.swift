@@ -20,18 +20,10 @@ struct ValidateCommand: ParsableCommand {
   @Argument(help: "The request file to check.")
   var file: String
 
-  @Option(help: "A job type catalog file (JSON) instead of the built-in one (env JOBDROP_CATALOG).")
-  var catalog: String?
+  @OptionGroup var catalogOption: CatalogOption
 
   func run() throws {
-    var flags = Configuration.Flags()
-    flags.catalog = catalog
-    let configuration: Configuration
-    do {
-      configuration = try Configuration(flags: flags, environment: ProcessEnvironment.variables)
-    } catch {
-      throw ValidationError(error.message)
-    }
+    let configuration = try catalogOption.configuration()
     let descriptor = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
     guard descriptor >= 0 else {
       printError("\(file): \(String(cString: strerror(errno)))")

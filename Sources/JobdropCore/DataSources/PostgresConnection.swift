@@ -60,20 +60,10 @@ final class PostgresConnection {
   /// Runs `sql` with `values` bound as text parameters; returns the result (caller clears it).
   @discardableResult
   func execute(_ sql: String, _ values: [SQLValue] = []) throws(PostgresError) -> PostgresResult {
-    let texts: [String?] = values.map {
-      switch $0 {
-      case .text(let text): text
-      case .integer(let number): String(number)
-      case .null: nil
-      }
-    }
-    let pointers = texts.map { $0.flatMap { strdup($0) } }
-    defer { pointers.forEach { free($0) } }
-    let constants: [UnsafePointer<CChar>?] = pointers.map { $0.map { UnsafePointer($0) } }
-    let result: OpaquePointer? = constants.withUnsafeBufferPointer { buffer in
+    let result: OpaquePointer? = PostgresConnection.withParameters(values) { parameters in
       values.isEmpty
         ? PQexec(connection, sql)
-        : PQexecParams(connection, sql, Int32(values.count), nil, buffer.baseAddress, nil, nil, 0)
+        : PQexecParams(connection, sql, Int32(values.count), nil, parameters, nil, nil, 0)
     }
     let wrapped = PostgresResult(result)
     let status = result.map(PQresultStatus) ?? PGRES_FATAL_ERROR
@@ -86,18 +76,8 @@ final class PostgresConnection {
   /// Runs a query with `values` bound and calls `row` with each row's one-row result, as it arrives.
   /// If `row` throws, the query is cancelled, the rest drained, and the error rethrown.
   func stream(_ sql: String, _ values: [SQLValue], row: (OpaquePointer) throws -> Void) throws {
-    let texts: [String?] = values.map {
-      switch $0 {
-      case .text(let text): text
-      case .integer(let number): String(number)
-      case .null: nil
-      }
-    }
-    let pointers = texts.map { $0.flatMap { strdup($0) } }
-    defer { pointers.forEach { free($0) } }
-    let constants: [UnsafePointer<CChar>?] = pointers.map { $0.map { UnsafePointer($0) } }
-    let sent = constants.withUnsafeBufferPointer { buffer in
-      PQsendQueryParams(connection, sql, Int32(values.count), nil, buffer.baseAddress, nil, nil, 0)
+    let sent = PostgresConnection.withParameters(values) { parameters in
+      PQsendQueryParams(connection, sql, Int32(values.count), nil, parameters, nil, nil, 0)
     }
     guard sent == 1 else { throw error(nil) }
     PQsetSingleRowMode(connection)
@@ -162,6 +142,22 @@ final class PostgresConnection {
       defer { PQclear(result) }
       if PQresultStatus(result) != PGRES_COMMAND_OK { throw error(result) }
     }
+  }
+
+  /// Calls `body` with `values` as libpq text parameters (NULL for `.null`).
+  static func withParameters<R>(_ values: [SQLValue], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R)
+    -> R
+  {
+    let pointers: [UnsafeMutablePointer<CChar>?] = values.map {
+      switch $0 {
+      case .text(let text): strdup(text)
+      case .integer(let number): strdup(String(number))
+      case .null: nil
+      }
+    }
+    defer { pointers.forEach { free($0) } }
+    let constants: [UnsafePointer<CChar>?] = pointers.map { $0.map { UnsafePointer($0) } }
+    return constants.withUnsafeBufferPointer { body($0.baseAddress) }
   }
 
   func error(_ result: OpaquePointer?) -> PostgresError {
