@@ -193,4 +193,22 @@ import Testing
     #expect(folder[.posixPermissions] as? Int == 0o755)
     #expect(!sandbox.list("outbox").contains { $0.hasPrefix(".") })
   }
+
+  @Test func runsJobsOnSeveralWorkersEachExactlyOnce() throws {
+    let sandbox = try Sandbox(orders: 2000)
+    let names = (0..<12).map { "r\($0).json" }
+    for (index, name) in names.enumerated() {
+      sandbox.drop(name, Sandbox.request(filter: index % 2 == 0 ? "eq(payment,paid)" : "eq(status,complete)"))
+    }
+    try sandbox.process(["--workers", "3"])
+    let paid = try sandbox.query("SELECT id FROM orders WHERE payment = 'paid'").count
+    let complete = try sandbox.query("SELECT id FROM orders WHERE status = 'complete'").count
+    #expect(try sandbox.index().count == names.count)
+    for (index, name) in names.enumerated() {
+      let job = try sandbox.job(file: name)
+      #expect(job["status"] as? String == "success")
+      #expect((job["meta"] as? [String: Any])?["rows"] as? Int == (index % 2 == 0 ? paid : complete))
+    }
+    #expect(sandbox.list("spool/success").count == names.count)
+  }
 }
