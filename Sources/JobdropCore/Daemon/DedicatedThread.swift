@@ -1,3 +1,6 @@
+import Logging
+import ServiceLifecycle
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -34,4 +37,36 @@ public enum DedicatedThread {
       self.body = body
     }
   }
+}
+
+extension DedicatedThread {
+  /// Runs a service's blocking loop on its own thread until it returns: `stop` is called on graceful
+  /// shutdown or cancellation; an error the loop throws is logged (as `what` stopped) and rethrown, which
+  /// stops the service group.
+  static func runService(
+    name: String, what: String, logger: Logger, stop: @escaping @Sendable () -> Void,
+    _ body: @escaping @Sendable () throws -> Void
+  ) async throws {
+    let outcome = Outcome()
+    await withTaskCancellationOrGracefulShutdownHandler {
+      await DedicatedThread.run(name: name) {
+        do { try body() } catch { outcome.set(error) }
+      }
+    } onCancelOrGracefulShutdown: {
+      stop()
+    }
+    if let error = outcome.error {
+      logger.error("\(what) stopped", metadata: ["error": "\(error)"])
+      throw error
+    }
+  }
+}
+
+/// The error a dedicated thread ended with, handed back to async code.
+final class Outcome: @unchecked Sendable {
+  private let lock = ConditionLock()
+  private var stored: (any Error)?
+
+  func set(_ error: any Error) { lock.withLock { stored = error } }
+  var error: (any Error)? { lock.withLock { stored } }
 }

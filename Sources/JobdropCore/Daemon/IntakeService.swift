@@ -25,18 +25,8 @@ public struct IntakeService: Service {
   }
 
   public func run() async throws {
-    let outcome = Outcome()
-    await withTaskCancellationOrGracefulShutdownHandler {
-      await DedicatedThread.run(name: "jobdrop-intake") {
-        do { try loop() } catch { outcome.set(error) }
-      }
-    } onCancelOrGracefulShutdown: {
-      mailbox.control.stop()
-    }
-    if let error = outcome.error {
-      logger.error("intake stopped", metadata: ["error": "\(error)"])
-      throw error
-    }
+    try await DedicatedThread.runService(
+      name: "jobdrop-intake", what: "intake", logger: logger, stop: mailbox.control.stop, loop)
   }
 
   private func loop() throws {

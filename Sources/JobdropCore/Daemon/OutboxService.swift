@@ -16,31 +16,20 @@ public struct OutboxService: Service {
 
   public func run() async throws {
     let control = ThreadControl()
-    let outcome = Outcome()
-    await withTaskCancellationOrGracefulShutdownHandler {
-      await DedicatedThread.run(name: "jobdrop-outbox") {
-        do {
-          var nextSweep = ConditionLock.monotonicMilliseconds()
-          while true {
-            let now = ConditionLock.monotonicMilliseconds()
-            if now >= nextSweep {
-              try store.expire(now: .now())
-              nextSweep = now + expiryInterval
-            }
-            try store.publishIndex()
-            guard control.sleep(untilMilliseconds: min(nextSweep, now + store.indexInterval)) else { break }
-          }
-          try store.publishIndex(force: true)
-        } catch {
-          outcome.set(error)
+    try await DedicatedThread.runService(
+      name: "jobdrop-outbox", what: "outbox renderer", logger: logger, stop: control.stop
+    ) { [store, expiryInterval] in
+      var nextSweep = ConditionLock.monotonicMilliseconds()
+      while true {
+        let now = ConditionLock.monotonicMilliseconds()
+        if now >= nextSweep {
+          try store.expire(now: .now())
+          nextSweep = now + expiryInterval
         }
+        try store.publishIndex()
+        guard control.sleep(untilMilliseconds: min(nextSweep, now + store.indexInterval)) else { break }
       }
-    } onCancelOrGracefulShutdown: {
-      control.stop()
-    }
-    if let error = outcome.error {
-      logger.error("outbox renderer stopped", metadata: ["error": "\(error)"])
-      throw error
+      try store.publishIndex(force: true)
     }
   }
 }

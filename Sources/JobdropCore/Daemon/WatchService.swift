@@ -31,46 +31,35 @@ public struct WatchService: Service {
 
   public func run() async throws {
     let control = ThreadControl()
-    let outcome = Outcome()
-    await withTaskCancellationOrGracefulShutdownHandler {
-      await DedicatedThread.run(name: "jobdrop-watch") { [path, mailbox, logger] in
-        do {
-          let watcher = try DirectoryWatcher(directories: [path])
-          logger.info(
-            "watching the inbox",
-            metadata: [
-              "inbox": "\(path)",
-              "inotify.max_queued_events": "\(DirectoryWatcher.maximumQueuedEvents() ?? -1)",
-            ])
-          mailbox.post(.rescan("start"))
-          let identity = WatchService.identity(of: path)
-          var nextCheck = ConditionLock.monotonicMilliseconds() + 1000
-          while !control.isStopped {
-            // The inbox held open by jobdrop gets no IN_DELETE_SELF when removed: compare it by inode too.
-            if ConditionLock.monotonicMilliseconds() >= nextCheck {
-              if WatchService.identity(of: path) != identity { throw InboxLost(path: path) }
-              nextCheck = ConditionLock.monotonicMilliseconds() + 1000
-            }
-            guard let event = try watcher.next(timeoutSeconds: 1) else { continue }
-            if event.mask.contains(.queueOverflow) {
-              logger.warning("inotify queue overflowed; rescanning the inbox")
-              mailbox.post(.rescan("queue overflow"))
-            } else if event.mask.directoryLost {
-              throw InboxLost(path: path)
-            } else if let name = event.name, !event.mask.contains(.isDirectory) {
-              mailbox.post(.look(name, settle: event.mask == .create))
-            }
-          }
-        } catch {
-          outcome.set(error)
+    try await DedicatedThread.runService(
+      name: "jobdrop-watch", what: "watcher", logger: logger, stop: control.stop
+    ) {
+      [path, mailbox, logger] in
+      let watcher = try DirectoryWatcher(directories: [path])
+      logger.info(
+        "watching the inbox",
+        metadata: [
+          "inbox": "\(path)", "inotify.max_queued_events": "\(DirectoryWatcher.maximumQueuedEvents() ?? -1)",
+        ])
+      mailbox.post(.rescan("start"))
+      let identity = WatchService.identity(of: path)
+      var nextCheck = ConditionLock.monotonicMilliseconds() + 1000
+      while !control.isStopped {
+        // The inbox held open by jobdrop gets no IN_DELETE_SELF when removed: compare it by inode too.
+        if ConditionLock.monotonicMilliseconds() >= nextCheck {
+          if WatchService.identity(of: path) != identity { throw InboxLost(path: path) }
+          nextCheck = ConditionLock.monotonicMilliseconds() + 1000
+        }
+        guard let event = try watcher.next(timeoutSeconds: 1) else { continue }
+        if event.mask.contains(.queueOverflow) {
+          logger.warning("inotify queue overflowed; rescanning the inbox")
+          mailbox.post(.rescan("queue overflow"))
+        } else if event.mask.directoryLost {
+          throw InboxLost(path: path)
+        } else if let name = event.name, !event.mask.contains(.isDirectory) {
+          mailbox.post(.look(name, settle: event.mask == .create))
         }
       }
-    } onCancelOrGracefulShutdown: {
-      control.stop()
-    }
-    if let error = outcome.error {
-      logger.error("watcher stopped", metadata: ["error": "\(error)"])
-      throw error
     }
   }
 }
@@ -82,13 +71,4 @@ extension WatchService {
     guard stat(path, &info) == 0 else { return nil }
     return [UInt64(info.st_dev), UInt64(info.st_ino)]
   }
-}
-
-/// The error a dedicated thread ended with, handed back to async code.
-final class Outcome: @unchecked Sendable {
-  private let lock = ConditionLock()
-  private var stored: (any Error)?
-
-  func set(_ error: any Error) { lock.withLock { stored = error } }
-  var error: (any Error)? { lock.withLock { stored } }
 }
