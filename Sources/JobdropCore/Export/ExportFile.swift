@@ -4,7 +4,8 @@
 
 /// The file an export is written to: a temp file next to its final name, counted and hashed as written.
 ///
-/// ``publish()`` fsyncs it and renames it into place, so the outbox only ever shows complete files;
+/// Hashing and writing happen on a ``BackgroundWriter`` thread while rows are formatted. ``publish()``
+/// waits for it, fsyncs the file and renames it into place, so the outbox only ever shows complete files;
 /// ``discard()`` removes it. After `publish` returns the file is durable under its final name.
 public final class ExportFile: ByteSink {
   /// The directory that will hold the file.
@@ -14,6 +15,7 @@ public final class ExportFile: ByteSink {
   private let temporary: FileName
   private let descriptor: Int32
   private let digest = SHA256Digest()
+  private let writer: BackgroundWriter
   private var closed = false
   /// Bytes written so far.
   public private(set) var byteCount = 0
@@ -26,9 +28,12 @@ public final class ExportFile: ByteSink {
     self.descriptor = try directory.openFile(
       temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o644)
     _ = fchmod(descriptor, 0o644)
+    writer = BackgroundWriter(
+      descriptor: descriptor, path: directory.path + "/" + temporary.display, digest: digest)
   }
 
   deinit {
+    writer.stop()
     if !closed {
       close(descriptor)
       try? directory.remove(temporary)
@@ -37,13 +42,18 @@ public final class ExportFile: ByteSink {
 
   /// Appends `bytes`.
   public func write(_ bytes: UnsafeRawBufferPointer) throws(FileSystemError) {
-    digest.update(bytes)
-    try AtomicWriter.writeAll(bytes, to: descriptor, path: directory.display(temporary))
+    try writer.submit(bytes)
     byteCount += bytes.count
   }
 
   /// Makes the file durable under its final name and returns its SHA-256 in hex.
   public func publish() throws(FileSystemError) -> String {
+    do {
+      try writer.finish()
+    } catch {
+      discard()
+      throw error
+    }
     try syscall("fsync", directory.display(temporary)) { fsync(descriptor) }
     close(descriptor)
     closed = true
@@ -59,6 +69,7 @@ public final class ExportFile: ByteSink {
 
   /// Removes the temp file.
   public func discard() {
+    writer.stop()
     guard !closed else { return }
     close(descriptor)
     closed = true
