@@ -150,6 +150,7 @@ public final class JobRunner: @unchecked Sendable {
       var last = Timestamp.now()
       rows = try source.export(query, to: writer) { count in
         rows = count
+        CrashPoint.reached("mid-export")
         let now = Timestamp.now()
         if now.milliseconds - last.milliseconds >= self.progressInterval {
           last = now
@@ -173,6 +174,7 @@ public final class JobRunner: @unchecked Sendable {
     }
     do {
       let sha = try file.publish()
+      CrashPoint.reached("export-published")
       return Result(rows: rows, bytes: file.byteCount, sha256: sha, fileName: name)
     } catch {
       throw JobFailure(message: "cannot publish the export file: \(error)")

@@ -148,6 +148,7 @@ public final class JobStore: @unchecked Sendable {
     var removed = 0
     for job in jobs.values where job.state.isFinal && job.record.createdAt <= cutoff {
       try outbox.remove(id: job.id)
+      CrashPoint.reached("mid-expiry")
       try spool.remove(job)
       jobs[job.id] = nil
       removed += 1

@@ -69,7 +69,9 @@ public final class Outbox: @unchecked Sendable {
 
   /// Writes `bytes` as `index.json`.
   public func writeIndex(_ bytes: [UInt8]) throws {
-    try AtomicWriter.write(bytes, to: FileName("index.json"), in: root, syncDirectory: false)
+    try AtomicWriter.write(bytes, to: FileName("index.json"), in: root, syncDirectory: false) {
+      CrashPoint.reached("mid-index")
+    }
   }
 
   /// The bytes of `index.json`: every published job, newest first.

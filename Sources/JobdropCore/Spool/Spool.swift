@@ -48,6 +48,7 @@ public final class Spool: @unchecked Sendable {
     precondition(state == .pending || state == .failed)
     let file = Spool.fileName(record.id)
     try AtomicWriter.write(try Spool.encode(record), to: file, in: folder(state), mode: 0o600)
+    CrashPoint.reached("claim-status-written")
     do {
       try inbox.rename(name, to: requests, as: file)
     } catch {
@@ -56,6 +57,7 @@ public final class Spool: @unchecked Sendable {
     }
     try requests.sync()
     try inbox.sync()
+    CrashPoint.reached("claimed")
   }
 
   /// The request file's bytes as dropped.

@@ -19,7 +19,7 @@ public enum AtomicWriter {
   /// Replaces `name` in `directory` with `bytes`, durably.
   public static func write(
     _ bytes: some Collection<UInt8>, to name: FileName, in directory: DirectoryHandle, mode: mode_t = 0o644,
-    syncDirectory: Bool = true
+    syncDirectory: Bool = true, beforeRename: () -> Void = {}
   ) throws {
     let temporary = temporaryName(for: name)
     let descriptor = try directory.openFile(
@@ -29,6 +29,7 @@ public enum AtomicWriter {
       _ = fchmod(descriptor, mode)
       try syscall("fsync", directory.display(temporary)) { fsync(descriptor) }
       close(descriptor)
+      beforeRename()
       try directory.rename(temporary, to: directory, as: name)
       if syncDirectory { try directory.sync() }
     } catch {

@@ -1,0 +1,65 @@
+import Foundation
+import JobdropCore
+import Testing
+
+/// SIGKILL at each step of a job's life (the debug binary kills itself where `JOBDROP_CRASH_AT` says),
+/// then a normal run: every request ends as exactly one job, every success has its complete file, and
+/// nothing partial, temporary or orphaned is left.
+@Suite struct CrashMatrixTests {
+  @Test(arguments: [
+    "claim-status-written", "claimed", "mid-export", "export-published", "mid-index", "mid-expiry",
+  ])
+  func aCrashAtEveryStepLosesAndRepeatsNothing(point: String) throws {
+    let sandbox = try Sandbox(orders: 20_000)
+    // A finished job eight days old, for the expiry step.
+    sandbox.drop("old.json", Sandbox.request(filter: "eq(payment,refunded)"))
+    try sandbox.process()
+    let old = try sandbox.job(file: "old.json")["id"] as! String
+    let path = sandbox.spool + "/success/\(old).json"
+    var record =
+      try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+    record["createdAt"] = Timestamp.now().adding(seconds: -8 * 86_400).rfc3339Milliseconds
+    try JSONSerialization.data(withJSONObject: record).write(to: URL(fileURLWithPath: path))
+
+    let requests = [
+      "big.json": Sandbox.request(), "paid.json": Sandbox.request(filter: "eq(payment,paid)"),
+      "bad.json": "{",
+    ]
+    for (name, text) in requests { sandbox.drop(name, text) }
+    let crashed = try sandbox.run(
+      ["process", "--settle", "10ms"] + sandbox.paths, environment: ["JOBDROP_CRASH_AT": point])
+    #expect(crashed.status == 128 + SIGKILL, "the run should have been killed at \(point): \(crashed.stderr)")
+    try sandbox.process(["--settle", "10ms"])
+
+    let jobs = try sandbox.index()
+    let files = jobs.map { (($0["meta"] as! [String: Any])["request"] as! [String: Any])["file"] as! String }
+    #expect(files.sorted() == requests.keys.sorted(), "each request exactly one job (the old one expired)")
+    #expect(sandbox.list("inbox") == [])
+    for job in jobs {
+      let id = job["id"] as! String
+      let meta = job["meta"] as! [String: Any]
+      let file = (meta["request"] as! [String: Any])["file"] as! String
+      if file == "bad.json" {
+        #expect(job["status"] as? String == "failed")
+        continue
+      }
+      #expect(job["status"] as? String == "success", "\(file) at \(point): \(job["error"] ?? "")")
+      let href = (job["link"] as! [String: Any])["href"] as! String
+      let bytes = try sandbox.outboxFile(href)
+      #expect(SHA256Digest.hex(of: Array(bytes)) == meta["sha256"] as? String)
+      #expect(CSV.parse(String(decoding: bytes, as: UTF8.self)).count - 1 == meta["rows"] as? Int)
+      #expect(sandbox.list("outbox/files/\(id)").count == 1)
+    }
+    // One status file and one request per job; nothing temporary or orphaned anywhere.
+    let ids = Set(jobs.map { $0["id"] as! String })
+    var statusFiles: [String] = []
+    for state in JobState.allCases { statusFiles += sandbox.list("spool/\(state.rawValue)") }
+    #expect(statusFiles.sorted() == ids.map { "\($0).json" }.sorted())
+    #expect(sandbox.list("spool/requests") == ids.map { "\($0).json" }.sorted())
+    #expect(Set(sandbox.list("outbox/files")).isSubset(of: ids))
+    #expect(!sandbox.list("outbox/files").contains(old))
+    let everything = FileManager.default.subpaths(atPath: sandbox.outbox) ?? []
+    #expect(
+      everything.filter { $0.split(separator: "/").contains { $0.hasPrefix(".") } }.isEmpty, "\(everything)")
+  }
+}
