@@ -17,6 +17,9 @@ public final class Workspace: @unchecked Sendable {
 
   public init(configuration: Configuration, logger: Logger) throws {
     let catalog = configuration.catalog
+    // Over a file-size limit (RLIMIT_FSIZE) write(2) then fails with EFBIG, which fails the job, instead
+    // of the signal killing the daemon.
+    signal(SIGXFSZ, SIG_IGN)
     self.configuration = configuration
     let spool = try Spool(path: configuration.spool)
     lock = try spool.lock()
