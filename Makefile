@@ -4,7 +4,9 @@ RELEASE_BIN := .build/release/jobdrop
 STORE ?= data/store.sqlite
 DEMO_ORDERS ?= 100000
 
-.PHONY: run test build release lint format deps bench clean
+.PHONY: run test build release lint format deps bench fuzz clean
+FUZZ_SECONDS ?= 60
+FUZZ_RUNTIME = $(firstword $(wildcard /opt/swift/usr/lib/swift/clang/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a $(dir $(shell readlink -f $$(which swift)))../lib/swift/clang/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a))
 
 ## Install what is missing, build, create the demo store once, and run the daemon on ./inbox and ./outbox.
 run: release
@@ -38,6 +40,17 @@ bench: release
 	scripts/bench-export.sh
 	scripts/bench-postgres.sh
 	python3 scripts/bench-daemon.py
+
+## libFuzzer (with AddressSanitizer) on the request and filter parsers for FUZZ_SECONDS, from Tests/Corpus.
+fuzz:
+	scripts/install-deps.sh build
+	$(SWIFT) build --product jobdrop-fuzz --scratch-path .build-fuzz -Xswiftc -sanitize=address \
+	  -Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table -Xswiftc -DFUZZING \
+	  -Xlinker $(FUZZ_RUNTIME) -Xlinker -lstdc++
+	mkdir -p .build-fuzz/corpus
+	cp -n Tests/Corpus/requests/* Tests/Corpus/filters/* .build-fuzz/corpus/
+	.build-fuzz/debug/jobdrop-fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
+	  -artifact_prefix=.build-fuzz/ .build-fuzz/corpus
 
 clean:
 	rm -rf .build

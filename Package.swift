@@ -45,6 +45,8 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
       ]
     ),
+    // libFuzzer targets for the request and filter parsers (`make fuzz`); a corpus replayer otherwise.
+    .executableTarget(name: "jobdrop-fuzz", dependencies: ["JobdropCore"]),
     .testTarget(
       name: "JobdropCoreTests",
       dependencies: ["JobdropCore", "CSQLite"]

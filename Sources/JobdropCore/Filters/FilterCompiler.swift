@@ -124,7 +124,9 @@ public struct FilterCompiler: Sendable {
     let trailing = body.hasSuffix("*")
     if trailing { body = body.dropLast() }
     if let star = body.firstIndex(of: "*") {
-      let offset = body.distance(from: Substring(value.text).startIndex, to: star)
+      // `body`'s indices are the text's own, so count in the whole text (a found-by-fuzzing crash
+      // counted from an index outside `body`).
+      let offset = value.text.unicodeScalars[..<star].count + (value.quoted ? 1 : 0)
       throw FilterError(
         "'*' is only allowed at the start or end of a like value", at: value.position + offset,
         hint: "e.g. like(name,Ron*) or like(email,\"*@example.com\")")

@@ -28,5 +28,7 @@ public struct FilterExpression: Sendable, Equatable {
     public var text: String
     /// 1-based position of the value's first character (its quote, if quoted).
     public var position: Int
+    /// Whether it was written in quotes.
+    public var quoted = false
   }
 }

@@ -90,7 +90,7 @@ public struct FilterParser {
       }
       index += 1
       skipSpaces()
-      return .init(text: String(value), position: start)
+      return .init(text: String(value), position: start, quoted: true)
     }
     let value = take(while: FilterParser.isBare).trimmingSpaces()
     if value.isEmpty {

@@ -76,6 +76,10 @@ import Testing
       "like(name,R*n)",
       "filter: '*' is only allowed at the start or end of a like value at 12 (e.g. like(name,Ron*) or like(email,\"*@example.com\"))"
     ),
+    (
+      "like(name,\"*a*b\")",
+      "filter: '*' is only allowed at the start or end of a like value at 14 (e.g. like(name,Ron*) or like(email,\"*@example.com\"))"
+    ),
   ])
   func rejectsWhatTheJobTypeDoesNotAllow(filter: String, message: String) {
     do {
