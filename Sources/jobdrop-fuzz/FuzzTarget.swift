@@ -26,7 +26,7 @@ enum FuzzTarget {
   /// libFuzzer's entry point for a program that has its own `main` (SwiftPM names the executable's
   /// entry `jobdrop_fuzz_main`).
   @_silgen_name("LLVMFuzzerRunDriver")
-  func LLVMFuzzerRunDriver(
+  func runFuzzerDriver(
     _ argc: UnsafeMutablePointer<CInt>,
     _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
@@ -36,7 +36,7 @@ enum FuzzTarget {
   func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
     var count = argc
     var arguments = argv
-    return LLVMFuzzerRunDriver(&count, &arguments) { data, size in
+    return runFuzzerDriver(&count, &arguments) { data, size in
       guard let data else { return 0 }
       FuzzTarget.run(Array(UnsafeBufferPointer(start: data, count: size)))
       return 0
