@@ -6,6 +6,7 @@ DEMO_ORDERS ?= 100000
 
 .PHONY: run test build release lint format deps bench fuzz clean
 FUZZ_SECONDS ?= 60
+FUZZ_ARGS ?= -max_total_time=$(FUZZ_SECONDS)
 FUZZ_RUNTIME = $(firstword $(wildcard /opt/swift/usr/lib/swift/clang/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a $(dir $(shell readlink -f $$(which swift)))../lib/swift/clang/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a))
 
 ## Install what is missing, build, create the demo store once, and run the daemon on ./inbox and ./outbox.
@@ -14,9 +15,10 @@ run: release
 	$(RELEASE_BIN) demo-data --if-missing --orders $(DEMO_ORDERS) --source sqlite:$(STORE)
 	$(RELEASE_BIN) run --source sqlite:$(STORE)
 
-## Install what the tests need and run them all.
+## Install what the tests need, run a bounded, deterministic fuzzing pass, then the whole test suite.
 test:
 	scripts/install-deps.sh test
+	$(MAKE) fuzz FUZZ_ARGS="-seed=1 -runs=300000"
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
@@ -49,7 +51,7 @@ fuzz:
 	  -Xlinker $(FUZZ_RUNTIME) -Xlinker -lstdc++
 	mkdir -p .build-fuzz/corpus
 	cp -n Tests/Corpus/requests/* Tests/Corpus/filters/* .build-fuzz/corpus/
-	.build-fuzz/debug/jobdrop-fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
+	.build-fuzz/debug/jobdrop-fuzz $(FUZZ_ARGS) -max_len=65536 -timeout=10 \
 	  -artifact_prefix=.build-fuzz/ .build-fuzz/corpus
 
 clean:
