@@ -42,6 +42,7 @@ bench: release
 	scripts/bench-export.sh
 	scripts/bench-postgres.sh
 	python3 scripts/bench-daemon.py
+	scripts/plot-bench.sh
 
 ## libFuzzer (with AddressSanitizer) on the request and filter parsers for FUZZ_SECONDS, from Tests/Corpus.
 fuzz:

@@ -126,10 +126,57 @@ def burst(work, count):
     return elapsed, renamed, success, index, overflow
 
 
+def fabricate(work, count):
+    """Creates `count` finished jobs in a spool, as if they had run (status file + request each)."""
+    spool = os.path.join(work, "spool")
+    for d in ("success", "pending", "started", "failed", "requests"):
+        os.makedirs(os.path.join(spool, d), exist_ok=True)
+    now = time.time()
+    for i in range(count):
+        job_id = "%08x-0000-4000-8000-%012x" % (i, i)
+        created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now - 3600 - i)) + ".000Z"
+        record = {"id": job_id, "requestFile": f"old-{i}.json", "jobType": "order_export",
+                  "request": {"dialect": "elastic_path", "jobType": "order_export", "filter": "", "format": "csv"},
+                  "createdAt": created, "updatedAt": created, "rows": 1, "bytes": 10, "sha256": "0" * 64,
+                  "fileName": "order_export.csv", "attempts": 1}
+        with open(os.path.join(spool, "success", job_id + ".json"), "w") as f:
+            json.dump(record, f)
+        with open(os.path.join(spool, "requests", job_id + ".json"), "w") as f:
+            f.write(REQUEST)
+
+
+def live_jobs(work, live, count=200):
+    """Per-job cost with `live` jobs already in the index: a burst of `count` small jobs."""
+    fabricate(work, live)
+    inbox, outbox, spool = (os.path.join(work, d) for d in ("inbox", "outbox", "spool"))
+    staging = os.path.join(work, "staging")
+    os.makedirs(inbox), os.makedirs(staging)
+    for i in range(count):
+        with open(os.path.join(staging, f"new-{i}.json"), "w") as f:
+            f.write(REQUEST)
+    started = time.perf_counter()
+    daemon = subprocess.Popen([BIN, "run", "--inbox", inbox, "--spool", spool, "--outbox", outbox,
+                               "--source", "sqlite:" + os.path.join(work, "store.sqlite"), "--log-level", "error"])
+    while not os.path.exists(os.path.join(outbox, "index.json")):
+        time.sleep(0.05)
+    recovered = time.perf_counter() - started
+    start = time.perf_counter()
+    for i in range(count):
+        os.rename(os.path.join(staging, f"new-{i}.json"), os.path.join(inbox, f"new-{i}.json"))
+    while len(os.listdir(os.path.join(spool, "success"))) < live + count and time.perf_counter() - start < 900:
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - start
+    daemon.send_signal(signal.SIGTERM)
+    daemon.wait()
+    index = len(json.load(open(os.path.join(outbox, "index.json")))["data"])
+    return elapsed / count * 1000, recovered, index
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--drops", type=int, default=100)
     parser.add_argument("--bursts", default="10000,30000")
+    parser.add_argument("--live", default="100,1000,10000,100000", help="live jobs for the per-job cost table")
     args = parser.parse_args()
     base = tempfile.mkdtemp(prefix="jobdrop-bench-", dir=os.path.join(ROOT, ".build-bench") if os.path.isdir(os.path.join(ROOT, ".build-bench")) else None)
     store = os.path.join(base, "store.sqlite")
@@ -156,6 +203,10 @@ def main():
         print(f"burst of {count}: all finished in {elapsed:.1f} s ({elapsed / count * 1000:.2f} ms/job; renames took "
               f"{renamed:.2f} s); success {success}/{count}; index lists {index}; lost {count - success}; "
               f"queue overflow {'seen, rescanned' if overflow else 'not seen'}")
+    for live in [int(c) for c in args.live.split(",") if c]:
+        per_job, recovered, index = live_jobs(fresh(f"live-{live}"), live)
+        print(f"with {live} live jobs: {per_job:.2f} ms per job (burst of 200); start-up republished them in "
+              f"{recovered:.1f} s; index lists {index}")
     shutil.rmtree(base)
 
 

@@ -63,4 +63,5 @@ for kind in ("full", "filtered"):
     p = statistics.median(v[0] for v in data[f"psql-copy-{kind}"])
     print(f"jobdrop / psql COPY ({kind}): {j / p:.2f}")
 PY
+cp "$results" "$PWD/.build-bench/postgres-results.txt"
 rm -f "$results"

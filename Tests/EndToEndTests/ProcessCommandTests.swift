@@ -211,4 +211,18 @@ import Testing
     }
     #expect(sandbox.list("spool/success").count == names.count)
   }
+
+  @Test func aRestartDoesNotRewriteDocumentsThatDidNotChange() throws {
+    let sandbox = try Sandbox(orders: 50)
+    sandbox.drop("a.json", Sandbox.request())
+    try sandbox.process()
+    let id = try sandbox.job(file: "a.json")["id"] as! String
+    func inode(_ path: String) throws -> Int {
+      (try FileManager.default.attributesOfItem(atPath: sandbox.outbox + "/" + path)[.systemFileNumber]
+        as? Int) ?? -1
+    }
+    let before = try ["jobs/\(id).json", "jobs/\(id)/file.json", "requests/a.json"].map(inode)
+    try sandbox.process()
+    #expect(try ["jobs/\(id).json", "jobs/\(id)/file.json", "requests/a.json"].map(inode) == before)
+  }
 }

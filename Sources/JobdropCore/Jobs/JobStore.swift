@@ -47,7 +47,7 @@ public final class JobStore: @unchecked Sendable {
       }
       jobs[job.id] = job
       if job.state == .pending { pending.insert(job) }
-      try outbox.publish(job)
+      try outbox.publish(job, unlessUnchanged: true)
     }
     indexDirty = true
   }

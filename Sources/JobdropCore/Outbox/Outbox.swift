@@ -42,23 +42,29 @@ public final class Outbox: @unchecked Sendable {
 
   /// Writes `jobs/<id>.json`, the request's `requests/<name>` (if this is its newest job) and, on
   /// success, `jobs/<id>/file.json`.
-  public func publish(_ job: Job) throws {
+  /// With `unlessUnchanged` (at start-up), documents that already hold the same bytes are not rewritten.
+  public func publish(_ job: Job, unlessUnchanged: Bool = false) throws {
     let jobDocument = JobDocument(job: job, links: links, ttl: ttl)
     let bytes = Array(try encoder.encode(jobDocument))
     encoded[job.id] = (job.record.createdAt, bytes)
     let document = Outbox.wrap(bytes)
-    try AtomicWriter.write(document, to: FileName("\(job.id).json"), in: jobsFolder, syncDirectory: false)
+    func put(_ bytes: [UInt8], _ name: FileName, _ folder: DirectoryHandle) throws {
+      if unlessUnchanged {
+        try AtomicWriter.writeIfChanged(bytes, to: name, in: folder, syncDirectory: false)
+      } else {
+        try AtomicWriter.write(bytes, to: name, in: folder, syncDirectory: false)
+      }
+    }
+    try put(document, FileName("\(job.id).json"), jobsFolder)
     let owner = requestOwners[job.record.requestFile]
     if owner == nil || owner!.id == job.id || (owner!.created, owner!.id) < (job.record.createdAt, job.id) {
       requestOwners[job.record.requestFile] = (job.record.createdAt, job.id)
-      try AtomicWriter.write(
-        document, to: Outbox.requestDocumentName(job.record.requestFile), in: requestsFolder,
-        syncDirectory: false)
+      try put(document, Outbox.requestDocumentName(job.record.requestFile), requestsFolder)
     }
     if job.state == .success {
       let folder = try jobsFolder.subdirectory(job.id, create: true)
       let link = Array(try encoder.encode(["data": ["href": jobDocument.link.href]]))
-      try AtomicWriter.write(link, to: FileName("file.json"), in: folder, syncDirectory: false)
+      try put(link, FileName("file.json"), folder)
     }
   }
 

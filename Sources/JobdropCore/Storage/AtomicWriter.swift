@@ -39,6 +39,25 @@ public enum AtomicWriter {
     }
   }
 
+  /// Like ``write(_:to:in:mode:syncDirectory:beforeRename:)``, but leaves the file alone when it already
+  /// holds exactly `bytes` (a restart republishing thousands of unchanged documents then costs reads,
+  /// not fsyncs).
+  public static func writeIfChanged(
+    _ bytes: [UInt8], to name: FileName, in directory: DirectoryHandle, mode: mode_t = 0o644,
+    syncDirectory: Bool = true
+  ) throws {
+    if let info = try? directory.status(of: name), (info.st_mode & S_IFMT) == S_IFREG,
+      Int(info.st_size) == bytes.count,
+      let descriptor = try? directory.openFile(name, flags: O_RDONLY | O_NOFOLLOW)
+    {
+      let existing = try? FileReader.readAll(
+        descriptor, limit: bytes.count + 1, path: directory.display(name))
+      close(descriptor)
+      if existing == bytes { return }
+    }
+    try write(bytes, to: name, in: directory, mode: mode, syncDirectory: syncDirectory)
+  }
+
   /// A temp name for `name`, unique per process and call.
   public static func temporaryName(for name: FileName) -> FileName {
     let serial = counter.add(1, ordering: .relaxed).newValue
