@@ -27,7 +27,7 @@ public struct SQLiteSource: DataSource {
     try statement.bind(query.condition.bindings)
     let handle = statement.handle
     // Per column: numbers are read as integers (one type check for NULL), text straight from SQLite's
-    // buffer (a nil pointer is NULL): two C calls per cell.
+    // page buffer: two C calls per cell.
     let kinds = query.columns.map { column -> CellKind in
       column.type.isNumeric ? .number : column.type == .text ? .guardedText : .text
     }
@@ -47,7 +47,9 @@ public struct SQLiteSource: DataSource {
             break
           }
         }
-        guard let pointer = sqlite3_column_text(handle, index) else {
+        // The blob accessor hands out the stored bytes as they are (text is UTF-8 here); the text one would
+        // first copy each value to add a NUL. NULL and empty both come back as no pointer: an empty cell.
+        guard let pointer = sqlite3_column_blob(handle, index) else {
           try writer.empty()
           continue
         }
