@@ -41,19 +41,6 @@ for run in $(seq "$runs"); do
 done
 rows=$(sqlite3 "$store" "SELECT count(*) FROM orders WHERE $filter_sql")
 echo "orders: $orders; filtered rows: $rows; runs: $runs; $(nproc) cores; $(date -u +%Y-%m-%d)"
-python3 - "$results" <<'PY'
-import sys, statistics, collections
-data = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    name, seconds, kb = line.split()
-    data[name].append((float(seconds), int(kb)))
-print(f"{'command':<18} {'median s':>9} {'min s':>7} {'max s':>7} {'peak RSS MiB':>13}")
-for name, values in data.items():
-    secs = [v[0] for v in values]
-    print(f"{name:<18} {statistics.median(secs):>9.2f} {min(secs):>7.2f} {max(secs):>7.2f} {max(v[1] for v in values) / 1024:>13.1f}")
-for kind in ("full", "filtered"):
-    j, s = statistics.median(v[0] for v in data[f"jobdrop-{kind}"]), statistics.median(v[0] for v in data[f"sqlite3-{kind}"])
-    print(f"jobdrop / sqlite3 ({kind}): {j / s:.2f}")
-PY
+python3 scripts/bench-summary.py "$results" sqlite3
 cp "$results" "$work/export-results.txt"
 rm -f "$results"

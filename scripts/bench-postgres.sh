@@ -48,20 +48,6 @@ for _ in $(seq "$runs"); do
   measure psql-copy-filtered bash -c "PGPASSWORD=bench psql -X -d $url -c \"COPY (SELECT $cols FROM orders WHERE $filter_sql) TO STDOUT WITH CSV HEADER\" > $work/copy.csv" >> "$results"
 done
 echo "orders: $orders; runs: $runs; $(nproc) cores; PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}'); $(date -u +%Y-%m-%d)"
-python3 - "$results" <<'PY'
-import sys, statistics, collections
-data = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    name, seconds, kb = line.split()
-    data[name].append((float(seconds), int(kb)))
-print(f"{'command':<20} {'median s':>9} {'min s':>7} {'max s':>7} {'peak RSS MiB':>13}")
-for name, values in data.items():
-    secs = [v[0] for v in values]
-    print(f"{name:<20} {statistics.median(secs):>9.2f} {min(secs):>7.2f} {max(secs):>7.2f} {max(v[1] for v in values) / 1024:>13.1f}")
-for kind in ("full", "filtered"):
-    j = statistics.median(v[0] for v in data[f"jobdrop-{kind}"])
-    p = statistics.median(v[0] for v in data[f"psql-copy-{kind}"])
-    print(f"jobdrop / psql COPY ({kind}): {j / p:.2f}")
-PY
+python3 scripts/bench-summary.py "$results" psql-copy
 cp "$results" "$PWD/.build-bench/postgres-results.txt"
 rm -f "$results"
