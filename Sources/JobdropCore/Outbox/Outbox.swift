@@ -36,8 +36,12 @@ public final class Outbox: @unchecked Sendable {
   }
 
   /// The folder for a job's export file, `files/<id>/`, created when missing.
+  /// A new folder's entry is synced too, so a published export survives a power cut with its folder.
   public func filesDirectory(for id: String) throws(FileSystemError) -> DirectoryHandle {
-    try filesFolder.subdirectory(id, create: true)
+    let existed = try filesFolder.status(of: FileName(id)) != nil
+    let folder = try filesFolder.subdirectory(id, create: true)
+    if !existed { try filesFolder.sync() }
+    return folder
   }
 
   /// Writes `jobs/<id>.json`, the request's `requests/<name>` (if this is its newest job) and, on
