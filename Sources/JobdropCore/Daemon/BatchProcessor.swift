@@ -74,7 +74,7 @@ public struct BatchProcessor {
     if workers == 1 {
       work()
     } else {
-      let threads = (0..<workers).map { _ in BatchThread(work) }
+      let threads = (0..<workers).map { _ in JoinableThread(work) }
       threads.forEach { $0.join() }
     }
     if let error = outcome.error { throw error }
@@ -98,23 +98,4 @@ private final class BatchOutcome: @unchecked Sendable {
   func fail(_ error: any Error) { lock.withLock { if firstError == nil { firstError = error } } }
   var summary: BatchProcessor.Summary { lock.withLock { counts } }
   var error: (any Error)? { lock.withLock { firstError } }
-}
-
-/// A joinable OS thread for batch workers.
-private final class BatchThread: @unchecked Sendable {
-  private var thread = pthread_t()
-  private let body: @Sendable () -> Void
-
-  init(_ body: @escaping @Sendable () -> Void) {
-    self.body = body
-    let result = pthread_create(
-      &thread, nil,
-      { raw in
-        Unmanaged<BatchThread>.fromOpaque(raw!).takeRetainedValue().body()
-        return nil
-      }, Unmanaged.passRetained(self).toOpaque())
-    precondition(result == 0, "pthread_create failed: \(result)")
-  }
-
-  func join() { pthread_join(thread, nil) }
 }

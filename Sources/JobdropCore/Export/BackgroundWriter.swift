@@ -19,8 +19,7 @@ final class BackgroundWriter: @unchecked Sendable {
   private var filled: [(UnsafeMutableRawPointer, Int)] = []
   private var stopping = false
   private var failure: FileSystemError?
-  private var thread = pthread_t()
-  private var joined = false
+  private var thread: JoinableThread?
 
   init(descriptor: Int32, path: String, digest: SHA256Digest) {
     self.descriptor = descriptor
@@ -29,13 +28,8 @@ final class BackgroundWriter: @unchecked Sendable {
     free = (0..<BackgroundWriter.bufferCount).map { _ in
       UnsafeMutableRawPointer.allocate(byteCount: BackgroundWriter.bufferSize, alignment: 64)
     }
-    let result = pthread_create(
-      &thread, nil,
-      { raw in
-        Unmanaged<BackgroundWriter>.fromOpaque(raw!).takeUnretainedValue().loop()
-        return nil
-      }, Unmanaged.passUnretained(self).toOpaque())
-    precondition(result == 0, "pthread_create failed: \(result)")
+    // Unretained: the thread is joined in `stop()`, which `deinit` calls before anything is freed.
+    thread = JoinableThread { [unowned(unsafe) self] in self.loop() }
   }
 
   deinit {
@@ -72,11 +66,9 @@ final class BackgroundWriter: @unchecked Sendable {
 
   /// Stops the thread (dropping what is queued) and waits for it.
   func stop() {
-    guard !joined else { return }
     lock.withLock { stopping = true }
     lock.broadcast()
-    pthread_join(thread, nil)
-    joined = true
+    thread?.join()
   }
 
   private func loop() {
