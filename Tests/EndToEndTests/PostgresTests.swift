@@ -9,11 +9,11 @@ import Testing
       ("\($0.name).json", #"{"jobType": "\#($0.name)", "exportFilters": {}}"#)
     }
     let filters = [
-      "gt(created_at,2021-03-01):lt(created_at,2022-10-01):eq(payment,refunded)",
+      "gt(created_at,2024-03-01):lt(created_at,2025-10-01):eq(payment,refunded)",
       "like(name,\"ron*\"):in(status,complete,processing)", "eq(product_sku,SKU-00042)",
       "is_null(external_ref)",
       "ge(with_tax,20000):le(without_tax,30000)", "like(email,\"*@example.com\"):eq(currency,GBP)",
-      "eq(created_at,2023-05-17)",
+      "eq(created_at,2025-05-17)",
     ]
     for (index, filter) in filters.enumerated() {
       requests.append(("filter-\(index).json", Sandbox.request(filter: filter)))

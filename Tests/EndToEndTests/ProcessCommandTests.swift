@@ -7,7 +7,7 @@ import Testing
   @Test func exportsExactlyTheRowsTheFilterSelects() throws {
     let sandbox = try Sandbox()
     let filter =
-      "gt(created_at,2021-03-01):lt(created_at,2022-10-01):eq(payment,refunded):in(status,complete,processing)"
+      "gt(created_at,2024-03-01):lt(created_at,2025-10-01):eq(payment,refunded):in(status,complete,processing)"
     sandbox.drop("refunds.json", Sandbox.request(filter: filter, extra: #", "reference": "batch-7""#))
     try sandbox.process()
 
@@ -21,7 +21,7 @@ import Testing
     #expect(rows.first == JobType.orderExport.columns.map(\.name))
     let expected = try sandbox.query(
       """
-      SELECT id FROM orders WHERE created_at >= '2021-03-02T00:00:00Z' AND created_at < '2022-10-01T00:00:00Z'
+      SELECT id FROM orders WHERE created_at >= '2024-03-02T00:00:00Z' AND created_at < '2025-10-01T00:00:00Z'
       AND payment = 'refunded' AND status IN ('complete', 'processing') ORDER BY rowid
       """)
     #expect(expected.count > 10)

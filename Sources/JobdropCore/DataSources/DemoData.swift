@@ -6,8 +6,10 @@
 /// the same rows, byte for byte, on every run. `orders` and `order_items` serve `order_export`; the
 /// seller back-office tables (see `DemoData+Marketplace.swift`) serve the fifteen Eshopbox job types.
 ///
-/// Orders are spread over 2019-01-01 to 2025-12-31 in creation order, with every status, payment and
-/// shipping value, several currencies, and names that exercise CSV quoting and the formula guard.
+/// Orders are spread over 2021-01-01 to 2025-12-31 in creation order, as a growing store takes them (the
+/// rate rises with the square of time, so 2025 holds about half of all orders; six in ten are paid), with
+/// every status, payment and shipping value, several currencies, and names that exercise CSV quoting and
+/// the formula guard.
 public struct DemoData: Sendable {
   /// How many orders to create.
   public var orders: Int
@@ -55,6 +57,16 @@ public struct DemoData: Sendable {
 
   public static let statuses = ["incomplete", "complete", "processing", "cancelled"]
   public static let payments = ["unpaid", "authorized", "paid", "refunded"]
+
+  /// The payment state at `percentile` (0..<100): 10 % unpaid, 20 % authorized, 60 % paid, 10 % refunded.
+  static func payment(percentile: Int) -> String {
+    switch percentile {
+    case ..<10: payments[0]
+    case ..<30: payments[1]
+    case ..<90: payments[2]
+    default: payments[3]
+    }
+  }
   public static let currencies = ["USD", "EUR", "GBP", "INR"]
   static let countries = ["US", "GB", "DE", "FR", "IN", "NL", "ES", "IT"]
   static let firstNames = [
@@ -151,12 +163,13 @@ public struct DemoData: Sendable {
     throws
   {
     var random = SplitMix64(seed: 0x6A6F_6264_726F_7001)
-    let start = Timestamp.parse("2019-01-01")!.time.seconds
+    let start = Timestamp.parse("2021-01-01")!.time.seconds
     let end = Timestamp.parse("2026-01-01")!.time.seconds
     let span = end - start
     let customers = max(1, orders / 4)
     for index in 0..<orders {
-      let created = start + Int64(index) * span / Int64(max(orders, 1)) + Int64(random.next(upTo: 60))
+      let share = cbrt((Double(index) + 0.5) / Double(orders))
+      let created = min(start + Int64(Double(span) * share) + Int64(random.next(upTo: 30)), end - 1)
       let updated = min(created + Int64(random.next(upTo: 30 * 86_400)), end + 30 * 86_400)
       let customer = Int(random.next(upTo: UInt64(customers)))
       let lines = 1 + Int(random.next(upTo: 4))
@@ -171,7 +184,7 @@ public struct DemoData: Sendable {
       }
       let tax = subtotal / 5
       let status = DemoData.statuses[Int(random.next(upTo: 10)) % 4 == 0 ? Int(random.next(upTo: 4)) : 1]
-      let payment = DemoData.payments[Int(random.next(upTo: 4))]
+      let payment = DemoData.payment(percentile: Int(random.next(upTo: 100)))
       let externalRef: SQLValue =
         random.next(upTo: 3) == 0
         ? .null : .text("EXT-" + DemoData.zeroPadded(Int(random.next(upTo: 1_000_000)), 6))
