@@ -9,3 +9,8 @@
 static inline int jobdrop_rename_noreplace(int fromdir, const char *from, int todir, const char *to) {
   return renameat2(fromdir, from, todir, to, RENAME_NOREPLACE);
 }
+
+/// sync_file_range(SYNC_FILE_RANGE_WRITE): start writing a range back to disk without waiting for it.
+static inline int jobdrop_start_writeback(int fd, long long offset, long long length) {
+  return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
+}

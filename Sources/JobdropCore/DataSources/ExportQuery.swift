@@ -32,12 +32,21 @@ public struct ExportQuery: Sendable, Equatable {
 
   /// The SQL text, with placeholders as the dialect writes them.
   public var sql: String {
-    let list = columns.map { $0.sql == $0.name ? $0.name : "\($0.sql) AS \($0.name)" }.joined(separator: ", ")
-    var sql = "SELECT \(list) FROM \(jobType.source) WHERE \(condition.sql)"
+    var sql = "SELECT \(selectList) FROM \(jobType.source) WHERE \(condition.sql)"
     // PostgreSQL may turn a related-field EXISTS into a join that emits rows out of table order.
     if dialect == .postgres, let order = jobType.orderBy, condition.sql.contains("EXISTS (") {
       sql += " ORDER BY \(order)"
     }
     return dialect.placeholders(sql)
+  }
+
+  /// The same query over one slice of a SQLite table's rowids, read in rowid order without an index:
+  /// two more placeholders come first, the first rowid and the one past the last.
+  var rowidSliceSQL: String {
+    "SELECT \(selectList) FROM \(jobType.source) NOT INDEXED WHERE rowid >= ? AND rowid < ? AND (\(condition.sql))"
+  }
+
+  private var selectList: String {
+    columns.map { $0.sql == $0.name ? $0.name : "\($0.sql) AS \($0.name)" }.joined(separator: ", ")
   }
 }

@@ -49,6 +49,18 @@ public final class SQLiteDatabase {
     return SQLiteStatement(database: self, handle: statement, sql: sql)
   }
 
+  /// The rows of a small query, each cell as text (`nil` for NULL).
+  func rows(_ sql: String, _ values: [SQLValue] = []) throws(SQLiteError) -> [[String?]] {
+    let statement = try prepare(sql)
+    try statement.bind(values)
+    let count = sqlite3_column_count(statement.handle)
+    var rows: [[String?]] = []
+    while try statement.step() {
+      rows.append((0..<count).map { statement.text(at: $0) })
+    }
+    return rows
+  }
+
   func error(_ code: Int32, sql: String?) -> SQLiteError {
     SQLiteError(code: code, message: String(cString: sqlite3_errmsg(handle)), sql: sql, path: path)
   }

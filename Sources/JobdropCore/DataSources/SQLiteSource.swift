@@ -1,16 +1,34 @@
-import CSQLite
+#if canImport(Glibc)
+  import Glibc
+#endif
 
-/// Exports from a SQLite database file, reading each row's cells straight from SQLite's buffers.
+/// Exports from a SQLite database file.
+///
+/// Each export runs in one read transaction. ``SQLiteScanPlan`` decides how the table is read: as SQLite
+/// plans it, or (a full scan or a wide range) as rowid slices formatted on up to `workers` connections
+/// at once. Helper connections join the first one's snapshot: in rollback-journal mode the first
+/// connection's shared lock keeps any writer from committing until the export ends, so a transaction
+/// begun after it sees the same data; a database in WAL mode is read on one connection.
 ///
 /// Read-only connections are kept open between jobs (a few at most), so a small job does not pay for
 /// opening the file and reading its schema; a connection to a file that has since been replaced (e.g. by
 /// `jobdrop demo-data`) is not reused.
 public struct SQLiteSource: DataSource {
   public let path: String
+  /// Connections one export may read on at once.
+  public let workers: Int
+  /// Rowids per slice when a table is read in slices.
+  let sliceRows: Int64
   private let pool: SQLiteConnectionPool
 
-  public init(path: String) {
+  public init(path: String, workers: Int? = nil) {
+    self.init(path: path, workers: workers, sliceRows: SQLiteSliceScan.defaultSliceRows)
+  }
+
+  init(path: String, workers: Int?, sliceRows: Int64) {
     self.path = path
+    self.workers = max(1, workers ?? min(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 4))
+    self.sliceRows = sliceRows
     self.pool = SQLiteConnectionPool(path: path)
   }
 
@@ -20,52 +38,53 @@ public struct SQLiteSource: DataSource {
 
   public func export(_ query: ExportQuery, to writer: CSVWriter, progress: (Int) throws -> Void) throws -> Int
   {
-    let database = try pool.take()
+    var connections = [try pool.take()]
     var healthy = false
-    defer { if healthy { pool.give(database) } }
-    let statement = try database.prepare(query.sql)
-    try statement.bind(query.condition.bindings)
-    let handle = statement.handle
-    // Per column: numbers are read as integers (one type check for NULL), text straight from SQLite's
-    // page buffer: two C calls per cell.
-    let kinds = query.columns.map { column -> CellKind in
-      column.type.isNumeric ? .number : column.type == .text ? .guardedText : .text
-    }
-    var rows = 0
-    while try statement.step() {
-      for (offset, kind) in kinds.enumerated() {
-        let index = Int32(offset)
-        if kind == .number {
-          switch sqlite3_column_type(handle, index) {
-          case SQLITE_INTEGER:
-            try writer.integer(sqlite3_column_int64(handle, index))
-            continue
-          case SQLITE_NULL:
-            try writer.empty()
-            continue
-          default:
-            break
-          }
-        }
-        // The blob accessor hands out the stored bytes as they are (text is UTF-8 here); the text one would
-        // first copy each value to add a NUL. NULL and empty both come back as no pointer: an empty cell.
-        guard let pointer = sqlite3_column_blob(handle, index) else {
-          try writer.empty()
-          continue
-        }
-        let length = Int(sqlite3_column_bytes(handle, index))
-        try writer.text(UnsafeRawBufferPointer(start: pointer, count: length), guarded: kind == .guardedText)
+    defer {
+      for connection in connections {
+        try? connection.execute("COMMIT")
+        if healthy { pool.give(connection) }
       }
-      try writer.endRow()
-      rows += 1
-      if rows & 0x1FFF == 0 { try progress(rows) }
+    }
+    try connections[0].execute("BEGIN")
+    let plan = try SQLiteScanPlan.choose(for: query, on: connections[0])
+    let rows: Int
+    switch plan {
+    case .asPlanned:
+      let statement = try connections[0].prepare(query.sql)
+      try statement.bind(query.condition.bindings)
+      rows = try SQLiteRowCopier(columns: query.columns).copyRows(
+        of: statement, to: writer, progress: progress)
+    case .rowidSlices(let first, let last):
+      let slices = (last - first) / sliceRows + 1
+      if slices > 1, workers > 1, try !isWAL(connections[0]) {
+        for _ in 1..<min(workers, Int(min(slices, 64))) {
+          guard let helper = try? joinedHelper() else { break }
+          connections.append(helper)
+        }
+      }
+      let scan = SQLiteSliceScan(query: query, first: first, last: last, sliceRows: sliceRows)
+      rows = try scan.run(on: connections, to: writer, progress: progress)
     }
     healthy = true
     return rows
   }
-}
 
-/// How a column's cells are read and written.
-private enum CellKind {
-  case number, text, guardedText
+  /// A second connection in a read transaction on the same snapshot, or `nil` when a writer waiting
+  /// for the lock keeps it from starting one (the export then reads on fewer connections).
+  private func joinedHelper() throws -> SQLiteDatabase {
+    let helper = try pool.take()
+    do {
+      try helper.execute("BEGIN")
+      _ = try helper.rows("SELECT count(*) FROM sqlite_master")
+    } catch {
+      try? helper.execute("ROLLBACK")
+      throw error
+    }
+    return helper
+  }
+
+  private func isWAL(_ database: SQLiteDatabase) throws(SQLiteError) -> Bool {
+    try database.rows("PRAGMA journal_mode").first?.first??.lowercased() == "wal"
+  }
 }

@@ -1,3 +1,5 @@
+import CLinux
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -7,9 +9,14 @@
 /// ``submit(_:)`` copies the bytes into one of a few fixed buffers and returns; the writer thread runs
 /// SHA-256 and `write(2)` on them in order. Memory is the buffers, whatever the export's size. The
 /// first write error is reported by the next ``submit(_:)`` or by ``finish()``.
+///
+/// Every few megabytes the thread asks the kernel to start writing what it wrote back to disk, so the
+/// `fsync` that publishes the file waits for the last few megabytes rather than all of them.
 final class BackgroundWriter: @unchecked Sendable {
   static let bufferSize = 1 << 20
   static let bufferCount = 4
+  /// Bytes between two requests to start writeback.
+  static let writebackStep = 8 << 20
 
   private let descriptor: Int32
   private let path: String
@@ -20,6 +27,9 @@ final class BackgroundWriter: @unchecked Sendable {
   private var stopping = false
   private var failure: FileSystemError?
   private var thread: JoinableThread?
+  /// Bytes written, and how many of them writeback was started for (writer thread only).
+  private var written = 0
+  private var writebackStarted = 0
 
   init(descriptor: Int32, path: String, digest: SHA256Digest) {
     self.descriptor = descriptor
@@ -83,6 +93,12 @@ final class BackgroundWriter: @unchecked Sendable {
       var error: FileSystemError?
       do {
         try AtomicWriter.writeAll(bytes, to: descriptor, path: path)
+        written += count
+        if written - writebackStarted >= BackgroundWriter.writebackStep {
+          // Advisory: a failure here only means the final fsync does all the work.
+          _ = jobdrop_start_writeback(descriptor, Int64(writebackStarted), Int64(written - writebackStarted))
+          writebackStarted = written
+        }
       } catch let failed {
         error = failed
       }

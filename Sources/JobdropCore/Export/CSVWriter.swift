@@ -5,20 +5,22 @@
 /// spreadsheet never runs them as formulas (OWASP CSV injection), unless `guardFormulas` is off.
 /// Memory use is the buffer, whatever the number of rows.
 public final class CSVWriter {
-  /// The buffer size; one `write(2)` per this many bytes.
+  /// The default buffer size; one `write(2)` per this many bytes.
   public static let bufferSize = 1 << 20
 
   private let file: any ByteSink
+  private let capacity: Int
   private let buffer: UnsafeMutablePointer<UInt8>
   private var count = 0
   private var atRowStart = true
   /// Whether text cells are guarded against formula injection.
   public let guardFormulas: Bool
 
-  public init(file: any ByteSink, guardFormulas: Bool = true) {
+  public init(file: any ByteSink, guardFormulas: Bool = true, bufferSize: Int = CSVWriter.bufferSize) {
     self.file = file
     self.guardFormulas = guardFormulas
-    self.buffer = .allocate(capacity: CSVWriter.bufferSize)
+    self.capacity = bufferSize
+    self.buffer = .allocate(capacity: bufferSize)
   }
 
   deinit { buffer.deallocate() }
@@ -75,8 +77,8 @@ public final class CSVWriter {
         first == 0x3D || first == 0x2B || first == 0x2D || first == 0x40 || first == 0x09 || first == 0x0D
     }
     let total = length + quotes + (needsQuotes ? 2 : 0) + (prefix ? 1 : 0)
-    if total + 1 > CSVWriter.bufferSize - count { try flush() }
-    if total + 1 > CSVWriter.bufferSize {
+    if total + 1 > capacity - count { try flush() }
+    if total + 1 > capacity {
       try separate(extra: 0)
       try flush()
       try writeLarge(bytes, quoted: needsQuotes, prefix: prefix)
@@ -139,11 +141,22 @@ public final class CSVWriter {
   /// Ends the current row.
   @inline(__always)
   public func endRow() throws(FileSystemError) {
-    if CSVWriter.bufferSize - count < 2 { try flush() }
+    if capacity - count < 2 { try flush() }
     buffer[count] = 0x0D
     buffer[count + 1] = 0x0A
     count += 2
     atRowStart = true
+  }
+
+  /// Appends rows another writer already formatted (with the same settings), after what is buffered.
+  public func append(formatted bytes: UnsafeRawBufferPointer) throws(FileSystemError) {
+    if bytes.count > capacity - count {
+      try flush()
+      try file.write(bytes)
+    } else if let base = bytes.baseAddress {
+      (buffer + count).update(from: base.assumingMemoryBound(to: UInt8.self), count: bytes.count)
+      count += bytes.count
+    }
   }
 
   /// Writes out everything buffered.
@@ -168,7 +181,7 @@ public final class CSVWriter {
   /// Writes the separator before a cell and makes room for `extra` more bytes.
   @inline(__always)
   private func separate(extra: Int) throws(FileSystemError) {
-    if CSVWriter.bufferSize - count < extra + 1 { try flush() }
+    if capacity - count < extra + 1 { try flush() }
     if atRowStart {
       atRowStart = false
     } else {
@@ -182,11 +195,11 @@ public final class CSVWriter {
     if quoted { append(0x22) }
     if prefix { append(0x27) }
     for byte in bytes {
-      if CSVWriter.bufferSize - count < 3 { try flush() }
+      if capacity - count < 3 { try flush() }
       if quoted && byte == 0x22 { append(0x22) }
       append(byte)
     }
-    if CSVWriter.bufferSize - count < 2 { try flush() }
+    if capacity - count < 2 { try flush() }
     if quoted { append(0x22) }
   }
 }

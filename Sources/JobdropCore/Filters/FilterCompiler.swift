@@ -23,13 +23,17 @@ public struct FilterCompiler: Sendable {
   public func compile(_ expression: FilterExpression) throws(FilterError) -> SQLCondition {
     var parts: [String] = []
     var bindings: [SQLValue] = []
+    var byColumn: [String: SQLCondition] = [:]
     for clause in expression.clauses {
       let condition = try compile(clause)
       parts.append(condition.sql)
       bindings += condition.bindings
+      if let field = jobType.field(named: clause.field), field.related == nil {
+        byColumn[field.sql] = byColumn[field.sql].map { $0.and(condition) } ?? condition
+      }
     }
     if parts.isEmpty { return .all }
-    return SQLCondition(sql: parts.joined(separator: " AND "), bindings: bindings)
+    return SQLCondition(sql: parts.joined(separator: " AND "), bindings: bindings, byColumn: byColumn)
   }
 
   private func compile(_ clause: FilterExpression.Clause) throws(FilterError) -> SQLCondition {

@@ -37,10 +37,19 @@ public struct SQLCondition: Sendable, Equatable {
   public var sql: String
   /// One value per `?`, in order.
   public var bindings: [SQLValue]
+  /// The clauses on each plain column of the source, ANDed (a planner asks how many rows an index on
+  /// that column would visit); clauses on related tables are not here.
+  public var byColumn: [String: SQLCondition]
 
-  public init(sql: String, bindings: [SQLValue] = []) {
+  public init(sql: String, bindings: [SQLValue] = [], byColumn: [String: SQLCondition] = [:]) {
     self.sql = sql
     self.bindings = bindings
+    self.byColumn = byColumn
+  }
+
+  /// Both conditions at once.
+  func and(_ other: SQLCondition) -> SQLCondition {
+    SQLCondition(sql: sql + " AND " + other.sql, bindings: bindings + other.bindings)
   }
 
   /// The condition that matches every row.
