@@ -29,23 +29,27 @@ if [ ! -f "$work/ready" ]; then
   touch "$work/ready"
 fi
 cols="id,order_number,external_ref,status,payment,shipping,customer_id,name,email,currency,with_tax,without_tax,tax,item_count,shipping_postcode,billing_postcode,shipping_country,created_at,updated_at"
-filter_ep="ge(created_at,2023-01-01):lt(created_at,2024-01-01):eq(payment,paid)"
-filter_sql="created_at >= '2023-01-01T00:00:00Z' AND created_at < '2024-01-01T00:00:00Z' AND payment = 'paid'"
+filter_ep="ge(created_at,2025-01-01):lt(created_at,2026-01-01):eq(payment,paid)"
+filter_sql="created_at >= '2025-01-01T00:00:00Z' AND created_at < '2026-01-01T00:00:00Z' AND payment = 'paid'"
 jobs=$work/jobs
 measure() { local name=$1; shift; /usr/bin/time -f "$name %e %M" "$@" 2>&1 >/dev/null | tail -n 1; }
-jobdrop_run() {
+jobdrop_measure() { # name, filter: a fresh inbox with one request (made before the timed run)
   rm -rf "$jobs"; mkdir -p "$jobs/inbox"
-  if [ -n "$1" ]; then f=", \"filter\": \"$1\""; else f=""; fi
+  if [ -n "$2" ]; then f=", \"filter\": \"$2\""; else f=""; fi
   echo "{\"data\": {\"type\": \"job\", \"job_type\": \"order_export\"$f}}" > "$jobs/inbox/r.json"
-  "$bin" process --inbox "$jobs/inbox" --spool "$jobs/spool" --outbox "$jobs/outbox" --source "$url" --log-level error
+  measure "$1" "$bin" process --inbox "$jobs/inbox" --spool "$jobs/spool" --outbox "$jobs/outbox" --source "$url" \
+    --log-level error
 }
-export -f jobdrop_run; export bin jobs url
+psql_measure() { # name, where (may be empty)
+  rm -f "$work/copy.csv"
+  measure "$1" bash -c "PGPASSWORD=bench psql -X -d $url -c \"COPY (SELECT $cols FROM orders ${2:+WHERE $2}) TO STDOUT WITH CSV HEADER\" > $work/copy.csv"
+}
 results=$(mktemp)
 for _ in $(seq "$runs"); do
-  measure jobdrop-full bash -c 'jobdrop_run ""' >> "$results"
-  measure psql-copy-full bash -c "PGPASSWORD=bench psql -X -d $url -c \"COPY (SELECT $cols FROM orders) TO STDOUT WITH CSV HEADER\" > $work/copy.csv" >> "$results"
-  measure jobdrop-filtered bash -c "jobdrop_run \"$filter_ep\"" >> "$results"
-  measure psql-copy-filtered bash -c "PGPASSWORD=bench psql -X -d $url -c \"COPY (SELECT $cols FROM orders WHERE $filter_sql) TO STDOUT WITH CSV HEADER\" > $work/copy.csv" >> "$results"
+  jobdrop_measure jobdrop-full "" >> "$results"
+  psql_measure psql-copy-full >> "$results"
+  jobdrop_measure jobdrop-filtered "$filter_ep" >> "$results"
+  psql_measure psql-copy-filtered "$filter_sql" >> "$results"
 done
 echo "orders: $orders; runs: $runs; $(nproc) cores; PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}'); $(date -u +%Y-%m-%d)"
 python3 scripts/bench-summary.py "$results" psql-copy

@@ -19,7 +19,7 @@ for name, values in data.items():
     print(f"{name:<20} {statistics.median(secs):>9.2f} {min(secs):>7.2f} {max(secs):>7.2f} "
           f"{max(v[1] for v in values) / 1024:>13.1f}")
 for baseline in sys.argv[2:]:
-    for kind in ("full", "filtered"):
+    for kind in ("full", "filtered", "filtered-by-id"):
         ours, theirs = data.get(f"jobdrop-{kind}"), data.get(f"{baseline}-{kind}")
         if ours and theirs:
             ratio = statistics.median(v[0] for v in ours) / statistics.median(v[0] for v in theirs)

@@ -147,13 +147,14 @@ public final class JobRunner: @unchecked Sendable {
     var rows = 0
     do {
       try writer.header(query.columns.map(\.name))
-      var last = Timestamp.now()
+      // The first count is published a quarter of a second in, then one every `progressInterval`.
+      var next = Timestamp.now().milliseconds + min(250, progressInterval)
       rows = try source.export(query, to: writer) { count in
         rows = count
         CrashPoint.reached("mid-export")
-        let now = Timestamp.now()
-        if now.milliseconds - last.milliseconds >= self.progressInterval {
-          last = now
+        let now = Timestamp.now().milliseconds
+        if now >= next {
+          next = now + self.progressInterval
           try progress(count)
         }
       }
