@@ -42,8 +42,9 @@ public struct SQLiteSource: DataSource {
     var healthy = false
     defer {
       for connection in connections {
-        try? connection.execute("COMMIT")
-        if healthy { pool.give(connection) }
+        // Only a connection back outside any transaction is reused.
+        let ended = (try? connection.execute("COMMIT")) != nil
+        if healthy && ended { pool.give(connection) }
       }
     }
     try connections[0].execute("BEGIN")
