@@ -21,7 +21,8 @@ enum SQLiteScanPlan: Equatable {
     -> SQLiteScanPlan
   {
     let table = query.jobType.source
-    guard isPlainName(table),
+    // A catalog source may also be a view or a subquery; only a plain table name is looked up.
+    guard CatalogValidator.isIdentifier(table),
       let definition = try database.rows(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [.text(table)]
       ).first?.first ?? nil,
@@ -58,17 +59,6 @@ enum SQLiteScanPlan: Equatable {
       range.bindings)
     let visited = counted.first?.first.flatMap { $0.flatMap { Int64($0) } } ?? 0
     return visited >= wide ? slices : .asPlanned
-  }
-
-  /// Whether `name` is a bare identifier (a catalog source may also be a subquery).
-  private static func isPlainName(_ name: String) -> Bool {
-    guard let first = name.utf8.first, !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else {
-      return false
-    }
-    return name.utf8.allSatisfy {
-      $0 == UInt8(ascii: "_") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
-        || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0 | 0x20)
-    }
   }
 
   /// Whether a column is named `rowid`, which would hide the table's own rowid.
