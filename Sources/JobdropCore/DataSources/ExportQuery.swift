@@ -40,10 +40,11 @@ public struct ExportQuery: Sendable, Equatable {
     return dialect.placeholders(sql)
   }
 
-  /// The same query over one slice of a SQLite table's rowids, read in rowid order without an index:
-  /// two more placeholders come first, the first rowid and the one past the last.
-  var rowidSliceSQL: String {
-    "SELECT \(selectList) FROM \(jobType.source) NOT INDEXED WHERE rowid >= ? AND rowid < ? AND (\(condition.sql))"
+  /// The same query over one slice of a SQLite table: reading `source` (the table with `NOT INDEXED` or
+  /// `INDEXED BY`) within `bounds`, whose placeholders come before those of `condition` (by default the
+  /// query's own).
+  func sql(reading source: String, within bounds: String, where condition: SQLCondition? = nil) -> String {
+    "SELECT \(selectList) FROM \(source) WHERE \(bounds) AND (\((condition ?? self.condition).sql))"
   }
 
   private var selectList: String {

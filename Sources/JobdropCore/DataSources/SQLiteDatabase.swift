@@ -119,6 +119,15 @@ public final class SQLiteStatement {
   /// The integer in column `index` of the current row.
   public func integer(at index: Int32) -> Int64 { sqlite3_column_int64(handle, index) }
 
+  /// The text in column `index` of the current row when a `String` holds it byte for byte (valid UTF-8,
+  /// no NUL), so that binding it again gives the same value; otherwise `nil`.
+  func exactText(at index: Int32) -> String? {
+    guard let pointer = sqlite3_column_text(handle, index) else { return nil }
+    let bytes = UnsafeBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(handle, index)))
+    guard !bytes.contains(0) else { return nil }
+    return String(validating: bytes, as: UTF8.self)
+  }
+
   /// The text in column `index` of the current row, or `nil` for NULL.
   public func text(at index: Int32) -> String? {
     guard let pointer = sqlite3_column_text(handle, index) else { return nil }

@@ -1,17 +1,23 @@
-/// How an export reads a SQLite table: as SQLite plans the query, or as slices of the table's rowids
-/// read in order without an index, which ``SQLiteSliceScan`` spreads over several connections.
+/// How an export reads a SQLite table: as SQLite plans the query, or in slices that ``SQLiteSliceScan``
+/// spreads over several connections.
 ///
 /// SQLite's planner takes an index for any range it can, even one that covers most of the table; when
 /// the rows are not stored in that index's order, each row is then a random page read, and a one-year
 /// range over a store loaded in id order takes twice as long as reading the whole table. So before an
-/// export the plan is checked: a full scan, or an index range that holds more than a tenth of the
-/// table (counted in the index alone, stopping at that tenth), becomes a rowid scan; a narrow range
-/// keeps its index. Rows come out in rowid order either way when the table was filled in index order.
+/// export the plan is checked:
+/// - a full scan is read as slices of the table's rowids;
+/// - an index range holding more than a tenth of the table (counted in the index alone, stopping at
+///   that tenth) is read as slices of the index's keys when the rows of that first tenth are stored in
+///   index order (their rowids nearly contiguous), so only the range is read, in index order; otherwise
+///   as rowid slices of the whole table, each row read once in storage order;
+/// - a narrow range keeps its index and one connection.
 enum SQLiteScanPlan: Equatable {
   /// Run the query as SQLite plans it, on one connection.
   case asPlanned
-  /// Read rowids `first...last` of `table` in slices.
+  /// Read rowids `first...last` of the table in slices, without an index.
   case rowidSlices(first: Int64, last: Int64)
+  /// Read the keys `firstKey...lastKey` of `index` (on text `column`) in slices.
+  case indexSlices(index: String, column: String, firstKey: String, lastKey: String)
 
   /// An index range holding at least this share of the table is read as a table scan.
   static let wideRangeShare: Int64 = 10
@@ -51,14 +57,46 @@ enum SQLiteScanPlan: Equatable {
     guard
       let column = try database.rows("SELECT name FROM pragma_index_info(?)", [.text(index)]).first?.first
         ?? nil,
-      let range = query.condition.byColumn[column]
+      let range = query.condition.interval(of: column)
     else { return .asPlanned }
     let wide = max((last - first + 1) / wideRangeShare, 1)
-    let counted = try database.rows(
-      "SELECT count(*) FROM (SELECT 1 FROM \(table) INDEXED BY \(index) WHERE \(range.sql) LIMIT \(wide))",
-      range.bindings)
-    let visited = counted.first?.first.flatMap { $0.flatMap { Int64($0) } } ?? 0
-    return visited >= wide ? slices : .asPlanned
+    let probe = try database.rows(
+      "SELECT count(*), min(r), max(r) FROM (SELECT rowid AS r FROM \(table) INDEXED BY \(index) WHERE \(range.sql) "
+        + "LIMIT \(wide))", range.bindings
+    ).first?.map { $0.flatMap { Int64($0) } }
+    guard let values = probe, let visited = values[0], visited >= wide, let low = values[1],
+      let high = values[2]
+    else {
+      return .asPlanned
+    }
+    if high - low + 1 <= 2 * visited,
+      let keys = try textKeys(of: index, column: column, in: table, within: range, on: database)
+    {
+      return .indexSlices(index: index, column: column, firstKey: keys.first, lastKey: keys.last)
+    }
+    return slices
+  }
+
+  /// The range's first and last keys, when every key in it is text that a `String` holds exactly and the
+  /// index keeps them in ascending binary order (as the slice bounds compare them); otherwise `nil`.
+  private static func textKeys(
+    of index: String, column: String, in table: String, within range: SQLCondition,
+    on database: SQLiteDatabase
+  ) throws(SQLiteError) -> (first: String, last: String)? {
+    let order = try database.rows(
+      "SELECT desc, coll FROM pragma_index_xinfo(?) WHERE cid >= 0", [.text(index)])
+    guard order.first?[0] == "0", order.first?[1] == "BINARY" else { return nil }
+    // SQLite sorts NULL, numbers, text, blobs in that order: text at both ends means text throughout.
+    func end(_ direction: String) throws(SQLiteError) -> String? {
+      let statement = try database.prepare(
+        "SELECT \(column), typeof(\(column)) FROM \(table) INDEXED BY \(index) WHERE \(range.sql) "
+          + "ORDER BY \(column) \(direction) LIMIT 1")
+      try statement.bind(range.bindings)
+      guard try statement.step(), statement.text(at: 1) == "text" else { return nil }
+      return statement.exactText(at: 0)
+    }
+    guard let first = try end("ASC"), let last = try end("DESC") else { return nil }
+    return (first, last)
   }
 
   /// Whether a column is named `rowid`, which would hide the table's own rowid.

@@ -1,32 +1,30 @@
-/// Reads a table as slices of its rowids on several connections at once and writes the slices in
-/// rowid order, so formatting runs on every core while the output stays byte-identical to one reader.
+/// Reads a table in slices on several connections at once and writes the slices in order, so formatting
+/// runs on every core while the output stays byte-identical to one reader.
 ///
-/// A connection takes the next unread slice and formats it into a buffer of its own; finished slices are
-/// written in order by whichever connection finishes the one due next. A few more buffers than
+/// Slices come from a ``SQLiteSliceCursor`` (rowid ranges, or ranges of an index's keys). A connection
+/// takes the next unread slice and formats it into a buffer of its own; finished slices are written in
+/// order by whichever connection finishes the one due next. A few more buffers than
 /// connections let a fast connection run ahead of a slow one. Memory is those buffers, whatever the
 /// table's size. The connections must share one snapshot (``SQLiteSource`` sees to it).
 struct SQLiteSliceScan {
-  /// Rowids per slice: about a megabyte of CSV for a typical order row.
+  /// Rowids (or index entries) per slice: about a megabyte of CSV for a typical order row.
   static let defaultSliceRows: Int64 = 4_096
 
   let query: ExportQuery
-  let first: Int64
-  let last: Int64
-  let sliceRows: Int64
+  let cursor: SQLiteSliceCursor
 
-  /// Writes the rows of `first...last` that match the query; returns how many. `progress` is called on
+  /// Writes the rows of every slice that match the query; returns how many. `progress` is called on
   /// the calling thread with the rows written so far; an error it throws stops every connection.
   func run(
     on connections: [SQLiteDatabase], to writer: CSVWriter, progress: (Int) throws -> Void
   ) throws -> Int {
-    let statements = try connections.map { try $0.prepare(query.rowidSliceSQL) }
+    let readers = try connections.map { try cursor.reader(on: $0) }
     let copier = SQLiteRowCopier(columns: query.columns)
-    let slices = SliceQueue(
-      count: Int((last - first) / sliceRows) + 1, buffers: connections.count + 2, writer: writer)
-    let helpers = statements.dropFirst().map { statement in
+    let slices = SliceQueue(cursor: cursor, buffers: connections.count + 2, writer: writer)
+    let helpers = readers.dropFirst().map { reader in
       JoinableThread {
         do {
-          try work(statement, copier: copier, slices: slices, guardFormulas: writer.guardFormulas) { _ in }
+          try work(reader, copier: copier, slices: slices, guardFormulas: writer.guardFormulas) { _ in }
         } catch {
           slices.stop(error)
         }
@@ -34,8 +32,7 @@ struct SQLiteSliceScan {
     }
     do {
       try work(
-        statements[0], copier: copier, slices: slices, guardFormulas: writer.guardFormulas, progress: progress
-      )
+        readers[0], copier: copier, slices: slices, guardFormulas: writer.guardFormulas, progress: progress)
     } catch {
       slices.stop(error)
     }
@@ -45,19 +42,18 @@ struct SQLiteSliceScan {
 
   /// Formats slices until none is left, handing each to the queue.
   private func work(
-    _ statement: SQLiteStatement, copier: SQLiteRowCopier, slices: SliceQueue, guardFormulas: Bool,
+    _ reader: SQLiteSliceCursor.Reader, copier: SQLiteRowCopier, slices: SliceQueue, guardFormulas: Bool,
     progress: (Int) throws -> Void
   ) throws {
     let target = SwitchableSink()
     let local = CSVWriter(file: target, guardFormulas: guardFormulas, bufferSize: 1 << 16)
-    while let (slice, buffer) = slices.claim() {
+    while let (number, slice, buffer) = try slices.claim(with: reader) {
       target.buffer = buffer
-      let low = first + Int64(slice) * sliceRows
-      statement.reset()
-      try statement.bind([.integer(low), .integer(low + sliceRows)] + query.condition.bindings)
-      let rows = try copier.copyRows(of: statement, to: local)
+      slice.statement.reset()
+      try slice.statement.bind(slice.bindings)
+      let rows = try copier.copyRows(of: slice.statement, to: local)
       try local.flush()
-      try slices.complete(slice, buffer: buffer, rows: rows)
+      try slices.complete(number, buffer: buffer, rows: rows)
       try progress(slices.rowsWritten)
     }
   }
@@ -76,28 +72,29 @@ private final class SwitchableSink: ByteSink {
 /// their turn to be written; the first error of any connection stops them all.
 private final class SliceQueue: @unchecked Sendable {
   private let lock = ConditionLock()
-  private let count: Int
+  private let cursor: SQLiteSliceCursor
   private let writer: CSVWriter
-  private var nextToClaim = 0
+  private var claimed = 0
   private var nextToWrite = 0
   private var free: [ChunkBuffer]
   private var finished: [Int: (buffer: ChunkBuffer, rows: Int)] = [:]
   private var rows = 0
   private var failure: (any Error)?
 
-  init(count: Int, buffers: Int, writer: CSVWriter) {
-    self.count = count
+  init(cursor: SQLiteSliceCursor, buffers: Int, writer: CSVWriter) {
+    self.cursor = cursor
     self.writer = writer
     free = (0..<buffers).map { _ in ChunkBuffer() }
   }
 
-  /// The next slice to read and an empty buffer for it; `nil` when none is left or the scan stopped.
-  func claim() -> (Int, ChunkBuffer)? {
-    lock.withLock {
-      while free.isEmpty && failure == nil && nextToClaim < count { lock.wait(untilMilliseconds: nil) }
-      guard failure == nil, nextToClaim < count else { return nil }
-      nextToClaim += 1
-      return (nextToClaim - 1, free.removeLast())
+  /// The next slice (its number, and how `reader` reads it) and an empty buffer for it; `nil` when none
+  /// is left or the scan stopped.
+  func claim(with reader: SQLiteSliceCursor.Reader) throws -> (Int, SQLiteSliceCursor.Slice, ChunkBuffer)? {
+    try lock.withLock { () throws -> (Int, SQLiteSliceCursor.Slice, ChunkBuffer)? in
+      while free.isEmpty && failure == nil { lock.wait(untilMilliseconds: nil) }
+      guard failure == nil, let slice = try cursor.next(on: reader) else { return nil }
+      claimed += 1
+      return (claimed - 1, slice, free.removeLast())
     }
   }
 

@@ -57,32 +57,40 @@ public struct SQLiteSource: DataSource {
       rows = try SQLiteRowCopier(columns: query.columns).copyRows(
         of: statement, to: writer, progress: progress)
     case .rowidSlices(let first, let last):
-      let slices = (last - first) / sliceRows + 1
-      if slices > 1, workers > 1, try !isWAL(connections[0]) {
-        for _ in 1..<min(workers, Int(min(slices, 64))) {
-          guard let helper = try? joinedHelper() else { break }
-          connections.append(helper)
-        }
-      }
-      let scan = SQLiteSliceScan(query: query, first: first, last: last, sliceRows: sliceRows)
-      rows = try scan.run(on: connections, to: writer, progress: progress)
+      let cursor = SQLiteSliceCursor(query: query, rowidsFrom: first, to: last, size: sliceRows)
+      let helpers = last - first >= sliceRows ? try joinedHelpers(to: connections[0]) : []
+      connections += helpers
+      rows = try SQLiteSliceScan(query: query, cursor: cursor).run(
+        on: connections, to: writer, progress: progress)
+    case .indexSlices(let index, let column, let firstKey, let lastKey):
+      let cursor = SQLiteSliceCursor(
+        query: query, index: index, column: column, firstKey: firstKey, lastKey: lastKey,
+        entries: Int(sliceRows))
+      connections += try joinedHelpers(to: connections[0])
+      rows = try SQLiteSliceScan(query: query, cursor: cursor).run(
+        on: connections, to: writer, progress: progress)
     }
     healthy = true
     return rows
   }
 
-  /// A second connection in a read transaction on the same snapshot, or `nil` when a writer waiting
-  /// for the lock keeps it from starting one (the export then reads on fewer connections).
-  private func joinedHelper() throws -> SQLiteDatabase {
-    let helper = try pool.take()
-    do {
-      try helper.execute("BEGIN")
-      _ = try helper.rows("SELECT count(*) FROM sqlite_master")
-    } catch {
-      try? helper.execute("ROLLBACK")
-      throw error
+  /// Up to `workers - 1` more connections in read transactions on `first`'s snapshot; none for a
+  /// database in WAL mode. A connection that cannot start one (a writer waiting for the lock) is left out.
+  private func joinedHelpers(to first: SQLiteDatabase) throws -> [SQLiteDatabase] {
+    guard workers > 1, try !isWAL(first) else { return [] }
+    var helpers: [SQLiteDatabase] = []
+    for _ in 1..<workers {
+      let helper = try pool.take()
+      do {
+        try helper.execute("BEGIN")
+        _ = try helper.rows("SELECT count(*) FROM sqlite_master")
+      } catch {
+        try? helper.execute("ROLLBACK")
+        break
+      }
+      helpers.append(helper)
     }
-    return helper
+    return helpers
   }
 
   private func isWAL(_ database: SQLiteDatabase) throws(SQLiteError) -> Bool {

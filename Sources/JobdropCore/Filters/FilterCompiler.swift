@@ -23,17 +23,20 @@ public struct FilterCompiler: Sendable {
   public func compile(_ expression: FilterExpression) throws(FilterError) -> SQLCondition {
     var parts: [String] = []
     var bindings: [SQLValue] = []
-    var byColumn: [String: SQLCondition] = [:]
+    var clauses: [SQLCondition.Clause] = []
     for clause in expression.clauses {
       let condition = try compile(clause)
       parts.append(condition.sql)
       bindings += condition.bindings
-      if let field = jobType.field(named: clause.field), field.related == nil {
-        byColumn[field.sql] = byColumn[field.sql].map { $0.and(condition) } ?? condition
-      }
+      let comparison: Set<FilterOperator> = [.eq, .gt, .ge, .lt, .le]
+      let field = jobType.field(named: clause.field)
+      let bounds =
+        FilterOperator(rawValue: clause.operatorName).map(comparison.contains) == true
+        && field?.related == nil
+      clauses.append(.init(boundedColumn: bounds ? field?.sql : nil, condition: condition))
     }
     if parts.isEmpty { return .all }
-    return SQLCondition(sql: parts.joined(separator: " AND "), bindings: bindings, byColumn: byColumn)
+    return SQLCondition(sql: parts.joined(separator: " AND "), bindings: bindings, clauses: clauses)
   }
 
   private func compile(_ clause: FilterExpression.Clause) throws(FilterError) -> SQLCondition {

@@ -37,19 +37,37 @@ public struct SQLCondition: Sendable, Equatable {
   public var sql: String
   /// One value per `?`, in order.
   public var bindings: [SQLValue]
-  /// The clauses on each plain column of the source, ANDed (a planner asks how many rows an index on
-  /// that column would visit); clauses on related tables are not here.
-  public var byColumn: [String: SQLCondition]
+  /// The ANDed clauses, each with the plain source column it bounds when it is a comparison (`eq gt ge
+  /// lt le`), so that a planner can tell which rows an index on that column would visit.
+  public var clauses: [Clause]
 
-  public init(sql: String, bindings: [SQLValue] = [], byColumn: [String: SQLCondition] = [:]) {
-    self.sql = sql
-    self.bindings = bindings
-    self.byColumn = byColumn
+  /// One ANDed clause of a condition.
+  public struct Clause: Sendable, Equatable {
+    /// The source column whose value this clause keeps within an interval; `nil` for any other clause.
+    public var boundedColumn: String?
+    public var condition: SQLCondition
   }
 
-  /// Both conditions at once.
-  func and(_ other: SQLCondition) -> SQLCondition {
-    SQLCondition(sql: sql + " AND " + other.sql, bindings: bindings + other.bindings)
+  public init(sql: String, bindings: [SQLValue] = [], clauses: [Clause] = []) {
+    self.sql = sql
+    self.bindings = bindings
+    self.clauses = clauses
+  }
+
+  /// The clauses that bound `column`, ANDed (an interval of its values); `nil` when none does.
+  func interval(of column: String) -> SQLCondition? {
+    SQLCondition.and(clauses.filter { $0.boundedColumn == column }.map(\.condition))
+  }
+
+  /// Every clause but those bounding `column`, ANDed; ``all`` when none is left.
+  func excludingInterval(of column: String) -> SQLCondition {
+    SQLCondition.and(clauses.filter { $0.boundedColumn != column }.map(\.condition)) ?? .all
+  }
+
+  private static func and(_ conditions: [SQLCondition]) -> SQLCondition? {
+    guard !conditions.isEmpty else { return nil }
+    return SQLCondition(
+      sql: conditions.map(\.sql).joined(separator: " AND "), bindings: conditions.flatMap(\.bindings))
   }
 
   /// The condition that matches every row.
