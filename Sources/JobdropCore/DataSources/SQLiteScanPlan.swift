@@ -7,9 +7,9 @@
 /// export the plan is checked:
 /// - a full scan is read as slices of the table's rowids;
 /// - an index range holding more than a tenth of the table (counted in the index alone, stopping at
-///   that tenth) is read as slices of the index's keys when the rows of that first tenth are stored in
-///   index order (their rowids nearly contiguous), so only the range is read, in index order; otherwise
-///   as rowid slices of the whole table, each row read once in storage order;
+///   that tenth) is read as slices of the index's keys when its rows are stored in index order (the
+///   rowids of its first few thousand entries nearly contiguous), so only the range is read, in index
+///   order; otherwise as rowid slices of the whole table, each row read once in storage order;
 /// - a narrow range keeps its index and one connection.
 enum SQLiteScanPlan: Equatable {
   /// Run the query as SQLite plans it, on one connection.
@@ -21,6 +21,8 @@ enum SQLiteScanPlan: Equatable {
 
   /// An index range holding at least this share of the table is read as a table scan.
   static let wideRangeShare: Int64 = 10
+  /// Index entries whose rowids tell whether a range's rows are stored in index order.
+  static let sampleEntries = 4_096
 
   /// The plan for `query` on `database` (inside the export's read transaction).
   static func choose(for query: ExportQuery, on database: SQLiteDatabase) throws(SQLiteError)
@@ -60,16 +62,21 @@ enum SQLiteScanPlan: Equatable {
       let range = query.condition.interval(of: column)
     else { return .asPlanned }
     let wide = max((last - first + 1) / wideRangeShare, 1)
-    let probe = try database.rows(
-      "SELECT count(*), min(r), max(r) FROM (SELECT rowid AS r FROM \(table) INDEXED BY \(index) WHERE \(range.sql) "
-        + "LIMIT \(wide))", range.bindings
+    let visited = try database.rows(
+      "SELECT count(*) FROM (SELECT 1 FROM \(table) INDEXED BY \(index) WHERE \(range.sql) LIMIT \(wide))",
+      range.bindings
+    ).first?.first.flatMap { $0.flatMap { Int64($0) } }
+    guard let visited, visited >= wide else { return .asPlanned }
+    // Whether the range's rows are stored in index order: the rowids of its first entries, nearly
+    // contiguous.
+    let sample = try database.rows(
+      "SELECT count(*), min(r), max(r) FROM (SELECT rowid AS r FROM \(table) INDEXED BY \(index) "
+        + "WHERE \(range.sql) LIMIT \(sampleEntries))", range.bindings
     ).first?.map { $0.flatMap { Int64($0) } }
-    guard let values = probe, let visited = values[0], visited >= wide, let low = values[1],
-      let high = values[2]
-    else {
-      return .asPlanned
+    guard let sample, let sampled = sample[0], let low = sample[1], let high = sample[2] else {
+      return slices
     }
-    if high - low + 1 <= 2 * visited,
+    if high - low + 1 <= 2 * sampled,
       let keys = try textKeys(of: index, column: column, in: table, within: range, on: database)
     {
       return .indexSlices(index: index, column: column, firstKey: keys.first, lastKey: keys.last)
