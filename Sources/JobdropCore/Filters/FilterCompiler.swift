@@ -28,11 +28,12 @@ public struct FilterCompiler: Sendable {
       let condition = try compile(clause)
       parts.append(condition.sql)
       bindings += condition.bindings
-      let comparison: Set<FilterOperator> = [.eq, .gt, .ge, .lt, .le]
+      // A comparison on a plain column keeps that column within an interval (see SQLCondition.clauses).
       let field = jobType.field(named: clause.field)
-      let bounds =
-        FilterOperator(rawValue: clause.operatorName).map(comparison.contains) == true
-        && field?.related == nil
+      let comparison = FilterOperator(rawValue: clause.operatorName).map {
+        [.eq, .gt, .ge, .lt, .le].contains($0)
+      }
+      let bounds = comparison == true && field?.related == nil
       clauses.append(.init(boundedColumn: bounds ? field?.sql : nil, condition: condition))
     }
     if parts.isEmpty { return .all }

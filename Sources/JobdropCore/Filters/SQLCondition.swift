@@ -59,9 +59,11 @@ public struct SQLCondition: Sendable, Equatable {
     SQLCondition.and(clauses.filter { $0.boundedColumn == column }.map(\.condition))
   }
 
-  /// Every clause but those bounding `column`, ANDed; ``all`` when none is left.
+  /// Every clause but those bounding `column`, ANDed; ``all`` when none is left. A condition that
+  /// lists no clauses is returned whole.
   func excludingInterval(of column: String) -> SQLCondition {
-    SQLCondition.and(clauses.filter { $0.boundedColumn != column }.map(\.condition)) ?? .all
+    guard !clauses.isEmpty else { return self }
+    return SQLCondition.and(clauses.filter { $0.boundedColumn != column }.map(\.condition)) ?? .all
   }
 
   private static func and(_ conditions: [SQLCondition]) -> SQLCondition? {

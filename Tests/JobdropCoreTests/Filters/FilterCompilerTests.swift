@@ -96,4 +96,17 @@ import Testing
     #expect(condition.sql == "name = ?")
     #expect(condition.bindings == [.text("x' OR 1=1; DROP TABLE orders; --")])
   }
+
+  @Test func separatesTheIntervalOfAColumnFromTheOtherClauses() throws {
+    let condition = try compiler.compile(
+      "ge(created_at,2025-01-01):eq(payment,paid):lt(created_at,2026-01-01):in(status,complete,processing)")
+    let interval = try #require(condition.interval(of: "created_at"))
+    #expect(interval.sql == "created_at >= ? AND created_at < ?")
+    #expect(interval.bindings == [.text("2025-01-01T00:00:00Z"), .text("2026-01-01T00:00:00Z")])
+    let rest = condition.excludingInterval(of: "created_at")
+    #expect(rest.sql == "payment = ? AND status IN (?, ?)")
+    #expect(rest.bindings == [.text("paid"), .text("complete"), .text("processing")])
+    #expect(condition.interval(of: "status") == nil)  // a list is not an interval
+    #expect(try compiler.compile("eq(product_sku,SKU-00042)").interval(of: "product_sku") == nil)
+  }
 }
