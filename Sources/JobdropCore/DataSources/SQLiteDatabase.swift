@@ -49,6 +49,11 @@ public final class SQLiteDatabase {
     return SQLiteStatement(database: self, handle: statement, sql: sql)
   }
 
+  /// `name` as a quoted SQL identifier, for names read from the schema.
+  static func quoted(_ name: String) -> String {
+    "\"" + name.replacing("\"", with: "\"\"") + "\""
+  }
+
   /// The rows of a small query, each cell as text (`nil` for NULL).
   func rows(_ sql: String, _ values: [SQLValue] = []) throws(SQLiteError) -> [[String?]] {
     let statement = try prepare(sql)

@@ -47,30 +47,42 @@ enum SQLiteScanPlan: Equatable {
     let steps = try database.rows("EXPLAIN QUERY PLAN " + query.sql, query.condition.bindings).compactMap {
       $0.last ?? nil
     }
-    guard let step = steps.first(where: { $0.hasPrefix("SCAN \(table)") || $0.hasPrefix("SEARCH \(table) ") })
+    let scan = "SCAN \(table)"
+    guard
+      let step = steps.first(where: {
+        $0 == scan || $0.hasPrefix(scan + " ") || $0.hasPrefix("SEARCH \(table) ")
+      })
     else {
       return .asPlanned
     }
     if step.hasPrefix("SCAN ") { return slices }
-    // "SEARCH orders USING INDEX orders_created_at (created_at>? AND created_at<?)"
-    let words = step.split(separator: " ")
-    guard let using = words.firstIndex(of: "INDEX"), using + 1 < words.count else { return .asPlanned }
-    let index = String(words[using + 1])
+    // "SEARCH orders USING INDEX orders_created_at (created_at>? AND created_at<?)"; the name may hold spaces.
+    guard let using = step.firstRange(of: " USING INDEX ") ?? step.firstRange(of: " USING COVERING INDEX ")
+    else {
+      return .asPlanned
+    }
+    var index = String(step[using.upperBound...])
+    if index.hasSuffix(")"), let constraints = index.ranges(of: " (").last {
+      index = String(index[..<constraints.lowerBound])
+    }
     guard
+      try !database.rows("SELECT 1 FROM pragma_index_list(?) WHERE name = ?", [.text(table), .text(index)])
+        .isEmpty,
       let column = try database.rows("SELECT name FROM pragma_index_info(?)", [.text(index)]).first?.first
         ?? nil,
       let range = query.condition.interval(of: column)
     else { return .asPlanned }
+    let quotedIndex = SQLiteDatabase.quoted(index)
     let wide = max((last - first + 1) / wideRangeShare, 1)
     let visited = try database.rows(
-      "SELECT count(*) FROM (SELECT 1 FROM \(table) INDEXED BY \(index) WHERE \(range.sql) LIMIT \(wide))",
+      "SELECT count(*) FROM (SELECT 1 FROM \(table) INDEXED BY \(quotedIndex) WHERE \(range.sql) LIMIT \(wide))",
       range.bindings
     ).first?.first.flatMap { $0.flatMap { Int64($0) } }
     guard let visited, visited >= wide else { return .asPlanned }
     // Whether the range's rows are stored in index order: the rowids of its first entries, nearly
     // contiguous.
     let sample = try database.rows(
-      "SELECT count(*), min(r), max(r) FROM (SELECT rowid AS r FROM \(table) INDEXED BY \(index) "
+      "SELECT count(*), min(r), max(r) FROM (SELECT rowid AS r FROM \(table) INDEXED BY \(quotedIndex) "
         + "WHERE \(range.sql) LIMIT \(sampleEntries))", range.bindings
     ).first?.map { $0.flatMap { Int64($0) } }
     guard let sample, let sampled = sample[0], let low = sample[1], let high = sample[2] else {
@@ -93,11 +105,12 @@ enum SQLiteScanPlan: Equatable {
     let order = try database.rows(
       "SELECT desc, coll FROM pragma_index_xinfo(?) WHERE cid >= 0", [.text(index)])
     guard order.first?[0] == "0", order.first?[1] == "BINARY" else { return nil }
+    let key = SQLiteDatabase.quoted(column)
     // SQLite sorts NULL, numbers, text, blobs in that order: text at both ends means text throughout.
     func end(_ direction: String) throws(SQLiteError) -> String? {
       let statement = try database.prepare(
-        "SELECT \(column), typeof(\(column)) FROM \(table) INDEXED BY \(index) WHERE \(range.sql) "
-          + "ORDER BY \(column) \(direction) LIMIT 1")
+        "SELECT \(key), typeof(\(key)) FROM \(table) INDEXED BY \(SQLiteDatabase.quoted(index)) "
+          + "WHERE \(range.sql) ORDER BY \(key) \(direction) LIMIT 1")
       try statement.bind(range.bindings)
       guard try statement.step(), statement.text(at: 1) == "text" else { return nil }
       return statement.exactText(at: 0)

@@ -66,8 +66,9 @@ final class SQLiteSliceCursor {
       return Reader(
         bounded: try database.prepare(
           query.sql(reading: "\(table) NOT INDEXED", within: "rowid >= ? AND rowid < ?")))
-    case .indexKeys(let index, let column, _, let rest, let entries):
-      let source = "\(table) INDEXED BY \(index)"
+    case .indexKeys(let index, let name, _, let rest, let entries):
+      let source = "\(table) INDEXED BY \(SQLiteDatabase.quoted(index))"
+      let column = SQLiteDatabase.quoted(name)
       return Reader(
         bounded: try database.prepare(
           query.sql(reading: source, within: "\(column) >= ? AND \(column) < ?", where: rest)),

@@ -48,7 +48,8 @@ public struct SQLiteSource: DataSource {
       }
     }
     try connections[0].execute("BEGIN")
-    let plan = try SQLiteScanPlan.choose(for: query, on: connections[0])
+    // The plan only changes how fast rows come; a schema it cannot read leaves SQLite's own plan.
+    let plan = (try? SQLiteScanPlan.choose(for: query, on: connections[0])) ?? .asPlanned
     let rows: Int
     switch plan {
     case .asPlanned:

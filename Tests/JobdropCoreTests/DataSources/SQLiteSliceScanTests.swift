@@ -95,6 +95,24 @@ import Testing
     #expect(written.map { String($0.prefix(36)) } == expected)
   }
 
+  @Test func anIndexWhoseNameNeedsQuotingIsUsedToo() throws {
+    let writable = try SQLiteDatabase(path: store, writable: true)
+    try writable.execute(
+      #"DROP INDEX orders_created_at; CREATE INDEX "created at-index" ON orders (created_at)"#)
+    let query = try Self.query("ge(created_at,2025-01-01):eq(payment,paid)")
+    guard case .indexSlices(let index, _, _, _) = try SQLiteScanPlan.choose(for: query, on: writable) else {
+      Issue.record("expected the range to be read through its index")
+      return
+    }
+    #expect(index == "created at-index")
+    let (sliced, rows) = try export(
+      query, with: SQLiteSource(path: store, workers: 3, sliceRows: 97), as: "a")
+    let (whole, _) = try export(
+      query, with: SQLiteSource(path: store, workers: 1, sliceRows: 1 << 40), as: "b")
+    #expect(sliced == whole)
+    #expect(rows == (try ids(in: store, where: query.condition)).count)
+  }
+
   @Test func aStoreInWALModeIsReadOnOneConnectionWithTheSameBytes() throws {
     let query = try Self.query(Self.filters[1])
     let (before, _) = try export(
