@@ -14,3 +14,6 @@ static inline int jobdrop_rename_noreplace(int fromdir, const char *from, int to
 static inline int jobdrop_start_writeback(int fd, long long offset, long long length) {
   return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
 }
+
+/// O_PATH: a descriptor that pins a file without read permission (open(2)).
+static const int jobdrop_O_PATH = O_PATH;

@@ -6,7 +6,8 @@ struct StatusCommand: ParsableCommand {
     commandName: "status",
     abstract: "Show a table of jobs, or one job's document.",
     discussion: """
-      Reads the spool (the source of truth), so it works while `jobdrop run` is running.
+      Reads the spool (the source of truth) without changing anything, so it is safe to run at any
+      time beside `jobdrop run`. Damaged status files are listed on stderr.
 
       Examples:
         jobdrop status
@@ -21,19 +22,26 @@ struct StatusCommand: ParsableCommand {
 
   func run() throws {
     let configuration = try options.configuration()
-    let spool = try Spool(path: configuration.spool)
-    let outbox = try Outbox(
-      path: configuration.outbox, links: OutboxLinks(baseURL: configuration.baseURL),
-      ttl: configuration.ttlSeconds)
+    let spool: SpoolReader
+    do {
+      spool = try SpoolReader(path: configuration.spool)
+    } catch {
+      printError("no spool at \(configuration.spool) (\(error.reason)); has `jobdrop run` or `process` run there?")
+      throw ExitCode(1)
+    }
     if let id {
       guard let job = spool.job(id: id.lowercased()) else {
         printError("no job \(id) in \(configuration.spool)")
         throw ExitCode(1)
       }
-      print(String(decoding: try outbox.document(for: job), as: UTF8.self), terminator: "")
+      let document = try Outbox.document(
+        for: job, links: OutboxLinks(baseURL: configuration.baseURL), ttl: configuration.ttlSeconds)
+      print(String(decoding: document, as: UTF8.self), terminator: "")
       return
     }
-    let jobs = try spool.load().sorted { $0.record.createdAt > $1.record.createdAt }
+    let snapshot = try spool.snapshot()
+    for path in snapshot.damaged { printError("damaged status file (not listed): \(path)") }
+    let jobs = snapshot.jobs.sorted { $0.record.createdAt > $1.record.createdAt }
     print(StatusTable(jobs: jobs).text, terminator: "")
   }
 }

@@ -28,8 +28,8 @@ struct SubmitCommand: ParsableCommand {
 
   func run() throws {
     let configuration = try options.configuration()
-    guard let limit = DurationText.milliseconds(timeout) else {
-      throw ValidationError("--timeout: expected a duration such as 30s, got '\(timeout)'")
+    guard let limit = DurationText.milliseconds(timeout, in: 1...86_400_000) else {
+      throw ValidationError("--timeout: expected a duration from 1ms to 1d, such as 30s, got '\(timeout)'")
     }
     let name = String(file.split(separator: "/").last ?? Substring(file))
     guard name.hasSuffix(".json"), InboxEntryKind(FileName(name)) == .request else {

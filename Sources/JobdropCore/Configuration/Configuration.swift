@@ -79,13 +79,15 @@ public struct Configuration: Sendable {
     }
     self.workers = workers
     let ttlText = pick(flags.ttl, "JOBDROP_TTL", "7d")
-    guard let ttl = DurationText.milliseconds(ttlText), ttl >= 1000 else {
-      throw ConfigurationError("--ttl: expected a duration such as 7d, 36h or 90s, got '\(ttlText)'")
+    guard let ttl = DurationText.milliseconds(ttlText, in: 1000...Configuration.longestTTL) else {
+      throw ConfigurationError(
+        "--ttl: expected a duration from 1s to 36500d, such as 7d, 36h or 90s, got '\(ttlText)'")
     }
     ttlSeconds = ttl / 1000
     let settleText = pick(flags.settle, "JOBDROP_SETTLE", "2s")
-    guard let settle = DurationText.milliseconds(settleText) else {
-      throw ConfigurationError("--settle: expected a duration such as 2s or 500ms, got '\(settleText)'")
+    guard let settle = DurationText.milliseconds(settleText, in: 1...Configuration.longestSettle) else {
+      throw ConfigurationError(
+        "--settle: expected a duration from 1ms to 1h, such as 2s or 500ms, got '\(settleText)'")
     }
     settleMilliseconds = settle
     let retryText = flags.retries.map(String.init) ?? pick(nil, "JOBDROP_RETRIES", "4")
@@ -96,4 +98,9 @@ public struct Configuration: Sendable {
     emptyOK = flags.emptyOK || enabled("JOBDROP_EMPTY_OK")
     rawCSV = flags.rawCSV || enabled("JOBDROP_RAW_CSV")
   }
+
+  /// The longest `--ttl`: 100 years (expiry times stay far inside what timestamps can hold).
+  public static let longestTTL: Int64 = 36_500 * 86_400_000
+  /// The longest `--settle`: an hour.
+  public static let longestSettle: Int64 = 3_600_000
 }

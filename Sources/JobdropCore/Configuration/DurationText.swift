@@ -1,6 +1,13 @@
 /// Durations as operators write them: `7d`, `36h`, `15m`, `90s`, `500ms`, or combined (`1d12h`).
 public enum DurationText {
-  /// Parses `text` into milliseconds; `nil` when it is not a positive duration.
+  /// Parses `text` into milliseconds when it lies in `range`; `nil` when it is not a duration or lies
+  /// outside it (never a trap, whatever the digits).
+  public static func milliseconds(_ text: String, in range: ClosedRange<Int64>) -> Int64? {
+    guard let value = milliseconds(text), range.contains(value) else { return nil }
+    return value
+  }
+
+  /// Parses `text` into milliseconds; `nil` when it is not a positive duration or does not fit 64 bits.
   public static func milliseconds(_ text: String) -> Int64? {
     var total: Int64 = 0
     var number: Int64?
@@ -33,7 +40,9 @@ public enum DurationText {
       }
       let (part, overflow) = value.multipliedReportingOverflow(by: unit)
       if overflow { return nil }
-      total += part
+      let (sum, sumOverflow) = total.addingReportingOverflow(part)
+      if sumOverflow { return nil }
+      total = sum
       number = nil
       index += 1
     }

@@ -59,16 +59,22 @@ public struct IntakeService: Service {
       }
       if scan { names += try intake.inbox.requestNames() }
       var pass = RequestIntake.Pass()
-      for name in Set(names) {
+      var pendingNames = Set(names)
+      while let name = pendingNames.popFirst() {
+        // A long backlog is not a reason to ignore SIGTERM: what is not claimed stays in the inbox and
+        // is picked up at the next start.
+        if mailbox.control.isStopped { return }
         let before = pass.claimed.count
-        try intake.take(name, into: &pass)
-        if pass.claimed.count > before { waiting[name] = nil }
+        intake.take(name, into: &pass)
+        if pass.claimed.count > before {
+          waiting[name] = nil
+          runners.wake()
+        }
       }
       for (name, retry) in pass.waiting {
         waiting[name] =
           ConditionLock.monotonicMilliseconds() + max(0, retry.milliseconds - Timestamp.now().milliseconds)
       }
-      if !pass.claimed.isEmpty { runners.wake() }
     }
   }
 }

@@ -26,7 +26,13 @@ public struct RunnerService: Service {
         for worker in 0..<workers {
           group.addTask {
             await DedicatedThread.run(name: "jobdrop-run-\(worker)") {
-              do { try loop() } catch { outcome.set(error) }
+              do {
+                try loop()
+              } catch {
+                // The spool cannot record jobs: stop every worker now, not at shutdown.
+                outcome.set(error)
+                control.stop()
+              }
             }
           }
         }
@@ -41,8 +47,20 @@ public struct RunnerService: Service {
   }
 
   private func loop() throws {
+    var wait: Int64 = 100
     while !control.isStopped {
-      if try runner.runNext(shouldStop: { control.isStopped }) != nil {
+      let ran: Job?
+      do {
+        ran = try runner.runNext(shouldStop: { control.isStopped })
+        wait = 100
+      } catch let error as FileSystemError where error.isTransient {
+        // A full or failing spool disk: the job stays pending; try again shortly.
+        logger.warning("cannot start a job; retrying", metadata: ["error": "\(error)"])
+        guard control.sleep(untilMilliseconds: ConditionLock.monotonicMilliseconds() + wait) else { return }
+        wait = min(wait * 2, 5_000)
+        continue
+      }
+      if ran != nil {
         control.wake()  // another worker may take the next one
         continue
       }

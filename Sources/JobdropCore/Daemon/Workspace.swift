@@ -37,7 +37,7 @@ public final class Workspace: @unchecked Sendable {
       emptyOK: configuration.emptyOK,
       rawCSV: configuration.rawCSV, logger: logger)
     runner.retries = configuration.retries
-    try store.recover()
+    try store.recover(lock, inbox: inbox)
   }
 
   /// Claiming is a rename: inbox and spool must be on one file system.

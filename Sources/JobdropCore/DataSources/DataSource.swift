@@ -11,6 +11,14 @@ public protocol DataSource: Sendable {
   func export(_ query: ExportQuery, to writer: CSVWriter, progress: (Int) throws -> Void) throws -> Int
 }
 
+/// An error a data source throws: whether trying again may succeed, and the text a partner may read.
+public protocol DataSourceError: Error, CustomStringConvertible {
+  /// Trying again later could succeed (the connection was refused or dropped, the database was busy).
+  var isTransient: Bool { get }
+  /// The error for the job's public `error`: no file path, no SQL text, no secret.
+  var publicDescription: String { get }
+}
+
 /// Where the commerce data lives, as given by `--source`.
 public enum DataSourceLocation: Sendable, Equatable, CustomStringConvertible {
   /// `sqlite:PATH`

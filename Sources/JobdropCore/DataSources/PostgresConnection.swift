@@ -6,7 +6,7 @@ import CPostgres
 
 /// A failed PostgreSQL operation: what failed, the server's message and SQLSTATE, and whether trying
 /// again later could succeed. Never contains the password.
-public struct PostgresError: Error, Sendable, CustomStringConvertible {
+public struct PostgresError: DataSourceError, Sendable {
   /// `host:port/database` (no user, no password).
   public var database: String
   public var message: String
@@ -18,6 +18,9 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
   public var description: String {
     "postgres \(database): \(message)\(sqlState.map { " (SQLSTATE \($0))" } ?? "")"
   }
+
+  /// The same as ``description``: it names `host:port/database`, never a user, password or SQL.
+  public var publicDescription: String { description }
 
   /// Transient: connection exceptions (class 08), operator intervention (57P01–57P03), too many
   /// connections (53300). Permanent: everything else, e.g. undefined table or permission denied.

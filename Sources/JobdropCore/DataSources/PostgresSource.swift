@@ -25,12 +25,13 @@ public struct PostgresSource: DataSource {
     defer { pool.give(connection, healthy: healthy) }
     // Same row order as a plain table scan, run after run.
     try connection.execute("SET synchronize_seqscans = off")
-    let guarded = query.columns.map { $0.type == .text }
+    // Every value is guarded; in columns typed as numbers or times, plain numbers are left as they are.
+    let free = query.columns.map { $0.type == .text }
     var rows = 0
     // Single-row mode: the server streams rows while this thread writes them (no round trip per batch);
     // each row is one small result, written and freed at once.
     try connection.stream(query.sql, query.condition.bindings) { result in
-      for (offset, guardedColumn) in guarded.enumerated() {
+      for (offset, freeText) in free.enumerated() {
         let column = Int32(offset)
         if PQgetisnull(result, 0, column) == 1 {
           try writer.empty()
@@ -38,7 +39,8 @@ public struct PostgresSource: DataSource {
         }
         let length = Int(PQgetlength(result, 0, column))
         try writer.text(
-          UnsafeRawBufferPointer(start: PQgetvalue(result, 0, column), count: length), guarded: guardedColumn)
+          UnsafeRawBufferPointer(start: PQgetvalue(result, 0, column), count: length), guarded: true,
+          numbersAsIs: !freeText)
       }
       try writer.endRow()
       rows += 1

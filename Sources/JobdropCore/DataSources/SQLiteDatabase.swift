@@ -31,6 +31,37 @@ public final class SQLiteDatabase {
     self.path = path
     sqlite3_busy_timeout(handle, 5_000)
     sqlite3_extended_result_codes(handle, 0)
+    let registered = sqlite3_create_function_v2(
+      handle, SQLiteDatabase.foldFunction, 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nil,
+      { context, _, arguments in SQLiteDatabase.fold(context, arguments?[0]) }, nil, nil, nil)
+    if registered != SQLITE_OK {
+      let failure = error(registered, sql: nil)
+      sqlite3_close_v2(handle)
+      throw failure
+    }
+  }
+
+  /// The SQL function `like` filters compare through on SQLite: Unicode lowercase mapping (Swift's
+  /// `lowercased()`), the case folding PostgreSQL's `ILIKE` applies under a UTF-8 ctype. SQLite's own
+  /// `LIKE` folds ASCII only, so `like(name,"*MÜLLER*")` would miss `Müller`.
+  static let foldFunction = "jobdrop_fold"
+
+  private static func fold(_ context: OpaquePointer?, _ value: OpaquePointer?) {
+    guard let value, sqlite3_value_type(value) != SQLITE_NULL, let text = sqlite3_value_text(value) else {
+      sqlite3_result_null(context)
+      return
+    }
+    let count = Int(sqlite3_value_bytes(value))
+    let bytes = UnsafeBufferPointer(start: text, count: count)
+    if bytes.allSatisfy({ $0 < 0x80 }) {
+      // ASCII, the common case, without building a String.
+      var folded = [UInt8](bytes)
+      for index in folded.indices where folded[index] >= 0x41 && folded[index] <= 0x5A { folded[index] |= 0x20 }
+      sqlite3_result_text(context, folded, Int32(count), jobdrop_sqlite_transient())
+    } else {
+      let folded = String(decoding: bytes, as: UTF8.self).lowercased()
+      sqlite3_result_text(context, folded, -1, jobdrop_sqlite_transient())
+    }
   }
 
   deinit { sqlite3_close_v2(handle) }

@@ -1,5 +1,5 @@
 /// A failed SQLite call: the result code, SQLite's message, and the statement it was running.
-public struct SQLiteError: Error, Sendable, CustomStringConvertible {
+public struct SQLiteError: DataSourceError, Sendable {
   /// The SQLite result code, e.g. `SQLITE_ERROR` (1).
   public var code: Int32
   /// SQLite's own message, e.g. `no such table: orders`.
@@ -14,6 +14,9 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     if let sql { text += " (in: \(sql.count > 200 ? String(sql.prefix(200)) + "…" : sql))" }
     return text
   }
+
+  /// SQLite's message alone: the store's path and the statement stay in the log.
+  public var publicDescription: String { "sqlite: \(message)" }
 
   /// Whether trying again later could succeed (the database was busy or locked).
   public var isTransient: Bool { code == 5 || code == 6 }

@@ -6,9 +6,8 @@ struct SQLiteRowCopier {
   private let kinds: [CellKind]
 
   init(columns: [Column]) {
-    kinds = columns.map { column in
-      column.type.isNumeric ? .number : column.type == .text ? .guardedText : .text
-    }
+    kinds = columns.map { column in column.type.isNumeric ? .number : column.type == .text ? .text : .typed }
+
   }
 
   /// Steps `statement` to its end, writing each row; calls `progress` every 8,192 rows with the count.
@@ -40,7 +39,10 @@ struct SQLiteRowCopier {
           continue
         }
         let length = Int(sqlite3_value_bytes(value))
-        try writer.text(UnsafeRawBufferPointer(start: pointer, count: length), guarded: kind == .guardedText)
+        // Every text value is guarded, whatever the column's declared type (SQLite stores what it is
+        // given); in a column typed as a number or a time, a value that is a plain number is left as is.
+        try writer.text(
+          UnsafeRawBufferPointer(start: pointer, count: length), guarded: true, numbersAsIs: kind != .text)
       }
       try writer.endRow()
       rows += 1
@@ -50,7 +52,8 @@ struct SQLiteRowCopier {
   }
 }
 
-/// How a column's cells are read and written.
+/// How a column's cells are read and written: integers first (`number`), free `text`, or text in a column
+/// of another declared type (`typed`).
 private enum CellKind {
-  case number, text, guardedText
+  case number, text, typed
 }

@@ -65,9 +65,31 @@ public final class CSVWriter {
     count += length
   }
 
-  /// Writes a text cell from UTF-8 bytes, quoting and (when `guarded`) defusing formulas.
+  /// Whether `bytes` is a sign, digits and an optional fraction, and nothing else.
+  static func isPlainNumber(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    var digits = 0
+    var seenPoint = false
+    for (index, byte) in bytes.enumerated() {
+      if byte >= 0x30 && byte <= 0x39 {
+        digits += 1
+      } else if (byte == 0x2D || byte == 0x2B) && index == 0 {
+        continue
+      } else if byte == 0x2E && !seenPoint && digits > 0 {
+        seenPoint = true
+      } else {
+        return false
+      }
+    }
+    return digits > 0 && bytes.last.map { $0 >= 0x30 && $0 <= 0x39 } == true
+  }
+
+  /// Writes a text cell from UTF-8 bytes, quoting and (when `guarded`) defusing formulas. With
+  /// `numbersAsIs`, a guarded value that is a plain number (`-12`, `+3.50`) is written as it is: what a
+  /// column typed as a number holds when it is a number, while any other text in it is still guarded.
   @inline(__always)
-  public func text(_ bytes: UnsafeRawBufferPointer, guarded: Bool) throws(FileSystemError) {
+  public func text(_ bytes: UnsafeRawBufferPointer, guarded: Bool, numbersAsIs: Bool = false)
+    throws(FileSystemError)
+  {
     let length = bytes.count
     let base = bytes.baseAddress
     let (needsQuotes, quotes) = base.map { CSVWriter.scan($0, length) } ?? (false, 0)
@@ -75,6 +97,7 @@ public final class CSVWriter {
     if guarded && guardFormulas && length > 0, let first = base?.load(as: UInt8.self) {
       prefix =
         first == 0x3D || first == 0x2B || first == 0x2D || first == 0x40 || first == 0x09 || first == 0x0D
+      if prefix && numbersAsIs && CSVWriter.isPlainNumber(bytes) { prefix = false }
     }
     let total = length + quotes + (needsQuotes ? 2 : 0) + (prefix ? 1 : 0)
     if total + 1 > capacity - count { try flush() }

@@ -83,7 +83,7 @@ public struct FilterCompiler: Sendable {
       return SQLCondition(sql: "\(column) IS NULL")
     case .like:
       return SQLCondition(
-        sql: "\(column) \(dialect.like) ? ESCAPE '\\'", bindings: [try likePattern(values[0])])
+        sql: "\(dialect.like(column)) ? ESCAPE '\\'", bindings: [try likePattern(values[0])])
     case .in:
       var bindings: [SQLValue] = []
       for value in values { bindings.append(try scalar(value, field: field)) }
@@ -118,7 +118,7 @@ public struct FilterCompiler: Sendable {
       guard case .instant(let time)? = Timestamp.parse(value.text) else {
         throw FilterError(
           "'\(value.text)' is not a time", at: value.position,
-          hint: "use YYYY-MM-DD, RFC 3339 or epoch milliseconds")
+          hint: "use YYYY-MM-DD, RFC 3339 or epoch milliseconds, from 0000-01-01 to 9999-12-31")
       }
       return .text(time.rfc3339)
     }
@@ -145,7 +145,7 @@ public struct FilterCompiler: Sendable {
       pattern.append(character)
     }
     if trailing { pattern += "%" }
-    return .text(pattern)
+    return .text(dialect == .sqlite ? pattern.lowercased() : pattern)
   }
 
   private func timeComparison(
@@ -154,12 +154,20 @@ public struct FilterCompiler: Sendable {
     guard let parsed = Timestamp.parse(value.text) else {
       throw FilterError(
         "'\(value.text)' is not a time", at: value.position,
-        hint: "use YYYY-MM-DD, RFC 3339 or epoch milliseconds")
+        hint: "use YYYY-MM-DD, RFC 3339 or epoch milliseconds, from 0000-01-01 to 9999-12-31")
     }
     func bound(_ symbol: String, _ time: Timestamp) -> SQLCondition {
       SQLCondition(sql: "\(column) \(symbol) ?", bindings: [.text(time.rfc3339)])
     }
     switch parsed {
+    case .day(let start) where start.adding(seconds: 86_400) > Timestamp.latest:
+      // The last representable day has no next midnight to compare with: nothing comes after it.
+      switch op {
+      case .eq, .ge: return bound(">=", start)
+      case .gt: return SQLCondition(sql: "FALSE")
+      case .lt: return bound("<", start)
+      default: return SQLCondition(sql: "\(column) IS NOT NULL")
+      }
     case .day(let start):
       let end = start.adding(seconds: 86_400)
       switch op {

@@ -9,8 +9,10 @@ public enum SQLValue: Sendable, Equatable {
 public enum SQLDialect: Sendable, Equatable {
   case sqlite, postgres
 
-  /// Case-insensitive pattern match (SQLite's `LIKE` already is, for ASCII).
-  var like: String { self == .sqlite ? "LIKE" : "ILIKE" }
+  /// Case-insensitive pattern match of `column`, the same on both: Unicode lowercase mapping. On SQLite
+  /// the column goes through `jobdrop_fold` (registered on every connection) and the pattern is lowercased
+  /// when compiled; PostgreSQL's `ILIKE` folds the same way under a UTF-8 ctype.
+  func like(_ column: String) -> String { self == .sqlite ? "jobdrop_fold(\(column)) LIKE" : "\(column) ILIKE" }
 
   /// `sql` with its `?` placeholders (outside quoted strings) as this dialect writes them.
   public func placeholders(_ sql: String) -> String {

@@ -79,8 +79,20 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
     }
   }
 
-  /// Parses `YYYY-MM-DD`, an RFC 3339 timestamp, or epoch milliseconds; `nil` if it is none of them.
+  /// The earliest time jobdrop reads or writes: 0000-01-01T00:00:00Z.
+  public static let earliest = Timestamp(milliseconds: -62_167_219_200_000)
+  /// The latest time jobdrop reads or writes: 9999-12-31T23:59:59.999Z. Past it, RFC 3339 text (which
+  /// the stores compare as text) would need five digits and sort before every real time.
+  public static let latest = Timestamp(milliseconds: 253_402_300_799_999)
+
+  /// Parses `YYYY-MM-DD`, an RFC 3339 timestamp, or epoch milliseconds; `nil` if it is none of them or
+  /// lies outside ``earliest`` … ``latest``.
   public static func parse(_ text: String) -> Parsed? {
+    guard let parsed = parseUnchecked(text), (earliest...latest).contains(parsed.time) else { return nil }
+    return parsed
+  }
+
+  private static func parseUnchecked(_ text: String) -> Parsed? {
     let bytes = Array(text.utf8)
     if !bytes.isEmpty, bytes.count <= 15, bytes.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
       return Int64(text).map { .instant(Timestamp(milliseconds: $0)) }

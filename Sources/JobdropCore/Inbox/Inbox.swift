@@ -1,3 +1,5 @@
+import CLinux
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -19,8 +21,12 @@ public final class Inbox: @unchecked Sendable {
 
   /// What reading an inbox entry found.
   public enum Content: Sendable {
-    /// A regular file: its first bytes (up to the request limit plus one) and when it last changed.
-    case file(bytes: [UInt8], changedAt: Timestamp)
+    /// A regular file: its first bytes (up to the request limit plus one), when it last changed, and the
+    /// file itself, pinned open so the claim can check that it takes this very file.
+    case file(bytes: [UInt8], changedAt: Timestamp, pin: PinnedFile)
+    /// A regular file this process may not read (`EACCES`), pinned with `O_PATH`: its mode and owner are
+    /// in the pin's status, for the job's error.
+    case unreadable(pin: PinnedFile)
     /// Not a regular file; the text says what it is (`symbolic link`, `FIFO`, …).
     case refused(String)
     /// It is no longer there.
@@ -31,22 +37,32 @@ public final class Inbox: @unchecked Sendable {
   public func read(_ name: FileName) throws(FileSystemError) -> Content {
     guard let info = try directory.status(of: name) else { return .gone }
     if let kind = Inbox.refusal(info.st_mode) { return .refused(kind) }
-    let descriptor: Int32
+    let pin: PinnedFile
     do {
-      descriptor = try directory.openFile(name, flags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
+      pin = try PinnedFile(
+        adopting: try directory.openFile(name, flags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY),
+        path: directory.display(name))
     } catch {
       if error.errno == ENOENT { return .gone }
       if error.errno == ELOOP { return .refused("symbolic link") }
+      if error.errno == EACCES {
+        // No read permission is needed to claim (a rename) or to pin the inode.
+        guard
+          let pathPin = try? PinnedFile(
+            adopting: try directory.openFile(name, flags: jobdrop_O_PATH | O_NOFOLLOW), path: directory.display(name)),
+          Inbox.refusal(pathPin.status.st_mode) == nil
+        else { return .gone }
+        return .unreadable(pin: pathPin)
+      }
       throw error
     }
-    defer { close(descriptor) }
-    var opened = stat()
-    try syscall("fstat", directory.display(name)) { fstat(descriptor, &opened) }
-    if let kind = Inbox.refusal(opened.st_mode) { return .refused(kind) }
+    if let kind = Inbox.refusal(pin.status.st_mode) { return .refused(kind) }
     let bytes = try FileReader.readAll(
-      descriptor, limit: RequestParser.maximumSize + 1, path: directory.display(name))
+      pin.descriptor, limit: RequestParser.maximumSize + 1, path: directory.display(name))
+    var opened = stat()
+    try syscall("fstat", directory.display(name)) { fstat(pin.descriptor, &opened) }
     let changed = max(Inbox.milliseconds(opened.st_mtim), Inbox.milliseconds(opened.st_ctim))
-    return .file(bytes: bytes, changedAt: Timestamp(milliseconds: changed))
+    return .file(bytes: bytes, changedAt: Timestamp(milliseconds: changed), pin: pin)
   }
 
   private static func milliseconds(_ time: timespec) -> Int64 {

@@ -30,9 +30,11 @@ public struct RequestSubmitter {
     let temporary = FileName(".submit-\(getpid())-\(name.display)")
     let descriptor = try inbox.directory.openFile(temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW)
     do {
-      try AtomicWriter.writeAll(bytes, to: descriptor, path: inbox.directory.display(temporary))
-      _ = fsync(descriptor)
-      close(descriptor)
+      do {
+        defer { close(descriptor) }
+        try AtomicWriter.writeAll(bytes, to: descriptor, path: inbox.directory.display(temporary))
+        try syscall("fsync", inbox.directory.display(temporary)) { fsync(descriptor) }
+      }
       let moved = temporary.withCString { from in
         name.withCString { to in
           jobdrop_rename_noreplace(inbox.directory.descriptor, from, inbox.directory.descriptor, to)
@@ -58,7 +60,7 @@ public struct RequestSubmitter {
         let file = event.name, file.hasSuffix(".json"), !file.hasPrefix(".")
       else { continue }
       let id = String(file.display.dropLast(5))
-      if let job = spool.job(id: id), job.record.requestFile == name.display,
+      if let job = spool.reader.job(id: id), job.record.requestFile == name.display,
         job.record.createdAt.milliseconds >= started.milliseconds - 1000
       {
         return job

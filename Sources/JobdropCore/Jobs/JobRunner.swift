@@ -1,5 +1,9 @@
 import Logging
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Runs one job: `pending → started`, streams its rows to a CSV file, then `success` or `failed`.
 ///
 /// The export is written under a temp name in `files/<id>/` and renamed into place only when complete.
@@ -60,7 +64,7 @@ public final class JobRunner: @unchecked Sendable {
       record.sha256 = result.sha256
       record.fileName = result.fileName
       record.error = nil
-      let finished = try store.move(started, to: .success, record: record)
+      let finished = try settle(started, to: .success, record: record, shouldStop: shouldStop)
       logger.info(
         "job succeeded",
         metadata: [
@@ -73,7 +77,7 @@ public final class JobRunner: @unchecked Sendable {
       if failure.interrupted {
         record.rows = nil
         logger.notice("job cut short by shutdown; back to pending")
-        return try store.move(started, to: .pending, record: record)
+        return try settle(started, to: .pending, record: record, shouldStop: shouldStop)
       }
       if failure.transient && record.attempts <= retries {
         let wait = Int64(min(60, 1 << min(record.attempts - 1, 6)))
@@ -84,18 +88,41 @@ public final class JobRunner: @unchecked Sendable {
           metadata: [
             "error": "\(failure.message)", "job.attempt": "\(record.attempts)", "retry.seconds": "\(wait)",
           ])
-        return try store.move(started, to: .pending, record: record)
+        return try settle(started, to: .pending, record: record, shouldStop: shouldStop)
       }
       if failure.transient {
         record.error = "\(failure.message) (gave up after \(record.attempts) attempts)"
         record.rows = nil
         logger.warning("job failed", metadata: ["error": "\(record.error ?? "")"])
-        return try store.move(started, to: .failed, record: record)
+        return try settle(started, to: .failed, record: record, shouldStop: shouldStop)
       }
       record.error = failure.message
       record.rows = failure.rows
       logger.warning("job failed", metadata: ["error": "\(failure.message)"])
-      return try store.move(started, to: .failed, record: record)
+      return try settle(started, to: .failed, record: record, shouldStop: shouldStop)
+    }
+  }
+
+  /// Records a finished run's outcome. A spool the disk cannot write now (`ENOSPC`, `EIO`) delays the
+  /// move, retried with growing waits (0.1 s to 5 s), rather than losing the outcome; at shutdown the move
+  /// is given up and the job, still `started` in the spool, runs again at the next start.
+  private func settle(_ job: Job, to target: JobState, record: JobRecord, shouldStop: () -> Bool) throws -> Job
+  {
+    var wait: UInt32 = 100_000
+    var warned = false
+    while true {
+      do {
+        return try store.move(job, to: target, record: record)
+      } catch let error as FileSystemError where error.isTransient && !shouldStop() {
+        if !warned {
+          logger.warning(
+            "cannot record the job's outcome in the spool; retrying",
+            metadata: ["job.status": "\(target.rawValue)", "error": "\(error)"])
+          warned = true
+        }
+        usleep(wait)
+        wait = min(wait * 2, 5_000_000)
+      }
     }
   }
 
@@ -140,7 +167,14 @@ public final class JobRunner: @unchecked Sendable {
     do {
       file = try ExportFile(directory: store.outbox.filesDirectory(for: job.id), name: FileName(name))
     } catch {
-      throw JobFailure(message: "cannot create the export file: \(error)")
+      logger.warning("cannot create the export file", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+      store.outbox.removeEmptyFilesDirectory(for: job.id)
+      throw JobFailure(message: "cannot create the export file: \(error.reason)")
+    }
+    // A job that publishes no file leaves no empty public folder behind.
+    func abandon() {
+      file.discard()
+      store.outbox.removeEmptyFilesDirectory(for: job.id)
     }
     let sink: any ByteSink = request.format == .csvGzip ? GzipSink(next: file) : file
     let writer = CSVWriter(file: sink, guardFormulas: !rawCSV)
@@ -160,17 +194,22 @@ public final class JobRunner: @unchecked Sendable {
       }
       try writer.finish()
     } catch is Interrupted {
-      file.discard()
+      abandon()
       throw JobFailure(message: "interrupted", interrupted: true)
-    } catch let error as PostgresError {
-      file.discard()
-      throw JobFailure(message: "\(error)", rows: nil, transient: error.isTransient)
+    } catch let error as any DataSourceError {
+      abandon()
+      logger.warning("the data source failed", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+      throw JobFailure(message: error.publicDescription, rows: nil, transient: error.isTransient)
+    } catch let error as FileSystemError {
+      abandon()
+      logger.warning("cannot write the export", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+      throw JobFailure(message: "export failed after \(rows) rows: \(error.reason)", rows: nil)
     } catch {
-      file.discard()
+      abandon()
       throw JobFailure(message: "export failed after \(rows) rows: \(error)", rows: nil)
     }
     if rows == 0 && !emptyOK {
-      file.discard()
+      abandon()
       throw JobFailure(message: JobRunner.noResults, rows: 0)
     }
     do {
@@ -178,7 +217,9 @@ public final class JobRunner: @unchecked Sendable {
       CrashPoint.reached("export-published")
       return Result(rows: rows, bytes: file.byteCount, sha256: sha, fileName: name)
     } catch {
-      throw JobFailure(message: "cannot publish the export file: \(error)")
+      store.outbox.removeEmptyFilesDirectory(for: job.id)
+      logger.warning("cannot publish the export file", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+      throw JobFailure(message: "cannot publish the export file: \(error.reason)")
     }
   }
 }

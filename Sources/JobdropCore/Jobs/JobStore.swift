@@ -14,6 +14,8 @@ public final class JobStore: @unchecked Sendable {
   private var pending = PendingQueue()
   private var nextIndexAllowed: Int64 = 0
   private var indexDirty = true
+  /// Jobs whose documents could not be written (a full outbox); retried by ``republish()``.
+  private var unpublished = Set<String>()
   private let lock = ConditionLock()
   private let indexLock = ConditionLock()
   /// The shortest time between two index renders, in milliseconds.
@@ -26,18 +28,34 @@ public final class JobStore: @unchecked Sendable {
     self.indexInterval = indexInterval
   }
 
-  /// Loads the spool, sends jobs a dead process left `started` back to `pending`, and republishes every
-  /// job's documents and the index.
-  public func recover() throws {
-    try lock.withLock { try recoverLocked() }
-    try publishIndex(force: true)
+  /// Recovers the spool (see ``Spool/recover(_:returningRequestsTo:)``), sends jobs a dead process left
+  /// `started` back to `pending`, and republishes every job's documents and the index. Damaged status
+  /// files are reported here. A document that cannot be written now (a full disk) does not stop the
+  /// start: it is retried by ``republish()``.
+  public func recover(_ spoolLock: SpoolLock, inbox: Inbox) throws {
+    try lock.withLock { try recoverLocked(spoolLock, inbox: inbox) }
+    try? publishIndex(force: true)
   }
 
-  private func recoverLocked() throws {
-    let loaded = try spool.load()
-    try outbox.publishErrorDocuments()
-    try outbox.removeTemporaryFiles(jobs: loaded.filter { $0.state == .started }.map(\.id))
-    for var job in loaded {
+  private func recoverLocked(_ spoolLock: SpoolLock, inbox: Inbox) throws {
+    let recovery = try spool.recover(spoolLock, returningRequestsTo: inbox.directory)
+    for (path, reason) in recovery.quarantined {
+      logger.error(
+        "status file damaged; moved to the spool's damaged/ folder",
+        metadata: ["file": "\(path)", "error": "\(reason)"])
+    }
+    for name in recovery.returned {
+      logger.notice(
+        "the request of a damaged job was put back into the inbox to run again",
+        metadata: ["request.file": "\(name.display)"])
+    }
+    do {
+      try outbox.publishErrorDocuments()
+      try outbox.removeTemporaryFiles(jobs: recovery.jobs.filter { $0.state != .failed }.map(\.id))
+    } catch {
+      logger.warning("cannot tidy the outbox; going on", metadata: ["error": "\(error)"])
+    }
+    for var job in recovery.jobs {
       if job.state == .started {
         var record = job.record
         record.updatedAt = .now()
@@ -47,9 +65,41 @@ public final class JobStore: @unchecked Sendable {
       }
       jobs[job.id] = job
       if job.state == .pending { pending.insert(job) }
-      try outbox.publish(job, unlessUnchanged: true)
+      publishLocked(job, unlessUnchanged: true)
     }
     indexDirty = true
+  }
+
+  /// Publishes a job's documents; one that cannot be written now is remembered and retried by
+  /// ``republish()``, so a full outbox delays the documents but never stops a job or the daemon.
+  private func publishLocked(_ job: Job, unlessUnchanged: Bool = false) {
+    do {
+      try outbox.publish(job, unlessUnchanged: unlessUnchanged)
+      unpublished.remove(job.id)
+    } catch {
+      if unpublished.insert(job.id).inserted {
+        logger.warning(
+          "cannot publish the job's documents; will retry",
+          metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+      }
+    }
+  }
+
+  /// Retries the documents that could not be written; returns how many are still waiting.
+  @discardableResult
+  public func republish() -> Int {
+    lock.withLock {
+      for id in unpublished {
+        guard let job = jobs[id] else {
+          unpublished.remove(id)
+          continue
+        }
+        publishLocked(job)
+      }
+      if unpublished.isEmpty { return 0 }
+      indexDirty = true
+      return unpublished.count
+    }
   }
 
   /// All jobs, in no particular order.
@@ -78,7 +128,12 @@ public final class JobStore: @unchecked Sendable {
       record.attempts += 1
       record.rows = 0
       record.retryAt = nil
-      return try moveLocked(next, to: .started, record: record)
+      do {
+        return try moveLocked(next, to: .started, record: record)
+      } catch {
+        pending.insert(next)  // still pending: taken again once the spool can be written
+        throw error
+      }
     }
   }
 
@@ -89,18 +144,20 @@ public final class JobStore: @unchecked Sendable {
 
   /// Claims a request from the inbox as a new job in `state` (`pending`, or `failed` with the record's error).
   @discardableResult
-  public func claim(_ name: FileName, from inbox: Inbox, record: JobRecord, state: JobState) throws -> Job {
-    try lock.withLock { try claimLocked(name, from: inbox, record: record, state: state) }
+  public func claim(
+    _ name: FileName, from inbox: Inbox, record: JobRecord, state: JobState, identity: FileIdentity
+  ) throws -> Job {
+    try lock.withLock { try claimLocked(name, from: inbox, record: record, state: state, identity: identity) }
   }
 
-  private func claimLocked(_ name: FileName, from inbox: Inbox, record: JobRecord, state: JobState) throws
-    -> Job
-  {
-    try spool.claim(name, from: inbox.directory, as: record, state: state)
+  private func claimLocked(
+    _ name: FileName, from inbox: Inbox, record: JobRecord, state: JobState, identity: FileIdentity
+  ) throws -> Job {
+    try spool.claim(name, from: inbox.directory, as: record, state: state, identity: identity)
     let job = Job(record: record, state: state)
     jobs[job.id] = job
     if state == .pending { pending.insert(job) }
-    try outbox.publish(job)
+    publishLocked(job)
     indexDirty = true
     return job
   }
@@ -117,7 +174,7 @@ public final class JobStore: @unchecked Sendable {
     let moved = try spool.move(job, to: target, record: record)
     jobs[moved.id] = moved
     if target == .pending { pending.insert(moved) }
-    try outbox.publish(moved)
+    publishLocked(moved)
     indexDirty = true
     return moved
   }
@@ -133,7 +190,7 @@ public final class JobStore: @unchecked Sendable {
     job.record.updatedAt = .now()
     try spool.update(job)
     jobs[job.id] = job
-    try outbox.publish(job)
+    publishLocked(job)
     indexDirty = true
   }
 
@@ -147,10 +204,17 @@ public final class JobStore: @unchecked Sendable {
     let cutoff = now.adding(seconds: -outbox.ttl)
     var removed = 0
     for job in jobs.values where job.state.isFinal && job.record.createdAt <= cutoff {
-      try outbox.remove(id: job.id)
-      CrashPoint.reached("mid-expiry")
-      try spool.remove(job)
+      do {
+        try outbox.remove(id: job.id)
+        CrashPoint.reached("mid-expiry")
+        try spool.remove(job)
+      } catch {
+        // Tried again at the next sweep; the job stays listed until then.
+        logger.warning("cannot expire the job yet", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+        continue
+      }
       jobs[job.id] = nil
+      unpublished.remove(job.id)
       removed += 1
       logger.info("job expired", metadata: ["job.id": "\(job.id)"])
     }

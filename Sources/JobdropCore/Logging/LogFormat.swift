@@ -9,7 +9,7 @@ public enum LogFormat: String, Sendable, CaseIterable {
     switch self {
     case .text:
       LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
+        var handler = TextLogHandler(label: label)
         handler.logLevel = level
         return handler
       }

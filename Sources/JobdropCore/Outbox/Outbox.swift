@@ -1,5 +1,9 @@
 import FoundationEssentials
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// The public static site: `index.json`, `jobs/<id>.json`, `jobs/<id>/file.json`, `files/<id>/<name>`,
 /// `requests/<request file name>` (the newest job of a request dropped under that name) and the
 /// Elastic Path error bodies in `errors/`.
@@ -42,6 +46,12 @@ public final class Outbox: @unchecked Sendable {
     let folder = try filesFolder.subdirectory(id, create: true)
     if !existed { try filesFolder.sync() }
     return folder
+  }
+
+  /// Removes `files/<id>/` if it is empty (the export failed before a file was published).
+  public func removeEmptyFilesDirectory(for id: String) {
+    guard JobID.isValid(id) else { return }
+    _ = FileName(id).withCString { unlinkat(filesFolder.descriptor, $0, AT_REMOVEDIR) }
   }
 
   /// Writes `jobs/<id>.json`, the request's `requests/<name>` (if this is its newest job) and, on
@@ -135,16 +145,20 @@ public final class Outbox: @unchecked Sendable {
       ),
     ]
     for (name, body) in documents {
-      try AtomicWriter.write(Array((body + "\n").utf8), to: FileName(name), in: errors, syncDirectory: false)
+      try AtomicWriter.writeIfChanged(
+        Array((body + "\n").utf8), to: FileName(name), in: errors, syncDirectory: false)
     }
   }
 
-  /// Removes temp files a killed process left behind: in the site's root, in `jobs/`, and in the
-  /// `files/<id>/` folders of `ids` (jobs that were running). Only call while holding the spool lock.
+  /// Removes temp files a killed process left behind: in the site's root, `jobs/`, `requests/`, and the
+  /// `jobs/<id>/` and `files/<id>/` folders of `ids` (jobs that were running or had succeeded). Only call
+  /// while holding the spool lock.
   public func removeTemporaryFiles(jobs ids: [String]) throws {
     var folders = [root, jobsFolder, requestsFolder]
     for id in ids where JobID.isValid(id) {
-      if try filesFolder.status(of: FileName(id)) != nil { folders.append(try filesFolder.subdirectory(id)) }
+      for parent in [jobsFolder, filesFolder] where try parent.status(of: FileName(id)) != nil {
+        folders.append(try parent.subdirectory(id))
+      }
     }
     for folder in folders {
       for name in try folder.entries() where name.hasPrefix(AtomicWriter.temporaryPrefix) {
@@ -153,9 +167,12 @@ public final class Outbox: @unchecked Sendable {
     }
   }
 
-  /// The document `jobs/<id>.json` would hold, for `jobdrop status ID`.
-  public func document(for job: Job) throws -> [UInt8] {
-    Outbox.wrap(Array(try encoder.encode(JobDocument(job: job, links: links, ttl: ttl))))
+  /// The document `jobs/<id>.json` would hold, for `jobdrop status ID` (which opens no outbox: it only
+  /// reads).
+  public static func document(for job: Job, links: OutboxLinks, ttl: Int64) throws -> [UInt8] {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return wrap(Array(try encoder.encode(JobDocument(job: job, links: links, ttl: ttl))))
   }
 
   private static func wrap(_ job: [UInt8]) -> [UInt8] {

@@ -221,12 +221,17 @@ public struct JSONReader {
     case UInt8(ascii: "t"): return "\t"
     case UInt8(ascii: "u"):
       let high = try hex4()
+      if high == 0 {
+        // No request value means anything with a NUL in it, and C APIs below would cut it short there.
+        index -= 6
+        throw failure("NUL character (\\u0000) in a string; requests cannot contain it")
+      }
       if (0xD800..<0xDC00).contains(high) {
-        guard current == UInt8(ascii: "\\"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "u")
-        else {
-          throw current == nil
-            ? failure("unexpected end of input inside a string", truncated: true)
-            : failure("unpaired surrogate \\u\(String(high, radix: 16))")
+        // Cut short anywhere in the pair (after the high half, after its `\\`) is cut short, not unpaired.
+        let endsHere = current == nil || (current == UInt8(ascii: "\\") && index + 1 == bytes.count)
+        guard !endsHere else { throw failure("unexpected end of input inside a string", truncated: true) }
+        guard current == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+          throw failure("unpaired surrogate \\u\(String(high, radix: 16))")
         }
         index += 2
         let low = try hex4()

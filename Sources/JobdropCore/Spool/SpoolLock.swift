@@ -5,10 +5,13 @@
 /// The exclusive lock one jobdrop process holds on a spool (`flock` on `spool/lock`), for its lifetime.
 public final class SpoolLock: @unchecked Sendable {
   private let descriptor: Int32
+  /// The spool folder this lock is for.
+  let spoolPath: String
 
   /// Takes the lock or throws a ``SpoolLockError`` naming the process that holds it.
   init(directory: DirectoryHandle) throws {
     let name = FileName("lock")
+    spoolPath = directory.path
     descriptor = try directory.openFile(name, flags: O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)
     if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
       let code = errno

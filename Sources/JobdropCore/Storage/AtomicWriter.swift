@@ -25,15 +25,18 @@ public enum AtomicWriter {
     let descriptor = try directory.openFile(
       temporary, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: mode)
     do {
-      try writeAll(bytes, to: descriptor, path: directory.display(temporary))
-      _ = fchmod(descriptor, mode)
-      try syscall("fsync", directory.display(temporary)) { fsync(descriptor) }
-      close(descriptor)
+      // The descriptor is closed exactly once, here, whatever fails: by the time a later step fails its
+      // number may already belong to another thread's file.
+      do {
+        defer { close(descriptor) }
+        try writeAll(bytes, to: descriptor, path: directory.display(temporary))
+        _ = fchmod(descriptor, mode)
+        try syscall("fsync", directory.display(temporary)) { fsync(descriptor) }
+      }
       beforeRename()
       try directory.rename(temporary, to: directory, as: name)
       if syncDirectory { try directory.sync() }
     } catch {
-      close(descriptor)
       try? directory.remove(temporary)
       throw error
     }

@@ -27,6 +27,12 @@ public struct FileSystemError: Error, CustomStringConvertible, Sendable, Equatab
   public var reason: String { String(cString: strerror(errno)) }
 
   public var description: String { "\(operation) \(path): \(reason)" }
+
+  /// The disk or the system is short of something that may come back (space, quota, memory,
+  /// descriptors) or failed an I/O: the step is worth trying again later, unlike `ENOENT` or `EACCES`.
+  public var isTransient: Bool {
+    [ENOSPC, EDQUOT, EIO, EAGAIN, ENOMEM, EMFILE, ENFILE, EINTR, EBUSY].contains(errno)
+  }
 }
 
 /// Runs a system call, retrying on `EINTR`, and turns `-1` into a ``FileSystemError``.

@@ -33,7 +33,23 @@ import Testing
   }
 
   @Test(arguments: [
-    ("ttl", "forever", "--ttl: expected a duration such as 7d, 36h or 90s, got 'forever'"),
+    ("ttl", "forever", "--ttl: expected a duration from 1s to 36500d, such as 7d, 36h or 90s, got 'forever'"),
+    (
+      "ttl", "106751990000d",
+      "--ttl: expected a duration from 1s to 36500d, such as 7d, 36h or 90s, got '106751990000d'"
+    ),
+    (
+      "ttl", "99999999999999999999d",
+      "--ttl: expected a duration from 1s to 36500d, such as 7d, 36h or 90s, got '99999999999999999999d'"
+    ),
+    (
+      "settle", "9223372036854775807ms",
+      "--settle: expected a duration from 1ms to 1h, such as 2s or 500ms, got '9223372036854775807ms'"
+    ),
+    (
+      "settle", "9223372036854775s9223372036854775s",
+      "--settle: expected a duration from 1ms to 1h, such as 2s or 500ms, got '9223372036854775s9223372036854775s'"
+    ),
     ("workers", "0", "--workers: expected a number from 1 to 64, got '0'"),
     (
       "source", "mysql://x", "--source: expected sqlite:PATH or postgres://user@host:port/db, got 'mysql://x'"
@@ -47,6 +63,7 @@ import Testing
     var flags = Configuration.Flags()
     switch key {
     case "ttl": flags.ttl = value
+    case "settle": flags.settle = value
     case "workers": flags.workers = Int(value)
     case "source": flags.source = value
     default: flags.baseURL = value

@@ -9,9 +9,9 @@ import Testing
     ("", "TRUE", [SQLValue]()),
     ("eq(status,complete)", "status = ?", [.text("complete")]),
     ("in(payment,paid,refunded)", "payment IN (?, ?)", [.text("paid"), .text("refunded")]),
-    ("like(email,\"*@example.com\")", "email LIKE ? ESCAPE '\\'", [.text("%@example.com")]),
-    ("like(name,Ron*)", "name LIKE ? ESCAPE '\\'", [.text("Ron%")]),
-    ("like(name,\"50%_off*\")", "name LIKE ? ESCAPE '\\'", [.text("50\\%\\_off%")]),
+    ("like(email,\"*@example.com\")", "jobdrop_fold(email) LIKE ? ESCAPE '\\'", [.text("%@example.com")]),
+    ("like(name,Ron*)", "jobdrop_fold(name) LIKE ? ESCAPE '\\'", [.text("ron%")]),
+    ("like(name,\"50%_off*\")", "jobdrop_fold(name) LIKE ? ESCAPE '\\'", [.text("50\\%\\_off%")]),
     ("is_null(external_ref)", "external_ref IS NULL", []),
     (
       "ge(with_tax,1999):lt(without_tax,-5)", "with_tax >= ? AND without_tax < ?",
@@ -36,6 +36,11 @@ import Testing
     ("ge(created_at,1535760000000)", "created_at >= ?", [.text("2018-09-01T00:00:00Z")]),
     ("ge(created_at,1535760000500)", "created_at > ?", [.text("2018-09-01T00:00:00Z")]),
     ("eq(created_at,1535760000500)", "FALSE", []),
+    // The last representable day has no next midnight: nothing is after it, everything up to it.
+    ("gt(created_at,9999-12-31)", "FALSE", []),
+    ("le(created_at,9999-12-31)", "created_at IS NOT NULL", []),
+    ("eq(created_at,9999-12-31)", "created_at >= ?", [.text("9999-12-31T00:00:00Z")]),
+    ("le(created_at,253402300799999)", "created_at <= ?", [.text("9999-12-31T23:59:59Z")]),
   ])
   func compilesToBoundParameters(filter: String, sql: String, bindings: [SQLValue]) throws {
     let condition = try compiler.compile(filter)
@@ -63,11 +68,19 @@ import Testing
     ),
     (
       "gt(created_at,yesterday)",
-      "filter: 'yesterday' is not a time at 15 (use YYYY-MM-DD, RFC 3339 or epoch milliseconds)"
+      "filter: 'yesterday' is not a time at 15 (use YYYY-MM-DD, RFC 3339 or epoch milliseconds, from 0000-01-01 to 9999-12-31)"
     ),
     (
       "gt(created_at,2018-02-30)",
-      "filter: '2018-02-30' is not a time at 15 (use YYYY-MM-DD, RFC 3339 or epoch milliseconds)"
+      "filter: '2018-02-30' is not a time at 15 (use YYYY-MM-DD, RFC 3339 or epoch milliseconds, from 0000-01-01 to 9999-12-31)"
+    ),
+    (
+      "gt(created_at,253402300800000)",
+      "filter: '253402300800000' is not a time at 15 (use YYYY-MM-DD, RFC 3339 or epoch milliseconds, from 0000-01-01 to 9999-12-31)"
+    ),
+    (
+      "lt(created_at,\"9999-12-31T23:00:00-05:00\")",
+      "filter: '9999-12-31T23:00:00-05:00' is not a time at 15 (use YYYY-MM-DD, RFC 3339 or epoch milliseconds, from 0000-01-01 to 9999-12-31)"
     ),
     ("eq(status,complete,paid)", "filter: 'eq' takes exactly one value, got 2 at 1"),
     ("is_null(external_ref,x)", "filter: 'is_null' takes no value: is_null(external_ref), got 1 at 1"),

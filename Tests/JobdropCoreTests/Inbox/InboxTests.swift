@@ -40,7 +40,7 @@ import Testing
     let directory = TemporaryDirectory()
     let inbox = try Inbox(path: directory.file("inbox"))
     directory.write(String(repeating: "x", count: 3 << 20), to: "inbox/big.json")
-    guard case .file(let bytes, _) = try inbox.read(FileName("big.json")) else {
+    guard case .file(let bytes, _, _) = try inbox.read(FileName("big.json")) else {
       Issue.record("not read")
       return
     }

@@ -29,6 +29,31 @@ import Testing
     }
   }
 
+  @Test func everyPrefixOfAValidDocumentIsCutShortNeverMalformed() {
+    // What Python's json.dumps writes for an emoji, plus every other kind of token.
+    let text = #"{"reference": "caf\u00e9 \ud83d\ude00 \"q\" é😀", "n": [-1.5e3, true, false, null]}"#
+    let bytes = Array(text.utf8)
+    #expect(throws: Never.self) { try JSONReader.parse(bytes) }
+    for count in 0..<bytes.count {
+      do {
+        _ = try JSONReader.parse(Array(bytes[..<count]))
+        Issue.record("a prefix of \(count) bytes parsed")
+      } catch {
+        #expect(error.isTruncated, "prefix of \(count) bytes: \(error.message)")
+      }
+    }
+  }
+
+  @Test func refusesNULInStrings() {
+    #expect(
+      throws: JSONReader.Failure(
+        message: "NUL character (\\u0000) in a string; requests cannot contain it", line: 1, column: 13,
+        isTruncated: false)
+    ) {
+      try JSONReader.parse(Array(#"{"a": "a@b.c\u0000junk"}"#.utf8))
+    }
+  }
+
   @Test func limitsNestingDepth() {
     let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
     #expect(throws: JSONReader.Failure.self) { try JSONReader.parse(Array(deep.utf8)) }

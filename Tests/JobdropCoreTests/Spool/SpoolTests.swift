@@ -11,8 +11,22 @@ import Testing
       id: JobID.make(), requestFile: "a.json", jobType: "order_export",
       request: ExportRequest(jobType: "order_export"),
       createdAt: .now())
-    try spool.claim(FileName("a.json"), from: inbox.directory, as: record, state: .pending)
+    try spool.claim(
+      FileName("a.json"), from: inbox.directory, as: record, state: .pending, identity: identity(directory, "inbox/a.json"))
     return (Job(record: record, state: .pending), inbox)
+  }
+
+  func identity(_ directory: TemporaryDirectory, _ name: String) -> FileIdentity {
+    var info = stat()
+    lstat(directory.file(name), &info)
+    return FileIdentity(info)
+  }
+
+  /// Recovery as the lock's holder does it.
+  func recover(_ directory: TemporaryDirectory, _ spool: Spool) throws -> Spool.Recovery {
+    let lock = try spool.lock()
+    let inbox = try Inbox(path: directory.file("inbox"))
+    return try spool.recover(lock, returningRequestsTo: inbox.directory)
   }
 
   @Test func claimMovesTheRequestAndCreatesOnePendingStatusFile() throws {
@@ -23,8 +37,8 @@ import Testing
     #expect(directory.list("spool/pending") == ["\(job.id).json"])
     #expect(directory.list("spool/requests") == ["\(job.id).json"])
     #expect(String(decoding: spool.requestBytes(of: job.id)!, as: UTF8.self).contains("order_export"))
-    let loaded = try spool.load()
-    #expect(loaded == [job])
+    #expect(try spool.reader.snapshot().jobs == [job])
+    #expect(try recover(directory, spool).jobs == [job])
   }
 
   @Test func movesFollowTheStateMachineOnDisk() throws {
@@ -40,7 +54,7 @@ import Testing
     var record = job.record
     record.rows = 42
     job = try spool.move(job, to: .success, record: record)
-    #expect(try spool.load().first == Job(record: record, state: .success))
+    #expect(try recover(directory, spool).jobs == [Job(record: record, state: .success)])
     #expect(throws: IllegalTransition(id: job.id, from: .success, to: .pending)) {
       try spool.move(job, to: .pending, record: job.record)
     }
@@ -56,24 +70,82 @@ import Testing
     let id = JobID.make()
     let record = JobRecord(id: id, requestFile: "a.json", jobType: "", request: nil, createdAt: .now())
     directory.write(String(decoding: try Spool.encode(record), as: UTF8.self), to: "spool/pending/\(id).json")
-    #expect(try spool.load().isEmpty)
+    #expect(try spool.reader.snapshot().jobs.isEmpty)
+    #expect(directory.list("spool/pending") == ["\(id).json"], "a reader removes nothing")
+    #expect(try recover(directory, spool).jobs.isEmpty)
     #expect(directory.list("spool/pending") == [])
     #expect(directory.list("inbox") == ["a.json"])
   }
 
-  @Test func removesARequestLeftWithoutAStatusFileButKeepsUnreadableStatusFiles() throws {
+  @Test func removesARequestLeftWithoutAStatusFileAndQuarantinesDamagedOnesRunningTheirRequestAgain() throws {
     let directory = TemporaryDirectory()
     let spool = try Spool(path: directory.file("spool"))
     let orphan = JobID.make()
     directory.write("{}", to: "spool/requests/\(orphan).json")
     let corrupt = JobID.make()
-    directory.write("{}", to: "spool/requests/\(corrupt).json")
+    directory.write(#"{"data":{}}"#, to: "spool/requests/\(corrupt).json")
     directory.write("not json", to: "spool/failed/\(corrupt).json")
+    let empty = JobID.make()
+    directory.write("{}", to: "spool/requests/\(empty).json")
+    directory.write("", to: "spool/pending/\(empty).json")
     directory.write("x", to: "spool/success/.tmp-1-2-x.json")
-    #expect(try spool.load().isEmpty)
-    #expect(directory.list("spool/requests") == ["\(corrupt).json"])
-    #expect(directory.list("spool/failed") == ["\(corrupt).json"])
+    let snapshot = try spool.reader.snapshot()
+    #expect(snapshot.jobs.isEmpty)
+    #expect(snapshot.damaged.count == 2)
+    let recovery = try recover(directory, spool)
+    #expect(recovery.jobs.isEmpty)
+    #expect(recovery.quarantined.map(\.path).sorted() == snapshot.damaged.sorted())
+    #expect(directory.list("spool/requests") == [])
+    #expect(directory.list("spool/failed") == [])
     #expect(directory.list("spool/success") == [])
+    #expect(directory.list("spool/damaged") == ["\(corrupt).json", "\(empty).json"].sorted())
+    #expect(directory.list("inbox") == ["recovered-\(corrupt).json", "recovered-\(empty).json"].sorted())
+    #expect(directory.read("inbox/recovered-\(corrupt).json") == #"{"data":{}}"#)
+  }
+
+  @Test func aMoveWritesTheNewRecordBeforeItRetiresTheOldOneAndTheLaterStateWins() throws {
+    let directory = TemporaryDirectory()
+    let spool = try Spool(path: directory.file("spool"))
+    var (job, _) = try claimOne(directory, spool)
+    job = try spool.move(job, to: .started, record: job.record)
+    var record = job.record
+    record.rows = 7
+    record.fileName = "x.csv"
+    // As if the process died between the two steps of started → success: both files are there.
+    directory.write(String(decoding: try Spool.encode(record), as: UTF8.self), to: "spool/success/\(job.id).json")
+    let done = Job(record: record, state: .success)
+    #expect(try spool.reader.snapshot().jobs == [done])
+    #expect(spool.reader.job(id: job.id) == done)
+    #expect(try recover(directory, spool).jobs == [done])
+    #expect(directory.list("spool/started") == [])
+    #expect(directory.list("spool/success") == ["\(job.id).json"])
+  }
+
+  @Test func aClaimTakesNothingWhenTheRequestLeftOrWasReplaced() throws {
+    let directory = TemporaryDirectory()
+    let spool = try Spool(path: directory.file("spool"))
+    let inbox = try Inbox(path: directory.file("inbox"))
+    let record = JobRecord(id: JobID.make(), requestFile: "a.json", jobType: "", request: nil, createdAt: .now())
+    directory.write("old", to: "inbox/a.json")
+    // Read as the intake reads it: the read keeps the old file pinned until the claim is done.
+    guard case .file(_, _, let old) = try inbox.read(FileName("a.json")) else {
+      Issue.record("not read as a file")
+      return
+    }
+    try FileManager.default.removeItem(atPath: directory.file("inbox/a.json"))
+    #expect(throws: ClaimError.gone(FileName("a.json"))) {
+      try spool.claim(FileName("a.json"), from: inbox.directory, as: record, state: .pending, identity: old.identity)
+    }
+    #expect(directory.list("spool/pending") == [])
+    directory.write("new", to: "inbox/a.json.part")
+    try FileManager.default.moveItem(atPath: directory.file("inbox/a.json.part"), toPath: directory.file("inbox/a.json"))
+    #expect(throws: ClaimError.replaced(FileName("a.json"))) {
+      try spool.claim(FileName("a.json"), from: inbox.directory, as: record, state: .pending, identity: old.identity)
+    }
+    withExtendedLifetime(old) {}
+    #expect(directory.list("spool/pending") == [])
+    #expect(directory.list("spool/requests") == [])
+    #expect(directory.read("inbox/a.json") == "new", "the new upload is back in the inbox, untouched")
   }
 
   @Test func aSecondLockOnTheSameSpoolIsRefused() throws {
