@@ -26,7 +26,8 @@ struct StatusCommand: ParsableCommand {
     do {
       spool = try SpoolReader(path: configuration.spool)
     } catch {
-      printError("no spool at \(configuration.spool) (\(error.reason)); has `jobdrop run` or `process` run there?")
+      printError(
+        "no spool at \(configuration.spool) (\(error.reason)); has `jobdrop run` or `process` run there?")
       throw ExitCode(1)
     }
     if let id {

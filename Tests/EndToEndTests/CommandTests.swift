@@ -73,6 +73,8 @@ import Testing
     let sandbox = try Sandbox(orders: 1)
     let result = try sandbox.run(["process", "--ttl", "forever"] + sandbox.paths)
     #expect(result.status != 0)
-    #expect(result.stderr.contains("--ttl: expected a duration from 1s to 36500d, such as 7d, 36h or 90s, got 'forever'"))
+    #expect(
+      result.stderr.contains(
+        "--ttl: expected a duration from 1s to 36500d, such as 7d, 36h or 90s, got 'forever'"))
   }
 }

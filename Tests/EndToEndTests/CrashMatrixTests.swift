@@ -2,12 +2,15 @@ import Foundation
 import JobdropCore
 import Testing
 
-/// SIGKILL at each step of a job's life (the debug binary kills itself where `JOBDROP_CRASH_AT` says),
+/// SIGKILL at each step of a job's life, and between the steps of every move (the debug binary kills itself where `JOBDROP_CRASH_AT` says),
 /// then a normal run: every request ends as exactly one job, every success has its complete file, and
 /// nothing partial, temporary or orphaned is left.
 @Suite struct CrashMatrixTests {
   @Test(arguments: [
     "claim-status-written", "claimed", "mid-export", "export-published", "mid-index", "mid-expiry",
+    // Between the two steps of a move (new record written, old one retired) and after it: the first
+    // move is pending → started, the second started → success.
+    "move-written", "move-retired", "move-written#2", "move-retired#2", "move-written#4",
   ])
   func aCrashAtEveryStepLosesAndRepeatsNothing(point: String) throws {
     let sandbox = try Sandbox(orders: 20_000)

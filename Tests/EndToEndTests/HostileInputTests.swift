@@ -17,9 +17,12 @@ import Testing
     let long = String(repeating: "x", count: 250) + ".json"
     sandbox.drop(long, Sandbox.request())
     sandbox.drop(
-      "control.json", Sandbox.request(extra: #", "reference": "a\u0000b\u001b[31m\n../../etc/passwd""#))
+      "control.json", Sandbox.request(extra: #", "reference": "ab\u001b[31m\n../../etc/passwd""#))
+    sandbox.drop("nul.json", Sandbox.request(extra: #", "reference": "a\u0000b""#))
     sandbox.drop("columns.json", Sandbox.request(extra: #", "columns": ["id\u0007"]"#))
-    try sandbox.process()
+    sandbox.drop(
+      "forge.json", Sandbox.request(filter: "eq(status,\"x\n\u{1b}[2J2026-01-01 critical jobdrop: forged\")"))
+    let result = try sandbox.process()
 
     #expect(try sandbox.job(file: "linked.json")["status"] as? String == "success")
     #expect(FileManager.default.fileExists(atPath: sandbox.root + "/outside.json"))
@@ -38,7 +41,18 @@ import Testing
     #expect(control["status"] as? String == "success")
     #expect(
       (control["meta"] as? [String: Any]).flatMap { $0["request"] as? [String: Any] }?["reference"] as? String
-        == "a\u{0}b\u{1b}[31m\n../../etc/passwd")
+        == "ab\u{1b}[31m\n../../etc/passwd")
+    let nul = try sandbox.job(file: "nul.json")
+    #expect(
+      nul["error"] as? String
+        == "request is not valid JSON: NUL character (\\u0000) in a string; requests cannot contain it at line 1, column 69",
+      "\(nul["error"] ?? "")")
+    // What a partner wrote reaches the log escaped: no forged line, no escape codes for the terminal.
+    let forged = try sandbox.job(file: "forge.json")
+    #expect((forged["error"] as? String)?.contains("critical jobdrop: forged") == true)
+    #expect(!result.stderr.contains("\u{1b}"), "\(result.stderr)")
+    #expect(!result.stderr.split(separator: "\n").contains { $0.hasPrefix("2026-01-01 critical") })
+    #expect(result.stderr.contains("\\u{a}\\u{1b}[2J2026-01-01 critical jobdrop: forged"), "\(result.stderr)")
     let columns = try sandbox.job(file: "columns.json")
     #expect((columns["error"] as? String)?.hasPrefix("data.columns: unknown column 'id\u{7}'") == true)
 

@@ -35,7 +35,7 @@ public struct BatchProcessor {
       let pass = try workspace.intake.scan()
       summary.claimed += pass.claimed.count
       summary.failed += pass.claimed.filter { $0.state == .failed }.count
-      try store.publishIndex()
+      try? store.publishIndex()  // an early render is a courtesy; the last one below must succeed
       let finished = try runPending()
       summary.succeeded += finished.succeeded
       summary.failed += finished.failed
@@ -46,8 +46,31 @@ public struct BatchProcessor {
         usleep(useconds_t(min(wait, 60_000) * 1000))
       }
     }
-    try store.publishIndex(force: true)
+    try publishOutbox()
     return summary
+  }
+
+  /// Writes the documents a fault held back and the index, trying a few times (0.2 s apart) before it
+  /// gives up; the spool keeps every job either way, and the next run publishes what is missing.
+  private func publishOutbox() throws {
+    let store = workspace.store
+    var attempt = 0
+    while true {
+      do {
+        let waiting = store.republish()
+        try store.publishIndex(force: true)
+        if waiting == 0 { return }
+        if attempt >= 10 {
+          throw ConfigurationError(
+            "the outbox could not be written: \(waiting) job documents wait; they are written at the next run"
+          )
+        }
+      } catch let error as FileSystemError where attempt < 10 {
+        logger.warning("cannot write the outbox; retrying", metadata: ["error": "\(error)"])
+      }
+      attempt += 1
+      usleep(200_000)
+    }
   }
 
   /// Runs every pending job on `workers` threads; returns how many succeeded and failed.
@@ -55,11 +78,22 @@ public struct BatchProcessor {
     let workers = max(1, workspace.configuration.workers)
     let outcome = BatchOutcome()
     let work: @Sendable () -> Void = { [workspace] in
+      var refusals = 0
       do {
         while true {
-          if let job = try workspace.runner.runNext() {
+          let ran: Job?
+          do {
+            ran = try workspace.runner.runNext()
+            refusals = 0
+          } catch let error as FileSystemError where error.isTransient && refusals < 50 {
+            // The spool refused to start a job (a full or failing disk): it stays pending; try again.
+            refusals += 1
+            usleep(100_000)
+            continue
+          }
+          if let job = ran {
             outcome.count(job.state)
-            try workspace.store.publishIndex()
+            try? workspace.store.publishIndex()
             continue
           }
           // Jobs waiting to retry a transient source failure are part of this batch: wait for them.

@@ -36,7 +36,9 @@ public struct OutboxService: Service {
           if failing && waiting == 0 { logger.notice("the outbox is written again") }
           failing = waiting > 0
         } catch {
-          if !failing { logger.warning("cannot write the outbox; will retry", metadata: ["error": "\(error)"]) }
+          if !failing {
+            logger.warning("cannot write the outbox; will retry", metadata: ["error": "\(error)"])
+          }
           failing = true
         }
         let next = min(nextSweep, now + (failing ? 1_000 : store.indexInterval))

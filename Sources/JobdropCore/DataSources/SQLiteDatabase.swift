@@ -56,7 +56,9 @@ public final class SQLiteDatabase {
     if bytes.allSatisfy({ $0 < 0x80 }) {
       // ASCII, the common case, without building a String.
       var folded = [UInt8](bytes)
-      for index in folded.indices where folded[index] >= 0x41 && folded[index] <= 0x5A { folded[index] |= 0x20 }
+      for index in folded.indices where folded[index] >= 0x41 && folded[index] <= 0x5A {
+        folded[index] |= 0x20
+      }
       sqlite3_result_text(context, folded, Int32(count), jobdrop_sqlite_transient())
     } else {
       let folded = String(decoding: bytes, as: UTF8.self).lowercased()

@@ -12,7 +12,9 @@ public enum SQLDialect: Sendable, Equatable {
   /// Case-insensitive pattern match of `column`, the same on both: Unicode lowercase mapping. On SQLite
   /// the column goes through `jobdrop_fold` (registered on every connection) and the pattern is lowercased
   /// when compiled; PostgreSQL's `ILIKE` folds the same way under a UTF-8 ctype.
-  func like(_ column: String) -> String { self == .sqlite ? "jobdrop_fold(\(column)) LIKE" : "\(column) ILIKE" }
+  func like(_ column: String) -> String {
+    self == .sqlite ? "jobdrop_fold(\(column)) LIKE" : "\(column) ILIKE"
+  }
 
   /// `sql` with its `?` placeholders (outside quoted strings) as this dialect writes them.
   public func placeholders(_ sql: String) -> String {

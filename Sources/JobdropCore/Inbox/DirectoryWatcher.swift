@@ -30,6 +30,16 @@ public final class DirectoryWatcher {
   /// Initializes libinotifytools and watches each of `directories` for `mask`.
   public init(directories: [String], mask: InotifyMask = .dropFolder) throws(Failure) {
     guard !DirectoryWatcher.active else { throw Failure(message: "a directory watcher is already running") }
+    // libinotifytools waits with select(2), which aborts the process for a descriptor past FD_SETSIZE;
+    // inotify's descriptor is the lowest free one, so look at that first and say so instead.
+    let probe = open("/dev/null", O_RDONLY | O_CLOEXEC)
+    if probe >= 0 { close(probe) }
+    guard probe < 1024 else {
+      throw Failure(
+        message:
+          "inotify: descriptor \(probe) is past FD_SETSIZE (1024); the process was started with about \(probe) open descriptors: start it without them"
+      )
+    }
     guard inotifytools_initialize() == 1 else {
       throw Failure(message: "inotify: cannot initialize: \(String(cString: strerror(inotifytools_error())))")
     }

@@ -49,7 +49,8 @@ public final class Inbox: @unchecked Sendable {
         // No read permission is needed to claim (a rename) or to pin the inode.
         guard
           let pathPin = try? PinnedFile(
-            adopting: try directory.openFile(name, flags: jobdrop_O_PATH | O_NOFOLLOW), path: directory.display(name)),
+            adopting: try directory.openFile(name, flags: jobdrop_O_PATH | O_NOFOLLOW),
+            path: directory.display(name)),
           Inbox.refusal(pathPin.status.st_mode) == nil
         else { return .gone }
         return .unreadable(pin: pathPin)

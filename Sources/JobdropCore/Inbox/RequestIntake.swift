@@ -137,6 +137,7 @@ public final class RequestIntake: @unchecked Sendable {
         "\(what); it stays in the inbox and is tried again",
         metadata: ["request.file": "\(name.display)", "error": "\(error)"])
     }
-    pass.waiting[name] = Timestamp(milliseconds: Timestamp.now().milliseconds + RequestIntake.claimRetryMilliseconds)
+    pass.waiting[name] = Timestamp(
+      milliseconds: Timestamp.now().milliseconds + RequestIntake.claimRetryMilliseconds)
   }
 }

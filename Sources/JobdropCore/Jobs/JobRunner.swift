@@ -106,7 +106,8 @@ public final class JobRunner: @unchecked Sendable {
   /// Records a finished run's outcome. A spool the disk cannot write now (`ENOSPC`, `EIO`) delays the
   /// move, retried with growing waits (0.1 s to 5 s), rather than losing the outcome; at shutdown the move
   /// is given up and the job, still `started` in the spool, runs again at the next start.
-  private func settle(_ job: Job, to target: JobState, record: JobRecord, shouldStop: () -> Bool) throws -> Job
+  private func settle(_ job: Job, to target: JobState, record: JobRecord, shouldStop: () -> Bool) throws
+    -> Job
   {
     var wait: UInt32 = 100_000
     var warned = false
@@ -218,7 +219,8 @@ public final class JobRunner: @unchecked Sendable {
       return Result(rows: rows, bytes: file.byteCount, sha256: sha, fileName: name)
     } catch {
       store.outbox.removeEmptyFilesDirectory(for: job.id)
-      logger.warning("cannot publish the export file", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+      logger.warning(
+        "cannot publish the export file", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
       throw JobFailure(message: "cannot publish the export file: \(error.reason)")
     }
   }

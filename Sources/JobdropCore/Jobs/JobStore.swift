@@ -153,7 +153,13 @@ public final class JobStore: @unchecked Sendable {
   private func claimLocked(
     _ name: FileName, from inbox: Inbox, record: JobRecord, state: JobState, identity: FileIdentity
   ) throws -> Job {
-    try spool.claim(name, from: inbox.directory, as: record, state: state, identity: identity)
+    if let unsynced = try spool.claim(
+      name, from: inbox.directory, as: record, state: state, identity: identity)
+    {
+      logger.warning(
+        "the claim could not be synced to disk; a power cut now could undo it (the request would be claimed again)",
+        metadata: ["job.id": "\(record.id)", "error": "\(unsynced)"])
+    }
     let job = Job(record: record, state: state)
     jobs[job.id] = job
     if state == .pending { pending.insert(job) }

@@ -50,10 +50,13 @@ public final class Spool: Sendable {
   /// The inbox is the partners' to change at any moment, so the claim checks what it took: when the name
   /// is gone, or now names another file (a re-upload, a directory), the status file is removed, what was
   /// taken by mistake goes back to the inbox, and ``ClaimError`` says so. The bytes a job keeps in
-  /// `requests/` are therefore always the bytes its record was made from.
+  /// `requests/` are therefore always the bytes its record was made from. Returns the error of a folder
+  /// sync that failed after the rename: the claim stands, but a power cut could still undo it.
+  @discardableResult
   public func claim(
-    _ name: FileName, from inbox: DirectoryHandle, as record: JobRecord, state: JobState, identity: FileIdentity
-  ) throws {
+    _ name: FileName, from inbox: DirectoryHandle, as record: JobRecord, state: JobState,
+    identity: FileIdentity
+  ) throws -> FileSystemError? {
     precondition(state == .pending || state == .failed)
     let file = Spool.fileName(record.id)
     try AtomicWriter.write(try Spool.encode(record), to: file, in: folder(state), mode: 0o600)
@@ -71,9 +74,18 @@ public final class Spool: Sendable {
       giveBack(file, as: name, to: inbox)
       throw ClaimError.replaced(name)
     }
-    try requests.sync()
-    try inbox.sync()
+    // The rename was the claim: from here on the job exists, whatever the syncs say. A sync that fails
+    // is reported to the caller; if a power cut then loses the rename, recovery drops the status file
+    // and the request, back in the inbox, is claimed again.
+    do {
+      try requests.sync()
+      try inbox.sync()
+    } catch {
+      CrashPoint.reached("claimed")
+      return error
+    }
     CrashPoint.reached("claimed")
+    return nil
   }
 
   /// Puts an entry claimed by mistake back into the inbox under its name (or, when a newer upload has taken

@@ -36,12 +36,18 @@ public struct FileSystemError: Error, CustomStringConvertible, Sendable, Equatab
 }
 
 /// Runs a system call, retrying on `EINTR`, and turns `-1` into a ``FileSystemError``.
+///
+/// Debug builds pass every call through ``FaultInjection`` first, which can fail it on purpose.
 @discardableResult
 @inline(__always)
 func syscall<R: BinaryInteger>(
   _ operation: String, _ path: @autoclosure () -> String, _ body: () -> R
 ) throws(FileSystemError) -> R {
   while true {
+    if let injected = FaultInjection.injected(operation) {
+      if injected == EINTR { continue }
+      throw FileSystemError(operation: operation, path: path(), errno: injected)
+    }
     let result = body()
     if result != -1 { return result }
     let code = errno

@@ -12,7 +12,8 @@ import Testing
       request: ExportRequest(jobType: "order_export"),
       createdAt: .now())
     try spool.claim(
-      FileName("a.json"), from: inbox.directory, as: record, state: .pending, identity: identity(directory, "inbox/a.json"))
+      FileName("a.json"), from: inbox.directory, as: record, state: .pending,
+      identity: identity(directory, "inbox/a.json"))
     return (Job(record: record, state: .pending), inbox)
   }
 
@@ -112,7 +113,8 @@ import Testing
     record.rows = 7
     record.fileName = "x.csv"
     // As if the process died between the two steps of started → success: both files are there.
-    directory.write(String(decoding: try Spool.encode(record), as: UTF8.self), to: "spool/success/\(job.id).json")
+    directory.write(
+      String(decoding: try Spool.encode(record), as: UTF8.self), to: "spool/success/\(job.id).json")
     let done = Job(record: record, state: .success)
     #expect(try spool.reader.snapshot().jobs == [done])
     #expect(spool.reader.job(id: job.id) == done)
@@ -125,7 +127,8 @@ import Testing
     let directory = TemporaryDirectory()
     let spool = try Spool(path: directory.file("spool"))
     let inbox = try Inbox(path: directory.file("inbox"))
-    let record = JobRecord(id: JobID.make(), requestFile: "a.json", jobType: "", request: nil, createdAt: .now())
+    let record = JobRecord(
+      id: JobID.make(), requestFile: "a.json", jobType: "", request: nil, createdAt: .now())
     directory.write("old", to: "inbox/a.json")
     // Read as the intake reads it: the read keeps the old file pinned until the claim is done.
     guard case .file(_, _, let old) = try inbox.read(FileName("a.json")) else {
@@ -134,13 +137,16 @@ import Testing
     }
     try FileManager.default.removeItem(atPath: directory.file("inbox/a.json"))
     #expect(throws: ClaimError.gone(FileName("a.json"))) {
-      try spool.claim(FileName("a.json"), from: inbox.directory, as: record, state: .pending, identity: old.identity)
+      try spool.claim(
+        FileName("a.json"), from: inbox.directory, as: record, state: .pending, identity: old.identity)
     }
     #expect(directory.list("spool/pending") == [])
     directory.write("new", to: "inbox/a.json.part")
-    try FileManager.default.moveItem(atPath: directory.file("inbox/a.json.part"), toPath: directory.file("inbox/a.json"))
+    try FileManager.default.moveItem(
+      atPath: directory.file("inbox/a.json.part"), toPath: directory.file("inbox/a.json"))
     #expect(throws: ClaimError.replaced(FileName("a.json"))) {
-      try spool.claim(FileName("a.json"), from: inbox.directory, as: record, state: .pending, identity: old.identity)
+      try spool.claim(
+        FileName("a.json"), from: inbox.directory, as: record, state: .pending, identity: old.identity)
     }
     withExtendedLifetime(old) {}
     #expect(directory.list("spool/pending") == [])

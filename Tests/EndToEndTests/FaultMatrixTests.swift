@@ -1,0 +1,82 @@
+import Foundation
+import JobdropCore
+import Testing
+
+/// A system call that fails (the debug binary fails the Nth call of a kind where `JOBDROP_FAULTS` says)
+/// fails only what it touches: the batch goes on, a refused claim or move is retried, a failed export
+/// fails its own job with the system's words, and after a clean run every request is exactly one job with
+/// nothing partial or temporary left.
+@Suite struct FaultMatrixTests {
+  static let reasons = [
+    "EIO": "Input/output error", "ENOSPC": "No space left on device", "EMFILE": "Too many open files",
+  ]
+
+  @Test(arguments: [
+    "write:ENOSPC:1", "write:EIO:3", "write:ENOSPC:6", "write:EIO:10", "write:ENOSPC:14",
+    "fsync:EIO:1", "fsync:ENOSPC:4", "fsync:EIO:9", "fsync:EIO:13", "fsync:ENOSPC:17", "fsync:EIO:21",
+    "fsync:EIO:25", "fsync:ENOSPC:29", "write:EIO:20", "write:ENOSPC:30", "rename:EIO:12",
+    "rename:ENOSPC:1", "rename:EIO:3", "rename:EIO:5", "rename:ENOSPC:8",
+    "open:EMFILE:6", "open:EIO:14", "read:EIO:2", "read:EIO:5", "write:EINTR:2", "fsync:EINTR:3",
+  ])
+  func eachFaultFailsOnlyWhatItTouches(fault: String) throws {
+    let sandbox = try Sandbox(orders: 3000)
+    let requests = [
+      "all.json": Sandbox.request(), "paid.json": Sandbox.request(filter: "eq(payment,paid)"),
+      "bad.json": "{",
+    ]
+    for (name, text) in requests { sandbox.drop(name, text) }
+    let faulted = try sandbox.run(
+      ["process", "--settle", "10ms"] + sandbox.paths, environment: ["JOBDROP_FAULTS": fault])
+    let code = String(fault.split(separator: ":")[1])
+    let reason = FaultMatrixTests.reasons[code]
+    #expect(faulted.status == 0 || faulted.status == 1, "\(fault): exit \(faulted.status)\n\(faulted.stderr)")
+    if faulted.status == 1, let reason {
+      // Only a spool that cannot be written at start stops a run, and it says why.
+      #expect(faulted.stderr.contains(reason), "\(fault):\n\(faulted.stderr)")
+    }
+    if code == "EINTR" { #expect(faulted.status == 0, "EINTR is retried: \(faulted.stderr)") }
+    if faulted.status == 0 {
+      // A run that went on decided every request itself: none is left for the next one.
+      let decided =
+        (try? sandbox.index().filter { ["success", "failed"].contains($0["status"] as? String) }) ?? []
+      #expect(decided.count == requests.count, "\(fault): \(decided.count) decided\n\(faulted.stderr)")
+      #expect(sandbox.list("inbox") == [], "\(fault)")
+    }
+    try sandbox.process(["--settle", "10ms"])
+
+    let jobs = try sandbox.index()
+    let files = jobs.map { (($0["meta"] as! [String: Any])["request"] as! [String: Any])["file"] as! String }
+    #expect(files.sorted() == requests.keys.sorted(), "\(fault): each request exactly one job")
+    #expect(sandbox.list("inbox") == [])
+    var failedByFault = 0
+    for job in jobs {
+      let meta = job["meta"] as! [String: Any]
+      let file = (meta["request"] as! [String: Any])["file"] as! String
+      if file == "bad.json" {
+        #expect(job["status"] as? String == "failed")
+        continue
+      }
+      if job["status"] as? String == "failed" {
+        failedByFault += 1
+        let error = job["error"] as? String ?? ""
+        #expect(reason.map { error.contains($0) } == true, "\(fault): \(file) failed with: \(error)")
+        #expect(!error.contains(sandbox.root), "public errors name no server path: \(error)")
+        continue
+      }
+      #expect(job["status"] as? String == "success", "\(fault): \(file): \(job["error"] ?? "")")
+      let href = (job["link"] as! [String: Any])["href"] as! String
+      let bytes = try sandbox.outboxFile(href)
+      #expect(SHA256Digest.hex(of: Array(bytes)) == meta["sha256"] as? String)
+      #expect(CSV.parse(String(decoding: bytes, as: UTF8.self)).count - 1 == meta["rows"] as? Int)
+    }
+    #expect(failedByFault <= 1, "\(fault): one fault fails at most the one job it touched")
+    let ids = Set(jobs.map { $0["id"] as! String })
+    var statusFiles: [String] = []
+    for state in JobState.allCases { statusFiles += sandbox.list("spool/\(state.rawValue)") }
+    #expect(statusFiles.sorted() == ids.map { "\($0).json" }.sorted(), "\(fault)")
+    #expect(sandbox.list("spool/requests") == ids.map { "\($0).json" }.sorted())
+    let everything = FileManager.default.subpaths(atPath: sandbox.outbox) ?? []
+    #expect(
+      everything.filter { $0.split(separator: "/").contains { $0.hasPrefix(".") } }.isEmpty, "\(everything)")
+  }
+}

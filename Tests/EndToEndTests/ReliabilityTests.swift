@@ -1,0 +1,227 @@
+import Foundation
+import JobdropCore
+import Synchronization
+import Testing
+
+/// Nothing a partner or an operator does stops `jobdrop run`, and it stops within a second when asked.
+@Suite(.serialized) struct ReliabilityTests {
+  /// Whether `pid` (a child of this process) is still running, without reaping it.
+  static func isRunning(_ pid: pid_t) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+      let close = stat.lastIndex(of: ")")
+    else { return false }
+    return !stat[close...].hasPrefix(") Z")  // a zombie has exited
+  }
+
+  /// Writes `bytes` to `path` in place, as a partner's client does.
+  @Sendable static func write(_ path: String, _ bytes: [UInt8]) {
+    let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard descriptor >= 0 else { return }
+    _ = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+    close(descriptor)
+  }
+
+  @Test func partnersChangingTheirFilesAtEveryMomentAndAnOperatorRunningStatusCannotStopTheDaemon() throws {
+    let sandbox = try Sandbox(orders: 200)
+    let waiter = try sandbox.outboxWaiter()
+    let daemon = try RunningDaemon(sandbox, ["--settle", "200ms", "--workers", "2"])
+    #expect(waiter.wait { FileManager.default.fileExists(atPath: sandbox.outbox + "/index.json") })
+    let inbox = sandbox.inbox
+    let request = Array(Sandbox.request(filter: "eq(payment,paid)").utf8)
+    let stop = Atomic<Bool>(false)
+    let operatorRuns = Atomic<Int>(0)
+    let operatorFailures = Mutex<[String]>([])
+    let chaosCycles = Atomic<Int>(0)
+
+    let write = ReliabilityTests.write
+    let paths = sandbox.paths
+    let root = sandbox.root
+    // Simulated careless partners: each cycle does one of the things a file in the inbox can go through
+    // around its read and its claim.
+    let chaos = (0..<3).map { worker in
+      Thread {
+        var cycle = 0
+        while !stop.load(ordering: .relaxed) {
+          let path = "\(inbox)/chaos-\(worker)-\(cycle % 7).json"
+          write(path, request)
+          usleep(useconds_t(cycle % 4) * 300)
+          switch cycle % 6 {
+          case 0: unlink(path)
+          case 1: rename(path, "\(inbox)/chaos-\(worker)-away.txt")
+          case 2: truncate(path, 9)
+          case 3:
+            write(path + ".part", Array(#"{"data": {"type": "job", "job_type": "nope"}}"#.utf8))
+            rename(path + ".part", path)
+          case 4:
+            unlink(path)
+            mkdir(path, 0o755)
+            usleep(500)
+            rmdir(path)
+          default:
+            unlink(path)
+            symlink("/etc/passwd", path)
+            usleep(500)
+            unlink(path)
+          }
+          cycle += 1
+          chaosCycles.add(1, ordering: .relaxed)
+        }
+      }
+    }
+    // An operator looking at the spool, and a partner validating files, the whole time.
+    let operatorThread = Thread {
+      while !stop.load(ordering: .relaxed) {
+        for arguments in [["status"] + paths, ["validate", "\(inbox)/ordinary-0.json"]] {
+          guard let result = try? Spawn.run(Sandbox.binary, arguments, directory: root) else { continue }
+          operatorRuns.add(1, ordering: .relaxed)
+          if arguments[0] == "status" && result.status != 0 {
+            operatorFailures.withLock { $0.append(result.stderr) }
+          }
+        }
+      }
+    }
+    chaos.forEach { $0.start() }
+    operatorThread.start()
+    // Ordinary partners drop 300 requests meanwhile, each under its own name (written, then renamed in).
+    let names = (0..<300).map { "ordinary-\($0).json" }
+    for name in names {
+      write("\(inbox)/.\(name).part", request)
+      rename("\(inbox)/.\(name).part", "\(inbox)/\(name)")
+      usleep(3_000)
+    }
+    stop.store(true, ordering: .relaxed)
+    let done = waiter.wait(timeout: 90) {
+      let jobs = sandbox.jobsByFile()
+      return names.allSatisfy { jobs[$0]?.first?["status"] as? String == "success" }
+    }
+    #expect(done, "not every ordinary request succeeded; log:\n\(daemon.log.suffix(3000))")
+    #expect(ReliabilityTests.isRunning(daemon.pid), "the daemon stopped; log:\n\(daemon.log.suffix(3000))")
+    let jobs = sandbox.jobsByFile()
+    for name in names { #expect(jobs[name]?.count == 1, "\(name): \(jobs[name]?.count ?? 0) jobs") }
+    #expect(operatorFailures.withLock { $0 } == [])
+    #expect(chaosCycles.load(ordering: .relaxed) > 100)
+    #expect(operatorRuns.load(ordering: .relaxed) > 4)
+    #expect(!daemon.log.contains("stopped\""), "a service stopped: \(daemon.log.suffix(2000))")
+    #expect(daemon.stop() == 0)
+    print(
+      "soak: \(chaosCycles.load(ordering: .relaxed)) chaos cycles, \(operatorRuns.load(ordering: .relaxed)) operator commands, \(names.count) ordinary requests"
+    )
+  }
+
+  @Test func sigtermWithABacklogExitsAtOnceAndLosesNothing() throws {
+    let sandbox = try Sandbox(orders: 50)
+    let names = (0..<2000).map { "backlog-\($0).json" }
+    for name in names { sandbox.drop(name, Sandbox.request()) }
+    let spool = try ChangeWaiter(folders: [sandbox.spool + "/success"])
+    let daemon = try RunningDaemon(sandbox)
+    #expect(spool.wait { sandbox.list("spool/success").count >= 5 }, "log:\n\(daemon.log)")
+    let asked = Date()
+    kill(daemon.pid, SIGTERM)
+    let status = Spawn.wait(daemon.pid, timeout: 10)
+    daemon.markExited()
+    let took = Date().timeIntervalSince(asked)
+    #expect(status == 0, "exit status \(String(describing: status)) after \(took) s")
+    #expect(took < 5, "SIGTERM took \(took) s")
+    // What was not claimed is still in the inbox; the next run takes it. Each request is one job.
+    #expect(!sandbox.list("inbox").isEmpty, "the backlog should not have been finished before stopping")
+    try sandbox.process()
+    let jobs = sandbox.jobsByFile()
+    for name in names { #expect(jobs[name]?.count == 1, "\(name): \(jobs[name]?.count ?? 0) jobs") }
+    #expect(sandbox.list("inbox") == [])
+  }
+
+  @Test func statusNeverChangesTheSpoolItReads() throws {
+    let sandbox = try Sandbox(orders: 10)
+    sandbox.drop("a.json", Sandbox.request())
+    try sandbox.process()
+    let id = try sandbox.job(file: "a.json")["id"] as! String
+    // What a daemon in the middle of its work has in the spool: a claim whose request is not moved yet,
+    // a temp file, and a move between its two steps.
+    let claiming = JobID.make()
+    try Data("{}".utf8).write(to: URL(fileURLWithPath: sandbox.spool + "/pending/\(claiming).json"))
+    try Data("x".utf8).write(to: URL(fileURLWithPath: sandbox.spool + "/pending/.tmp-1-1-x.json"))
+    try FileManager.default.copyItem(
+      atPath: sandbox.spool + "/success/\(id).json", toPath: sandbox.spool + "/started/\(id).json")
+    try Data("garbage".utf8).write(to: URL(fileURLWithPath: sandbox.spool + "/failed/\(JobID.make()).json"))
+    let before = FileManager.default.subpaths(atPath: sandbox.spool)?.sorted()
+    let result = try sandbox.run(["status"] + sandbox.paths)
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(result.stdout.split(separator: "\n").count == 2, "one job, listed once:\n\(result.stdout)")
+    #expect(result.stdout.contains("\(id)  success"))
+    let one = try sandbox.run(["status", id] + sandbox.paths)
+    #expect(one.stdout.contains(#""status":"success""#))
+    #expect(FileManager.default.subpaths(atPath: sandbox.spool)?.sorted() == before)
+    let missing = try sandbox.run(["status", "--spool", sandbox.root + "/nowhere"])
+    #expect(missing.status == 1)
+    #expect(missing.stderr.contains("no spool at \(sandbox.root)/nowhere"))
+    #expect(!FileManager.default.fileExists(atPath: sandbox.root + "/nowhere"))
+  }
+
+  @Test func aDamagedStatusFileIsReportedQuarantinedAndItsRequestRunsAgain() throws {
+    let sandbox = try Sandbox(orders: 10)
+    sandbox.drop("a.json", Sandbox.request())
+    try sandbox.process(["--empty-ok"])
+    let id = try sandbox.job(file: "a.json")["id"] as! String
+    try Data().write(to: URL(fileURLWithPath: sandbox.spool + "/success/\(id).json"))  // 0 bytes
+    let result = try sandbox.process()
+    #expect(result.stderr.contains("status file damaged"), "\(result.stderr)")
+    #expect(sandbox.list("spool/damaged") == ["\(id).json"])
+    let rerun = try sandbox.job(file: "recovered-\(id).json")
+    #expect(rerun["status"] as? String == "success")
+    #expect(rerun["id"] as? String != id)
+    #expect(sandbox.list("inbox") == [])
+    let status = try sandbox.run(["status"] + sandbox.paths)
+    #expect(status.stdout.contains("recovered-\(id).json"))
+  }
+
+  @Test func aFullOutboxDelaysDocumentsButNeverStopsTheDaemonAndItStartsOnAFullDisk() throws {
+    let sandbox = try Sandbox(orders: 300)
+    try FileManager.default.createDirectory(atPath: sandbox.outbox, withIntermediateDirectories: true)
+    let mount = try Spawn.run("/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", sandbox.outbox])
+    try #require(mount.status == 0, "a 2 MiB tmpfs for the outbox (needs root): \(mount.stderr)")
+    defer { _ = try? Spawn.run("/bin/umount", ["-l", sandbox.outbox]) }
+    sandbox.drop("before.json", Sandbox.request())
+    try sandbox.process()
+    // Fill the outbox to the last block.
+    let filler = sandbox.outbox + "/filler"
+    let descriptor = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+    var block = [UInt8](repeating: 0x41, count: 4096)
+    while block.withUnsafeMutableBytes({ Glibc.write(descriptor, $0.baseAddress, $0.count) }) > 0 {}
+    for index in 0..<10_000 {  // and the inodes
+      let file = open(sandbox.outbox + "/f\(index)", O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+      if file < 0 { break }
+      close(file)
+    }
+    close(descriptor)
+
+    let waiter = try ChangeWaiter(folders: [sandbox.spool + "/failed", sandbox.spool + "/success"])
+    let daemon = try RunningDaemon(sandbox)
+    for name in ["full-1.json", "full-2.json"] { sandbox.drop(name, Sandbox.request()) }
+    #expect(
+      waiter.wait { sandbox.list("spool/failed").count + sandbox.list("spool/success").count == 3 },
+      "log:\n\(daemon.log)")
+    #expect(ReliabilityTests.isRunning(daemon.pid), "log:\n\(daemon.log)")
+    #expect(daemon.log.contains("cannot publish the job's documents; will retry"), "log:\n\(daemon.log)")
+
+    // Space again: the documents appear, and new requests run as usual.
+    for name in sandbox.list("outbox") where name.hasPrefix("f") { unlink(sandbox.outbox + "/" + name) }
+    let outbox = try sandbox.outboxWaiter()
+    sandbox.drop("after.json", Sandbox.request())
+    let published = outbox.wait {
+      let jobs = sandbox.jobsByFile()
+      return ["full-1.json", "full-2.json", "after.json"].allSatisfy { jobs[$0]?.first?["status"] != nil }
+        && jobs["after.json"]?.first?["status"] as? String == "success"
+        && (try? sandbox.index().count) == 4
+    }
+    #expect(published, "log:\n\(daemon.log)")
+    for name in ["full-1.json", "full-2.json"] {
+      let job = try sandbox.job(file: name)
+      let error = job["error"] as? String ?? ""
+      #expect(job["status"] as? String == "failed")
+      #expect(error.contains("No space left on device"), "\(error)")
+      #expect(!error.contains(sandbox.root), "a public error names no server path: \(error)")
+      #expect(!sandbox.list("outbox/files").contains(job["id"] as! String), "no empty files/<id>/ folder")
+    }
+    #expect(daemon.stop() == 0)
+  }
+}
