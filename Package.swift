@@ -1,12 +1,15 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// The layers, each a target; arrows point down only, and each C library is imported by one target:
+//
+//   jobdrop (commands) → JobdropDaemon → JobdropState → JobdropExport → JobdropModel → JobdropSystem
+//                      ↘ JobdropDemo ↗
 let package = Package(
   name: "jobdrop",
   platforms: [.macOS(.v15)],
   products: [
-    .executable(name: "jobdrop", targets: ["jobdrop"]),
-    .library(name: "JobdropCore", targets: ["JobdropCore"]),
+    .executable(name: "jobdrop", targets: ["jobdrop"])
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -24,36 +27,66 @@ let package = Package(
     .systemLibrary(name: "CPostgres", path: "Sources/CPostgres"),
     // zlib (Debian: zlib1g-dev) for streamed .csv.gz exports.
     .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
-    // Linux calls that need _GNU_SOURCE (renameat2).
+    // Linux calls that need _GNU_SOURCE (renameat2, O_PATH, sync_file_range).
     .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
+
+    // System wrappers: files and directories, errors with their errno, threads, time, logging.
     .target(
-      name: "JobdropCore",
-      dependencies: [
-        "CInotifyTools", "CSQLite", "CCrypto", "CLinux", "CZlib", "CPostgres",
-        .product(name: "Logging", package: "swift-log"),
-        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-      ],
+      name: "JobdropSystem",
+      dependencies: ["CLinux", .product(name: "Logging", package: "swift-log")]
+    ),
+    // What partners write and what it means: the catalog of job types, filters, requests.
+    .target(
+      name: "JobdropModel",
+      dependencies: ["JobdropSystem"],
       // The built-in job type catalog: the same JSON an operator's --catalog file holds.
       resources: [.embedInCode("Catalog/catalog.json")]
     ),
+    // Rows out of the data sources (SQLite, PostgreSQL) into export files (CSV, gzip, SHA-256).
+    .target(
+      name: "JobdropExport",
+      dependencies: ["JobdropModel", "JobdropSystem", "CSQLite", "CPostgres", "CZlib", "CCrypto"]
+    ),
+    // The state a job lives in: the inbox, the spool, the outbox, and the job table that moves between them.
+    .target(
+      name: "JobdropState",
+      dependencies: [
+        "JobdropExport", "JobdropModel", "JobdropSystem", "CInotifyTools",
+        .product(name: "Logging", package: "swift-log"),
+      ]
+    ),
+    // The daemon: configuration, services, the batch run.
+    .target(
+      name: "JobdropDaemon",
+      dependencies: [
+        "JobdropState", "JobdropExport", "JobdropModel", "JobdropSystem",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+      ]
+    ),
+    // The reference commerce schema with deterministic sample data (`jobdrop demo-data`), not in the daemon.
+    .target(name: "JobdropDemo", dependencies: ["JobdropExport", "JobdropModel", "JobdropSystem"]),
     .executableTarget(
       name: "jobdrop",
       dependencies: [
-        "JobdropCore",
+        "JobdropDaemon", "JobdropDemo", "JobdropState", "JobdropExport", "JobdropModel", "JobdropSystem",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]
     ),
     // libFuzzer targets for the request and filter parsers (`make fuzz`); a corpus replayer otherwise.
-    .executableTarget(name: "jobdrop-fuzz", dependencies: ["JobdropCore"]),
+    .executableTarget(name: "jobdrop-fuzz", dependencies: ["JobdropModel", "JobdropSystem"]),
     .testTarget(
       name: "JobdropCoreTests",
-      dependencies: ["JobdropCore", "CSQLite"]
+      dependencies: [
+        "JobdropDaemon", "JobdropDemo", "JobdropState", "JobdropExport", "JobdropModel", "JobdropSystem",
+        "CSQLite",
+      ]
     ),
     .testTarget(
       name: "EndToEndTests",
-      dependencies: ["JobdropCore"]
+      dependencies: ["JobdropDemo", "JobdropState", "JobdropExport", "JobdropModel", "JobdropSystem"]
     ),
   ],
   swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
-import JobdropCore
+import JobdropModel
+import JobdropSystem
 
 /// libFuzzer targets for the parsers partners can reach: the request parser (both dialects, through the
 /// built-in catalog) and the filter language (through `order_export`). Each input must be refused with

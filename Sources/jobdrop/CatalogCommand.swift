@@ -1,5 +1,5 @@
 import ArgumentParser
-import JobdropCore
+import JobdropModel
 
 struct CatalogCommand: ParsableCommand {
   static let configuration = CommandConfiguration(

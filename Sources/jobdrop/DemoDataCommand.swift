@@ -1,5 +1,7 @@
 import ArgumentParser
-import JobdropCore
+import JobdropDemo
+import JobdropExport
+import JobdropSystem
 
 #if canImport(Glibc)
   import Glibc

@@ -1,5 +1,5 @@
 import ArgumentParser
-import JobdropCore
+import JobdropDaemon
 
 struct ProcessCommand: ParsableCommand {
   static let configuration = CommandConfiguration(

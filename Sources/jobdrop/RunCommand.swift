@@ -1,5 +1,5 @@
 import ArgumentParser
-import JobdropCore
+import JobdropDaemon
 
 struct RunCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(

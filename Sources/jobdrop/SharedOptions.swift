@@ -1,5 +1,6 @@
 import ArgumentParser
-import JobdropCore
+import JobdropDaemon
+import JobdropSystem
 import Logging
 
 #if canImport(Glibc)

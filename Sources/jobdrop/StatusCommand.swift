@@ -1,5 +1,5 @@
 import ArgumentParser
-import JobdropCore
+import JobdropState
 
 struct StatusCommand: ParsableCommand {
   static let configuration = CommandConfiguration(

@@ -1,5 +1,8 @@
 import ArgumentParser
-import JobdropCore
+import JobdropDaemon
+import JobdropModel
+import JobdropState
+import JobdropSystem
 
 #if canImport(Glibc)
   import Glibc

@@ -1,5 +1,6 @@
 import ArgumentParser
-import JobdropCore
+import JobdropModel
+import JobdropSystem
 
 #if canImport(Glibc)
   import Glibc

@@ -1,5 +1,4 @@
 import Foundation
-import JobdropCore
 import Testing
 
 /// Whatever a partner drops, the daemon does not crash, hang or lose another request.

@@ -1,5 +1,6 @@
 import Foundation
-import JobdropCore
+import JobdropExport
+import JobdropModel
 import Testing
 
 /// Job types, the Eshopbox dialect, operator catalogs and gzip through the built binary.

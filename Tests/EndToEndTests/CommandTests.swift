@@ -1,5 +1,4 @@
 import Foundation
-import JobdropCore
 import Testing
 
 /// `validate`, `status` and `demo-data` through the binary.

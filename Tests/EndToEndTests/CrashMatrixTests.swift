@@ -1,5 +1,7 @@
 import Foundation
-import JobdropCore
+import JobdropExport
+import JobdropState
+import JobdropSystem
 import Testing
 
 /// SIGKILL at each step of a job's life, and between the steps of every move (the debug binary kills itself where `JOBDROP_CRASH_AT` says),

@@ -1,5 +1,5 @@
 import Foundation
-import JobdropCore
+import JobdropState
 import Testing
 
 /// `jobdrop run` end to end: the real binary watching a real inbox.

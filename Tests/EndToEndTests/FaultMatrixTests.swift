@@ -1,5 +1,6 @@
 import Foundation
-import JobdropCore
+import JobdropExport
+import JobdropState
 import Testing
 
 /// A system call that fails (the debug binary fails the Nth call of a kind where `JOBDROP_FAULTS` says)

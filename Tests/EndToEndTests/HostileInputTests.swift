@@ -1,5 +1,4 @@
 import Foundation
-import JobdropCore
 import Testing
 
 /// What a partner can put in the inbox over SFTP, and what each becomes; and a full disk.

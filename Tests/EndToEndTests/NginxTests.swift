@@ -1,5 +1,5 @@
 import Foundation
-import JobdropCore
+import JobdropExport
 import Testing
 
 /// The shipped `deploy/nginx.conf` in front of a real outbox: a real nginx on 127.0.0.1.

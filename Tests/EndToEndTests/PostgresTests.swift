@@ -1,5 +1,5 @@
 import Foundation
-import JobdropCore
+import JobdropModel
 import Testing
 
 /// PostgreSQL as the data source: a real server, the same bytes as SQLite, and the fault cases.

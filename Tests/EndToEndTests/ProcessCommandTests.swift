@@ -1,5 +1,8 @@
 import Foundation
-import JobdropCore
+import JobdropExport
+import JobdropModel
+import JobdropState
+import JobdropSystem
 import Testing
 
 /// `jobdrop process` end to end: real binary, real inbox, real SQLite store, real outbox.

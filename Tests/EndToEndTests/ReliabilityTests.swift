@@ -1,5 +1,5 @@
 import Foundation
-import JobdropCore
+import JobdropState
 import Synchronization
 import Testing
 

@@ -1,5 +1,4 @@
 import Foundation
-import JobdropCore
 import Testing
 
 /// A real OpenSSH server on 127.0.0.1 and the real `sftp` client uploading into a watched inbox.

@@ -1,5 +1,6 @@
 import Foundation
-import JobdropCore
+import JobdropDemo
+import JobdropExport
 import Testing
 
 /// A temp directory with an inbox, spool, outbox and a demo store, and the built `jobdrop` binary to run

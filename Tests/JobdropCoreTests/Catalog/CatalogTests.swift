@@ -1,6 +1,6 @@
 import Testing
 
-@testable import JobdropCore
+@testable import JobdropModel
 
 @Suite struct CatalogTests {
   @Test func theBuiltInCatalogHasAllSixteenJobTypes() {

@@ -1,6 +1,7 @@
 import Testing
 
-@testable import JobdropCore
+@testable import JobdropDaemon
+@testable import JobdropSystem
 
 @Suite struct ConfigurationTests {
   @Test(arguments: [

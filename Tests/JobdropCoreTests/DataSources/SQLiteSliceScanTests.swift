@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
-@testable import JobdropCore
+@testable import JobdropDemo
+@testable import JobdropExport
+@testable import JobdropModel
+@testable import JobdropSystem
 
 /// A table read in slices (of rowids, or of an index's keys) on several connections gives the same
 /// bytes as one connection reading it whole; the planner keeps an index only for a narrow range.

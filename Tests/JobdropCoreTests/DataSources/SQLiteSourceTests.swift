@@ -1,6 +1,9 @@
 import Testing
 
-@testable import JobdropCore
+@testable import JobdropDemo
+@testable import JobdropExport
+@testable import JobdropModel
+@testable import JobdropSystem
 
 @Suite struct SQLiteSourceTests {
   @Test func demoDataIsDeterministic() throws {

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 
-@testable import JobdropCore
+@testable import JobdropExport
+@testable import JobdropSystem
 
 @Suite struct CSVWriterTests {
   enum Cell {

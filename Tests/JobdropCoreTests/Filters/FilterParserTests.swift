@@ -1,6 +1,6 @@
 import Testing
 
-@testable import JobdropCore
+@testable import JobdropModel
 
 @Suite struct FilterParserTests {
   @Test(arguments: [

@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 
-@testable import JobdropCore
+@testable import JobdropModel
+@testable import JobdropState
+@testable import JobdropSystem
 
 @Suite struct InboxTests {
   @Test(arguments: [

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import JobdropCore
+@testable import JobdropModel
 
 /// Replays the fuzzing seed corpus (`Tests/Corpus`, also what `make fuzz` starts from) through the
 /// parsers: `ok-*` inputs are accepted, `bad-*` inputs are refused with a message, and none crashes.

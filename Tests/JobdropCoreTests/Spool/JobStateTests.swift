@@ -1,6 +1,6 @@
 import Testing
 
-@testable import JobdropCore
+@testable import JobdropState
 
 @Suite struct JobStateTests {
   @Test(arguments: [

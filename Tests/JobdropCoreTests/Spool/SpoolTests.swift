@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 
-@testable import JobdropCore
+@testable import JobdropModel
+@testable import JobdropState
+@testable import JobdropSystem
 
 @Suite struct SpoolTests {
   func claimOne(_ directory: TemporaryDirectory, _ spool: Spool) throws -> (Job, Inbox) {

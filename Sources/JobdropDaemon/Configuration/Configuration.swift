@@ -1,0 +1,110 @@
+import JobdropExport
+import JobdropModel
+import JobdropSystem
+
+/// Everything a jobdrop command runs with, resolved once at start from flags, then `JOBDROP_*`
+/// environment variables, then defaults, and validated.
+///
+/// | key | flag | environment | default |
+/// |---|---|---|---|
+/// | inbox | `--inbox` | `JOBDROP_INBOX` | `./inbox` |
+/// | spool | `--spool` | `JOBDROP_SPOOL` | `./spool` |
+/// | outbox | `--outbox` | `JOBDROP_OUTBOX` | `./outbox` |
+/// | source | `--source` | `JOBDROP_SOURCE` | `sqlite:data/store.sqlite` |
+/// | catalog | `--catalog` | `JOBDROP_CATALOG` | the built-in catalog |
+/// | base URL | `--base-url` | `JOBDROP_BASE_URL` | none (relative links) |
+/// | workers | `--workers` | `JOBDROP_WORKERS` | 1 |
+/// | ttl | `--ttl` | `JOBDROP_TTL` | `7d` |
+/// | settle | `--settle` | `JOBDROP_SETTLE` | `2s` |
+/// | retries | `--retries` | `JOBDROP_RETRIES` | 4 (transient source failures) |
+/// | empty ok | `--empty-ok` | `JOBDROP_EMPTY_OK=1` | off |
+/// | raw CSV | `--raw-csv` | `JOBDROP_RAW_CSV=1` | off |
+public struct Configuration: Sendable {
+  public var inbox: String
+  public var spool: String
+  public var outbox: String
+  public var source: DataSourceLocation
+  /// The job type catalog: the built-in one, or the operator's `--catalog` file (validated at start).
+  public var catalog: Catalog
+  /// The catalog file, when one was given.
+  public var catalogPath: String?
+  public var baseURL: String?
+  public var workers: Int
+  /// How long jobs stay in the outbox after they were created, in seconds.
+  public var ttlSeconds: Int64
+  /// How long a cut-short request must stay unchanged before it is failed, in milliseconds.
+  public var settleMilliseconds: Int64
+  /// How many times a job is tried again after a transient source failure (1 s, 2 s, 4 s, … apart).
+  public var retries: Int
+  /// A filter that matches nothing is a success with a header-only file.
+  public var emptyOK: Bool
+  /// Turn off the CSV formula-injection guard.
+  public var rawCSV: Bool
+
+  /// The values given on the command line; `nil` where the flag was not given.
+  public struct Flags: Sendable {
+    public var inbox, spool, outbox, source, catalog, baseURL, ttl, settle: String?
+    public var workers: Int?
+    public var retries: Int?
+    public var emptyOK = false
+    public var rawCSV = false
+
+    public init() {}
+  }
+
+  /// Resolves flags over `environment` over defaults and validates the result.
+  public init(flags: Flags, environment: [String: String]) throws(ConfigurationError) {
+    func pick(_ flag: String?, _ variable: String, _ fallback: String) -> String {
+      flag ?? environment[variable].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
+    }
+    func enabled(_ variable: String) -> Bool {
+      ["1", "true", "yes", "on"].contains(environment[variable]?.lowercased() ?? "")
+    }
+    inbox = pick(flags.inbox, "JOBDROP_INBOX", "inbox")
+    spool = pick(flags.spool, "JOBDROP_SPOOL", "spool")
+    outbox = pick(flags.outbox, "JOBDROP_OUTBOX", "outbox")
+    source = try DataSourceLocation(parsing: pick(flags.source, "JOBDROP_SOURCE", "sqlite:data/store.sqlite"))
+    let catalogPath = pick(flags.catalog, "JOBDROP_CATALOG", "")
+    self.catalogPath = catalogPath.isEmpty ? nil : catalogPath
+    do {
+      catalog =
+        try self.catalogPath.map { path throws(CatalogError) in try Catalog.load(path: path) } ?? .builtIn
+    } catch {
+      throw ConfigurationError("--catalog: \(error)")
+    }
+    let base = pick(flags.baseURL, "JOBDROP_BASE_URL", "")
+    baseURL = base.isEmpty ? nil : base
+    if let baseURL, !(baseURL.hasPrefix("http://") || baseURL.hasPrefix("https://")) {
+      throw ConfigurationError("--base-url: expected an http:// or https:// URL, got '\(baseURL)'")
+    }
+    let workerText = flags.workers.map(String.init) ?? pick(nil, "JOBDROP_WORKERS", "1")
+    guard let workers = Int(workerText), (1...64).contains(workers) else {
+      throw ConfigurationError("--workers: expected a number from 1 to 64, got '\(workerText)'")
+    }
+    self.workers = workers
+    let ttlText = pick(flags.ttl, "JOBDROP_TTL", "7d")
+    guard let ttl = DurationText.milliseconds(ttlText, in: 1000...Configuration.longestTTL) else {
+      throw ConfigurationError(
+        "--ttl: expected a duration from 1s to 36500d, such as 7d, 36h or 90s, got '\(ttlText)'")
+    }
+    ttlSeconds = ttl / 1000
+    let settleText = pick(flags.settle, "JOBDROP_SETTLE", "2s")
+    guard let settle = DurationText.milliseconds(settleText, in: 1...Configuration.longestSettle) else {
+      throw ConfigurationError(
+        "--settle: expected a duration from 1ms to 1h, such as 2s or 500ms, got '\(settleText)'")
+    }
+    settleMilliseconds = settle
+    let retryText = flags.retries.map(String.init) ?? pick(nil, "JOBDROP_RETRIES", "4")
+    guard let retries = Int(retryText), (0...20).contains(retries) else {
+      throw ConfigurationError("--retries: expected a number from 0 to 20, got '\(retryText)'")
+    }
+    self.retries = retries
+    emptyOK = flags.emptyOK || enabled("JOBDROP_EMPTY_OK")
+    rawCSV = flags.rawCSV || enabled("JOBDROP_RAW_CSV")
+  }
+
+  /// The longest `--ttl`: 100 years (expiry times stay far inside what timestamps can hold).
+  public static let longestTTL: Int64 = 36_500 * 86_400_000
+  /// The longest `--settle`: an hour.
+  public static let longestSettle: Int64 = 3_600_000
+}

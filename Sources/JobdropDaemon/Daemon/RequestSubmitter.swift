@@ -1,0 +1,73 @@
+import JobdropState
+import JobdropSystem
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// `jobdrop submit`: puts a request into the inbox in one rename and waits for a daemon to claim it.
+///
+/// Watches the spool's `pending/` and `failed/` folders (where a claim lands) before the request is
+/// renamed in, so the claim cannot be missed.
+public struct RequestSubmitter {
+  let inbox: Inbox
+  let spool: Spool
+
+  public init(configuration: Configuration) throws {
+    inbox = try Inbox(path: configuration.inbox)
+    spool = try Spool(path: configuration.spool)
+  }
+
+  /// Why a submission did not complete.
+  public struct Failure: Error, CustomStringConvertible {
+    public var description: String
+  }
+
+  /// Writes `bytes` as `name` in the inbox and returns the job once claimed.
+  public func submit(_ bytes: [UInt8], as name: FileName, timeoutMilliseconds: Int64) throws -> Job {
+    let watcher = try DirectoryWatcher(
+      directories: [JobState.pending, .failed].map { spool.folder($0).path }, mask: [.movedTo, .create])
+    let started = Timestamp.now()
+    let temporary = FileName(".submit-\(getpid())-\(name.display)")
+    let descriptor = try inbox.directory.openFile(temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW)
+    do {
+      do {
+        defer { close(descriptor) }
+        try AtomicWriter.writeAll(bytes, to: descriptor, path: inbox.directory.display(temporary))
+        try syscall("fsync", inbox.directory.display(temporary)) { fsync(descriptor) }
+      }
+      let renamed = Result { () throws(FileSystemError) in
+        try inbox.directory.renameNoReplace(temporary, to: inbox.directory, as: name)
+      }
+      if case .failure(let error) = renamed {
+        if error.errno == EEXIST {
+          throw Failure(
+            description:
+              "the inbox already has a request named \(name.display); rename yours or wait for it to be taken"
+          )
+        }
+        throw error
+      }
+    } catch {
+      try? inbox.directory.remove(temporary)
+      throw error
+    }
+    let deadline = ConditionLock.monotonicMilliseconds() + timeoutMilliseconds
+    while ConditionLock.monotonicMilliseconds() < deadline {
+      let remaining = deadline - ConditionLock.monotonicMilliseconds()
+      guard let event = try watcher.next(timeoutSeconds: Int(min(1, max(1, remaining / 1000)))),
+        let file = event.name, file.hasSuffix(".json"), !file.hasPrefix(".")
+      else { continue }
+      let id = String(file.display.dropLast(5))
+      if let job = spool.reader.job(id: id), job.record.requestFile == name.display,
+        job.record.createdAt.milliseconds >= started.milliseconds - 1000
+      {
+        return job
+      }
+    }
+    throw Failure(
+      description:
+        "\(name.display) is in the inbox but no jobdrop claimed it within \(timeoutMilliseconds / 1000)s; is `jobdrop run` running on \(inbox.directory.path)?"
+    )
+  }
+}

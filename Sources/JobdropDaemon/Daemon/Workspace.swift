@@ -1,0 +1,58 @@
+import JobdropModel
+import JobdropState
+import JobdropSystem
+import Logging
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The opened directories and collaborators of one jobdrop process, built from a ``Configuration``.
+///
+/// Opening it takes the spool lock (one process per spool) and recovers the spool.
+public final class Workspace: @unchecked Sendable {
+  public let configuration: Configuration
+  public let inbox: Inbox
+  public let store: JobStore
+  public let intake: RequestIntake
+  public let runner: JobRunner
+  private let lock: SpoolLock
+
+  public init(configuration: Configuration, logger: Logger) throws {
+    let catalog = configuration.catalog
+    // Over a file-size limit (RLIMIT_FSIZE) write(2) then fails with EFBIG, which fails the job, instead
+    // of the signal killing the daemon.
+    signal(SIGXFSZ, SIG_IGN)
+    self.configuration = configuration
+    let spool = try Spool(path: configuration.spool)
+    lock = try spool.lock()
+    inbox = try Inbox(path: configuration.inbox)
+    try Workspace.checkSameFileSystem(inbox: inbox.directory, spool: spool.root)
+    let outbox = try Outbox(
+      path: configuration.outbox, links: OutboxLinks(baseURL: configuration.baseURL),
+      ttl: configuration.ttlSeconds)
+    store = JobStore(spool: spool, outbox: outbox, logger: logger)
+    intake = RequestIntake(
+      inbox: inbox, store: store, parser: RequestParser(catalog: catalog),
+      settleMilliseconds: configuration.settleMilliseconds, logger: logger)
+    runner = JobRunner(
+      store: store, catalog: catalog, source: configuration.source.makeSource(),
+      emptyOK: configuration.emptyOK,
+      rawCSV: configuration.rawCSV, logger: logger)
+    runner.retries = configuration.retries
+    try store.recover(lock, inbox: inbox)
+  }
+
+  /// Claiming is a rename: inbox and spool must be on one file system.
+  static func checkSameFileSystem(inbox: DirectoryHandle, spool: DirectoryHandle) throws {
+    var inboxInfo = stat()
+    var spoolInfo = stat()
+    fstat(inbox.descriptor, &inboxInfo)
+    fstat(spool.descriptor, &spoolInfo)
+    if inboxInfo.st_dev != spoolInfo.st_dev {
+      throw ConfigurationError(
+        "inbox \(inbox.path) and spool \(spool.path) are on different file systems; claiming a request is a rename"
+      )
+    }
+  }
+}

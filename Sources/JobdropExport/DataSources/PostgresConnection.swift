@@ -1,0 +1,197 @@
+import CPostgres
+import JobdropModel
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A failed PostgreSQL operation: what failed, the server's message and SQLSTATE, and whether trying
+/// again later could succeed. Never contains the password.
+public struct PostgresError: DataSourceError, Sendable {
+  /// `host:port/database` (no user, no password).
+  public var database: String
+  public var message: String
+  /// The SQLSTATE code, when the server sent one (e.g. `42P01` undefined table).
+  public var sqlState: String?
+  /// The connection was refused, dropped or the server is starting or shutting down.
+  public var isTransient: Bool
+
+  public var description: String {
+    "postgres \(database): \(message)\(sqlState.map { " (SQLSTATE \($0))" } ?? "")"
+  }
+
+  /// The same as ``description``: it names `host:port/database`, never a user, password or SQL.
+  public var publicDescription: String { description }
+
+  /// Transient: connection exceptions (class 08), operator intervention (57P01–57P03), too many
+  /// connections (53300). Permanent: everything else, e.g. undefined table or permission denied.
+  static func isTransient(sqlState: String?) -> Bool {
+    guard let state = sqlState else { return true }
+    return state.hasPrefix("08") || ["57P01", "57P02", "57P03", "53300"].contains(state)
+  }
+}
+
+/// One libpq connection, used from one thread at a time.
+package final class PostgresConnection {
+  let connection: OpaquePointer
+  let database: String
+
+  /// Connects with a libpq connection string or `postgres://` URL; libpq also reads `PG*` variables and
+  /// the password file (`PGPASSFILE`, `~/.pgpass`).
+  package init(conninfo: String, database: String) throws(PostgresError) {
+    guard let connection = PQconnectdb(conninfo) else {
+      throw PostgresError(database: database, message: "out of memory", sqlState: nil, isTransient: true)
+    }
+    guard PQstatus(connection) == CONNECTION_OK else {
+      let message = PostgresConnection.clean(String(cString: PQerrorMessage(connection)))
+      PQfinish(connection)
+      let authentication =
+        message.contains("password authentication failed") || message.contains("no password supplied")
+        || message.contains("does not exist") || message.contains("permission denied")
+      throw PostgresError(database: database, message: message, sqlState: nil, isTransient: !authentication)
+    }
+    self.connection = connection
+    self.database = database
+  }
+
+  deinit { PQfinish(connection) }
+
+  /// Whether the connection is still usable.
+  var isHealthy: Bool {
+    PQstatus(connection) == CONNECTION_OK && PQtransactionStatus(connection) == PQTRANS_IDLE
+  }
+
+  /// Runs `sql` with `values` bound as text parameters; returns the result (caller clears it).
+  @discardableResult
+  package func execute(_ sql: String, _ values: [SQLValue] = []) throws(PostgresError) -> PostgresResult {
+    let result: OpaquePointer? = PostgresConnection.withParameters(values) { parameters in
+      values.isEmpty
+        ? PQexec(connection, sql)
+        : PQexecParams(connection, sql, Int32(values.count), nil, parameters, nil, nil, 0)
+    }
+    let wrapped = PostgresResult(result)
+    let status = result.map(PQresultStatus) ?? PGRES_FATAL_ERROR
+    guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_COPY_IN else {
+      throw error(result)
+    }
+    return wrapped
+  }
+
+  /// Runs a query with `values` bound and calls `row` with each row's one-row result, as it arrives.
+  /// If `row` throws, the query is cancelled, the rest drained, and the error rethrown.
+  func stream(_ sql: String, _ values: [SQLValue], row: (OpaquePointer) throws -> Void) throws {
+    let sent = PostgresConnection.withParameters(values) { parameters in
+      PQsendQueryParams(connection, sql, Int32(values.count), nil, parameters, nil, nil, 0)
+    }
+    guard sent == 1 else { throw error(nil) }
+    PQsetSingleRowMode(connection)
+    var failure: (any Error)?
+    while let result = PQgetResult(connection) {
+      defer { PQclear(result) }
+      switch PQresultStatus(result) {
+      case PGRES_SINGLE_TUPLE:
+        guard failure == nil else { continue }
+        do { try row(result) } catch {
+          failure = error
+          _ = PQrequestCancel(connection)
+        }
+      case PGRES_TUPLES_OK, PGRES_COMMAND_OK:
+        continue
+      default:
+        if failure == nil { failure = error(result) }
+      }
+    }
+    if let failure { throw failure }
+  }
+
+  /// Streams rows in with `COPY table (columns) FROM STDIN` (text format); `rows` calls `send` per row.
+  package func copyIn(_ statement: String, rows: ((([SQLValue]) throws -> Void)) throws -> Void) throws {
+    try execute(statement)
+    var line: [UInt8] = []
+    line.reserveCapacity(1 << 16)
+    var buffer: [UInt8] = []
+    buffer.reserveCapacity(1 << 20)
+    func flush() throws(PostgresError) {
+      guard !buffer.isEmpty else { return }
+      let sent = buffer.withUnsafeBufferPointer { raw in
+        raw.withMemoryRebound(to: CChar.self) { PQputCopyData(connection, $0.baseAddress, Int32($0.count)) }
+      }
+      if sent != 1 { throw error(nil) }
+      buffer.removeAll(keepingCapacity: true)
+    }
+    try rows { values in
+      for (index, value) in values.enumerated() {
+        if index > 0 { buffer.append(0x09) }
+        switch value {
+        case .null: buffer += [0x5C, 0x4E]
+        case .integer(let number): buffer += Array(String(number).utf8)
+        case .text(let text):
+          for byte in text.utf8 {
+            switch byte {
+            case 0x5C: buffer += [0x5C, 0x5C]
+            case 0x0A: buffer += [0x5C, 0x6E]
+            case 0x0D: buffer += [0x5C, 0x72]
+            case 0x09: buffer += [0x5C, 0x74]
+            default: buffer.append(byte)
+            }
+          }
+        }
+      }
+      buffer.append(0x0A)
+      if buffer.count > 1 << 20 { try flush() }
+    }
+    try flush()
+    guard PQputCopyEnd(connection, nil) == 1 else { throw error(nil) }
+    while let result = PQgetResult(connection) {
+      defer { PQclear(result) }
+      if PQresultStatus(result) != PGRES_COMMAND_OK { throw error(result) }
+    }
+  }
+
+  /// Calls `body` with `values` as libpq text parameters (NULL for `.null`).
+  static func withParameters<R>(_ values: [SQLValue], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R)
+    -> R
+  {
+    let pointers: [UnsafeMutablePointer<CChar>?] = values.map {
+      switch $0 {
+      case .text(let text): strdup(text)
+      case .integer(let number): strdup(String(number))
+      case .null: nil
+      }
+    }
+    defer { pointers.forEach { free($0) } }
+    let constants: [UnsafePointer<CChar>?] = pointers.map { $0.map { UnsafePointer($0) } }
+    return constants.withUnsafeBufferPointer { body($0.baseAddress) }
+  }
+
+  func error(_ result: OpaquePointer?) -> PostgresError {
+    var state: String?
+    var message = String(cString: PQerrorMessage(connection))
+    if let result {
+      if let code = PQresultErrorField(result, Int32(UInt8(ascii: "C"))) { state = String(cString: code) }
+      if let primary = PQresultErrorField(result, Int32(UInt8(ascii: "M"))) {
+        message = String(cString: primary)
+      }
+    }
+    let lost = PQstatus(connection) != CONNECTION_OK
+    return PostgresError(
+      database: database, message: PostgresConnection.clean(message), sqlState: state,
+      isTransient: lost || PostgresError.isTransient(sqlState: state) && state != nil)
+  }
+
+  static func clean(_ message: String) -> String {
+    message.split(whereSeparator: \.isNewline).map { $0.trimmingSpaces() }.filter { !$0.isEmpty }.joined(
+      separator: "; ")
+  }
+}
+
+/// A libpq result, cleared when released.
+package final class PostgresResult {
+  let handle: OpaquePointer?
+  init(_ handle: OpaquePointer?) { self.handle = handle }
+  deinit { if let handle { PQclear(handle) } }
+}
+
+extension Substring {
+  fileprivate func trimmingSpaces() -> String { String(drop { $0 == " " }) }
+}

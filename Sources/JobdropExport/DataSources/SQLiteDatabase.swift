@@ -1,0 +1,175 @@
+import CSQLite
+import JobdropModel
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// An open SQLite connection, used from one thread at a time.
+///
+/// Thin over the C API: ``execute(_:)`` for scripts, ``prepare(_:)`` for statements whose rows are
+/// stepped one at a time (nothing is collected).
+public final class SQLiteDatabase {
+  let handle: OpaquePointer
+  /// The database file.
+  public let path: String
+  /// The file's inode when it was opened (set by the connection pool).
+  var inode: ino_t = 0
+
+  /// Opens `path`; read-only unless `writable`, creating the file only when `create`.
+  public init(path: String, writable: Bool = false, create: Bool = false) throws(SQLiteError) {
+    var flags = SQLITE_OPEN_NOMUTEX | (writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY)
+    if create { flags |= SQLITE_OPEN_CREATE }
+    var pointer: OpaquePointer?
+    let code = sqlite3_open_v2(path, &pointer, flags, nil)
+    guard code == SQLITE_OK, let pointer else {
+      let message =
+        pointer.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(code))
+      sqlite3_close_v2(pointer)
+      throw SQLiteError(code: code, message: message, sql: nil, path: path)
+    }
+    self.handle = pointer
+    self.path = path
+    sqlite3_busy_timeout(handle, 5_000)
+    sqlite3_extended_result_codes(handle, 0)
+    let registered = sqlite3_create_function_v2(
+      handle, SQLiteDatabase.foldFunction, 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nil,
+      { context, _, arguments in SQLiteDatabase.fold(context, arguments?[0]) }, nil, nil, nil)
+    if registered != SQLITE_OK {
+      let failure = error(registered, sql: nil)
+      sqlite3_close_v2(handle)
+      throw failure
+    }
+  }
+
+  /// The SQL function `like` filters compare through on SQLite: Unicode lowercase mapping (Swift's
+  /// `lowercased()`), the case folding PostgreSQL's `ILIKE` applies under a UTF-8 ctype. SQLite's own
+  /// `LIKE` folds ASCII only, so `like(name,"*MÜLLER*")` would miss `Müller`.
+  static let foldFunction = "jobdrop_fold"
+
+  private static func fold(_ context: OpaquePointer?, _ value: OpaquePointer?) {
+    guard let value, sqlite3_value_type(value) != SQLITE_NULL, let text = sqlite3_value_text(value) else {
+      sqlite3_result_null(context)
+      return
+    }
+    let count = Int(sqlite3_value_bytes(value))
+    let bytes = UnsafeBufferPointer(start: text, count: count)
+    if bytes.allSatisfy({ $0 < 0x80 }) {
+      // ASCII, the common case, without building a String.
+      var folded = [UInt8](bytes)
+      for index in folded.indices where folded[index] >= 0x41 && folded[index] <= 0x5A {
+        folded[index] |= 0x20
+      }
+      sqlite3_result_text(context, folded, Int32(count), jobdrop_sqlite_transient())
+    } else {
+      let folded = String(decoding: bytes, as: UTF8.self).lowercased()
+      sqlite3_result_text(context, folded, -1, jobdrop_sqlite_transient())
+    }
+  }
+
+  deinit { sqlite3_close_v2(handle) }
+
+  /// Runs one or more statements that return no rows.
+  public func execute(_ sql: String) throws(SQLiteError) {
+    let code = sqlite3_exec(handle, sql, nil, nil, nil)
+    if code != SQLITE_OK { throw error(code, sql: sql) }
+  }
+
+  /// Compiles one statement.
+  public func prepare(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+    var statement: OpaquePointer?
+    let code = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+    guard code == SQLITE_OK, let statement else { throw error(code, sql: sql) }
+    return SQLiteStatement(database: self, handle: statement, sql: sql)
+  }
+
+  /// `name` as a quoted SQL identifier, for names read from the schema.
+  static func quoted(_ name: String) -> String {
+    "\"" + name.replacing("\"", with: "\"\"") + "\""
+  }
+
+  /// The rows of a small query, each cell as text (`nil` for NULL).
+  func rows(_ sql: String, _ values: [SQLValue] = []) throws(SQLiteError) -> [[String?]] {
+    let statement = try prepare(sql)
+    try statement.bind(values)
+    let count = sqlite3_column_count(statement.handle)
+    var rows: [[String?]] = []
+    while try statement.step() {
+      rows.append((0..<count).map { statement.text(at: $0) })
+    }
+    return rows
+  }
+
+  func error(_ code: Int32, sql: String?) -> SQLiteError {
+    SQLiteError(code: code, message: String(cString: sqlite3_errmsg(handle)), sql: sql, path: path)
+  }
+}
+
+/// A compiled statement; finalized when released.
+public final class SQLiteStatement {
+  let database: SQLiteDatabase
+  let handle: OpaquePointer
+  let sql: String
+
+  init(database: SQLiteDatabase, handle: OpaquePointer, sql: String) {
+    self.database = database
+    self.handle = handle
+    self.sql = sql
+  }
+
+  deinit { sqlite3_finalize(handle) }
+
+  /// Binds `values` to the `?` parameters, in order.
+  public func bind(_ values: [SQLValue]) throws(SQLiteError) {
+    for (offset, value) in values.enumerated() {
+      let index = Int32(offset + 1)
+      let code: Int32 =
+        switch value {
+        case .integer(let number): sqlite3_bind_int64(handle, index, number)
+        case .text(let text): sqlite3_bind_text(handle, index, text, -1, jobdrop_sqlite_transient())
+        case .null: sqlite3_bind_null(handle, index)
+        }
+      if code != SQLITE_OK { throw database.error(code, sql: sql) }
+    }
+  }
+
+  /// Advances to the next row: `true` while there is one.
+  @inline(__always)
+  public func step() throws(SQLiteError) -> Bool {
+    let code = sqlite3_step(handle)
+    if code == SQLITE_ROW { return true }
+    if code == SQLITE_DONE { return false }
+    throw database.error(code, sql: sql)
+  }
+
+  /// Clears bindings and rewinds, to run again.
+  public func reset() {
+    sqlite3_reset(handle)
+    sqlite3_clear_bindings(handle)
+  }
+
+  /// Runs a statement that returns no rows with `values` bound, then rewinds it.
+  public func run(_ values: [SQLValue]) throws(SQLiteError) {
+    defer { reset() }
+    try bind(values)
+    while try step() {}
+  }
+
+  /// The integer in column `index` of the current row.
+  public func integer(at index: Int32) -> Int64 { sqlite3_column_int64(handle, index) }
+
+  /// The text in column `index` of the current row when a `String` holds it byte for byte (valid UTF-8,
+  /// no NUL), so that binding it again gives the same value; otherwise `nil`.
+  func exactText(at index: Int32) -> String? {
+    guard let pointer = sqlite3_column_text(handle, index) else { return nil }
+    let bytes = UnsafeBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(handle, index)))
+    guard !bytes.contains(0) else { return nil }
+    return String(validating: bytes, as: UTF8.self)
+  }
+
+  /// The text in column `index` of the current row, or `nil` for NULL.
+  public func text(at index: Int32) -> String? {
+    guard let pointer = sqlite3_column_text(handle, index) else { return nil }
+    return String(cString: pointer)
+  }
+}

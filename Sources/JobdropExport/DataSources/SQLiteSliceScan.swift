@@ -1,0 +1,143 @@
+import JobdropSystem
+
+/// Reads a table in slices on several connections at once and writes the slices in order, so formatting
+/// runs on every core while the output stays byte-identical to one reader.
+///
+/// Slices come from a ``SQLiteSliceCursor`` (rowid ranges, or ranges of an index's keys). A connection
+/// takes the next unread slice and formats it into a buffer of its own; finished slices are written in
+/// order by whichever connection finishes the one due next. A few more buffers than
+/// connections let a fast connection run ahead of a slow one. Memory is those buffers, whatever the
+/// table's size. The connections must share one snapshot (``SQLiteSource`` sees to it).
+struct SQLiteSliceScan {
+  /// Rowids (or index entries) per slice: about a megabyte of CSV for a typical order row.
+  static let defaultSliceRows: Int64 = 4_096
+
+  let query: ExportQuery
+  let cursor: SQLiteSliceCursor
+
+  /// Writes the rows of every slice that match the query; returns how many. `progress` is called on
+  /// the calling thread with the rows written so far; an error it throws stops every connection.
+  func run(
+    on connections: [SQLiteDatabase], to writer: CSVWriter, progress: (Int) throws -> Void
+  ) throws -> Int {
+    let readers = try connections.map { try cursor.reader(on: $0) }
+    let copier = SQLiteRowCopier(columns: query.columns)
+    let slices = SliceQueue(cursor: cursor, buffers: connections.count + 2, writer: writer)
+    let helpers = readers.dropFirst().map { reader in
+      JoinableThread {
+        do {
+          try work(reader, copier: copier, slices: slices, guardFormulas: writer.guardFormulas) { _ in }
+        } catch {
+          slices.stop(error)
+        }
+      }
+    }
+    do {
+      try work(
+        readers[0], copier: copier, slices: slices, guardFormulas: writer.guardFormulas, progress: progress)
+    } catch {
+      slices.stop(error)
+    }
+    helpers.forEach { $0.join() }
+    return try slices.result()
+  }
+
+  /// Formats slices until none is left, handing each to the queue.
+  private func work(
+    _ reader: SQLiteSliceCursor.Reader, copier: SQLiteRowCopier, slices: SliceQueue, guardFormulas: Bool,
+    progress: (Int) throws -> Void
+  ) throws {
+    let target = SwitchableSink()
+    let local = CSVWriter(file: target, guardFormulas: guardFormulas, bufferSize: 1 << 16)
+    while let (number, slice, buffer) = try slices.claim(with: reader) {
+      target.buffer = buffer
+      slice.statement.reset()
+      try slice.statement.bind(slice.bindings)
+      let rows = try copier.copyRows(of: slice.statement, to: local)
+      try local.flush()
+      try slices.complete(number, buffer: buffer, rows: rows)
+      try progress(slices.rowsWritten)
+    }
+  }
+}
+
+/// A sink that appends to whichever buffer its slice is being formatted into.
+private final class SwitchableSink: ByteSink {
+  var buffer: ChunkBuffer?
+
+  func write(_ bytes: UnsafeRawBufferPointer) throws(FileSystemError) { try buffer?.write(bytes) }
+
+  func finish() throws(FileSystemError) {}
+}
+
+/// The slices still to read, the buffers free to read them into, and the finished slices waiting for
+/// their turn to be written; the first error of any connection stops them all.
+private final class SliceQueue: @unchecked Sendable {
+  private let lock = ConditionLock()
+  private let cursor: SQLiteSliceCursor
+  private let writer: CSVWriter
+  private var claimed = 0
+  private var nextToWrite = 0
+  private var free: [ChunkBuffer]
+  private var finished: [Int: (buffer: ChunkBuffer, rows: Int)] = [:]
+  private var rows = 0
+  private var failure: (any Error)?
+
+  init(cursor: SQLiteSliceCursor, buffers: Int, writer: CSVWriter) {
+    self.cursor = cursor
+    self.writer = writer
+    free = (0..<buffers).map { _ in ChunkBuffer() }
+  }
+
+  /// The next slice (its number, and how `reader` reads it) and an empty buffer for it; `nil` when none
+  /// is left or the scan stopped.
+  func claim(with reader: SQLiteSliceCursor.Reader) throws -> (Int, SQLiteSliceCursor.Slice, ChunkBuffer)? {
+    try lock.withLock { () throws -> (Int, SQLiteSliceCursor.Slice, ChunkBuffer)? in
+      while free.isEmpty && failure == nil { lock.wait(untilMilliseconds: nil) }
+      guard failure == nil, let slice = try cursor.next(on: reader) else { return nil }
+      claimed += 1
+      return (claimed - 1, slice, free.removeLast())
+    }
+  }
+
+  /// Hands over a formatted slice; writes it, and any finished slices after it, if it is due next.
+  func complete(_ slice: Int, buffer: ChunkBuffer, rows count: Int) throws {
+    var due: (buffer: ChunkBuffer, rows: Int)? = lock.withLock {
+      finished[slice] = (buffer, count)
+      return slice == nextToWrite ? finished.removeValue(forKey: slice) : nil
+    }
+    while let (buffer, count) = due {
+      do {
+        try writer.append(formatted: buffer.bytes)
+      } catch {
+        stop(error)
+        throw error
+      }
+      buffer.removeAll()
+      due = lock.withLock {
+        free.append(buffer)
+        rows += count
+        nextToWrite += 1
+        return finished.removeValue(forKey: nextToWrite)
+      }
+      lock.broadcast()
+    }
+  }
+
+  /// Rows written so far.
+  var rowsWritten: Int { lock.withLock { rows } }
+
+  /// Stops every connection at its next slice; the first error is the scan's.
+  func stop(_ error: any Error) {
+    lock.withLock { if failure == nil { failure = error } }
+    lock.broadcast()
+  }
+
+  /// The rows written, or the error that stopped the scan.
+  func result() throws -> Int {
+    try lock.withLock {
+      if let failure { throw failure }
+      return rows
+    }
+  }
+}

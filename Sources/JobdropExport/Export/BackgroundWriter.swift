@@ -1,0 +1,118 @@
+import JobdropSystem
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Hashes and writes an export's bytes on a second thread while the caller formats the next rows.
+///
+/// ``submit(_:)`` copies the bytes into one of a few fixed buffers and returns; the writer thread runs
+/// SHA-256 and `write(2)` on them in order. Memory is the buffers, whatever the export's size. The
+/// first write error is reported by the next ``submit(_:)`` or by ``finish()``.
+///
+/// Every few megabytes the thread asks the kernel to start writing what it wrote back to disk, so the
+/// `fsync` that publishes the file waits for the last few megabytes rather than all of them.
+final class BackgroundWriter: @unchecked Sendable {
+  static let bufferSize = 1 << 20
+  static let bufferCount = 4
+  /// Bytes between two requests to start writeback.
+  static let writebackStep = 8 << 20
+
+  private let descriptor: Int32
+  private let path: String
+  private let digest: SHA256Digest
+  private let lock = ConditionLock()
+  private var free: [UnsafeMutableRawPointer] = []
+  private var filled: [(UnsafeMutableRawPointer, Int)] = []
+  private var stopping = false
+  private var failure: FileSystemError?
+  private var thread: JoinableThread?
+  /// Bytes written, and how many of them writeback was started for (writer thread only).
+  private var written = 0
+  private var writebackStarted = 0
+
+  init(descriptor: Int32, path: String, digest: SHA256Digest) {
+    self.descriptor = descriptor
+    self.path = path
+    self.digest = digest
+    free = (0..<BackgroundWriter.bufferCount).map { _ in
+      UnsafeMutableRawPointer.allocate(byteCount: BackgroundWriter.bufferSize, alignment: 64)
+    }
+    // Unretained: the thread is joined in `stop()`, which `deinit` calls before anything is freed.
+    thread = JoinableThread { [unowned(unsafe) self] in self.loop() }
+  }
+
+  deinit {
+    stop()
+    free.forEach { $0.deallocate() }
+    filled.forEach { $0.0.deallocate() }
+  }
+
+  /// Queues `bytes` for hashing and writing (in pieces of at most one buffer).
+  func submit(_ bytes: UnsafeRawBufferPointer) throws(FileSystemError) {
+    var offset = 0
+    while offset < bytes.count {
+      let count = min(BackgroundWriter.bufferSize, bytes.count - offset)
+      let buffer: UnsafeMutableRawPointer = try lock.withLock { () throws(FileSystemError) in
+        while free.isEmpty && failure == nil { lock.wait(untilMilliseconds: nil) }
+        if let failure { throw failure }
+        return free.removeLast()
+      }
+      buffer.copyMemory(from: bytes.baseAddress! + offset, byteCount: count)
+      lock.withLock { filled.append((buffer, count)) }
+      lock.broadcast()
+      offset += count
+    }
+  }
+
+  /// Waits until everything submitted is written; throws the first write error.
+  func finish() throws(FileSystemError) {
+    try lock.withLock { () throws(FileSystemError) in
+      while !filled.isEmpty && failure == nil { lock.wait(untilMilliseconds: nil) }
+      if let failure { throw failure }
+    }
+    stop()
+  }
+
+  /// Stops the thread (dropping what is queued) and waits for it.
+  func stop() {
+    lock.withLock { stopping = true }
+    lock.broadcast()
+    thread?.join()
+  }
+
+  private func loop() {
+    while true {
+      let next: (UnsafeMutableRawPointer, Int)? = lock.withLock {
+        while filled.isEmpty && !stopping { lock.wait(untilMilliseconds: nil) }
+        return filled.isEmpty ? nil : filled[0]
+      }
+      guard let (buffer, count) = next else { return }
+      let bytes = UnsafeRawBufferPointer(start: buffer, count: count)
+      digest.update(bytes)
+      var error: FileSystemError?
+      do {
+        try AtomicWriter.writeAll(bytes, to: descriptor, path: path)
+        written += count
+        if written - writebackStarted >= BackgroundWriter.writebackStep {
+          // Advisory: a failure here only means the final fsync does all the work.
+          DirectoryHandle.startWriteback(
+            descriptor, offset: Int64(writebackStarted), length: Int64(written - writebackStarted))
+          writebackStarted = written
+        }
+      } catch let failed {
+        error = failed
+      }
+      lock.withLock {
+        filled.removeFirst()
+        free.append(buffer)
+        if let error, failure == nil { failure = error }
+        if error != nil {
+          filled.forEach { free.append($0.0) }
+          filled.removeAll()
+        }
+      }
+      lock.broadcast()
+    }
+  }
+}

@@ -1,0 +1,230 @@
+import JobdropSystem
+
+/// Streams RFC 4180 CSV (UTF-8, `\r\n` line ends) through a large buffer into a ``ByteSink`` (the
+/// export file, or a gzip stream in front of it).
+///
+/// Text cells that start with `=`, `+`, `-`, `@`, tab or carriage return get a leading `'` so that a
+/// spreadsheet never runs them as formulas (OWASP CSV injection), unless `guardFormulas` is off.
+/// Memory use is the buffer, whatever the number of rows.
+public final class CSVWriter {
+  /// The default buffer size; one `write(2)` per this many bytes.
+  public static let bufferSize = 1 << 20
+
+  private let file: any ByteSink
+  private let capacity: Int
+  private let buffer: UnsafeMutablePointer<UInt8>
+  private var count = 0
+  private var atRowStart = true
+  /// Whether text cells are guarded against formula injection.
+  public let guardFormulas: Bool
+
+  public init(file: any ByteSink, guardFormulas: Bool = true, bufferSize: Int = CSVWriter.bufferSize) {
+    self.file = file
+    self.guardFormulas = guardFormulas
+    self.capacity = bufferSize
+    self.buffer = .allocate(capacity: bufferSize)
+  }
+
+  deinit { buffer.deallocate() }
+
+  /// Writes a header row of `names`.
+  public func header(_ names: [String]) throws {
+    for name in names {
+      let bytes = Array(name.utf8)
+      try bytes.withUnsafeBytes { try text($0, guarded: false) }
+    }
+    try endRow()
+  }
+
+  /// Writes an empty cell (SQL NULL).
+  @inline(__always)
+  public func empty() throws(FileSystemError) {
+    try separate(extra: 0)
+  }
+
+  /// Writes an integer cell.
+  @inline(__always)
+  public func integer(_ value: Int64) throws(FileSystemError) {
+    try separate(extra: 20)
+    var magnitude = value.magnitude
+    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+    let length = withUnsafeMutableBytes(of: &digits) { scratch -> Int in
+      var position = scratch.count
+      repeat {
+        position -= 1
+        scratch[position] = UInt8(truncatingIfNeeded: magnitude % 10) &+ 0x30
+        magnitude /= 10
+      } while magnitude != 0
+      if value < 0 {
+        position -= 1
+        scratch[position] = 0x2D
+      }
+      let length = scratch.count - position
+      (buffer + count).update(
+        from: scratch.baseAddress!.advanced(by: position).assumingMemoryBound(to: UInt8.self), count: length)
+      return length
+    }
+    count += length
+  }
+
+  /// Whether `bytes` is a sign, digits and an optional fraction, and nothing else.
+  static func isPlainNumber(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    var digits = 0
+    var seenPoint = false
+    for (index, byte) in bytes.enumerated() {
+      if byte >= 0x30 && byte <= 0x39 {
+        digits += 1
+      } else if (byte == 0x2D || byte == 0x2B) && index == 0 {
+        continue
+      } else if byte == 0x2E && !seenPoint && digits > 0 {
+        seenPoint = true
+      } else {
+        return false
+      }
+    }
+    return digits > 0 && bytes.last.map { $0 >= 0x30 && $0 <= 0x39 } == true
+  }
+
+  /// Writes a text cell from UTF-8 bytes, quoting and (when `guarded`) defusing formulas. With
+  /// `numbersAsIs`, a guarded value that is a plain number (`-12`, `+3.50`) is written as it is: what a
+  /// column typed as a number holds when it is a number, while any other text in it is still guarded.
+  @inline(__always)
+  public func text(_ bytes: UnsafeRawBufferPointer, guarded: Bool, numbersAsIs: Bool = false)
+    throws(FileSystemError)
+  {
+    let length = bytes.count
+    let base = bytes.baseAddress
+    let (needsQuotes, quotes) = base.map { CSVWriter.scan($0, length) } ?? (false, 0)
+    var prefix = false
+    if guarded && guardFormulas && length > 0, let first = base?.load(as: UInt8.self) {
+      prefix =
+        first == 0x3D || first == 0x2B || first == 0x2D || first == 0x40 || first == 0x09 || first == 0x0D
+      if prefix && numbersAsIs && CSVWriter.isPlainNumber(bytes) { prefix = false }
+    }
+    let total = length + quotes + (needsQuotes ? 2 : 0) + (prefix ? 1 : 0)
+    if total + 1 > capacity - count { try flush() }
+    if total + 1 > capacity {
+      try separate(extra: 0)
+      try flush()
+      try writeLarge(bytes, quoted: needsQuotes, prefix: prefix)
+      return
+    }
+    try separate(extra: total)
+    if needsQuotes { append(0x22) }
+    if prefix { append(0x27) }
+    guard let base else {
+      if needsQuotes { append(0x22) }
+      return
+    }
+    if quotes == 0 {
+      (buffer + count).update(from: base.assumingMemoryBound(to: UInt8.self), count: length)
+      count += length
+    } else {
+      let source = base.assumingMemoryBound(to: UInt8.self)
+      for index in 0..<length {
+        let byte = source[index]
+        if byte == 0x22 { append(0x22) }
+        append(byte)
+      }
+    }
+    if needsQuotes { append(0x22) }
+  }
+
+  /// Whether `length` bytes at `base` need quoting (a `,` `"` LF or CR), and how many `"` they hold.
+  ///
+  /// Eight bytes at a time: a word with no byte below 0x2D cannot hold any of the four, so most words
+  /// of ids, emails and timestamps are cleared with a few instructions.
+  @inline(__always)
+  static func scan(_ base: UnsafeRawPointer, _ length: Int) -> (Bool, Int) {
+    var needsQuotes = false
+    var quotes = 0
+    var index = 0
+    while index + 8 <= length {
+      let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+      if (word &- 0x2D2D_2D2D_2D2D_2D2D) & ~word & 0x8080_8080_8080_8080 != 0 {
+        for offset in index..<index + 8 {
+          let byte = base.load(fromByteOffset: offset, as: UInt8.self)
+          if byte == 0x2C || byte == 0x22 || byte == 0x0A || byte == 0x0D {
+            needsQuotes = true
+            if byte == 0x22 { quotes += 1 }
+          }
+        }
+      }
+      index += 8
+    }
+    while index < length {
+      let byte = base.load(fromByteOffset: index, as: UInt8.self)
+      if byte == 0x2C || byte == 0x22 || byte == 0x0A || byte == 0x0D {
+        needsQuotes = true
+        if byte == 0x22 { quotes += 1 }
+      }
+      index += 1
+    }
+    return (needsQuotes, quotes)
+  }
+
+  /// Ends the current row.
+  @inline(__always)
+  public func endRow() throws(FileSystemError) {
+    if capacity - count < 2 { try flush() }
+    buffer[count] = 0x0D
+    buffer[count + 1] = 0x0A
+    count += 2
+    atRowStart = true
+  }
+
+  /// Appends rows another writer already formatted (with the same settings), after what is buffered.
+  public func append(formatted bytes: UnsafeRawBufferPointer) throws(FileSystemError) {
+    if bytes.count > capacity - count {
+      try flush()
+      try file.write(bytes)
+    } else if let base = bytes.baseAddress {
+      (buffer + count).update(from: base.assumingMemoryBound(to: UInt8.self), count: bytes.count)
+      count += bytes.count
+    }
+  }
+
+  /// Writes out everything buffered.
+  public func flush() throws(FileSystemError) {
+    guard count > 0 else { return }
+    try file.write(UnsafeRawBufferPointer(start: buffer, count: count))
+    count = 0
+  }
+
+  /// Flushes the buffer and ends the sink's stream (a gzip trailer); call once, after the last row.
+  public func finish() throws(FileSystemError) {
+    try flush()
+    try file.finish()
+  }
+
+  @inline(__always)
+  private func append(_ byte: UInt8) {
+    buffer[count] = byte
+    count += 1
+  }
+
+  /// Writes the separator before a cell and makes room for `extra` more bytes.
+  @inline(__always)
+  private func separate(extra: Int) throws(FileSystemError) {
+    if capacity - count < extra + 1 { try flush() }
+    if atRowStart {
+      atRowStart = false
+    } else {
+      append(0x2C)
+    }
+  }
+
+  /// A cell bigger than the buffer, written in pieces.
+  private func writeLarge(_ bytes: UnsafeRawBufferPointer, quoted: Bool, prefix: Bool) throws(FileSystemError)
+  {
+    if quoted { append(0x22) }
+    if prefix { append(0x27) }
+    for byte in bytes {
+      if capacity - count < 3 { try flush() }
+      if quoted && byte == 0x22 { append(0x22) }
+      append(byte)
+    }
+    if capacity - count < 2 { try flush() }
+    if quoted { append(0x22) }
+  }
+}

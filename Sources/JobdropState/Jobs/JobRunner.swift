@@ -1,0 +1,230 @@
+import JobdropExport
+import JobdropModel
+import JobdropSystem
+import Logging
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Runs one job: `pending → started`, streams its rows to a CSV file, then `success` or `failed`.
+///
+/// The export is written under a temp name in `files/<id>/` and renamed into place only when complete.
+/// While it runs, `meta.rows` is stored and published about once a second.
+public final class JobRunner: @unchecked Sendable {
+  /// The error of a job whose filter matched nothing (Elastic Path's words).
+  public static let noResults = "No results matched the supplied filter"
+
+  package let store: JobStore
+  let catalog: Catalog
+  let source: any DataSource
+  let emptyOK: Bool
+  let rawCSV: Bool
+  let logger: Logger
+  /// How often progress is published while a job runs, in milliseconds.
+  public var progressInterval: Int64 = 1000
+  /// How many times a job whose source failed transiently (connection refused or dropped) is tried
+  /// again, waiting 1 s, 2 s, 4 s, … (at most 60 s) in between, before it fails.
+  public var retries = 4
+
+  public init(
+    store: JobStore, catalog: Catalog, source: any DataSource, emptyOK: Bool, rawCSV: Bool, logger: Logger
+  ) {
+    self.store = store
+    self.catalog = catalog
+    self.source = source
+    self.emptyOK = emptyOK
+    self.rawCSV = rawCSV
+    self.logger = logger
+  }
+
+  /// Runs the oldest pending job; returns it in its final state, or `nil` when none was pending.
+  ///
+  /// `shouldStop` is asked every few thousand rows; when it says yes the export is abandoned, its temp
+  /// file removed, and the job goes back to `pending` to run again later.
+  @discardableResult
+  public func runNext(shouldStop: @escaping () -> Bool = { false }) throws -> Job? {
+    guard let started = try store.startNextPending() else { return nil }
+    return try finish(started, shouldStop: shouldStop)
+  }
+
+  private func finish(_ started: Job, shouldStop: @escaping () -> Bool) throws -> Job {
+    var logger = logger
+    logger[metadataKey: "job.id"] = "\(started.id)"
+    logger[metadataKey: "job.type"] = "\(started.record.jobType)"
+    logger.info("job started", metadata: ["job.attempt": "\(started.record.attempts)"])
+    let clock = ContinuousClock.now
+    var current = started
+    do {
+      let result = try export(started) { rows in
+        if shouldStop() { throw Interrupted() }
+        current.record.rows = rows
+        try? self.store.update(current)
+      }
+      var record = store.job(id: started.id)?.record ?? started.record
+      record.rows = result.rows
+      record.bytes = result.bytes
+      record.sha256 = result.sha256
+      record.fileName = result.fileName
+      record.error = nil
+      let finished = try settle(started, to: .success, record: record, shouldStop: shouldStop)
+      logger.info(
+        "job succeeded",
+        metadata: [
+          "job.rows": "\(result.rows)", "job.bytes": "\(result.bytes)",
+          "job.duration": "\(ContinuousClock.now - clock)",
+        ])
+      return finished
+    } catch let failure as JobFailure {
+      var record = store.job(id: started.id)?.record ?? started.record
+      if failure.interrupted {
+        record.rows = nil
+        logger.notice("job cut short by shutdown; back to pending")
+        return try settle(started, to: .pending, record: record, shouldStop: shouldStop)
+      }
+      if failure.transient && record.attempts <= retries {
+        let wait = Int64(min(60, 1 << min(record.attempts - 1, 6)))
+        record.rows = nil
+        record.retryAt = Timestamp.now().adding(seconds: wait)
+        logger.warning(
+          "the data source failed; the job will be tried again",
+          metadata: [
+            "error": "\(failure.message)", "job.attempt": "\(record.attempts)", "retry.seconds": "\(wait)",
+          ])
+        return try settle(started, to: .pending, record: record, shouldStop: shouldStop)
+      }
+      if failure.transient {
+        record.error = "\(failure.message) (gave up after \(record.attempts) attempts)"
+        record.rows = nil
+        logger.warning("job failed", metadata: ["error": "\(record.error ?? "")"])
+        return try settle(started, to: .failed, record: record, shouldStop: shouldStop)
+      }
+      record.error = failure.message
+      record.rows = failure.rows
+      logger.warning("job failed", metadata: ["error": "\(failure.message)"])
+      return try settle(started, to: .failed, record: record, shouldStop: shouldStop)
+    }
+  }
+
+  /// Records a finished run's outcome. A spool the disk cannot write now (`ENOSPC`, `EIO`) delays the
+  /// move, retried with growing waits (0.1 s to 5 s), rather than losing the outcome; at shutdown the move
+  /// is given up and the job, still `started` in the spool, runs again at the next start.
+  private func settle(_ job: Job, to target: JobState, record: JobRecord, shouldStop: () -> Bool) throws
+    -> Job
+  {
+    var wait: UInt32 = 100_000
+    var warned = false
+    while true {
+      do {
+        return try store.move(job, to: target, record: record)
+      } catch let error as FileSystemError where error.isTransient && !shouldStop() {
+        if !warned {
+          logger.warning(
+            "cannot record the job's outcome in the spool; retrying",
+            metadata: ["job.status": "\(target.rawValue)", "error": "\(error)"])
+          warned = true
+        }
+        usleep(wait)
+        wait = min(wait * 2, 5_000_000)
+      }
+    }
+  }
+
+  /// Thrown from the progress callback to abandon an export at shutdown.
+  struct Interrupted: Error {}
+
+  /// The published file of a successful export.
+  struct Result {
+    var rows: Int
+    var bytes: Int
+    var sha256: String
+    var fileName: String
+  }
+
+  /// Why a job failed, as its `error` says it.
+  struct JobFailure: Error {
+    var message: String
+    var rows: Int?
+    var interrupted = false
+    /// The source failed in a way that may pass (connection refused or dropped).
+    var transient = false
+  }
+
+  private func export(_ job: Job, progress: @escaping (Int) throws -> Void) throws(JobFailure) -> Result {
+    guard let request = job.record.request else {
+      throw JobFailure(message: job.record.error ?? "request could not be read")
+    }
+    guard let jobType = catalog.jobType(named: request.jobType) else {
+      throw JobFailure(
+        message:
+          "job_type: unknown job type '\(request.jobType)' (job types: \(catalog.names.joined(separator: ", ")))"
+      )
+    }
+    let query: ExportQuery
+    do {
+      query = try ExportQuery(jobType: jobType, request: request, dialect: source.dialect)
+    } catch {
+      throw JobFailure(message: error.message)
+    }
+    let name = "\(jobType.name)-\(job.record.createdAt.compact).\(request.format.fileExtension)"
+    let file: ExportFile
+    do {
+      file = try ExportFile(directory: store.outbox.filesDirectory(for: job.id), name: FileName(name))
+    } catch {
+      logger.warning("cannot create the export file", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+      store.outbox.removeEmptyFilesDirectory(for: job.id)
+      throw JobFailure(message: "cannot create the export file: \(error.reason)")
+    }
+    // A job that publishes no file leaves no empty public folder behind.
+    func abandon() {
+      file.discard()
+      store.outbox.removeEmptyFilesDirectory(for: job.id)
+    }
+    let sink: any ByteSink = request.format == .csvGzip ? GzipSink(next: file) : file
+    let writer = CSVWriter(file: sink, guardFormulas: !rawCSV)
+    var rows = 0
+    do {
+      try writer.header(query.columns.map(\.name))
+      // The first count is published a quarter of a second in, then one every `progressInterval`.
+      var next = Timestamp.now().milliseconds + min(250, progressInterval)
+      rows = try source.export(query, to: writer) { count in
+        rows = count
+        CrashPoint.reached("mid-export")
+        let now = Timestamp.now().milliseconds
+        if now >= next {
+          next = now + self.progressInterval
+          try progress(count)
+        }
+      }
+      try writer.finish()
+    } catch is Interrupted {
+      abandon()
+      throw JobFailure(message: "interrupted", interrupted: true)
+    } catch let error as any DataSourceError {
+      abandon()
+      logger.warning("the data source failed", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+      throw JobFailure(message: error.publicDescription, rows: nil, transient: error.isTransient)
+    } catch let error as FileSystemError {
+      abandon()
+      logger.warning("cannot write the export", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+      throw JobFailure(message: "export failed after \(rows) rows: \(error.reason)", rows: nil)
+    } catch {
+      abandon()
+      throw JobFailure(message: "export failed after \(rows) rows: \(error)", rows: nil)
+    }
+    if rows == 0 && !emptyOK {
+      abandon()
+      throw JobFailure(message: JobRunner.noResults, rows: 0)
+    }
+    do {
+      let sha = try file.publish()
+      CrashPoint.reached("export-published")
+      return Result(rows: rows, bytes: file.byteCount, sha256: sha, fileName: name)
+    } catch {
+      store.outbox.removeEmptyFilesDirectory(for: job.id)
+      logger.warning(
+        "cannot publish the export file", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+      throw JobFailure(message: "cannot publish the export file: \(error.reason)")
+    }
+  }
+}

@@ -1,0 +1,258 @@
+import JobdropSystem
+import Logging
+
+/// The live jobs, in memory and on disk: every state change goes to the spool first, then to the outbox.
+///
+/// Holds the one in-memory table of jobs, loaded from the spool at start. After each call the spool is
+/// durable and the job's own documents are published; `index.json` is rendered by ``publishIndex(force:)``
+/// at most once per ``indexInterval`` unless forced, so bursts do not re-render it per job.
+/// Safe to use from several threads: every call holds the store's lock (the index is written outside it).
+public final class JobStore: @unchecked Sendable {
+  public let spool: Spool
+  public let outbox: Outbox
+  let logger: Logger
+  private(set) var jobs: [String: Job] = [:]
+  private var pending = PendingQueue()
+  private var nextIndexAllowed: Int64 = 0
+  private var indexDirty = true
+  /// Jobs whose documents could not be written (a full outbox); retried by ``republish()``.
+  private var unpublished = Set<String>()
+  private let lock = ConditionLock()
+  private let indexLock = ConditionLock()
+  /// The shortest time between two index renders, in milliseconds.
+  public let indexInterval: Int64
+
+  public init(spool: Spool, outbox: Outbox, logger: Logger, indexInterval: Int64 = 50) {
+    self.spool = spool
+    self.outbox = outbox
+    self.logger = logger
+    self.indexInterval = indexInterval
+  }
+
+  /// Recovers the spool (see ``Spool/recover(_:returningRequestsTo:)``), sends jobs a dead process left
+  /// `started` back to `pending`, and republishes every job's documents and the index. Damaged status
+  /// files are reported here. A document that cannot be written now (a full disk) does not stop the
+  /// start: it is retried by ``republish()``.
+  public func recover(_ spoolLock: SpoolLock, inbox: Inbox) throws {
+    try lock.withLock { try recoverLocked(spoolLock, inbox: inbox) }
+    try? publishIndex(force: true)
+  }
+
+  private func recoverLocked(_ spoolLock: SpoolLock, inbox: Inbox) throws {
+    let recovery = try spool.recover(spoolLock, returningRequestsTo: inbox.directory)
+    for (path, reason) in recovery.quarantined {
+      logger.error(
+        "status file damaged; moved to the spool's damaged/ folder",
+        metadata: ["file": "\(path)", "error": "\(reason)"])
+    }
+    for name in recovery.returned {
+      logger.notice(
+        "the request of a damaged job was put back into the inbox to run again",
+        metadata: ["request.file": "\(name.display)"])
+    }
+    do {
+      try outbox.publishErrorDocuments()
+      try outbox.removeTemporaryFiles(jobs: recovery.jobs.filter { $0.state != .failed }.map(\.id))
+    } catch {
+      logger.warning("cannot tidy the outbox; going on", metadata: ["error": "\(error)"])
+    }
+    for var job in recovery.jobs {
+      if job.state == .started {
+        var record = job.record
+        record.updatedAt = .now()
+        record.rows = nil
+        job = try spool.move(job, to: .pending, record: record)
+        logger.notice("job was cut short; it will run again", metadata: ["job.id": "\(job.id)"])
+      }
+      jobs[job.id] = job
+      if job.state == .pending { pending.insert(job) }
+      publishLocked(job, unlessUnchanged: true)
+    }
+    indexDirty = true
+  }
+
+  /// Publishes a job's documents; one that cannot be written now is remembered and retried by
+  /// ``republish()``, so a full outbox delays the documents but never stops a job or the daemon.
+  private func publishLocked(_ job: Job, unlessUnchanged: Bool = false) {
+    do {
+      try outbox.publish(job, unlessUnchanged: unlessUnchanged)
+      unpublished.remove(job.id)
+    } catch {
+      if unpublished.insert(job.id).inserted {
+        logger.warning(
+          "cannot publish the job's documents; will retry",
+          metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+      }
+    }
+  }
+
+  /// Retries the documents that could not be written; returns how many are still waiting.
+  @discardableResult
+  public func republish() -> Int {
+    lock.withLock {
+      for id in unpublished {
+        guard let job = jobs[id] else {
+          unpublished.remove(id)
+          continue
+        }
+        publishLocked(job)
+      }
+      if unpublished.isEmpty { return 0 }
+      indexDirty = true
+      return unpublished.count
+    }
+  }
+
+  /// All jobs, in no particular order.
+  public var all: [Job] { lock.withLock { Array(jobs.values) } }
+
+  /// The job with `id`, as the store has it now.
+  public func job(id: String) -> Job? { lock.withLock { jobs[id] } }
+
+  /// Takes the pending job created first, if any, and moves it to `started` (one attempt more).
+  public func startNextPending() throws -> Job? {
+    try lock.withLock {
+      var next: Job?
+      var notYet: [Job] = []
+      let now = Timestamp.now()
+      while next == nil, let id = pending.popFirst() {
+        guard let job = jobs[id], job.state == .pending else { continue }
+        if let retryAt = job.record.retryAt, retryAt > now {
+          notYet.append(job)
+        } else {
+          next = job
+        }
+      }
+      for job in notYet { pending.insert(job) }
+      guard let next else { return nil }
+      var record = next.record
+      record.attempts += 1
+      record.rows = 0
+      record.retryAt = nil
+      do {
+        return try moveLocked(next, to: .started, record: record)
+      } catch {
+        pending.insert(next)  // still pending: taken again once the spool can be written
+        throw error
+      }
+    }
+  }
+
+  /// When the earliest job waiting to retry may start, if any job waits.
+  public func nextRetry() -> Timestamp? {
+    lock.withLock { jobs.values.compactMap { $0.state == .pending ? $0.record.retryAt : nil }.min() }
+  }
+
+  /// Claims a request from the inbox as a new job in `state` (`pending`, or `failed` with the record's error).
+  @discardableResult
+  public func claim(
+    _ name: FileName, from inbox: Inbox, record: JobRecord, state: JobState, identity: FileIdentity
+  ) throws -> Job {
+    try lock.withLock { try claimLocked(name, from: inbox, record: record, state: state, identity: identity) }
+  }
+
+  private func claimLocked(
+    _ name: FileName, from inbox: Inbox, record: JobRecord, state: JobState, identity: FileIdentity
+  ) throws -> Job {
+    if let unsynced = try spool.claim(
+      name, from: inbox.directory, as: record, state: state, identity: identity)
+    {
+      logger.warning(
+        "the claim could not be synced to disk; a power cut now could undo it (the request would be claimed again)",
+        metadata: ["job.id": "\(record.id)", "error": "\(unsynced)"])
+    }
+    let job = Job(record: record, state: state)
+    jobs[job.id] = job
+    if state == .pending { pending.insert(job) }
+    publishLocked(job)
+    indexDirty = true
+    return job
+  }
+
+  /// Moves a job to `target` with `record` (durably), then publishes it.
+  @discardableResult
+  public func move(_ job: Job, to target: JobState, record: JobRecord) throws -> Job {
+    try lock.withLock { try moveLocked(job, to: target, record: record) }
+  }
+
+  private func moveLocked(_ job: Job, to target: JobState, record: JobRecord) throws -> Job {
+    var record = record
+    record.updatedAt = .now()
+    let moved = try spool.move(job, to: target, record: record)
+    jobs[moved.id] = moved
+    if target == .pending { pending.insert(moved) }
+    publishLocked(moved)
+    indexDirty = true
+    return moved
+  }
+
+  /// Stores and publishes a job's record without changing its state (progress).
+  public func update(_ job: Job) throws {
+    try lock.withLock { try updateLocked(job) }
+  }
+
+  private func updateLocked(_ job: Job) throws {
+    guard jobs[job.id]?.state == job.state else { return }
+    var job = job
+    job.record.updatedAt = .now()
+    try spool.update(job)
+    jobs[job.id] = job
+    publishLocked(job)
+    indexDirty = true
+  }
+
+  /// Removes finished jobs created more than the outbox's TTL before `now`; returns how many.
+  @discardableResult
+  public func expire(now: Timestamp) throws -> Int {
+    try lock.withLock { try expireLocked(now: now) }
+  }
+
+  private func expireLocked(now: Timestamp) throws -> Int {
+    let cutoff = now.adding(seconds: -outbox.ttl)
+    var removed = 0
+    for job in jobs.values where job.state.isFinal && job.record.createdAt <= cutoff {
+      do {
+        try outbox.remove(id: job.id)
+        CrashPoint.reached("mid-expiry")
+        try spool.remove(job)
+      } catch {
+        // Tried again at the next sweep; the job stays listed until then.
+        logger.warning("cannot expire the job yet", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+        continue
+      }
+      jobs[job.id] = nil
+      unpublished.remove(job.id)
+      removed += 1
+      logger.info("job expired", metadata: ["job.id": "\(job.id)"])
+    }
+    if removed > 0 { indexDirty = true }
+    return removed
+  }
+
+  /// Renders `index.json` if anything changed and the last render is at least ``indexInterval`` old
+  /// (or `force`). The document is assembled under the lock and written outside it. After a render that
+  /// took *t*, the next waits at least 10 *t*, so rendering a large index never takes more than about a
+  /// tenth of the time and the cost per job stays flat as the number of jobs grows.
+  public func publishIndex(force: Bool = false) throws {
+    try indexLock.withLock {
+      let start = ConditionLock.monotonicMilliseconds()
+      let bytes: [UInt8]? = lock.withLock {
+        guard indexDirty else { return nil }
+        let now = ConditionLock.monotonicMilliseconds()
+        guard force || now >= nextIndexAllowed else { return nil }
+        indexDirty = false
+        return outbox.indexDocument()
+      }
+      if let bytes {
+        do {
+          try outbox.writeIndex(bytes)
+        } catch {
+          lock.withLock { indexDirty = true }
+          throw error
+        }
+        let end = ConditionLock.monotonicMilliseconds()
+        lock.withLock { nextIndexAllowed = end + max(indexInterval, 10 * (end - start)) }
+      }
+    }
+  }
+}

@@ -1,0 +1,92 @@
+import JobdropSystem
+
+/// A job as published: Elastic Path's Job object plus jobdrop's `meta`.
+struct JobDocument: Encodable {
+  var id: String
+  var type = "job"
+  var jobType: String
+  var status: JobState
+  var error: String?
+  var link: Link
+  var links: Links
+  var timestamps: Timestamps
+  var meta: Meta
+  // Eshopbox "Export Job" fields, for jobs requested in that dialect.
+  var eshopboxJobType: String?
+  var channelId: String?
+  var userId: String?
+  var fileType: String?
+  var exportFilters: [String: String]?
+  var filePath: String?
+  var createdAt: Timestamp?
+  var updatedAt: Timestamp?
+
+  struct Link: Encodable { var href: String }
+  struct Links: Encodable { var `self`: String }
+
+  struct Timestamps: Encodable {
+    var createdAt: Timestamp
+    var updatedAt: Timestamp
+    enum CodingKeys: String, CodingKey {
+      case createdAt = "created_at"
+      case updatedAt = "updated_at"
+    }
+  }
+
+  struct Meta: Encodable {
+    var rows: Int?
+    var bytes: Int?
+    var sha256: String?
+    var expiresAt: Timestamp
+    var request: Request
+    enum CodingKeys: String, CodingKey {
+      case rows, bytes, sha256, request
+      case expiresAt = "expires_at"
+    }
+  }
+
+  struct Request: Encodable {
+    var file: String
+    var reference: String?
+    var filter: String?
+    var dialect: String?
+    var columns: [String]?
+    var format: String?
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case id, type, status, error, link, links, timestamps, meta
+    case channelId, userId, fileType, exportFilters, filePath, createdAt, updatedAt
+    case jobType = "job_type"
+    case eshopboxJobType = "jobType"
+  }
+
+  init(job: Job, links: OutboxLinks, ttl: Int64) {
+    let record = job.record
+    id = record.id
+    jobType = record.jobType
+    status = job.state
+    error = job.state == .failed ? record.error ?? "failed" : nil
+    let href = job.state == .success ? record.fileName.map { links.file(id: record.id, name: $0) } : nil
+    link = Link(href: href ?? "")
+    self.links = Links(self: links.job(id: record.id))
+    timestamps = Timestamps(createdAt: record.createdAt, updatedAt: record.updatedAt)
+    meta = Meta(
+      rows: record.rows, bytes: record.bytes, sha256: record.sha256,
+      expiresAt: record.createdAt.adding(seconds: ttl),
+      request: Request(
+        file: record.requestFile, reference: record.request?.reference, filter: record.request?.filter,
+        dialect: record.request?.dialect.rawValue, columns: record.request?.columns,
+        format: record.request?.format.rawValue))
+    if let echo = record.request?.eshopbox {
+      eshopboxJobType = echo.jobType
+      channelId = echo.channelId
+      userId = echo.userId
+      fileType = echo.fileType
+      exportFilters = echo.exportFilters
+      filePath = link.href
+      createdAt = record.createdAt
+      updatedAt = record.updatedAt
+    }
+  }
+}

@@ -1,0 +1,183 @@
+import FoundationEssentials
+import JobdropExport
+import JobdropSystem
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The public static site: `index.json`, `jobs/<id>.json`, `jobs/<id>/file.json`, `files/<id>/<name>`,
+/// `requests/<request file name>` (the newest job of a request dropped under that name) and the
+/// Elastic Path error bodies in `errors/`.
+///
+/// Every file is replaced atomically through ``AtomicWriter`` (write, fsync, rename; 0644, folders 0755),
+/// so a web server never serves a partial document. The JSON documents are derived from the spool and
+/// republished at every start, so their folders are not synced after each rename; export files are.
+/// Each job's JSON is encoded once per change and reused by the index.
+public final class Outbox: @unchecked Sendable {
+  public let root: DirectoryHandle
+  let jobsFolder: DirectoryHandle
+  let filesFolder: DirectoryHandle
+  let requestsFolder: DirectoryHandle
+  /// Which job each `requests/` document shows: the newest one dropped under that name.
+  private var requestOwners: [String: (created: Timestamp, id: String)] = [:]
+  public let links: OutboxLinks
+  /// Seconds a job lives after it was created.
+  public let ttl: Int64
+  private var encoded: [String: (created: Timestamp, bytes: [UInt8])] = [:]
+  private let encoder: JSONEncoder = {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return encoder
+  }()
+
+  /// Opens (creating when missing) the outbox at `path`.
+  public init(path: String, links: OutboxLinks, ttl: Int64) throws(FileSystemError) {
+    root = try DirectoryHandle(path: path, create: true, mode: 0o755)
+    jobsFolder = try root.subdirectory("jobs", create: true)
+    filesFolder = try root.subdirectory("files", create: true)
+    requestsFolder = try root.subdirectory("requests", create: true)
+    self.links = links
+    self.ttl = ttl
+  }
+
+  /// The folder for a job's export file, `files/<id>/`, created when missing.
+  /// A new folder's entry is synced too, so a published export survives a power cut with its folder.
+  public func filesDirectory(for id: String) throws(FileSystemError) -> DirectoryHandle {
+    let existed = try filesFolder.status(of: FileName(id)) != nil
+    let folder = try filesFolder.subdirectory(id, create: true)
+    if !existed { try filesFolder.sync() }
+    return folder
+  }
+
+  /// Removes `files/<id>/` if it is empty (the export failed before a file was published).
+  public func removeEmptyFilesDirectory(for id: String) {
+    guard JobID.isValid(id) else { return }
+    _ = FileName(id).withCString { unlinkat(filesFolder.descriptor, $0, AT_REMOVEDIR) }
+  }
+
+  /// Writes `jobs/<id>.json`, the request's `requests/<name>` (if this is its newest job) and, on
+  /// success, `jobs/<id>/file.json`.
+  /// With `unlessUnchanged` (at start-up), documents that already hold the same bytes are not rewritten.
+  public func publish(_ job: Job, unlessUnchanged: Bool = false) throws {
+    let jobDocument = JobDocument(job: job, links: links, ttl: ttl)
+    let bytes = Array(try encoder.encode(jobDocument))
+    encoded[job.id] = (job.record.createdAt, bytes)
+    let document = Outbox.wrap(bytes)
+    func put(_ bytes: [UInt8], _ name: FileName, _ folder: DirectoryHandle) throws {
+      if unlessUnchanged {
+        try AtomicWriter.writeIfChanged(bytes, to: name, in: folder, syncDirectory: false)
+      } else {
+        try AtomicWriter.write(bytes, to: name, in: folder, syncDirectory: false)
+      }
+    }
+    try put(document, FileName("\(job.id).json"), jobsFolder)
+    let owner = requestOwners[job.record.requestFile]
+    if owner == nil || owner!.id == job.id || (owner!.created, owner!.id) < (job.record.createdAt, job.id) {
+      requestOwners[job.record.requestFile] = (job.record.createdAt, job.id)
+      try put(document, Outbox.requestDocumentName(job.record.requestFile), requestsFolder)
+    }
+    if job.state == .success {
+      let folder = try jobsFolder.subdirectory(job.id, create: true)
+      let link = Array(try encoder.encode(["data": ["href": jobDocument.link.href]]))
+      try put(link, FileName("file.json"), folder)
+    }
+  }
+
+  /// Writes `index.json`: every published job, newest first.
+  public func publishIndex() throws {
+    try writeIndex(indexDocument())
+  }
+
+  /// Writes `bytes` as `index.json`.
+  public func writeIndex(_ bytes: [UInt8]) throws {
+    try AtomicWriter.write(bytes, to: FileName("index.json"), in: root, syncDirectory: false) {
+      CrashPoint.reached("mid-index")
+    }
+  }
+
+  /// The bytes of `index.json`: every published job, newest first.
+  public func indexDocument() -> [UInt8] {
+    let ordered = encoded.sorted { ($0.value.created, $0.key) > ($1.value.created, $1.key) }
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(ordered.reduce(16) { $0 + $1.value.bytes.count + 1 })
+    bytes += Array(#"{"data":["#.utf8)
+    for (offset, entry) in ordered.enumerated() {
+      if offset > 0 { bytes.append(0x2C) }
+      bytes += entry.value.bytes
+    }
+    bytes += Array("]}\n".utf8)
+    return bytes
+  }
+
+  /// Removes a job's documents and files from the site (the index drops it on its next render).
+  public func remove(id: String) throws {
+    guard JobID.isValid(id) else { return }
+    encoded[id] = nil
+    for (name, owner) in requestOwners where owner.id == id {
+      requestOwners[name] = nil
+      try requestsFolder.remove(Outbox.requestDocumentName(name))
+    }
+    try jobsFolder.remove(FileName("\(id).json"))
+    try jobsFolder.removeTree(FileName(id))
+    try filesFolder.removeTree(FileName(id))
+    try jobsFolder.sync()
+  }
+
+  /// The `requests/` document name for a request dropped as `name`: the name, percent-encoded where it is
+  /// not a plain URL character, shortened (with a hash) if it would not fit a file name.
+  static func requestDocumentName(_ name: String) -> FileName {
+    let escaped = OutboxLinks.escape(name)
+    guard escaped.utf8.count > 200 else { return FileName(escaped) }
+    return FileName(
+      String(escaped.prefix(150)) + "-" + SHA256Digest.hex(of: Array(name.utf8)).prefix(16) + ".json")
+  }
+
+  /// The Elastic Path error bodies the web server answers with (`errors/404.json`, `errors/405.json`).
+  public func publishErrorDocuments() throws {
+    let errors = try root.subdirectory("errors", create: true)
+    let documents = [
+      (
+        "404.json",
+        #"{"errors":[{"status":404,"title":"Resource Not Found","detail":"No such job, or it has expired."}]}"#
+      ),
+      (
+        "405.json",
+        #"{"errors":[{"status":405,"title":"Method Not Allowed","detail":"This site is read-only: drop a request into the inbox to create a job."}]}"#
+      ),
+    ]
+    for (name, body) in documents {
+      try AtomicWriter.writeIfChanged(
+        Array((body + "\n").utf8), to: FileName(name), in: errors, syncDirectory: false)
+    }
+  }
+
+  /// Removes temp files a killed process left behind: in the site's root, `jobs/`, `requests/`, and the
+  /// `jobs/<id>/` and `files/<id>/` folders of `ids` (jobs that were running or had succeeded). Only call
+  /// while holding the spool lock.
+  public func removeTemporaryFiles(jobs ids: [String]) throws {
+    var folders = [root, jobsFolder, requestsFolder]
+    for id in ids where JobID.isValid(id) {
+      for parent in [jobsFolder, filesFolder] where try parent.status(of: FileName(id)) != nil {
+        folders.append(try parent.subdirectory(id))
+      }
+    }
+    for folder in folders {
+      for name in try folder.entries() where name.hasPrefix(AtomicWriter.temporaryPrefix) {
+        try folder.remove(name)
+      }
+    }
+  }
+
+  /// The document `jobs/<id>.json` would hold, for `jobdrop status ID` (which opens no outbox: it only
+  /// reads).
+  public static func document(for job: Job, links: OutboxLinks, ttl: Int64) throws -> [UInt8] {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return wrap(Array(try encoder.encode(JobDocument(job: job, links: links, ttl: ttl))))
+  }
+
+  private static func wrap(_ job: [UInt8]) -> [UInt8] {
+    Array(#"{"data":"#.utf8) + job + Array("}\n".utf8)
+  }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import Logging
+import Testing
+
+@testable import JobdropModel
+@testable import JobdropState
+@testable import JobdropSystem
+
+@Suite struct JobStoreTests {
+  struct Setup {
+    let directory = TemporaryDirectory()
+    let spool: Spool
+    let inbox: Inbox
+    let store: JobStore
+    let lock: SpoolLock
+
+    init() throws {
+      spool = try Spool(path: directory.file("spool"))
+      inbox = try Inbox(path: directory.file("inbox"))
+      let outbox = try Outbox(path: directory.file("outbox"), links: OutboxLinks(baseURL: nil), ttl: 3600)
+      store = JobStore(spool: spool, outbox: outbox, logger: Logger(label: "test"))
+      lock = try spool.lock()
+    }
+
+    func claim(_ name: String, error: String? = nil) throws -> Job {
+      directory.write(#"{"data":{"type":"job","job_type":"order_export"}}"#, to: "inbox/\(name)")
+      var info = stat()
+      lstat(directory.file("inbox/\(name)"), &info)
+      let record = JobRecord(
+        id: JobID.make(), requestFile: name, jobType: "order_export",
+        request: ExportRequest(jobType: "order_export"), createdAt: .now(), error: error)
+      return try store.claim(
+        FileName(name), from: inbox, record: record, state: error == nil ? .pending : .failed,
+        identity: FileIdentity(info))
+    }
+  }
+
+  @Test func aClaimIsInTheSpoolTheOutboxAndThePendingQueue() throws {
+    let setup = try Setup()
+    let job = try setup.claim("a.json")
+    #expect(setup.directory.list("spool/pending") == ["\(job.id).json"])
+    #expect(setup.directory.list("outbox/jobs") == ["\(job.id).json"])
+    #expect(setup.directory.read("outbox/requests/a.json")?.contains(#""status":"pending""#) == true)
+    let started = try #require(try setup.store.startNextPending())
+    #expect(started.id == job.id && started.state == .started && started.record.attempts == 1)
+    #expect(try setup.store.startNextPending() == nil, "one job, taken once")
+  }
+
+  @Test func aSuccessPublishesTheFileLinkAndTheIndexListsNewestFirst() throws {
+    let setup = try Setup()
+    let first = try setup.claim("a.json")
+    let second = try setup.claim("b.json", error: "bad")
+    var started = try #require(try setup.store.startNextPending())
+    started.record.fileName = "x.csv"
+    started.record.rows = 3
+    try setup.store.move(started, to: .success, record: started.record)
+    #expect(
+      setup.directory.read("outbox/jobs/\(first.id)/file.json")
+        == #"{"data":{"href":"files/\#(first.id)/x.csv"}}"#)
+    try setup.store.publishIndex(force: true)
+    let index = try #require(setup.directory.read("outbox/index.json"))
+    let ids = try JSONSerialization.jsonObject(with: Data(index.utf8)) as! [String: [[String: Any]]]
+    #expect(ids["data"]!.map { $0["id"] as! String } == [second.id, first.id])
+    #expect(ids["data"]!.map { $0["status"] as! String } == ["failed", "success"])
+  }
+
+  @Test func recoverySendsStartedJobsBackToPendingAndRepublishesThem() throws {
+    var setup: Setup? = try Setup()
+    let job = try setup!.claim("a.json")
+    _ = try setup!.store.startNextPending()
+    let root = setup!.directory
+    try FileManager.default.removeItem(atPath: root.file("outbox/jobs/\(job.id).json"))
+    let spoolPath = setup!.spool.root.path
+    withExtendedLifetime(root) {
+      setup = nil  // the first process is gone (its lock with it)
+    }
+    let spool = try Spool(path: spoolPath)
+    let outbox = try Outbox(path: root.file("outbox"), links: OutboxLinks(baseURL: nil), ttl: 3600)
+    let store = JobStore(spool: spool, outbox: outbox, logger: Logger(label: "test"))
+    try store.recover(try spool.lock(), inbox: try Inbox(path: root.file("inbox")))
+    #expect(store.job(id: job.id)?.state == .pending)
+    #expect(root.list("spool/started") == [])
+    #expect(root.read("outbox/jobs/\(job.id).json")?.contains(#""status":"pending""#) == true)
+  }
+
+  @Test func expiryRemovesFinishedJobsEverywhere() throws {
+    let setup = try Setup()
+    let job = try setup.claim("a.json", error: "bad")
+    #expect(try setup.store.expire(now: .now()) == 0)
+    #expect(try setup.store.expire(now: Timestamp.now().adding(seconds: 3601)) == 1)
+    #expect(setup.store.job(id: job.id) == nil)
+    #expect(setup.directory.list("spool/failed") == [])
+    #expect(setup.directory.list("spool/requests") == [])
+    #expect(setup.directory.list("outbox/jobs") == [])
+    #expect(setup.directory.list("outbox/requests") == [])
+  }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+
+@testable import JobdropSystem
+
+@Suite struct DirectoryHandleTests {
+  @Test func renameNoReplaceRefusesAnExistingNameAndLeavesBothFiles() throws {
+    let directory = TemporaryDirectory()
+    let handle = try DirectoryHandle(path: directory.path)
+    directory.write("new", to: "a.tmp")
+    directory.write("old", to: "a.json")
+    #expect(
+      throws: FileSystemError(
+        operation: "rename", path: "\(directory.path)/a.tmp -> \(directory.path)/a.json", errno: EEXIST)
+    ) {
+      try handle.renameNoReplace(FileName("a.tmp"), to: handle, as: FileName("a.json"))
+    }
+    #expect(directory.read("a.json") == "old")
+    #expect(directory.read("a.tmp") == "new")
+    try handle.renameNoReplace(FileName("a.tmp"), to: handle, as: FileName("b.json"))
+    #expect(directory.list("") == ["a.json", "b.json"])
+  }
+
+  @Test func atomicWritesLeaveNoTempFileAndUnchangedFilesAreNotRewritten() throws {
+    let directory = TemporaryDirectory()
+    let handle = try DirectoryHandle(path: directory.path)
+    try AtomicWriter.write(Array("one".utf8), to: FileName("doc.json"), in: handle, mode: 0o640)
+    #expect(directory.list("") == ["doc.json"])
+    #expect(directory.read("doc.json") == "one")
+    let mode = try FileManager.default.attributesOfItem(atPath: directory.file("doc.json"))[.posixPermissions]
+    #expect(mode as? Int == 0o640)
+    let before = try #require(try handle.status(of: FileName("doc.json"))).st_ino
+    try AtomicWriter.writeIfChanged(Array("one".utf8), to: FileName("doc.json"), in: handle)
+    #expect(try handle.status(of: FileName("doc.json"))?.st_ino == before, "same bytes: left alone")
+    try AtomicWriter.writeIfChanged(Array("two".utf8), to: FileName("doc.json"), in: handle)
+    #expect(try handle.status(of: FileName("doc.json"))?.st_ino != before, "new bytes: replaced by a rename")
+    #expect(directory.read("doc.json") == "two")
+    #expect(directory.list("") == ["doc.json"])
+  }
+
+  @Test func anAtomicWriteIntoAMissingFolderFailsNamingItAndLeavesNothing() throws {
+    let directory = TemporaryDirectory()
+    let handle = try DirectoryHandle(path: directory.path)
+    try FileManager.default.createDirectory(
+      atPath: directory.file("doc.json"), withIntermediateDirectories: false)
+    directory.write("x", to: "doc.json/inside")
+    // Replacing a non-empty directory by a file fails at the rename; the temp file is removed.
+    #expect(throws: FileSystemError.self) {
+      try AtomicWriter.write(Array("one".utf8), to: FileName("doc.json"), in: handle)
+    }
+    #expect(directory.list("") == ["doc.json"])
+  }
+
+  @Test func pinnedFilesKeepTheirIdentityAcrossARename() throws {
+    let directory = TemporaryDirectory()
+    let handle = try DirectoryHandle(path: directory.path)
+    directory.write("x", to: "a.json")
+    let pin = try PinnedFile(adopting: try handle.openPath(FileName("a.json")), path: "a.json")
+    try handle.rename(FileName("a.json"), to: handle, as: FileName("b.json"))
+    #expect(try handle.status(of: FileName("b.json")).map(FileIdentity.init) == pin.identity)
+    directory.write("y", to: "a.json")
+    #expect(try handle.status(of: FileName("a.json")).map(FileIdentity.init) != pin.identity)
+  }
+
+  @Test func transientErrorsAreTheOnesWorthRetrying() {
+    for code in [ENOSPC, EDQUOT, EIO, EMFILE] {
+      #expect(FileSystemError(operation: "write", path: "x", errno: code).isTransient)
+    }
+    for code in [ENOENT, EACCES, EISDIR, EEXIST] {
+      #expect(!FileSystemError(operation: "write", path: "x", errno: code).isTransient)
+    }
+  }
+
+  @Test func faultPlansParse() {
+    let faults = FaultInjection.parse("write:ENOSPC:3,fsync:EIO:10+,bad,open:EWHAT:1,read:EIO:0")
+    #expect(faults.count == 2)
+    #expect(
+      faults[0].call == "write" && faults[0].errno == ENOSPC && faults[0].first == 3 && !faults[0].persistent)
+    #expect(
+      faults[1].call == "fsync" && faults[1].errno == EIO && faults[1].first == 10 && faults[1].persistent)
+  }
+}
