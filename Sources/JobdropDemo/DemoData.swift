@@ -133,15 +133,16 @@ public struct DemoData: Sendable {
     try connection.execute("BEGIN")
     try connection.execute("DROP TABLE IF EXISTS " + DemoData.tables.joined(separator: ", ") + " CASCADE")
     for statement in (DemoData.schema + DemoData.marketplaceSchema).split(separator: ";") {
-      let ddl = statement.trimmingCharacters()
+      let ddl = statement.trimming { $0 == " " || $0 == "\n" }
       guard !ddl.isEmpty else { continue }
       try connection.execute(
         ddl.replacingAll("INTEGER PRIMARY KEY", with: "BIGSERIAL PRIMARY KEY").replacingAll(
           " INTEGER", with: " BIGINT"))
     }
     try fill(PostgresDemoWriter(connection: connection))
-    for statement in DemoData.indexes.split(separator: ";") where !statement.trimmingCharacters().isEmpty {
-      try connection.execute(statement.trimmingCharacters())
+    for statement in DemoData.indexes.split(separator: ";")
+    where !statement.trimming(while: { $0 == " " || $0 == "\n" }).isEmpty {
+      try connection.execute(statement.trimming { $0 == " " || $0 == "\n" })
     }
     try connection.execute("COMMIT")
     try connection.execute("ANALYZE")
@@ -304,10 +305,6 @@ struct PostgresDemoWriter: DemoWriter {
 }
 
 extension StringProtocol {
-  func trimmingCharacters() -> String {
-    String(drop { $0 == " " || $0 == "\n" }.reversed().drop { $0 == " " || $0 == "\n" }.reversed())
-  }
-
   func replacingAll(_ target: String, with replacement: String) -> String {
     var result = ""
     var rest = Substring(self)

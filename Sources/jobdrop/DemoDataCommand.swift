@@ -1,4 +1,5 @@
 import ArgumentParser
+import FoundationEssentials
 import JobdropDemo
 import JobdropExport
 import JobdropSystem
@@ -37,7 +38,7 @@ struct DemoDataCommand: ParsableCommand {
   }
 
   func run() throws {
-    let text = source ?? ProcessEnvironment.variables["JOBDROP_SOURCE"] ?? "sqlite:data/store.sqlite"
+    let text = source ?? ProcessInfo.processInfo.environment["JOBDROP_SOURCE"] ?? "sqlite:data/store.sqlite"
     let location: DataSourceLocation
     do {
       location = try DataSourceLocation(parsing: text)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FoundationEssentials
 import JobdropDaemon
 import JobdropSystem
 import Logging
@@ -70,7 +71,7 @@ struct SharedOptions: ParsableArguments {
     flags.emptyOK = emptyOk
     flags.rawCSV = rawCsv
     do {
-      return try Configuration(flags: flags, environment: ProcessEnvironment.variables)
+      return try Configuration(flags: flags, environment: ProcessInfo.processInfo.environment)
     } catch {
       throw ValidationError(error.message)
     }
@@ -100,22 +101,6 @@ enum LogFormatArgument: String, ExpressibleByArgument, CaseIterable {
   var format: LogFormat { self == .text ? .text : .json }
 }
 
-/// The process environment as a dictionary.
-enum ProcessEnvironment {
-  static var variables: [String: String] {
-    var result: [String: String] = [:]
-    var pointer = environ
-    while let entry = pointer.pointee {
-      let text = String(cString: entry)
-      if let equals = text.firstIndex(of: "=") {
-        result[String(text[..<equals])] = String(text[text.index(after: equals)...])
-      }
-      pointer += 1
-    }
-    return result
-  }
-}
-
 /// Writes `text` to stderr.
 func printError(_ text: String) {
   var line = Array((text.hasSuffix("\n") ? text : text + "\n").utf8)
@@ -132,7 +117,7 @@ struct CatalogOption: ParsableArguments {
     var flags = Configuration.Flags()
     flags.catalog = catalog
     do {
-      return try Configuration(flags: flags, environment: ProcessEnvironment.variables)
+      return try Configuration(flags: flags, environment: ProcessInfo.processInfo.environment)
     } catch {
       throw ValidationError(error.message)
     }

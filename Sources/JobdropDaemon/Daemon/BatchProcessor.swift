@@ -119,6 +119,7 @@ public struct BatchProcessor {
 }
 
 /// Counts of a batch's finished jobs and its first error, shared by its worker threads.
+// @unchecked: the counts and the error are only touched under `lock`.
 private final class BatchOutcome: @unchecked Sendable {
   private let lock = ConditionLock()
   private var counts = BatchProcessor.Summary()

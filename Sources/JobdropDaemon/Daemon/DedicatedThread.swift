@@ -29,6 +29,7 @@ public enum DedicatedThread {
     }
   }
 
+  // @unchecked: handed to exactly one new thread, which is its only user.
   private final class Work: @unchecked Sendable {
     let name: String
     let body: () -> Void
@@ -64,6 +65,7 @@ extension DedicatedThread {
 }
 
 /// The error a dedicated thread ended with, handed back to async code.
+// @unchecked: the error is only touched under `lock`.
 final class Outcome: @unchecked Sendable {
   private let lock = ConditionLock()
   private var stored: (any Error)?

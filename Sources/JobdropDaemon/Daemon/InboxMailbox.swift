@@ -10,6 +10,7 @@ public enum InboxWork: Sendable, Equatable {
 }
 
 /// A thread-safe queue of ``InboxWork`` between the watch thread and the intake thread.
+// @unchecked: the queue is only touched under its lock.
 public final class InboxMailbox: @unchecked Sendable {
   private let lock = ConditionLock()
   private var items: [InboxWork] = []

@@ -31,11 +31,9 @@ public struct RequestSubmitter {
     let temporary = FileName(".submit-\(getpid())-\(name.display)")
     let descriptor = try inbox.directory.openFile(temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW)
     do {
-      do {
-        defer { close(descriptor) }
-        try AtomicWriter.writeAll(bytes, to: descriptor, path: inbox.directory.display(temporary))
-        try syscall("fsync", inbox.directory.display(temporary)) { fsync(descriptor) }
-      }
+      try AtomicWriter.writeAll(bytes, to: descriptor.raw, path: inbox.directory.display(temporary))
+      try syscall("fsync", inbox.directory.display(temporary)) { fsync(descriptor.raw) }
+      try descriptor.close(path: inbox.directory.display(temporary))
       let renamed = Result { () throws(FileSystemError) in
         try inbox.directory.renameNoReplace(temporary, to: inbox.directory, as: name)
       }

@@ -41,6 +41,7 @@ public struct RunnerService: Service {
       }
     } onCancelOrGracefulShutdown: {
       control.stop()
+      runner.interruptRunning()  // a query that has produced no row yet stops too
     }
     if let error = outcome.error {
       logger.error("job runner stopped", metadata: ["error": "\(error)"])

@@ -12,6 +12,10 @@ public protocol DataSource: Sendable {
   /// Runs `query` and writes each row to `writer`; returns the number of rows. Calls `progress` with the
   /// rows so far every few thousand rows; an error it throws stops the export.
   func export(_ query: ExportQuery, to writer: CSVWriter, progress: (Int) throws -> Void) throws -> Int
+
+  /// Cuts every running export short, also inside a query that has not produced a row yet
+  /// (`sqlite3_progress_handler`, `PQcancel`); for a shutdown, after which the source is not used again.
+  func interruptRunning()
 }
 
 /// An error a data source throws: whether trying again may succeed, and the text a partner may read.

@@ -180,7 +180,8 @@ package final class PostgresConnection {
   }
 
   static func clean(_ message: String) -> String {
-    message.split(whereSeparator: \.isNewline).map { $0.trimmingSpaces() }.filter { !$0.isEmpty }.joined(
+    message.split(whereSeparator: \.isNewline).map { String($0.trimmingPrefix(while: { $0 == " " })) }.filter
+    { !$0.isEmpty }.joined(
       separator: "; ")
   }
 }
@@ -190,8 +191,4 @@ package final class PostgresResult {
   let handle: OpaquePointer?
   init(_ handle: OpaquePointer?) { self.handle = handle }
   deinit { if let handle { PQclear(handle) } }
-}
-
-extension Substring {
-  fileprivate func trimmingSpaces() -> String { String(drop { $0 == " " }) }
 }

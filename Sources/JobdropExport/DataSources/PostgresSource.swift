@@ -20,6 +20,8 @@ public struct PostgresSource: DataSource {
     self.pool = PostgresConnectionPool(conninfo: conninfo, database: database)
   }
 
+  public func interruptRunning() { pool.interruptRunning() }
+
   public func export(_ query: ExportQuery, to writer: CSVWriter, progress: (Int) throws -> Void) throws -> Int
   {
     let connection = try pool.take()
@@ -54,11 +56,15 @@ public struct PostgresSource: DataSource {
 }
 
 /// Idle PostgreSQL connections, reused by later exports; a broken one is dropped.
+// @unchecked: the idle connections are only touched under `lock`; a taken connection has one user.
 final class PostgresConnectionPool: @unchecked Sendable {
   let conninfo: String
   let database: String
   private let lock = ConditionLock()
   private var idle: [PostgresConnection] = []
+  /// The cancel handles of the connections now running an export.
+  private var running: [ObjectIdentifier: OpaquePointer] = [:]
+  private var interrupted = false
 
   init(conninfo: String, database: String) {
     self.conninfo = conninfo
@@ -66,12 +72,43 @@ final class PostgresConnectionPool: @unchecked Sendable {
   }
 
   func take() throws(PostgresError) -> PostgresConnection {
-    if let connection = lock.withLock({ idle.popLast() }), connection.isHealthy { return connection }
-    return try PostgresConnection(conninfo: conninfo, database: database)
+    var connection = lock.withLock { idle.popLast() }
+    if connection?.isHealthy != true {
+      connection = try PostgresConnection(conninfo: conninfo, database: database)
+    }
+    let taken = connection!
+    let cancel = PQgetCancel(taken.connection)
+    let stopping = lock.withLock {
+      if let cancel, !interrupted { running[ObjectIdentifier(taken)] = cancel }
+      return interrupted
+    }
+    if stopping {
+      if let cancel { PQfreeCancel(cancel) }
+      throw PostgresError(
+        database: database, message: "jobdrop is shutting down", sqlState: nil, isTransient: true)
+    }
+    return taken
   }
 
   func give(_ connection: PostgresConnection, healthy: Bool) {
+    let cancel = lock.withLock { running.removeValue(forKey: ObjectIdentifier(connection)) }
+    if let cancel { PQfreeCancel(cancel) }
     guard healthy, connection.isHealthy else { return }
     lock.withLock { if idle.count < 8 { idle.append(connection) } }
+  }
+
+  /// Asks the server to cancel what every taken connection runs (`PQcancel`, safe from any thread); no
+  /// connection is handed out from now on.
+  func interruptRunning() {
+    lock.withLock {
+      interrupted = true
+      for cancel in running.values { interrupt(cancel) }
+    }
+  }
+
+  private func interrupt(_ cancel: OpaquePointer?) {
+    guard let cancel else { return }
+    var message = [CChar](repeating: 0, count: 256)
+    _ = PQcancel(cancel, &message, 256)
   }
 }

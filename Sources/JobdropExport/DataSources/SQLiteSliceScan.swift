@@ -72,6 +72,7 @@ private final class SwitchableSink: ByteSink {
 
 /// The slices still to read, the buffers free to read them into, and the finished slices waiting for
 /// their turn to be written; the first error of any connection stops them all.
+// @unchecked: the slice cursor and the finished buffers are only touched under `lock`.
 private final class SliceQueue: @unchecked Sendable {
   private let lock = ConditionLock()
   private let cursor: SQLiteSliceCursor

@@ -96,6 +96,8 @@ public struct SQLiteSource: DataSource {
     return helpers
   }
 
+  public func interruptRunning() { pool.interruptRunning() }
+
   private func isWAL(_ database: SQLiteDatabase) throws(SQLiteError) -> Bool {
     try database.rows("PRAGMA journal_mode").first?.first??.lowercased() == "wal"
   }

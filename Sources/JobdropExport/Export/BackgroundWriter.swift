@@ -12,6 +12,7 @@ import JobdropSystem
 ///
 /// Every few megabytes the thread asks the kernel to start writing what it wrote back to disk, so the
 /// `fsync` that publishes the file waits for the last few megabytes rather than all of them.
+// @unchecked: the buffer hand-over state is only touched under `lock`.
 final class BackgroundWriter: @unchecked Sendable {
   static let bufferSize = 1 << 20
   static let bufferCount = 4

@@ -15,10 +15,10 @@ public final class ExportFile: ByteSink {
   /// The final name.
   public let name: FileName
   private let temporary: FileName
-  private let descriptor: Int32
+  /// Open until the file is published or discarded.
+  private var descriptor: FileDescriptor?
   private let digest = SHA256Digest()
   private let writer: BackgroundWriter
-  private var closed = false
   /// Bytes written so far.
   public private(set) var byteCount = 0
 
@@ -27,20 +27,15 @@ public final class ExportFile: ByteSink {
     self.directory = directory
     self.name = name
     self.temporary = AtomicWriter.temporaryName(for: name)
-    self.descriptor = try directory.openFile(
-      temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o644)
-    _ = fchmod(descriptor, 0o644)
+    let file = try directory.openFile(temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o644)
+    _ = fchmod(file.raw, 0o644)
+    // The writer thread borrows the number; it is stopped before the descriptor is closed.
     writer = BackgroundWriter(
-      descriptor: descriptor, path: directory.path + "/" + temporary.display, digest: digest)
+      descriptor: file.raw, path: directory.path + "/" + temporary.display, digest: digest)
+    descriptor = consume file
   }
 
-  deinit {
-    writer.stop()
-    if !closed {
-      close(descriptor)
-      try? directory.remove(temporary)
-    }
-  }
+  deinit { discard() }
 
   /// Appends `bytes`.
   public func write(_ bytes: UnsafeRawBufferPointer) throws(FileSystemError) {
@@ -56,9 +51,16 @@ public final class ExportFile: ByteSink {
       discard()
       throw error
     }
-    try syscall("fsync", directory.display(temporary)) { fsync(descriptor) }
-    close(descriptor)
-    closed = true
+    guard let file = descriptor.take() else {
+      preconditionFailure("an export file is published once")
+    }
+    do {
+      try syscall("fsync", directory.display(temporary)) { fsync(file.raw) }
+      try file.close(path: directory.display(temporary))
+    } catch {
+      try? directory.remove(temporary)
+      throw error
+    }
     do {
       try directory.rename(temporary, to: directory, as: name)
       try directory.sync()
@@ -72,9 +74,7 @@ public final class ExportFile: ByteSink {
   /// Removes the temp file.
   public func discard() {
     writer.stop()
-    guard !closed else { return }
-    close(descriptor)
-    closed = true
+    guard descriptor.take() != nil else { return }  // closed as the taken value ends
     try? directory.remove(temporary)
   }
 }

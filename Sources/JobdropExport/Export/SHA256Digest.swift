@@ -1,12 +1,23 @@
 import CCrypto
 
 /// An incremental SHA-256 over OpenSSL's EVP interface (hardware-accelerated where the CPU has SHA-NI).
+///
+/// OpenSSL's calls report failure only when it cannot allocate or its SHA-256 is missing, which no input
+/// can cause: each result is checked, and a failure stops with OpenSSL's reason rather than publishing a
+/// wrong digest.
 public final class SHA256Digest {
   private let context: OpaquePointer
 
   public init() {
-    context = EVP_MD_CTX_new()
-    EVP_DigestInit_ex(context, EVP_sha256(), nil)
+    guard let context = EVP_MD_CTX_new() else { SHA256Digest.fail("EVP_MD_CTX_new") }
+    self.context = context
+    guard EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1 else { SHA256Digest.fail("EVP_DigestInit_ex") }
+  }
+
+  private static func fail(_ call: String) -> Never {
+    let code = ERR_get_error()
+    let reason = ERR_reason_error_string(code).map { String(cString: $0) } ?? "error \(code)"
+    preconditionFailure("OpenSSL \(call) failed: \(reason)")
   }
 
   deinit { EVP_MD_CTX_free(context) }
@@ -14,14 +25,16 @@ public final class SHA256Digest {
   /// Adds `bytes` to the digest.
   public func update(_ bytes: UnsafeRawBufferPointer) {
     guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
-    EVP_DigestUpdate(context, base, bytes.count)
+    guard EVP_DigestUpdate(context, base, bytes.count) == 1 else { SHA256Digest.fail("EVP_DigestUpdate") }
   }
 
   /// The digest as 64 lowercase hex digits; the object must not be updated afterwards.
   public func finalize() -> String {
     var output = [UInt8](repeating: 0, count: 32)
     var length: UInt32 = 0
-    EVP_DigestFinal_ex(context, &output, &length)
+    guard EVP_DigestFinal_ex(context, &output, &length) == 1, length == 32 else {
+      SHA256Digest.fail("EVP_DigestFinal_ex")
+    }
     let digits = Array("0123456789abcdef".utf8)
     var text = [UInt8]()
     text.reserveCapacity(64)

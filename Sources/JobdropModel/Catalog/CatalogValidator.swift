@@ -25,7 +25,7 @@ package struct CatalogValidator {
     func fail(_ message: String) -> CatalogError {
       CatalogError(origin: origin, "job type '\(jobType.name)': \(message)")
     }
-    guard !jobType.source.trimmingSpaces.isEmpty else {
+    guard !jobType.source.trimmingPrefix(while: { $0 == " " }).isEmpty else {
       throw fail("source: name a table, a view or a (SELECT …) AS alias")
     }
     guard !jobType.columns.isEmpty else { throw fail("columns: declare at least one column") }
@@ -100,6 +100,7 @@ package struct CatalogValidator {
   static func describe(_ error: DecodingError) -> String {
     func path(_ keys: [any CodingKey]) -> String {
       keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingPrefix(".")
+        .description
     }
     switch error {
     case .keyNotFound(let key, let context):
@@ -114,12 +115,5 @@ package struct CatalogValidator {
     @unknown default:
       return "\(error)"
     }
-  }
-}
-
-extension String {
-  fileprivate var trimmingSpaces: String { String(self.drop { $0 == " " }) }
-  fileprivate func trimmingPrefix(_ prefix: String) -> String {
-    hasPrefix(prefix) ? String(dropFirst(prefix.count)) : self
   }
 }

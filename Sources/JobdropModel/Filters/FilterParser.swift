@@ -92,7 +92,7 @@ public struct FilterParser {
       skipSpaces()
       return .init(text: String(value), position: start, quoted: true)
     }
-    let value = take(while: FilterParser.isBare).trimmingSpaces()
+    let value = take(while: FilterParser.isBare).trimming { $0 == " " }
     if value.isEmpty {
       if first == "," || first == ")" { throw FilterError("empty value", at: start) }
       throw FilterError(
@@ -128,14 +128,5 @@ public struct FilterParser {
     }
     return FilterError(
       "unexpected '\(scalar.escaped(asASCII: false))', expected \(expectation)", at: position)
-  }
-}
-
-extension String {
-  fileprivate func trimmingSpaces() -> String {
-    var scalars = Substring(self).unicodeScalars
-    while scalars.first == " " { scalars.removeFirst() }
-    while scalars.last == " " { scalars.removeLast() }
-    return String(scalars)
   }
 }

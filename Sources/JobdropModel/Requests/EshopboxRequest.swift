@@ -89,7 +89,7 @@ struct EshopboxRequest {
   static func clauses(_ mapping: EshopboxKey, text: String, path: String) throws(RequestError) -> [String] {
     switch mapping {
     case .field(let field):
-      let values = text.split(separator: ",").map { $0.trimmingCharacters() }.filter { !$0.isEmpty }
+      let values = text.split(separator: ",").map { $0.trimming { $0 == " " } }.filter { !$0.isEmpty }
       if values.count == 1 { return ["eq(\(field),\(quote(values[0])))"] }
       return ["in(\(field),\(values.map(quote).joined(separator: ",")))"]
     case .dateRange(let field):
@@ -152,11 +152,5 @@ struct EshopboxRequest {
       "{" + members.map { JSONLogHandler.quote($0.key) + ":" + compact($0.value) }.joined(separator: ",")
         + "}"
     }
-  }
-}
-
-extension Substring {
-  fileprivate func trimmingCharacters() -> String {
-    String(self.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
   }
 }

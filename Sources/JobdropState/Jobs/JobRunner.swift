@@ -11,6 +11,7 @@ import Logging
 ///
 /// The export is written under a temp name in `files/<id>/` and renamed into place only when complete.
 /// While it runs, `meta.rows` is stored and published about once a second.
+// @unchecked: its settings are set before the runner threads start and only read afterwards.
 public final class JobRunner: @unchecked Sendable {
   /// The error of a job whose filter matched nothing (Elastic Path's words).
   public static let noResults = "No results matched the supplied filter"
@@ -56,7 +57,7 @@ public final class JobRunner: @unchecked Sendable {
     let clock = ContinuousClock.now
     var current = started
     do {
-      let result = try export(started) { rows in
+      let result = try export(started, shouldStop: shouldStop) { rows in
         if shouldStop() { throw Interrupted() }
         current.record.rows = rows
         try? self.store.update(current)
@@ -150,7 +151,13 @@ public final class JobRunner: @unchecked Sendable {
     var transient = false
   }
 
-  private func export(_ job: Job, progress: @escaping (Int) throws -> Void) throws(JobFailure) -> Result {
+  /// Cuts the running exports short (inside their queries too) for a shutdown; each goes back to
+  /// `pending` when its `shouldStop` says yes.
+  public func interruptRunning() { source.interruptRunning() }
+
+  private func export(_ job: Job, shouldStop: () -> Bool, progress: @escaping (Int) throws -> Void)
+    throws(JobFailure) -> Result
+  {
     guard let request = job.record.request else {
       throw JobFailure(message: job.record.error ?? "request could not be read")
     }
@@ -197,7 +204,8 @@ public final class JobRunner: @unchecked Sendable {
         }
       }
       try writer.finish()
-    } catch is Interrupted {
+    } catch let error where error is Interrupted || shouldStop() {
+      // Cut short by a shutdown (the progress check, or the source interrupted inside its query).
       abandon()
       throw JobFailure(message: "interrupted", interrupted: true)
     } catch let error as any DataSourceError {

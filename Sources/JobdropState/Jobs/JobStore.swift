@@ -7,6 +7,7 @@ import Logging
 /// durable and the job's own documents are published; `index.json` is rendered by ``publishIndex(force:)``
 /// at most once per ``indexInterval`` unless forced, so bursts do not re-render it per job.
 /// Safe to use from several threads: every call holds the store's lock (the index is written outside it).
+// @unchecked: every mutable property is read and written under `lock`; the index under `indexLock`.
 public final class JobStore: @unchecked Sendable {
   public let spool: Spool
   public let outbox: Outbox

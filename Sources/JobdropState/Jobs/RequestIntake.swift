@@ -7,6 +7,7 @@ import Logging
 /// A request whose JSON is cut short (a writer still at work) is left in place until it has been
 /// unchanged for the settle time, then claimed as a failed job. Anything that is not a regular file is
 /// refused and left alone, logged once.
+// @unchecked: its mutable sets (`refused`, `delayed`) are used by one thread only, the intake's.
 public final class RequestIntake: @unchecked Sendable {
   package let inbox: Inbox
   let store: JobStore

@@ -14,6 +14,7 @@ import JobdropSystem
 /// so a web server never serves a partial document. The JSON documents are derived from the spool and
 /// republished at every start, so their folders are not synced after each rename; export files are.
 /// Each job's JSON is encoded once per change and reused by the index.
+// @unchecked: its caches (`encoded`, `requestOwners`) are only touched under the JobStore's lock.
 public final class Outbox: @unchecked Sendable {
   public let root: DirectoryHandle
   let jobsFolder: DirectoryHandle

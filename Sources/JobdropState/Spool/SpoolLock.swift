@@ -5,8 +5,9 @@ import JobdropSystem
 #endif
 
 /// The exclusive lock one jobdrop process holds on a spool (`flock` on `spool/lock`), for its lifetime.
+// @unchecked: immutable after init; the descriptor is only closed by deinit.
 public final class SpoolLock: @unchecked Sendable {
-  private let descriptor: Int32
+  private let descriptor: FileDescriptor
   /// The spool folder this lock is for.
   let spoolPath: String
 
@@ -14,12 +15,11 @@ public final class SpoolLock: @unchecked Sendable {
   init(directory: DirectoryHandle) throws {
     let name = FileName("lock")
     spoolPath = directory.path
-    descriptor = try directory.openFile(name, flags: O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)
-    if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+    let file = try directory.openFile(name, flags: O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)
+    if flock(file.raw, LOCK_EX | LOCK_NB) != 0 {
       let code = errno
       var buffer = [UInt8](repeating: 0, count: 32)
-      let count = pread(descriptor, &buffer, 32, 0)
-      close(descriptor)
+      let count = pread(file.raw, &buffer, 32, 0)
       if code == EWOULDBLOCK {
         let holder = String(decoding: buffer.prefix(max(0, count)), as: UTF8.self)
           .filter(\.isNumber)
@@ -28,11 +28,10 @@ public final class SpoolLock: @unchecked Sendable {
       throw FileSystemError(operation: "flock", path: directory.display(name), errno: code)
     }
     let pid = Array("\(getpid())\n".utf8)
-    _ = ftruncate(descriptor, 0)
-    _ = pwrite(descriptor, pid, pid.count, 0)
+    _ = ftruncate(file.raw, 0)
+    _ = pwrite(file.raw, pid, pid.count, 0)
+    descriptor = file
   }
-
-  deinit { close(descriptor) }
 }
 
 /// Another process is working the spool.

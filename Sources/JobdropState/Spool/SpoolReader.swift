@@ -75,11 +75,7 @@ public final class SpoolReader: Sendable {
 
   /// The request file's bytes as dropped.
   public func requestBytes(of id: String) -> [UInt8]? {
-    guard let descriptor = try? requests.openFile(Spool.fileName(id), flags: O_RDONLY | O_NOFOLLOW) else {
-      return nil
-    }
-    defer { close(descriptor) }
-    return try? FileReader.readAll(descriptor, limit: RequestParser.maximumSize + 1, path: id)
+    try? FileReader.read(Spool.fileName(id), in: requests, limit: RequestParser.maximumSize + 1)
   }
 
   /// What reading one status file found.
@@ -91,15 +87,13 @@ public final class SpoolReader: Sendable {
   }
 
   func read(_ name: FileName, in directory: DirectoryHandle) -> StatusFile {
-    let descriptor: Int32
+    let bytes: [UInt8]
     do {
-      descriptor = try directory.openFile(name, flags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK)
+      bytes = try FileReader.read(name, in: directory, limit: 4 << 20)
     } catch {
       return error.errno == ENOENT ? .gone : .damaged("\(error)")
     }
-    defer { close(descriptor) }
     do {
-      let bytes = try FileReader.readAll(descriptor, limit: 4 << 20, path: directory.display(name))
       let record = try JSONDecoder().decode(JobRecord.self, from: Data(bytes))
       guard Spool.fileName(record.id) == name else {
         return .damaged("the record inside is job \(record.id)")

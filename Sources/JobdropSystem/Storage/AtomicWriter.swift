@@ -25,14 +25,11 @@ public enum AtomicWriter {
     let descriptor = try directory.openFile(
       temporary, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: mode)
     do {
-      // The descriptor is closed exactly once, here, whatever fails: by the time a later step fails its
-      // number may already belong to another thread's file.
-      do {
-        defer { close(descriptor) }
-        try writeAll(bytes, to: descriptor, path: directory.display(temporary))
-        _ = fchmod(descriptor, mode)
-        try syscall("fsync", directory.display(temporary)) { fsync(descriptor) }
-      }
+      // The descriptor is closed exactly once, here or by its deinit when a step throws.
+      try writeAll(bytes, to: descriptor.raw, path: directory.display(temporary))
+      _ = fchmod(descriptor.raw, mode)
+      try syscall("fsync", directory.display(temporary)) { fsync(descriptor.raw) }
+      try descriptor.close(path: directory.display(temporary))
       beforeRename()
       try directory.rename(temporary, to: directory, as: name)
       if syncDirectory { try directory.sync() }
@@ -51,12 +48,9 @@ public enum AtomicWriter {
   ) throws {
     if let info = try? directory.status(of: name), (info.st_mode & S_IFMT) == S_IFREG,
       Int(info.st_size) == bytes.count,
-      let descriptor = try? directory.openFile(name, flags: O_RDONLY | O_NOFOLLOW)
+      let existing = try? FileReader.read(name, in: directory, limit: bytes.count + 1), existing == bytes
     {
-      let existing = try? FileReader.readAll(
-        descriptor, limit: bytes.count + 1, path: directory.display(name))
-      close(descriptor)
-      if existing == bytes { return }
+      return
     }
     try write(bytes, to: name, in: directory, mode: mode, syncDirectory: syncDirectory)
   }

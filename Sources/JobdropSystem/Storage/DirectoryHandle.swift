@@ -10,6 +10,7 @@ import CLinux
 ///
 /// Names are raw bytes, so file names that are not UTF-8 are listed, renamed and removed exactly.
 /// The descriptor is closed when the handle is released.
+// @unchecked: immutable; the *at(2) calls on one directory descriptor are safe from any thread.
 public final class DirectoryHandle: @unchecked Sendable {
   /// The descriptor, opened `O_DIRECTORY | O_CLOEXEC`.
   public let descriptor: Int32
@@ -74,12 +75,14 @@ public final class DirectoryHandle: @unchecked Sendable {
     throw FileSystemError(operation: "stat", path: display(name), errno: errno)
   }
 
-  /// Opens an entry with `flags` (always adding `O_CLOEXEC`).
-  public func openFile(_ name: FileName, flags: Int32, mode: mode_t = 0o644) throws(FileSystemError) -> Int32
+  /// Opens an entry with `flags` (always adding `O_CLOEXEC`); the caller owns the descriptor.
+  public func openFile(_ name: FileName, flags: Int32, mode: mode_t = 0o644) throws(FileSystemError)
+    -> FileDescriptor
   {
-    try syscall("open", display(name)) {
-      name.withCString { openat(descriptor, $0, flags | O_CLOEXEC, mode) }
-    }
+    FileDescriptor(
+      adopting: try syscall("open", display(name)) {
+        name.withCString { openat(descriptor, $0, flags | O_CLOEXEC, mode) }
+      })
   }
 
   /// Opens a subdirectory of this one.
@@ -113,7 +116,7 @@ public final class DirectoryHandle: @unchecked Sendable {
   }
 
   /// Opens an entry `O_PATH | O_NOFOLLOW`: a descriptor that pins the file without permission to read it.
-  public func openPath(_ name: FileName) throws(FileSystemError) -> Int32 {
+  public func openPath(_ name: FileName) throws(FileSystemError) -> FileDescriptor {
     try openFile(name, flags: jobdrop_O_PATH | O_NOFOLLOW)
   }
 

@@ -20,25 +20,22 @@ public struct FileIdentity: Hashable, Sendable {
 /// The intake holds one from the moment it reads a request until its claim has checked that the name
 /// still means this file: while it is open, no new file can be given the same inode number.
 public final class PinnedFile: @unchecked Sendable {  // immutable after init
-  /// The descriptor, opened `O_CLOEXEC`.
-  package let descriptor: Int32
+  private let owned: FileDescriptor
+  /// The descriptor, opened `O_CLOEXEC`, for reads while the pin lives.
+  package var descriptor: Int32 { owned.raw }
   /// The file's device and inode, from `fstat` on the descriptor.
   public let identity: FileIdentity
   /// The file's status at the time it was pinned.
   public let status: stat
 
   /// Takes ownership of `descriptor`; throws (closing it) when `fstat` fails.
-  package init(adopting descriptor: Int32, path: String) throws(FileSystemError) {
-    self.descriptor = descriptor
+  package init(adopting descriptor: consuming FileDescriptor, path: String) throws(FileSystemError) {
     var info = stat()
-    if fstat(descriptor, &info) != 0 {
-      let code = errno
-      close(descriptor)
-      throw FileSystemError(operation: "fstat", path: path, errno: code)
+    if fstat(descriptor.raw, &info) != 0 {
+      throw FileSystemError(operation: "fstat", path: path, errno: errno)
     }
+    owned = descriptor
     status = info
     identity = FileIdentity(info)
   }
-
-  deinit { close(descriptor) }
 }

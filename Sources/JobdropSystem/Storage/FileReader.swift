@@ -4,6 +4,14 @@
 
 /// Reads whole small files (requests, status files) with a size limit.
 public enum FileReader {
+  /// Opens `name` in `directory` (`O_NOFOLLOW | O_NONBLOCK`) and reads at most `limit` bytes of it.
+  public static func read(_ name: FileName, in directory: DirectoryHandle, limit: Int) throws(FileSystemError)
+    -> [UInt8]
+  {
+    let descriptor = try directory.openFile(name, flags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK)
+    return try readAll(descriptor.raw, limit: limit, path: directory.display(name))
+  }
+
   /// Reads from `descriptor` until end of file or until `limit` bytes have been read.
   public static func readAll(_ descriptor: Int32, limit: Int, path: String) throws(FileSystemError) -> [UInt8]
   {
@@ -12,7 +20,7 @@ public enum FileReader {
     while bytes.count < limit {
       let wanted = min(chunk.count, limit - bytes.count)
       let count = try syscall("read", path) {
-        chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, wanted) }
+        chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, wanted) }
       }
       if count == 0 { break }
       bytes += chunk.prefix(count)
