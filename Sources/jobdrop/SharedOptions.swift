@@ -43,6 +43,12 @@ struct SharedOptions: ParsableArguments {
 
   @Option(
     help:
+      "How long a claimed request file stays in the inbox, for clients that look at their upload afterwards (env JOBDROP_GRACE; default 10s; 0 for none)."
+  )
+  var grace: String?
+
+  @Option(
+    help:
       "Times a job is retried after a transient database failure, 1 s, 2 s, 4 s… apart (env JOBDROP_RETRIES; default 4)."
   )
   var retries: Int?
@@ -68,6 +74,7 @@ struct SharedOptions: ParsableArguments {
     flags.retries = retries
     flags.ttl = ttl
     flags.settle = settle
+    flags.grace = grace
     flags.emptyOK = emptyOk
     flags.rawCSV = rawCsv
     do {

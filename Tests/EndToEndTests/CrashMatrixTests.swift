@@ -9,7 +9,7 @@ import Testing
 /// nothing partial, temporary or orphaned is left.
 @Suite struct CrashMatrixTests {
   @Test(arguments: [
-    "claim-status-written", "claimed", "mid-export", "export-published", "mid-index", "mid-expiry",
+    "claim-request-written", "claimed", "mid-export", "export-published", "mid-index", "mid-expiry",
     // Between the two steps of a move (new record written, old one retired) and after it: the first
     // move is pending → started, the second started → success.
     "move-written", "move-retired", "move-written#2", "move-retired#2", "move-written#4",

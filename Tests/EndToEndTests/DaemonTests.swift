@@ -12,7 +12,7 @@ import Testing
   @Test func takesRequestsDroppedTheThreeWaysSFTPClientsDo() throws {
     let sandbox = try Sandbox(orders: 500)
     let waiter = try sandbox.outboxWaiter()
-    let daemon = try RunningDaemon(sandbox)
+    let daemon = try RunningDaemon(sandbox, ["--grace", "0"])
     let request = Sandbox.request(filter: "eq(payment,paid)")
     // 1. Written in place (IN_CLOSE_WRITE).
     DaemonTests.writeInPlace(request, sandbox.inbox + "/in-place.json")
@@ -38,7 +38,9 @@ import Testing
       #expect(jobs[name]?.count == 1, "\(name) should be exactly one job")
       #expect((jobs[name]?.first?["meta"] as? [String: Any])?["rows"] as? Int == expected)
     }
-    #expect(sandbox.list("inbox") == [])
+    #expect(
+      try ChangeWaiter(folders: [sandbox.inbox]).wait { sandbox.list("inbox").isEmpty },
+      "claimed files leave the inbox")
     #expect(waiter.wait { (try? sandbox.index().count) == 3 })
     #expect(daemon.stop() == 0)
     #expect(daemon.log.contains("jobdrop stopped"))

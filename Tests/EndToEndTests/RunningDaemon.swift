@@ -7,10 +7,12 @@ final class RunningDaemon {
   let logPath: String
   private var exited = false
 
-  init(_ sandbox: Sandbox, _ extra: [String] = []) throws {
+  /// Starts `jobdrop run` on `sandbox`; with `launcher` (e.g. `setpriv` and its options) it runs under it.
+  init(_ sandbox: Sandbox, _ extra: [String] = [], launcher: [String] = []) throws {
     logPath = sandbox.root + "/daemon-\(UUID().uuidString).log"
+    let command = launcher + [Sandbox.binary, "run"] + sandbox.paths + extra
     pid = try Spawn.start(
-      Sandbox.binary, ["run"] + sandbox.paths + extra, directory: sandbox.root, stdoutPath: logPath + ".out",
+      command[0], Array(command.dropFirst()), directory: sandbox.root, stdoutPath: logPath + ".out",
       stderrPath: logPath)
   }
 

@@ -108,7 +108,7 @@ import Testing
     let sandbox = try Sandbox(orders: 300)
     let server = try SSHServer(directory: sandbox.root)
     let waiter = try sandbox.outboxWaiter()
-    let daemon = try RunningDaemon(sandbox)
+    let daemon = try RunningDaemon(sandbox, ["--grace", "0"])
     let local = sandbox.root + "/upload.json"
     try Sandbox.request(filter: "eq(status,complete)").write(toFile: local, atomically: true, encoding: .utf8)
     let inbox = sandbox.inbox
@@ -133,7 +133,9 @@ import Testing
       #expect((jobs[name]?.first?["meta"] as? [String: Any])?["rows"] as? Int == expected)
     }
     #expect(jobs.count == 3)
-    #expect(sandbox.list("inbox") == [])
+    #expect(
+      try ChangeWaiter(folders: [sandbox.inbox]).wait { sandbox.list("inbox").isEmpty },
+      "claimed files leave the inbox")
     #expect(daemon.stop() == 0)
   }
 }

@@ -16,6 +16,7 @@ import JobdropSystem
 /// | workers | `--workers` | `JOBDROP_WORKERS` | 1 |
 /// | ttl | `--ttl` | `JOBDROP_TTL` | `7d` |
 /// | settle | `--settle` | `JOBDROP_SETTLE` | `2s` |
+/// | grace | `--grace` | `JOBDROP_GRACE` | `10s` (0 to 10m) |
 /// | retries | `--retries` | `JOBDROP_RETRIES` | 4 (transient source failures) |
 /// | empty ok | `--empty-ok` | `JOBDROP_EMPTY_OK=1` | off |
 /// | raw CSV | `--raw-csv` | `JOBDROP_RAW_CSV=1` | off |
@@ -34,6 +35,8 @@ public struct Configuration: Sendable {
   public var ttlSeconds: Int64
   /// How long a cut-short request must stay unchanged before it is failed, in milliseconds.
   public var settleMilliseconds: Int64
+  /// How long a claimed request file stays in the inbox for a client that looks at its upload afterwards.
+  public var graceMilliseconds: Int64
   /// How many times a job is tried again after a transient source failure (1 s, 2 s, 4 s, … apart).
   public var retries: Int
   /// A filter that matches nothing is a success with a header-only file.
@@ -43,7 +46,7 @@ public struct Configuration: Sendable {
 
   /// The values given on the command line; `nil` where the flag was not given.
   public struct Flags: Sendable {
-    public var inbox, spool, outbox, source, catalog, baseURL, ttl, settle: String?
+    public var inbox, spool, outbox, source, catalog, baseURL, ttl, settle, grace: String?
     public var workers: Int?
     public var retries: Int?
     public var emptyOK = false
@@ -94,6 +97,12 @@ public struct Configuration: Sendable {
         "--settle: expected a duration from 1ms to 1h, such as 2s or 500ms, got '\(settleText)'")
     }
     settleMilliseconds = settle
+    let graceText = pick(flags.grace, "JOBDROP_GRACE", "10s")
+    guard let grace = graceText == "0" ? 0 : DurationText.milliseconds(graceText, in: 0...600_000) else {
+      throw ConfigurationError(
+        "--grace: expected 0 or a duration up to 10m, such as 10s, got '\(graceText)'")
+    }
+    graceMilliseconds = grace
     let retryText = flags.retries.map(String.init) ?? pick(nil, "JOBDROP_RETRIES", "4")
     guard let retries = Int(retryText), (0...20).contains(retries) else {
       throw ConfigurationError("--retries: expected a number from 0 to 20, got '\(retryText)'")

@@ -41,7 +41,12 @@ public struct BatchProcessor {
       let finished = try runPending()
       summary.succeeded += finished.succeeded
       summary.failed += finished.failed
-      guard let retryAt = pass.retryAt else { break }
+      guard let retryAt = pass.retryAt else {
+        // Claimed files leave the inbox at the end of a batch; a new upload found under one of their
+        // names is part of this batch too.
+        if workspace.intake.retireAll().isEmpty { break }
+        continue
+      }
       let wait = retryAt.milliseconds - Timestamp.now().milliseconds
       if wait > 0 {
         logger.info("waiting for a cut-short request to settle", metadata: ["wait.ms": "\(wait)"])

@@ -2,11 +2,22 @@ import JobdropSystem
 
 /// What the watcher hands the intake thread: a name to look at, or a reason to scan the whole inbox.
 public enum InboxWork: Sendable, Equatable {
-  /// An entry changed; `settle` when it appeared by `IN_CREATE` only (a hard link, or a file still
-  /// being written), so it is taken once it is complete or has been quiet for the settle time.
-  case look(FileName, settle: Bool)
+  /// An entry changed, and how.
+  case look(FileName, Arrival)
   /// Scan everything (start, queue overflow, safety-net timer).
   case rescan(String)
+}
+
+/// What the watcher saw happen to an inbox entry.
+public enum Arrival: Sendable, Equatable {
+  /// Its writer closed it (`IN_CLOSE_WRITE`): complete, or cut short for good.
+  case closed
+  /// It was renamed in (`IN_MOVED_TO`): complete.
+  case moved
+  /// It appeared (`IN_CREATE`) alone: a hard link (complete, no writer), or a file a writer just created.
+  case created
+  /// Its writer wrote to it (`IN_MODIFY`): it is not to be judged until the writer closes it.
+  case written
 }
 
 /// A thread-safe queue of ``InboxWork`` between the watch thread and the intake thread.

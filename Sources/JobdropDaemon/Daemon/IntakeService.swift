@@ -32,21 +32,31 @@ public struct IntakeService: Service {
   }
 
   private func loop() throws {
+    // What a stop leaves claimed in the inbox goes now, not at the next start.
+    defer { intake.retireAll() }
     var waiting: [FileName: Int64] = [:]  // name → monotonic deadline
+    // Requests a writer is still at work on (IN_MODIFY seen, no IN_CLOSE_WRITE since): never judged
+    // until it closes them, however long it pauses.
+    var writers = Set<FileName>()
     var nextRescan = ConditionLock.monotonicMilliseconds() + rescanInterval
     while true {
       let deadline = min(nextRescan, waiting.values.min() ?? .max)
       guard mailbox.control.sleep(untilMilliseconds: deadline) else { return }
       var names: [FileName] = []
+      var finished = Set<FileName>()  // closed by their writer or renamed in: judged as they are now
       var scan = false
       for work in mailbox.drain() {
         switch work {
         case .rescan: scan = true
-        case .look(let name, let settle):
-          if settle {
-            // Appeared by IN_CREATE alone: look now (a hard link is complete) and again when it has settled.
-            waiting[name] = ConditionLock.monotonicMilliseconds() + settleMilliseconds
-          }
+        case .look(let name, .written):
+          if InboxEntryKind(name) == .request { writers.insert(name) }
+        case .look(let name, .closed), .look(let name, .moved):
+          writers.remove(name)
+          finished.insert(name)
+          names.append(name)
+        case .look(let name, .created):
+          // Appeared by IN_CREATE alone: look now (a hard link is complete) and again when it has settled.
+          waiting[name] = ConditionLock.monotonicMilliseconds() + settleMilliseconds
           names.append(name)
         }
       }
@@ -59,7 +69,11 @@ public struct IntakeService: Service {
         names.append(name)
         waiting[name] = nil
       }
-      if scan { names += try intake.inbox.requestNames() }
+      if scan {
+        let present = try intake.inbox.requestNames()
+        writers.formIntersection(present)
+        names += present
+      }
       var pass = RequestIntake.Pass()
       var pendingNames = Set(names)
       while let name = pendingNames.popFirst() {
@@ -67,13 +81,15 @@ public struct IntakeService: Service {
         // is picked up at the next start.
         if mailbox.control.isStopped { return }
         let before = pass.claimed.count
-        intake.take(name, into: &pass)
+        let writer: RequestIntake.Writer =
+          writers.contains(name) ? .writing : finished.contains(name) ? .done : .unknown
+        intake.take(name, into: &pass, writer: writer)
         if pass.claimed.count > before {
           waiting[name] = nil
           runners.wake()
         }
       }
-      for (name, retry) in pass.waiting {
+      for (name, retry) in pass.waiting.merging(pass.retiring, uniquingKeysWith: min) {
         waiting[name] =
           ConditionLock.monotonicMilliseconds() + max(0, retry.milliseconds - Timestamp.now().milliseconds)
       }

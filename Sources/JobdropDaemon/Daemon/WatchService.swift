@@ -59,7 +59,10 @@ public struct WatchService: Service {
         } else if event.mask.directoryLost {
           throw InboxLost(path: path)
         } else if let name = event.name, !event.mask.contains(.isDirectory) {
-          mailbox.post(.look(name, settle: event.mask == .create))
+          let arrival: Arrival =
+            event.mask.contains(.closeWrite)
+            ? .closed : event.mask.contains(.movedTo) ? .moved : event.mask.contains(.modify) ? .written : .created
+          mailbox.post(.look(name, arrival))
         }
       }
     }

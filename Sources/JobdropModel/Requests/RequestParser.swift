@@ -27,7 +27,35 @@ public struct RequestParser: Sendable {
     } catch {
       throw RequestError("request is not valid JSON: \(error)", isTruncated: error.isTruncated)
     }
-    return try interpret(document)
+    let request = try interpret(document)
+    try RequestParser.checkLengths(request)
+    return request
+  }
+
+  /// The longest text a request may have in each field a job document repeats, in characters: the
+  /// documents and the index stay small whatever a partner sends.
+  public static let maximumLengths: [(field: String, limit: Int)] = [
+    ("reference", 256), ("filter", 4_096), ("job_type", 128), ("channelId", 256), ("userId", 256),
+    ("fileType", 32), ("exportFilters", 4_096),
+  ]
+
+  /// Throws when an echoed field is longer than ``maximumLengths`` allows, naming the field and the limit.
+  static func checkLengths(_ request: ExportRequest) throws(RequestError) {
+    let key = request.dialect == .elasticPath ? "data." : ""
+    let echo = request.eshopbox
+    let exportFilters = echo.map { $0.exportFilters.reduce(0) { $0 + $1.key.count + $1.value.count } }
+    let lengths: [String: Int?] = [
+      "reference": request.reference?.count, "filter": request.filter.count, "job_type": request.jobType.count,
+      "channelId": echo?.channelId?.count, "userId": echo?.userId?.count, "fileType": echo?.fileType.count,
+      "exportFilters": exportFilters,
+    ]
+    for (field, limit) in maximumLengths {
+      guard let length = lengths[field] ?? nil, length > limit else { continue }
+      let name =
+        request.dialect == .eshopbox && field == "job_type" ? "jobType"
+        : request.dialect == .eshopbox && field == "filter" ? "exportFilters" : field
+      throw RequestError("\(key)\(name): at most \(limit) characters, got \(length)")
+    }
   }
 
   /// Reads the dialect's shape into the normal form.

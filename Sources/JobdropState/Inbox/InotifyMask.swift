@@ -8,6 +8,8 @@ public struct InotifyMask: OptionSet, Sendable, Hashable, CustomStringConvertibl
 
   /// A file opened for writing was closed (`IN_CLOSE_WRITE`).
   public static let closeWrite = InotifyMask(rawValue: UInt32(IN_CLOSE_WRITE))
+  /// A file was written to (`IN_MODIFY`): it has a writer, until `IN_CLOSE_WRITE`.
+  public static let modify = InotifyMask(rawValue: UInt32(IN_MODIFY))
   /// A file was renamed into the directory (`IN_MOVED_TO`).
   public static let movedTo = InotifyMask(rawValue: UInt32(IN_MOVED_TO))
   /// A file was renamed out of the directory (`IN_MOVED_FROM`).
@@ -29,7 +31,7 @@ public struct InotifyMask: OptionSet, Sendable, Hashable, CustomStringConvertibl
 
   /// What jobdrop watches a drop folder for.
   public static let dropFolder: InotifyMask = [
-    .closeWrite, .movedTo, .create, .deleteSelf, .moveSelf, .onlyDirectory,
+    .closeWrite, .movedTo, .create, .modify, .deleteSelf, .moveSelf, .onlyDirectory,
   ]
 
   /// The watched directory is gone or replaced.

@@ -57,6 +57,17 @@ public final class JobStore: @unchecked Sendable {
     } catch {
       logger.warning("cannot tidy the outbox; going on", metadata: ["error": "\(error)"])
     }
+    // Claimed files a stopped process left in the inbox (their grace time is over): gone if unchanged.
+    let present = Set((try? inbox.requestNames()) ?? [])
+    var claims: [FileName: InboxClaim] = [:]
+    for job in recovery.jobs.sorted(by: { $0.record.createdAt < $1.record.createdAt }) {
+      if let claim = job.record.inboxClaim, present.contains(claim.fileName) { claims[claim.fileName] = claim }
+    }
+    for (name, claim) in claims {
+      if case .newUpload(let kept) = spool.retire(name, from: inbox.directory, as: claim) {
+        logger.info("a new upload under a claimed name is left to be claimed", metadata: ["request.file": "\(kept.display)"])
+      }
+    }
     for var job in recovery.jobs {
       if job.state == .started {
         var record = job.record
@@ -144,24 +155,16 @@ public final class JobStore: @unchecked Sendable {
     lock.withLock { jobs.values.compactMap { $0.state == .pending ? $0.record.retryAt : nil }.min() }
   }
 
-  /// Claims a request from the inbox as a new job in `state` (`pending`, or `failed` with the record's error).
+  /// Makes `record` a new job in `state` (`pending`, or `failed` with the record's error), keeping `bytes`
+  /// as its request.
   @discardableResult
-  public func claim(
-    _ name: FileName, from inbox: Inbox, record: JobRecord, state: JobState, identity: FileIdentity
-  ) throws -> Job {
-    try lock.withLock { try claimLocked(name, from: inbox, record: record, state: state, identity: identity) }
+  public func claim(_ record: JobRecord, state: JobState, bytes: [UInt8]) throws -> Job {
+    // The spool's writes are the new job's own: only the table and the outbox need the lock.
+    try spool.claim(record, state: state, bytes: bytes)
+    return lock.withLock { claimLocked(record, state: state) }
   }
 
-  private func claimLocked(
-    _ name: FileName, from inbox: Inbox, record: JobRecord, state: JobState, identity: FileIdentity
-  ) throws -> Job {
-    if let unsynced = try spool.claim(
-      name, from: inbox.directory, as: record, state: state, identity: identity)
-    {
-      logger.warning(
-        "the claim could not be synced to disk; a power cut now could undo it (the request would be claimed again)",
-        metadata: ["job.id": "\(record.id)", "error": "\(unsynced)"])
-    }
+  private func claimLocked(_ record: JobRecord, state: JobState) -> Job {
     let job = Job(record: record, state: state)
     jobs[job.id] = job
     if state == .pending { pending.insert(job) }

@@ -1,29 +1,43 @@
+import JobdropExport
 import JobdropModel
 import JobdropSystem
 import Logging
 
 /// Takes requests from the inbox into the store: reads each safely, parses it, and claims it as a job.
 ///
-/// A request whose JSON is cut short (a writer still at work) is left in place until it has been
-/// unchanged for the settle time, then claimed as a failed job. Anything that is not a regular file is
-/// refused and left alone, logged once.
-// @unchecked: its mutable sets (`refused`, `delayed`) are used by one thread only, the intake's.
+/// A request is judged once its writer is done: one still being written is not looked at; one whose
+/// writer closed it (or that was renamed in) is judged as it is, so a cut-short one fails at once; one
+/// the watcher knows nothing about (a scan at start) fails as cut short only once it has been unchanged for
+/// the settle time. Anything that is not a regular file is refused and left alone, logged once.
+///
+/// A claimed request file stays in the inbox for ``graceMilliseconds`` (a client may stat it or set its
+/// time right after its upload) and is then deleted, if it is still the file and the bytes that were
+/// claimed. Anything else under its name meanwhile is a new upload and a new job; the same bytes uploaded
+/// again under the name within the grace time are the same request (a client retrying its upload).
+// @unchecked: its mutable state (`refused`, `delayed`, `claims`) is used by one thread only, the intake's.
 public final class RequestIntake: @unchecked Sendable {
   package let inbox: Inbox
   let store: JobStore
   let parser: RequestParser
   let settleMilliseconds: Int64
+  /// How long a claimed request file stays in the inbox.
+  public let graceMilliseconds: Int64
   let logger: Logger
+  /// Claimed files still in the inbox, and when each is to be taken away.
+  private var claims: [FileName: (claim: InboxClaim, retireAt: Int64)] = [:]
   private var refused = Set<FileName>()
   /// Requests whose read or claim failed and wait to be tried again (warned about once).
   private var delayed = Set<FileName>()
 
-  public init(inbox: Inbox, store: JobStore, parser: RequestParser, settleMilliseconds: Int64, logger: Logger)
-  {
+  public init(
+    inbox: Inbox, store: JobStore, parser: RequestParser, settleMilliseconds: Int64, graceMilliseconds: Int64 = 0,
+    logger: Logger
+  ) {
     self.inbox = inbox
     self.store = store
     self.parser = parser
     self.settleMilliseconds = settleMilliseconds
+    self.graceMilliseconds = graceMilliseconds
     self.logger = logger
   }
 
@@ -33,6 +47,8 @@ public final class RequestIntake: @unchecked Sendable {
     public var claimed: [Job] = []
     /// Requests left waiting (cut short, still settling) and when to look at each again.
     public var waiting: [FileName: Timestamp] = [:]
+    /// Claimed files in their grace time, and when each is to be taken away.
+    public var retiring: [FileName: Timestamp] = [:]
 
     public init() {}
 
@@ -49,6 +65,16 @@ public final class RequestIntake: @unchecked Sendable {
     return pass
   }
 
+  /// What is known of a request's writer, from the watcher's events.
+  public enum Writer: Sendable {
+    /// Nothing (a scan): a cut-short request is judged once it has been quiet for the settle time.
+    case unknown
+    /// A writer is at work on it: it is not judged at all until the writer closes it.
+    case writing
+    /// Its writer closed it, or it was renamed in: what it holds now is final.
+    case done
+  }
+
   /// How long a request whose claim failed (a full or failing disk) waits before it is tried again.
   static let claimRetryMilliseconds: Int64 = 1000
 
@@ -57,8 +83,8 @@ public final class RequestIntake: @unchecked Sendable {
   /// Never throws: whatever a partner does to the entry meanwhile (delete, rename, replace, truncate, turn
   /// it into a directory) means the request is gone or will be seen again, and a claim the disk refuses
   /// (`ENOSPC`, `EIO`) is retried after ``claimRetryMilliseconds``: the request stays in the inbox.
-  public func take(_ name: FileName, into pass: inout Pass) {
-    guard InboxEntryKind(name) == .request else { return }
+  public func take(_ name: FileName, into pass: inout Pass, writer: Writer = .unknown) {
+    guard InboxEntryKind(name) == .request, writer != .writing else { return }
     let now = Timestamp.now()
     let content: Inbox.Content
     do {
@@ -70,8 +96,11 @@ public final class RequestIntake: @unchecked Sendable {
     var record = JobRecord(
       id: JobID.make(), requestFile: name.display, jobType: "", request: nil, createdAt: now)
     let pin: PinnedFile
+    var kept: [UInt8] = []
+    var sha256: String?
     switch content {
     case .gone:
+      claims[name] = nil
       return
     case .refused(let kind):
       if refused.insert(name).inserted {
@@ -82,12 +111,22 @@ public final class RequestIntake: @unchecked Sendable {
       return
     case .unreadable(let unreadable):
       pin = unreadable
+      if isClaimed(name, identity: pin.identity, sha256: nil) {
+        settleClaim(name, into: &pass)
+        return
+      }
       let mode = String(unreadable.status.st_mode & 0o7777, radix: 8)
       record.error =
         "request file is not readable by the service (mode 0\(mode), owner uid \(unreadable.status.st_uid)); "
         + "upload it readable by the service's group, e.g. mode 0640"
     case .file(let bytes, let changedAt, let readable):
       pin = readable
+      kept = bytes
+      sha256 = SHA256Digest.hex(of: bytes)
+      if isClaimed(name, identity: pin.identity, sha256: sha256) {
+        settleClaim(name, into: &pass)
+        return
+      }
       do {
         guard let fileName = name.utf8String else {
           throw RequestError("request file name is not valid UTF-8: '\(name.display)'")
@@ -100,7 +139,9 @@ public final class RequestIntake: @unchecked Sendable {
         record.jobType = request.jobType
         try parser.validate(request)
       } catch let error as RequestError {
-        if error.isTruncated && now.milliseconds - changedAt.milliseconds < settleMilliseconds {
+        // Cut short with its writer done is cut short for good; otherwise it may be an upload still under
+        // way that gives no events (a scan at start): it gets the settle time.
+        if error.isTruncated && writer == .unknown && now.milliseconds - changedAt.milliseconds < settleMilliseconds {
           pass.waiting[name] = Timestamp(milliseconds: changedAt.milliseconds + settleMilliseconds)
           return
         }
@@ -111,20 +152,16 @@ public final class RequestIntake: @unchecked Sendable {
     }
     refused.remove(name)
     let state: JobState = record.error == nil ? .pending : .failed
+    record.inboxClaim = InboxClaim(jobID: record.id, name: name, identity: pin.identity, sha256: sha256)
     let job: Job
     do {
-      // The pin stays open through the claim, so the identity it checks cannot be reused meanwhile.
-      job = try withExtendedLifetime(pin) {
-        try store.claim(name, from: inbox, record: record, state: state, identity: pin.identity)
-      }
-    } catch let error as ClaimError {
-      logger.info("request changed while it was claimed", metadata: ["request.file": "\(error)"])
-      if case .replaced = error { pass.waiting[name] = now }
-      return
+      job = try store.claim(record, state: state, bytes: kept)
     } catch {
       retryLater(name, because: "cannot claim the request", error, into: &pass)
       return
     }
+    claims[name] = (record.inboxClaim!, ConditionLock.monotonicMilliseconds() + graceMilliseconds)
+    settleClaim(name, into: &pass)
     delayed.remove(name)
     pass.claimed.append(job)
     logger.info(
@@ -133,6 +170,40 @@ public final class RequestIntake: @unchecked Sendable {
         "job.id": "\(job.id)", "job.type": "\(record.jobType)", "request.file": "\(record.requestFile)",
         "job.status": "\(state.rawValue)",
       ].merging(record.error.map { ["error": "\($0)"] } ?? [:]) { $1 })
+  }
+
+  /// Whether `name` is a claimed file in its grace time: the same file with the same bytes.
+  private func isClaimed(_ name: FileName, identity: FileIdentity, sha256: String?) -> Bool {
+    guard let claim = claims[name]?.claim else { return false }
+    return claim.identity == identity && claim.sha256 == sha256
+  }
+
+  /// Takes a claimed file away once its grace time is over, or says when to look again.
+  private func settleClaim(_ name: FileName, into pass: inout Pass) {
+    guard let (claim, retireAt) = claims[name] else { return }
+    let now = ConditionLock.monotonicMilliseconds()
+    if now < retireAt {
+      pass.retiring[name] = Timestamp(milliseconds: Timestamp.now().milliseconds + retireAt - now)
+      return
+    }
+    claims[name] = nil
+    if case .newUpload(let kept) = store.spool.retire(name, from: inbox.directory, as: claim) {
+      pass.waiting[kept] = Timestamp.now()
+    }
+  }
+
+  /// Takes every claimed file away now, grace time or not (a batch run's end, a shutdown); returns the
+  /// names of new uploads found under claimed names, left in the inbox.
+  @discardableResult
+  public func retireAll() -> [FileName] {
+    var found: [FileName] = []
+    for (name, entry) in claims {
+      if case .newUpload(let kept) = store.spool.retire(name, from: inbox.directory, as: entry.claim) {
+        found.append(kept)
+      }
+    }
+    claims.removeAll()
+    return found
   }
 
   /// Leaves `name` in the inbox to be tried again soon; warns once per name until it is claimed.

@@ -27,6 +27,8 @@ public struct JobRecord: Codable, Sendable, Equatable {
   public var attempts: Int
   /// Not to be started before this time (a transient source failure is being retried).
   public var retryAt: Timestamp?
+  /// The inbox file the job was claimed from (`nil` for records written before claims kept it).
+  public var inboxClaim: InboxClaim?
 
   public init(
     id: String, requestFile: String, jobType: String, request: ExportRequest?, createdAt: Timestamp,

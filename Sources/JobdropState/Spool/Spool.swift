@@ -1,4 +1,6 @@
 import FoundationEssentials
+import JobdropExport
+import JobdropModel
 import JobdropSystem
 
 #if canImport(Glibc)
@@ -7,8 +9,9 @@ import JobdropSystem
 
 /// The private job store: one status file per job in `spool/<state>/<id>.json`; the writer's side.
 ///
-/// Layout: `requests/<id>.json` (the request file as dropped, moved here from the inbox by the claim),
-/// one folder per ``JobState`` and `damaged/` (status files recovery could not read). A status file
+/// Layout: `requests/<id>.json` (a copy of the request file's bytes as they were read), one folder per
+/// ``JobState``, `damaged/` (status files recovery could not read) and `retiring/` (where a claimed inbox
+/// file is checked before it is deleted). A status file
 /// counts only while its request is in `requests/`. Every change is durable when the call returns: files
 /// are written through ``AtomicWriter`` and the directories involved are synced. Folders are 0700.
 ///
@@ -20,6 +23,8 @@ public final class Spool: Sendable {
   public var root: DirectoryHandle { reader.root }
   var requests: DirectoryHandle { reader.requests }
   let damaged: DirectoryHandle
+  /// Where a claimed inbox file is checked before it is deleted (see ``retire(_:from:as:)``).
+  let retiring: DirectoryHandle
 
   /// Opens (creating when missing) the spool at `path`.
   public init(path: String) throws(FileSystemError) {
@@ -28,6 +33,7 @@ public final class Spool: Sendable {
     _ = try root.subdirectory("requests", create: true, mode: 0o700)
     for state in JobState.allCases { _ = try root.subdirectory(state.rawValue, create: true, mode: 0o700) }
     damaged = try root.subdirectory("damaged", create: true, mode: 0o700)
+    retiring = try root.subdirectory("retiring", create: true, mode: 0o700)
     reader = try SpoolReader(root: root)
   }
 
@@ -40,61 +46,68 @@ public final class Spool: Sendable {
 
   // MARK: Claiming
 
-  /// Takes `name` out of `inbox` as the job `record`, which enters `state` (`pending`, or `failed` when the
-  /// request was refused); `identity` is the file the record was made from.
+  /// Makes `record` a job in `state` (`pending`, or `failed` when the request was refused), keeping
+  /// `bytes` (the request file's content, read through the pinned file) as its request.
   ///
-  /// Order: the status file is written (durably) into its state folder, then the request is renamed into
-  /// `requests/` and both folders are synced. A crash in between leaves a status file without its request,
-  /// which recovery removes, and the request still in the inbox: it is claimed again, once.
-  ///
-  /// The inbox is the partners' to change at any moment, so the claim checks what it took: when the name
-  /// is gone, or now names another file (a re-upload, a directory), the status file is removed, what was
-  /// taken by mistake goes back to the inbox, and ``ClaimError`` says so. The bytes a job keeps in
-  /// `requests/` are therefore always the bytes its record was made from. Returns the error of a folder
-  /// sync that failed after the rename: the claim stands, but a power cut could still undo it.
-  @discardableResult
-  public func claim(
-    _ name: FileName, from inbox: DirectoryHandle, as record: JobRecord, state: JobState,
-    identity: FileIdentity
-  ) throws -> FileSystemError? {
+  /// Order: the request's copy is written into `requests/`, then the status file into its state folder,
+  /// each durably. The status file is the claim: a crash before it leaves a request without a status
+  /// file, which recovery removes, and the request file still in the inbox, claimed again once. The
+  /// partner's file is not touched: it stays in the inbox until ``retire(_:from:as:)`` takes it away, so a
+  /// client that looks at its upload right after it (stat, setting the time) finds it.
+  public func claim(_ record: JobRecord, state: JobState, bytes: [UInt8]) throws {
     precondition(state == .pending || state == .failed)
     let file = Spool.fileName(record.id)
+    try AtomicWriter.write(bytes, to: file, in: requests, mode: 0o600)
+    CrashPoint.reached("claim-request-written")
     try AtomicWriter.write(try Spool.encode(record), to: file, in: folder(state), mode: 0o600)
-    CrashPoint.reached("claim-status-written")
-    do {
-      try inbox.rename(name, to: requests, as: file)
-    } catch {
-      try? folder(state).remove(file)
-      if [ENOENT, ENOTDIR, EISDIR, ENOTEMPTY].contains(error.errno) { throw ClaimError.gone(name) }
-      throw error
-    }
-    let taken = try? requests.status(of: file)
-    if taken.map(FileIdentity.init) != identity {
-      try? folder(state).remove(file)
-      giveBack(file, as: name, to: inbox)
-      throw ClaimError.replaced(name)
-    }
-    // The rename was the claim: from here on the job exists, whatever the syncs say. A sync that fails
-    // is reported to the caller; if a power cut then loses the rename, recovery drops the status file
-    // and the request, back in the inbox, is claimed again.
-    do {
-      try requests.sync()
-      try inbox.sync()
-    } catch {
-      CrashPoint.reached("claimed")
-      return error
-    }
     CrashPoint.reached("claimed")
-    return nil
   }
 
-  /// Puts an entry claimed by mistake back into the inbox under its name (or, when a newer upload has taken
-  /// the name meanwhile, under `<name>-<n>.json`), where the intake sees it again.
-  private func giveBack(_ file: FileName, as name: FileName, to inbox: DirectoryHandle) {
+  /// What retiring a claimed inbox file found.
+  public enum Retirement: Sendable, Equatable {
+    /// The claimed file was taken out of the inbox and deleted.
+    case retired
+    /// The name held another file, or the claimed one with other content (a new upload): it was left in
+    /// the inbox (under this name, or `<name>-<n>.json` when a newer upload took the name meanwhile).
+    case newUpload(FileName)
+    /// Nothing is there any more.
+    case gone
+  }
+
+  /// Takes a claimed request file out of the inbox once its grace time is over, if it is still the file
+  /// and the content that were claimed (`claim`: device, inode and SHA-256 of its bytes; no SHA-256 for a
+  /// file that could not be read).
+  ///
+  /// It is first renamed into the spool's private `retiring/` folder, so that what is checked is what was
+  /// taken, whatever a partner renames onto the name meanwhile; a new upload goes back.
+  public func retire(_ name: FileName, from inbox: DirectoryHandle, as claim: InboxClaim) -> Retirement {
+    let parked = Spool.fileName(claim.jobID)
+    do {
+      try inbox.rename(name, to: retiring, as: parked)
+    } catch {
+      return .gone
+    }
+    let status = try? retiring.status(of: parked)
+    var same = status.map(FileIdentity.init) == claim.identity
+    if same, let sha = claim.sha256 {
+      let bytes = try? FileReader.read(parked, in: retiring, limit: RequestParser.maximumSize + 1)
+      same = bytes.map { SHA256Digest.hex(of: $0) } == sha
+    }
+    if same {
+      try? retiring.remove(parked)
+      try? inbox.sync()
+      return .retired
+    }
+    return .newUpload(giveBack(parked, as: name, to: inbox))
+  }
+
+  /// Puts an entry taken by mistake back into the inbox under its name (or, when a newer upload has taken
+  /// the name meanwhile, under `<name>-<n>.json`), where the intake sees it again; returns the name.
+  private func giveBack(_ file: FileName, as name: FileName, to inbox: DirectoryHandle) -> FileName {
     var target = name
     for attempt in 1...100 {
       do {
-        try requests.renameNoReplace(file, to: inbox, as: target)
+        try retiring.renameNoReplace(file, to: inbox, as: target)
         break
       } catch {
         if error.errno != EEXIST { break }
@@ -102,8 +115,8 @@ public final class Spool: Sendable {
       let stem = name.hasSuffix(".json") ? Array(name.bytes.dropLast(5)) : name.bytes
       target = FileName(bytes: stem + Array("-\(attempt).json".utf8))
     }
-    try? requests.sync()
     try? inbox.sync()
+    return target
   }
 
   /// The request file's bytes as dropped.
@@ -201,6 +214,18 @@ public final class Spool: Sendable {
       let returned = FileName(bytes: Array("recovered-".utf8) + name.bytes)
       if (try? requests.renameNoReplace(name, to: inbox, as: returned)) != nil {
         recovery.returned.append(returned)
+      }
+    }
+    // A retirement a crash cut short: the claimed file is deleted; anything else goes back to the inbox.
+    for name in try retiring.entries() {
+      let id = String(decoding: name.bytes.prefix(36), as: UTF8.self)
+      let claim = latest[id]?.record.inboxClaim
+      let bytes = try? FileReader.read(name, in: retiring, limit: RequestParser.maximumSize + 1)
+      if let claim, bytes.map({ SHA256Digest.hex(of: $0) }) == claim.sha256 {
+        try retiring.remove(name)
+      } else {
+        let back = giveBack(name, as: claim?.fileName ?? FileName(bytes: Array("recovered-".utf8) + name.bytes), to: inbox)
+        recovery.returned.append(back)
       }
     }
     for state in JobState.allCases { try folder(state).sync() }

@@ -4,7 +4,7 @@
 
 /// Which file an entry is (device and inode), so code that read a file by one call can check that a later
 /// call by name still meant the same file and not a replacement.
-public struct FileIdentity: Hashable, Sendable {
+public struct FileIdentity: Hashable, Sendable, Codable {
   public var device: UInt64
   public var inode: UInt64
 

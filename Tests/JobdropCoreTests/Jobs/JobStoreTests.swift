@@ -23,15 +23,12 @@ import Testing
     }
 
     func claim(_ name: String, error: String? = nil) throws -> Job {
-      directory.write(#"{"data":{"type":"job","job_type":"order_export"}}"#, to: "inbox/\(name)")
-      var info = stat()
-      lstat(directory.file("inbox/\(name)"), &info)
       let record = JobRecord(
         id: JobID.make(), requestFile: name, jobType: "order_export",
         request: ExportRequest(jobType: "order_export"), createdAt: .now(), error: error)
       return try store.claim(
-        FileName(name), from: inbox, record: record, state: error == nil ? .pending : .failed,
-        identity: FileIdentity(info))
+        record, state: error == nil ? .pending : .failed,
+        bytes: Array(#"{"data":{"type":"job","job_type":"order_export"}}"#.utf8))
     }
   }
 

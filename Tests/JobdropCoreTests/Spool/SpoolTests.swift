@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import JobdropExport
 @testable import JobdropModel
 @testable import JobdropState
 @testable import JobdropSystem
@@ -8,14 +9,12 @@ import Testing
 @Suite struct SpoolTests {
   func claimOne(_ directory: TemporaryDirectory, _ spool: Spool) throws -> (Job, Inbox) {
     let inbox = try Inbox(path: directory.file("inbox"))
-    directory.write(#"{"data":{"type":"job","job_type":"order_export"}}"#, to: "inbox/a.json")
+    let bytes = #"{"data":{"type":"job","job_type":"order_export"}}"#
     let record = JobRecord(
       id: JobID.make(), requestFile: "a.json", jobType: "order_export",
       request: ExportRequest(jobType: "order_export"),
       createdAt: .now())
-    try spool.claim(
-      FileName("a.json"), from: inbox.directory, as: record, state: .pending,
-      identity: identity(directory, "inbox/a.json"))
+    try spool.claim(record, state: .pending, bytes: Array(bytes.utf8))
     return (Job(record: record, state: .pending), inbox)
   }
 
@@ -32,11 +31,10 @@ import Testing
     return try spool.recover(lock, returningRequestsTo: inbox.directory)
   }
 
-  @Test func claimMovesTheRequestAndCreatesOnePendingStatusFile() throws {
+  @Test func claimKeepsACopyOfTheRequestAndCreatesOnePendingStatusFile() throws {
     let directory = TemporaryDirectory()
     let spool = try Spool(path: directory.file("spool"))
     let (job, _) = try claimOne(directory, spool)
-    #expect(directory.list("inbox") == [])
     #expect(directory.list("spool/pending") == ["\(job.id).json"])
     #expect(directory.list("spool/requests") == ["\(job.id).json"])
     #expect(String(decoding: spool.requestBytes(of: job.id)!, as: UTF8.self).contains("order_export"))
@@ -64,20 +62,24 @@ import Testing
     #expect(directory.list("spool/success") == ["\(job.id).json"])
   }
 
-  @Test func dropsAStatusFileWhoseRequestNeverLeftTheInbox() throws {
+  @Test func dropsARequestCopyWhoseStatusFileWasNeverWritten() throws {
     let directory = TemporaryDirectory()
     let spool = try Spool(path: directory.file("spool"))
     _ = try Inbox(path: directory.file("inbox"))
     directory.write("{}", to: "inbox/a.json")
-    // As if the process died after writing the status file but before renaming the request.
+    // As if the process died after writing the request's copy but before the status file.
     let id = JobID.make()
-    let record = JobRecord(id: id, requestFile: "a.json", jobType: "", request: nil, createdAt: .now())
-    directory.write(String(decoding: try Spool.encode(record), as: UTF8.self), to: "spool/pending/\(id).json")
+    directory.write("{}", to: "spool/requests/\(id).json")
+    let id2 = JobID.make()
+    let record = JobRecord(id: id2, requestFile: "b.json", jobType: "", request: nil, createdAt: .now())
+    directory.write(
+      String(decoding: try Spool.encode(record), as: UTF8.self), to: "spool/pending/\(id2).json")
     #expect(try spool.reader.snapshot().jobs.isEmpty)
-    #expect(directory.list("spool/pending") == ["\(id).json"], "a reader removes nothing")
+    #expect(directory.list("spool/requests") == ["\(id).json"], "a reader removes nothing")
     #expect(try recover(directory, spool).jobs.isEmpty)
+    #expect(directory.list("spool/requests") == [])
     #expect(directory.list("spool/pending") == [])
-    #expect(directory.list("inbox") == ["a.json"])
+    #expect(directory.list("inbox") == ["a.json"], "the request is still there to be claimed")
   }
 
   @Test func removesARequestLeftWithoutAStatusFileAndQuarantinesDamagedOnesRunningTheirRequestAgain() throws {
@@ -125,35 +127,41 @@ import Testing
     #expect(directory.list("spool/success") == ["\(job.id).json"])
   }
 
-  @Test func aClaimTakesNothingWhenTheRequestLeftOrWasReplaced() throws {
+  @Test func retiringDeletesOnlyTheClaimedFileWithTheClaimedBytes() throws {
     let directory = TemporaryDirectory()
     let spool = try Spool(path: directory.file("spool"))
     let inbox = try Inbox(path: directory.file("inbox"))
-    let record = JobRecord(
-      id: JobID.make(), requestFile: "a.json", jobType: "", request: nil, createdAt: .now())
-    directory.write("old", to: "inbox/a.json")
-    // Read as the intake reads it: the read keeps the old file pinned until the claim is done.
-    guard case .file(_, _, let old) = try inbox.read(FileName("a.json")) else {
-      Issue.record("not read as a file")
-      return
+    func claim(_ text: String) throws -> InboxClaim {
+      guard case .file(let bytes, _, let pin) = try inbox.read(FileName("a.json")) else {
+        throw FileSystemError(operation: "read", path: "a.json", errno: ENOENT)
+      }
+      #expect(String(decoding: bytes, as: UTF8.self) == text)
+      return InboxClaim(
+        jobID: JobID.make(), name: FileName("a.json"), identity: pin.identity,
+        sha256: SHA256Digest.hex(of: bytes))
     }
-    try FileManager.default.removeItem(atPath: directory.file("inbox/a.json"))
-    #expect(throws: ClaimError.gone(FileName("a.json"))) {
-      try spool.claim(
-        FileName("a.json"), from: inbox.directory, as: record, state: .pending, identity: old.identity)
-    }
-    #expect(directory.list("spool/pending") == [])
-    directory.write("new", to: "inbox/a.json.part")
-    try FileManager.default.moveItem(
-      atPath: directory.file("inbox/a.json.part"), toPath: directory.file("inbox/a.json"))
-    #expect(throws: ClaimError.replaced(FileName("a.json"))) {
-      try spool.claim(
-        FileName("a.json"), from: inbox.directory, as: record, state: .pending, identity: old.identity)
-    }
-    withExtendedLifetime(old) {}
-    #expect(directory.list("spool/pending") == [])
-    #expect(directory.list("spool/requests") == [])
-    #expect(directory.read("inbox/a.json") == "new", "the new upload is back in the inbox, untouched")
+    directory.write("one", to: "inbox/a.json")
+    let first = try claim("one")
+    #expect(spool.retire(FileName("a.json"), from: inbox.directory, as: first) == .retired)
+    #expect(directory.list("inbox") == [])
+    #expect(spool.retire(FileName("a.json"), from: inbox.directory, as: first) == .gone)
+
+    // Replaced by a rename: another file, a new upload.
+    directory.write("two", to: "inbox/a.json")
+    let second = try claim("two")
+    directory.write("three", to: "inbox/a.json.part")
+    #expect(rename(directory.file("inbox/a.json.part"), directory.file("inbox/a.json")) == 0)
+    #expect(
+      spool.retire(FileName("a.json"), from: inbox.directory, as: second) == .newUpload(FileName("a.json")))
+    #expect(directory.read("inbox/a.json") == "three")
+
+    // Rewritten in place: the same file with other bytes, a new upload too.
+    let third = try claim("three")
+    directory.write("four", to: "inbox/a.json")
+    #expect(
+      spool.retire(FileName("a.json"), from: inbox.directory, as: third) == .newUpload(FileName("a.json")))
+    #expect(directory.read("inbox/a.json") == "four")
+    #expect(directory.list("spool/retiring") == [])
   }
 
   @Test func aSecondLockOnTheSameSpoolIsRefused() throws {
