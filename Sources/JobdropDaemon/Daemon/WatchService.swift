@@ -61,7 +61,8 @@ public struct WatchService: Service {
         } else if let name = event.name, !event.mask.contains(.isDirectory) {
           let arrival: Arrival =
             event.mask.contains(.closeWrite)
-            ? .closed : event.mask.contains(.movedTo) ? .moved : event.mask.contains(.modify) ? .written : .created
+            ? .closed
+            : event.mask.contains(.movedTo) ? .moved : event.mask.contains(.modify) ? .written : .created
           mailbox.post(.look(name, arrival))
         }
       }

@@ -35,7 +35,8 @@ public final class Workspace: @unchecked Sendable {
     store = JobStore(spool: spool, outbox: outbox, logger: logger)
     intake = RequestIntake(
       inbox: inbox, store: store, parser: RequestParser(catalog: catalog),
-      settleMilliseconds: configuration.settleMilliseconds, graceMilliseconds: configuration.graceMilliseconds,
+      settleMilliseconds: configuration.settleMilliseconds,
+      graceMilliseconds: configuration.graceMilliseconds,
       logger: logger)
     runner = JobRunner(
       store: store, catalog: catalog, source: configuration.source.makeSource(),

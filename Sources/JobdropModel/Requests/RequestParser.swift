@@ -45,14 +45,16 @@ public struct RequestParser: Sendable {
     let echo = request.eshopbox
     let exportFilters = echo.map { $0.exportFilters.reduce(0) { $0 + $1.key.count + $1.value.count } }
     let lengths: [String: Int?] = [
-      "reference": request.reference?.count, "filter": request.filter.count, "job_type": request.jobType.count,
+      "reference": request.reference?.count, "filter": request.filter.count,
+      "job_type": request.jobType.count,
       "channelId": echo?.channelId?.count, "userId": echo?.userId?.count, "fileType": echo?.fileType.count,
       "exportFilters": exportFilters,
     ]
     for (field, limit) in maximumLengths {
       guard let length = lengths[field] ?? nil, length > limit else { continue }
       let name =
-        request.dialect == .eshopbox && field == "job_type" ? "jobType"
+        request.dialect == .eshopbox && field == "job_type"
+        ? "jobType"
         : request.dialect == .eshopbox && field == "filter" ? "exportFilters" : field
       throw RequestError("\(key)\(name): at most \(limit) characters, got \(length)")
     }

@@ -61,11 +61,15 @@ public final class JobStore: @unchecked Sendable {
     let present = Set((try? inbox.requestNames()) ?? [])
     var claims: [FileName: InboxClaim] = [:]
     for job in recovery.jobs.sorted(by: { $0.record.createdAt < $1.record.createdAt }) {
-      if let claim = job.record.inboxClaim, present.contains(claim.fileName) { claims[claim.fileName] = claim }
+      if let claim = job.record.inboxClaim, present.contains(claim.fileName) {
+        claims[claim.fileName] = claim
+      }
     }
     for (name, claim) in claims {
       if case .newUpload(let kept) = spool.retire(name, from: inbox.directory, as: claim) {
-        logger.info("a new upload under a claimed name is left to be claimed", metadata: ["request.file": "\(kept.display)"])
+        logger.info(
+          "a new upload under a claimed name is left to be claimed",
+          metadata: ["request.file": "\(kept.display)"])
       }
     }
     for var job in recovery.jobs {

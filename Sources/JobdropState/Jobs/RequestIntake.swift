@@ -23,6 +23,11 @@ public final class RequestIntake: @unchecked Sendable {
   /// How long a claimed request file stays in the inbox.
   public let graceMilliseconds: Int64
   let logger: Logger
+  /// Requests found cut short right after their writer closed them, and when: judged once they have been
+  /// quiet a moment (the close event may be read after the next upload of the name began).
+  private var cutShortAfterClose: [FileName: Int64] = [:]
+  /// How long a request found cut short after its close must stay unchanged before it fails.
+  static let afterCloseMilliseconds: Int64 = 250
   /// Claimed files still in the inbox, and when each is to be taken away.
   private var claims: [FileName: (claim: InboxClaim, retireAt: Int64)] = [:]
   private var refused = Set<FileName>()
@@ -30,7 +35,8 @@ public final class RequestIntake: @unchecked Sendable {
   private var delayed = Set<FileName>()
 
   public init(
-    inbox: Inbox, store: JobStore, parser: RequestParser, settleMilliseconds: Int64, graceMilliseconds: Int64 = 0,
+    inbox: Inbox, store: JobStore, parser: RequestParser, settleMilliseconds: Int64,
+    graceMilliseconds: Int64 = 0,
     logger: Logger
   ) {
     self.inbox = inbox
@@ -101,6 +107,7 @@ public final class RequestIntake: @unchecked Sendable {
     switch content {
     case .gone:
       claims[name] = nil
+      cutShortAfterClose[name] = nil
       return
     case .refused(let kind):
       if refused.insert(name).inserted {
@@ -141,9 +148,17 @@ public final class RequestIntake: @unchecked Sendable {
       } catch let error as RequestError {
         // Cut short with its writer done is cut short for good; otherwise it may be an upload still under
         // way that gives no events (a scan at start): it gets the settle time.
-        if error.isTruncated && writer == .unknown && now.milliseconds - changedAt.milliseconds < settleMilliseconds {
-          pass.waiting[name] = Timestamp(milliseconds: changedAt.milliseconds + settleMilliseconds)
-          return
+        if error.isTruncated {
+          let quiet = now.milliseconds - changedAt.milliseconds
+          if writer == .done && cutShortAfterClose[name] == nil {
+            cutShortAfterClose[name] = now.milliseconds
+          }
+          let wait =
+            cutShortAfterClose[name] != nil ? RequestIntake.afterCloseMilliseconds : settleMilliseconds
+          if quiet < wait || (writer == .done && quiet < RequestIntake.afterCloseMilliseconds) {
+            pass.waiting[name] = Timestamp(milliseconds: max(now.milliseconds, changedAt.milliseconds) + wait)
+            return
+          }
         }
         record.error = error.message
       } catch {
@@ -151,6 +166,7 @@ public final class RequestIntake: @unchecked Sendable {
       }
     }
     refused.remove(name)
+    cutShortAfterClose[name] = nil
     let state: JobState = record.error == nil ? .pending : .failed
     record.inboxClaim = InboxClaim(jobID: record.id, name: name, identity: pin.identity, sha256: sha256)
     let job: Job

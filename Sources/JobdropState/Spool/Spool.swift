@@ -57,9 +57,17 @@ public final class Spool: Sendable {
   public func claim(_ record: JobRecord, state: JobState, bytes: [UInt8]) throws {
     precondition(state == .pending || state == .failed)
     let file = Spool.fileName(record.id)
-    try AtomicWriter.write(bytes, to: file, in: requests, mode: 0o600)
-    CrashPoint.reached("claim-request-written")
-    try AtomicWriter.write(try Spool.encode(record), to: file, in: folder(state), mode: 0o600)
+    do {
+      try AtomicWriter.write(bytes, to: file, in: requests, mode: 0o600)
+      CrashPoint.reached("claim-request-written")
+      try AtomicWriter.write(try Spool.encode(record), to: file, in: folder(state), mode: 0o600)
+    } catch {
+      // A write that failed after its rename (the folder's fsync) must not leave a job nobody knows of:
+      // the request is claimed again later, as a new job.
+      try? folder(state).remove(file)
+      try? requests.remove(file)
+      throw error
+    }
     CrashPoint.reached("claimed")
   }
 
@@ -224,7 +232,8 @@ public final class Spool: Sendable {
       if let claim, bytes.map({ SHA256Digest.hex(of: $0) }) == claim.sha256 {
         try retiring.remove(name)
       } else {
-        let back = giveBack(name, as: claim?.fileName ?? FileName(bytes: Array("recovered-".utf8) + name.bytes), to: inbox)
+        let back = giveBack(
+          name, as: claim?.fileName ?? FileName(bytes: Array("recovered-".utf8) + name.bytes), to: inbox)
         recovery.returned.append(back)
       }
     }
