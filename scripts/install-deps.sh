@@ -3,13 +3,18 @@
 set -euo pipefail
 packages=(libinotifytools0-dev libsqlite3-dev libssl-dev zlib1g-dev libpq-dev)
 case "${1:-build}" in
-  test) packages+=(sqlite3 inotify-tools openssh-server openssh-client nginx curl postgresql) ;;
+  test) packages+=(sqlite3 inotify-tools openssh-server openssh-client nginx curl postgresql rclone lftp util-linux) ;;
   bench) packages+=(sqlite3 inotify-tools hyperfine gnuplot-nox time postgresql) ;;
 esac
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
+# The SFTP client tests also drive paramiko (PyPI), as partners' Python scripts do.
+if [ "${1:-build}" = test ] && ! python3 -c "import paramiko" 2>/dev/null; then
+  echo "installing: paramiko (PyPI)"
+  python3 -m pip install -q paramiko
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
