@@ -1,5 +1,6 @@
 import JobdropExport
 import JobdropModel
+import JobdropState
 import JobdropSystem
 
 /// Everything a jobdrop command runs with, resolved once at start from flags, then `JOBDROP_*`
@@ -20,6 +21,7 @@ import JobdropSystem
 /// | retries | `--retries` | `JOBDROP_RETRIES` | 4 (transient source failures) |
 /// | empty ok | `--empty-ok` | `JOBDROP_EMPTY_OK=1` | off |
 /// | raw CSV | `--raw-csv` | `JOBDROP_RAW_CSV=1` | off |
+/// | partners | `--partners` | `JOBDROP_PARTNERS` | none (one partner: the inbox and outbox themselves) |
 public struct Configuration: Sendable {
   public var inbox: String
   public var spool: String
@@ -43,10 +45,12 @@ public struct Configuration: Sendable {
   public var emptyOK: Bool
   /// Turn off the CSV formula-injection guard.
   public var rawCSV: Bool
+  /// The partners file, with `--partners`: one drop folder and one site per partner.
+  public var partnersPath: String?
 
   /// The values given on the command line; `nil` where the flag was not given.
   public struct Flags: Sendable {
-    public var inbox, spool, outbox, source, catalog, baseURL, ttl, settle, grace: String?
+    public var inbox, spool, outbox, source, catalog, baseURL, ttl, settle, grace, partners: String?
     public var workers: Int?
     public var retries: Int?
     public var emptyOK = false
@@ -110,6 +114,19 @@ public struct Configuration: Sendable {
     self.retries = retries
     emptyOK = flags.emptyOK || enabled("JOBDROP_EMPTY_OK")
     rawCSV = flags.rawCSV || enabled("JOBDROP_RAW_CSV")
+    let partners = pick(flags.partners, "JOBDROP_PARTNERS", "")
+    partnersPath = partners.isEmpty ? nil : partners
+  }
+
+  /// Loads and checks the partners file, when one is configured (commands that work the spool do this
+  /// at start; `status` and `validate` do not need the tokens).
+  public func loadPartners() throws(ConfigurationError) -> PartnerRegistry? {
+    guard let partnersPath else { return nil }
+    do {
+      return try PartnerRegistry(path: partnersPath, catalog: catalog)
+    } catch {
+      throw ConfigurationError("--partners: \(error)")
+    }
   }
 
   /// The longest `--ttl`: 100 years (expiry times stay far inside what timestamps can hold).

@@ -34,7 +34,7 @@ public struct BatchProcessor {
     let store = workspace.store
     summary.expired = try store.expire(now: .now())
     while true {
-      let pass = try workspace.intake.scan()
+      let pass = try workspace.intakes.scan()
       summary.claimed += pass.claimed.count
       summary.failed += pass.claimed.filter { $0.state == .failed }.count
       try? store.publishIndex()  // an early render is a courtesy; the last one below must succeed
@@ -44,7 +44,7 @@ public struct BatchProcessor {
       guard let retryAt = pass.retryAt else {
         // Claimed files leave the inbox at the end of a batch; a new upload found under one of their
         // names is part of this batch too.
-        if workspace.intake.retireAll().isEmpty { break }
+        if workspace.intakes.retireAll().isEmpty { break }
         continue
       }
       let wait = retryAt.milliseconds - Timestamp.now().milliseconds

@@ -21,14 +21,17 @@ public struct Daemon {
     let configuration = workspace.configuration
     let mailbox = InboxMailbox()
     let runners = ThreadControl()
+    let folders = WatchList(workspace.intakes.folders)
     let services: [any Service] = [
       OutboxService(store: workspace.store, logger: logger),
       RunnerService(
         runner: workspace.runner, workers: configuration.workers, control: runners, logger: logger),
       IntakeService(
-        intake: workspace.intake, mailbox: mailbox, runners: runners,
+        intakes: workspace.intakes, folders: folders, mailbox: mailbox, runners: runners,
         settleMilliseconds: configuration.settleMilliseconds, logger: logger),
-      WatchService(path: configuration.inbox, mailbox: mailbox, logger: logger),
+      WatchService(
+        path: configuration.inbox, folders: folders, partnersFile: configuration.partnersPath,
+        mailbox: mailbox, logger: logger),
     ]
     let group = ServiceGroup(
       configuration: .init(
@@ -41,6 +44,7 @@ public struct Daemon {
         "inbox": "\(configuration.inbox)", "outbox": "\(configuration.outbox)",
         "spool": "\(configuration.spool)",
         "source": "\(configuration.source)", "workers": "\(configuration.workers)",
+        "partners": "\(workspace.intakes.partners?.list.ids.joined(separator: ",") ?? "-")",
       ])
     try await group.run()
     logger.info("jobdrop stopped")

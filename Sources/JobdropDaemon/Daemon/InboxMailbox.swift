@@ -2,10 +2,12 @@ import JobdropSystem
 
 /// What the watcher hands the intake thread: a name to look at, or a reason to scan the whole inbox.
 public enum InboxWork: Sendable, Equatable {
-  /// An entry changed, and how.
-  case look(FileName, Arrival)
-  /// Scan everything (start, queue overflow, safety-net timer).
+  /// An entry of a drop folder changed, and how; the folder is its partner's (`nil`: the inbox itself).
+  case look(partner: String?, FileName, Arrival)
+  /// Scan everything (start, queue overflow, a new folder, safety-net timer).
   case rescan(String)
+  /// The partners file was written or replaced: read it again.
+  case partnersChanged
 }
 
 /// What the watcher saw happen to an inbox entry.

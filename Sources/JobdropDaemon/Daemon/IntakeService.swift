@@ -1,13 +1,17 @@
+import JobdropModel
 import JobdropState
 import JobdropSystem
 import Logging
 import ServiceLifecycle
 
 /// Claims requests on its own thread: takes what the watcher posts, retries cut-short and
-/// still-settling requests when they are due, and rescans the whole inbox every ``rescanInterval``
-/// as a safety net. Wakes the runners after each claim.
+/// still-settling requests when they are due, and rescans every drop folder every ``rescanInterval``
+/// as a safety net. Wakes the runners after each claim. With `--partners` it also reloads the partners
+/// file when it changes (and at each rescan, if it changed unseen): a valid new version takes effect at
+/// once, an invalid one is logged and the one in force stays.
 public struct IntakeService: Service {
-  let intake: RequestIntake
+  let intakes: IntakeSet
+  let folders: WatchList
   let mailbox: InboxMailbox
   let runners: ThreadControl
   let settleMilliseconds: Int64
@@ -16,14 +20,21 @@ public struct IntakeService: Service {
   public var rescanInterval: Int64 = 30_000
 
   public init(
-    intake: RequestIntake, mailbox: InboxMailbox, runners: ThreadControl, settleMilliseconds: Int64,
-    logger: Logger
+    intakes: IntakeSet, folders: WatchList, mailbox: InboxMailbox, runners: ThreadControl,
+    settleMilliseconds: Int64, logger: Logger
   ) {
-    self.intake = intake
+    self.intakes = intakes
+    self.folders = folders
     self.mailbox = mailbox
     self.runners = runners
     self.settleMilliseconds = settleMilliseconds
     self.logger = logger
+  }
+
+  /// A request in one of the drop folders.
+  struct Entry: Hashable {
+    var partner: String?
+    var name: FileName
   }
 
   public func run() async throws {
@@ -33,66 +44,106 @@ public struct IntakeService: Service {
 
   private func loop() throws {
     // What a stop leaves claimed in the inbox goes now, not at the next start.
-    defer { intake.retireAll() }
-    var waiting: [FileName: Int64] = [:]  // name → monotonic deadline
+    defer { intakes.retireAll() }
+    var waiting: [Entry: Int64] = [:]  // entry → monotonic deadline
     // Requests a writer is still at work on (IN_MODIFY seen, no IN_CLOSE_WRITE since): never judged
     // until it closes them, however long it pauses.
-    var writers = Set<FileName>()
+    var writers = Set<Entry>()
     var nextRescan = ConditionLock.monotonicMilliseconds() + rescanInterval
     while true {
       let deadline = min(nextRescan, waiting.values.min() ?? .max)
       guard mailbox.control.sleep(untilMilliseconds: deadline) else { return }
-      var names: [FileName] = []
-      var finished = Set<FileName>()  // closed by their writer or renamed in: judged as they are now
+      var entries: [Entry] = []
+      var finished = Set<Entry>()  // closed by their writer or renamed in: judged as they are now
       var scan = false
+      var reload = false
       for work in mailbox.drain() {
         switch work {
         case .rescan: scan = true
-        case .look(let name, .written):
-          if InboxEntryKind(name) == .request { writers.insert(name) }
-        case .look(let name, .closed), .look(let name, .moved):
-          writers.remove(name)
-          finished.insert(name)
-          names.append(name)
-        case .look(let name, .created):
+        case .partnersChanged: reload = true
+        case .look(let partner, let name, .written):
+          if InboxEntryKind(name) == .request { writers.insert(Entry(partner: partner, name: name)) }
+        case .look(let partner, let name, .closed), .look(let partner, let name, .moved):
+          let entry = Entry(partner: partner, name: name)
+          writers.remove(entry)
+          finished.insert(entry)
+          entries.append(entry)
+        case .look(let partner, let name, .created):
           // Appeared by IN_CREATE alone: look now (a hard link is complete) and again when it has settled.
-          waiting[name] = ConditionLock.monotonicMilliseconds() + settleMilliseconds
-          names.append(name)
+          let entry = Entry(partner: partner, name: name)
+          waiting[entry] = ConditionLock.monotonicMilliseconds() + settleMilliseconds
+          entries.append(entry)
         }
       }
       let now = ConditionLock.monotonicMilliseconds()
       if now >= nextRescan {
         scan = true
+        reload = true
         nextRescan = now + rescanInterval
       }
-      for (name, due) in waiting where due <= now {
-        names.append(name)
-        waiting[name] = nil
+      if reload { reloadPartners() }
+      for (entry, due) in waiting where due <= now {
+        entries.append(entry)
+        waiting[entry] = nil
       }
       if scan {
-        let present = try intake.inbox.requestNames()
+        var present = Set<Entry>()
+        for (partner, intake) in intakes.all {
+          for name in try intake.inbox.requestNames() { present.insert(Entry(partner: partner, name: name)) }
+        }
         writers.formIntersection(present)
-        names += present
+        entries += present
       }
-      var pass = RequestIntake.Pass()
-      var pendingNames = Set(names)
-      while let name = pendingNames.popFirst() {
+      var passes: [String?: RequestIntake.Pass] = [:]
+      var pendingEntries = Set(entries)
+      while let entry = pendingEntries.popFirst() {
         // A long backlog is not a reason to ignore SIGTERM: what is not claimed stays in the inbox and
         // is picked up at the next start.
         if mailbox.control.isStopped { return }
-        let before = pass.claimed.count
+        guard let intake = intakes.intake(for: entry.partner) else { continue }
         let writer: RequestIntake.Writer =
-          writers.contains(name) ? .writing : finished.contains(name) ? .done : .unknown
-        intake.take(name, into: &pass, writer: writer)
-        if pass.claimed.count > before {
-          waiting[name] = nil
+          writers.contains(entry) ? .writing : finished.contains(entry) ? .done : .unknown
+        let before = passes[entry.partner]?.claimed.count ?? 0
+        intake.take(entry.name, into: &passes[entry.partner, default: RequestIntake.Pass()], writer: writer)
+        if (passes[entry.partner]?.claimed.count ?? 0) > before {
+          waiting[entry] = nil
           runners.wake()
         }
       }
-      for (name, retry) in pass.waiting.merging(pass.retiring, uniquingKeysWith: min) {
-        waiting[name] =
-          ConditionLock.monotonicMilliseconds() + max(0, retry.milliseconds - Timestamp.now().milliseconds)
+      for (partner, pass) in passes {
+        for (name, retry) in pass.waiting.merging(pass.retiring, uniquingKeysWith: min) {
+          waiting[Entry(partner: partner, name: name)] =
+            ConditionLock.monotonicMilliseconds() + max(0, retry.milliseconds - Timestamp.now().milliseconds)
+        }
       }
+    }
+  }
+
+  /// Reads the partners file again; a valid new version opens the new partners' folders (the watcher
+  /// adds them and asks for a scan) and stops reading those of removed partners.
+  private func reloadPartners() {
+    guard let registry = intakes.partners else { return }
+    switch registry.reload() {
+    case .unchanged:
+      return
+    case .refused(let error):
+      logger.error(
+        "the new partners file is refused; the previous one stays in force",
+        metadata: ["error": "\(error)"])
+    case .changed(let list):
+      do {
+        let change = try intakes.update(to: list)
+        logger.notice(
+          "partners file reloaded",
+          metadata: [
+            "partners": "\(list.ids.count)", "partners.added": "\(change.added.joined(separator: ","))",
+            "partners.removed": "\(change.removed.joined(separator: ","))",
+          ])
+      } catch {
+        logger.error("cannot open the new partners' folders", metadata: ["error": "\(error)"])
+      }
+      folders.set(intakes.folders)
+      runners.wake()
     }
   }
 }

@@ -15,12 +15,14 @@ public final class Workspace: @unchecked Sendable {
   public let configuration: Configuration
   public let inbox: Inbox
   public let store: JobStore
-  public let intake: RequestIntake
+  /// The drop folders and their intakes (one per partner with `--partners`).
+  public let intakes: IntakeSet
   public let runner: JobRunner
   private let lock: SpoolLock
 
   public init(configuration: Configuration, logger: Logger) throws {
     let catalog = configuration.catalog
+    let partners = try configuration.loadPartners()
     // Over a file-size limit (RLIMIT_FSIZE) write(2) then fails with EFBIG, which fails the job, instead
     // of the signal killing the daemon.
     signal(SIGXFSZ, SIG_IGN)
@@ -29,21 +31,24 @@ public final class Workspace: @unchecked Sendable {
     lock = try spool.lock()
     inbox = try Inbox(path: configuration.inbox)
     try Workspace.checkSameFileSystem(inbox: inbox.directory, spool: spool.root)
-    let outbox = try Outbox(
+    let sites = try OutboxSites(
       path: configuration.outbox, links: OutboxLinks(baseURL: configuration.baseURL),
       ttl: configuration.ttlSeconds)
-    store = JobStore(spool: spool, outbox: outbox, logger: logger)
-    intake = RequestIntake(
-      inbox: inbox, store: store, parser: RequestParser(catalog: catalog),
+    if partners == nil { _ = try sites.open(partner: nil) }
+    store = JobStore(spool: spool, sites: sites, logger: logger)
+    intakes = try IntakeSet(
+      root: inbox, store: store, parser: RequestParser(catalog: catalog),
       settleMilliseconds: configuration.settleMilliseconds,
-      graceMilliseconds: configuration.graceMilliseconds,
+      graceMilliseconds: configuration.graceMilliseconds, partners: partners,
       logger: logger)
     runner = JobRunner(
       store: store, catalog: catalog, source: configuration.source.makeSource(),
       emptyOK: configuration.emptyOK,
-      rawCSV: configuration.rawCSV, logger: logger)
+      rawCSV: configuration.rawCSV, partners: partners, logger: logger)
     runner.retries = configuration.retries
-    try store.recover(lock, inbox: inbox)
+    try store.recover(
+      lock, inbox: inbox,
+      folders: Dictionary(intakes.all.map { ($0.partner, $0.intake.inbox) }) { first, _ in first })
   }
 
   /// Claiming is a rename: inbox and spool must be on one file system.

@@ -9,8 +9,12 @@ public struct ExportQuery: Sendable, Equatable {
 
   public var dialect: SQLDialect
 
-  /// Builds the query for `request`; throws what ``RequestParser/validate(_:)`` would.
-  public init(jobType: JobType, request: ExportRequest, dialect: SQLDialect = .sqlite) throws(RequestError) {
+  /// Builds the query for `request`, ANDed with `scope` (a partner's filter for this job type, compiled
+  /// on its own so that its clauses do not count against the request's); throws what
+  /// ``RequestParser/validate(_:)`` would.
+  public init(jobType: JobType, request: ExportRequest, scope: String? = nil, dialect: SQLDialect = .sqlite)
+    throws(RequestError)
+  {
     self.jobType = jobType
     self.dialect = dialect
     if let names = request.columns {
@@ -25,10 +29,18 @@ public struct ExportQuery: Sendable, Equatable {
     } else {
       self.columns = jobType.columns
     }
+    let compiler = FilterCompiler(jobType: jobType, dialect: dialect)
     do {
-      condition = try FilterCompiler(jobType: jobType, dialect: dialect).compile(request.filter)
+      condition = try compiler.compile(request.filter)
     } catch {
       throw RequestError(error.description)
+    }
+    if let scope {
+      do {
+        condition = try compiler.compile(scope).and(condition)
+      } catch {
+        throw RequestError("the partner's scope: \(error.description)")
+      }
     }
   }
 

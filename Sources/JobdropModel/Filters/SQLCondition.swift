@@ -70,6 +70,14 @@ public struct SQLCondition: Sendable, Equatable {
     return SQLCondition.and(clauses.filter { $0.boundedColumn != column }.map(\.condition)) ?? .all
   }
 
+  /// This condition and `other`, both to hold: their clauses in order, one list (a planner sees both).
+  public func and(_ other: SQLCondition) -> SQLCondition {
+    if other.sql == SQLCondition.all.sql { return self }
+    if sql == SQLCondition.all.sql { return other }
+    return SQLCondition(
+      sql: "\(sql) AND \(other.sql)", bindings: bindings + other.bindings, clauses: clauses + other.clauses)
+  }
+
   private static func and(_ conditions: [SQLCondition]) -> SQLCondition? {
     guard !conditions.isEmpty else { return nil }
     return SQLCondition(

@@ -28,7 +28,8 @@ public final class DirectoryWatcher {
     public var description: String { message }
   }
 
-  /// Initializes libinotifytools and watches each of `directories` for `mask`.
+  /// Initializes libinotifytools and watches each of `directories` for `mask`; more can be added with
+  /// ``watch(_:mask:)``.
   public init(directories: [String], mask: InotifyMask = .dropFolder) throws(Failure) {
     guard !DirectoryWatcher.active else { throw Failure(message: "a directory watcher is already running") }
     // libinotifytools waits with select(2), which aborts the process for a descriptor past FD_SETSIZE;
@@ -46,14 +47,30 @@ public final class DirectoryWatcher {
     }
     DirectoryWatcher.active = true
     for path in directories {
-      guard inotifytools_watch_file(path, Int32(bitPattern: mask.rawValue)) == 1 else {
-        let reason = String(cString: strerror(inotifytools_error()))
+      do {
+        try watch(path, mask: mask)
+      } catch {
         inotifytools_cleanup()
         DirectoryWatcher.active = false
-        throw Failure(message: "inotify: cannot watch \(path): \(reason)")
+        throw error
       }
-      paths[inotifytools_wd_from_filename(path)] = path
     }
+  }
+
+  /// Adds a watch on `path` for `mask`.
+  public func watch(_ path: String, mask: InotifyMask = .dropFolder) throws(Failure) {
+    guard inotifytools_watch_file(path, Int32(bitPattern: mask.rawValue)) == 1 else {
+      throw Failure(message: "inotify: cannot watch \(path): \(String(cString: strerror(inotifytools_error())))")
+    }
+    paths[inotifytools_wd_from_filename(path)] = path
+  }
+
+  /// Removes the watch on `path`; its events stop (an `IN_IGNORED` for it may still be read).
+  public func unwatch(_ path: String) {
+    let wd = inotifytools_wd_from_filename(path)
+    guard wd >= 0 else { return }
+    _ = inotifytools_remove_watch_by_wd(wd)
+    paths[wd] = nil
   }
 
   deinit {

@@ -21,6 +21,8 @@ public final class JobRunner: @unchecked Sendable {
   let source: any DataSource
   let emptyOK: Bool
   let rawCSV: Bool
+  /// The partners in force, with `--partners`: each job runs within its partner's scope as it is now.
+  let partners: PartnerRegistry?
   let logger: Logger
   /// How often progress is published while a job runs, in milliseconds.
   public var progressInterval: Int64 = 1000
@@ -29,8 +31,10 @@ public final class JobRunner: @unchecked Sendable {
   public var retries = 4
 
   public init(
-    store: JobStore, catalog: Catalog, source: any DataSource, emptyOK: Bool, rawCSV: Bool, logger: Logger
+    store: JobStore, catalog: Catalog, source: any DataSource, emptyOK: Bool, rawCSV: Bool,
+    partners: PartnerRegistry? = nil, logger: Logger
   ) {
+    self.partners = partners
     self.store = store
     self.catalog = catalog
     self.source = source
@@ -151,6 +155,19 @@ public final class JobRunner: @unchecked Sendable {
     var transient = false
   }
 
+  /// The scope a partner's job runs within, as the partners file in force says now; `nil` for a job of no
+  /// partner. A partner no longer served, or a job type no longer enabled, fails the job.
+  private func scope(of job: Job, jobType: String) throws(JobFailure) -> String? {
+    guard let id = job.record.partner else { return nil }
+    guard let partner = partners?.partner(id: id) else {
+      throw JobFailure(message: "partner '\(id)' is no longer served")
+    }
+    switch partner.access(to: jobType) {
+    case .enabled(let scope): return scope
+    case .notEnabled(let message): throw JobFailure(message: message)
+    }
+  }
+
   /// Cuts the running exports short (inside their queries too) for a shutdown; each goes back to
   /// `pending` when its `shouldStop` says yes.
   public func interruptRunning() { source.interruptRunning() }
@@ -167,25 +184,28 @@ public final class JobRunner: @unchecked Sendable {
           "job_type: unknown job type '\(request.jobType)' (job types: \(catalog.names.joined(separator: ", ")))"
       )
     }
+    let scope = try scope(of: job, jobType: jobType.name)
     let query: ExportQuery
     do {
-      query = try ExportQuery(jobType: jobType, request: request, dialect: source.dialect)
+      query = try ExportQuery(jobType: jobType, request: request, scope: scope, dialect: source.dialect)
     } catch {
       throw JobFailure(message: error.message)
     }
     let name = "\(jobType.name)-\(job.record.createdAt.compact).\(request.format.fileExtension)"
     let file: ExportFile
+    let site: Outbox
     do {
-      file = try ExportFile(directory: store.outbox.filesDirectory(for: job.id), name: FileName(name))
+      site = try store.sites.site(for: job)
+      file = try ExportFile(directory: site.filesDirectory(for: job.id), name: FileName(name))
     } catch {
       logger.warning("cannot create the export file", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
-      store.outbox.removeEmptyFilesDirectory(for: job.id)
+      try? store.sites.site(for: job).removeEmptyFilesDirectory(for: job.id)
       throw JobFailure(message: "cannot create the export file: \(error.reason)")
     }
     // A job that publishes no file leaves no empty public folder behind.
     func abandon() {
       file.discard()
-      store.outbox.removeEmptyFilesDirectory(for: job.id)
+      site.removeEmptyFilesDirectory(for: job.id)
     }
     let sink: any ByteSink = request.format == .csvGzip ? GzipSink(next: file) : file
     let writer = CSVWriter(file: sink, guardFormulas: !rawCSV)
@@ -229,7 +249,7 @@ public final class JobRunner: @unchecked Sendable {
       CrashPoint.reached("export-published")
       return Result(rows: rows, bytes: file.byteCount, sha256: sha, fileName: name)
     } catch {
-      store.outbox.removeEmptyFilesDirectory(for: job.id)
+      site.removeEmptyFilesDirectory(for: job.id)
       logger.warning(
         "cannot publish the export file", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
       throw JobFailure(message: "cannot publish the export file: \(error.reason)")

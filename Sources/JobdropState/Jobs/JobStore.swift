@@ -10,12 +10,16 @@ import Logging
 // @unchecked: every mutable property is read and written under `lock`; the index under `indexLock`.
 public final class JobStore: @unchecked Sendable {
   public let spool: Spool
-  public let outbox: Outbox
+  /// The sites jobs are published in (one per partner with `--partners`).
+  public let sites: OutboxSites
   let logger: Logger
   private(set) var jobs: [String: Job] = [:]
-  private var pending = PendingQueue()
+  private var pending = FairQueue()
+  /// How many jobs of each partner are pending or started.
+  private var active: [String?: Int] = [:]
   private var nextIndexAllowed: Int64 = 0
-  private var indexDirty = true
+  /// The sites whose index is out of date.
+  private var indexDirty = Set<String?>()
   /// Jobs whose documents could not be written (a full outbox); retried by ``republish()``.
   private var unpublished = Set<String>()
   private let lock = ConditionLock()
@@ -23,9 +27,9 @@ public final class JobStore: @unchecked Sendable {
   /// The shortest time between two index renders, in milliseconds.
   public let indexInterval: Int64
 
-  public init(spool: Spool, outbox: Outbox, logger: Logger, indexInterval: Int64 = 50) {
+  public init(spool: Spool, sites: OutboxSites, logger: Logger, indexInterval: Int64 = 50) {
     self.spool = spool
-    self.outbox = outbox
+    self.sites = sites
     self.logger = logger
     self.indexInterval = indexInterval
   }
@@ -34,12 +38,16 @@ public final class JobStore: @unchecked Sendable {
   /// `started` back to `pending`, and republishes every job's documents and the index. Damaged status
   /// files are reported here. A document that cannot be written now (a full disk) does not stop the
   /// start: it is retried by ``republish()``.
-  public func recover(_ spoolLock: SpoolLock, inbox: Inbox) throws {
-    try lock.withLock { try recoverLocked(spoolLock, inbox: inbox) }
+  ///
+  /// `inbox` is the inbox folder (the request of a damaged job goes back there); `folders` are the drop
+  /// folders read, by partner (`nil`: the inbox itself), where claimed files a stopped process left are
+  /// taken away.
+  public func recover(_ spoolLock: SpoolLock, inbox: Inbox, folders: [String?: Inbox]) throws {
+    try lock.withLock { try recoverLocked(spoolLock, inbox: inbox, folders: folders) }
     try? publishIndex(force: true)
   }
 
-  private func recoverLocked(_ spoolLock: SpoolLock, inbox: Inbox) throws {
+  private func recoverLocked(_ spoolLock: SpoolLock, inbox: Inbox, folders: [String?: Inbox]) throws {
     let recovery = try spool.recover(spoolLock, returningRequestsTo: inbox.directory)
     for (path, reason) in recovery.quarantined {
       logger.error(
@@ -51,25 +59,32 @@ public final class JobStore: @unchecked Sendable {
         "the request of a damaged job was put back into the inbox to run again",
         metadata: ["request.file": "\(name.display)"])
     }
-    do {
-      try outbox.publishErrorDocuments()
-      try outbox.removeTemporaryFiles(jobs: recovery.jobs.filter { $0.state != .failed }.map(\.id))
-    } catch {
-      logger.warning("cannot tidy the outbox; going on", metadata: ["error": "\(error)"])
-    }
-    // Claimed files a stopped process left in the inbox (their grace time is over): gone if unchanged.
-    let present = Set((try? inbox.requestNames()) ?? [])
-    var claims: [FileName: InboxClaim] = [:]
-    for job in recovery.jobs.sorted(by: { $0.record.createdAt < $1.record.createdAt }) {
-      if let claim = job.record.inboxClaim, present.contains(claim.fileName) {
-        claims[claim.fileName] = claim
+    var unfinished: [String?: [String]] = [:]
+    for (partner, _) in sites.opened { unfinished[partner] = [] }
+    for job in recovery.jobs where job.state != .failed { unfinished[job.record.partner, default: []].append(job.id) }
+    for (partner, ids) in unfinished {
+      do {
+        try sites.open(partner: partner).removeTemporaryFiles(jobs: ids)
+      } catch {
+        logger.warning("cannot tidy the outbox; going on", metadata: ["error": "\(error)"])
       }
     }
-    for (name, claim) in claims {
-      if case .newUpload(let kept) = spool.retire(name, from: inbox.directory, as: claim) {
-        logger.info(
-          "a new upload under a claimed name is left to be claimed",
-          metadata: ["request.file": "\(kept.display)"])
+    // Claimed files a stopped process left in the inbox (their grace time is over): gone if unchanged.
+    for (partner, folder) in folders {
+      let present = Set((try? folder.requestNames()) ?? [])
+      var claims: [FileName: InboxClaim] = [:]
+      for job in recovery.jobs.sorted(by: { $0.record.createdAt < $1.record.createdAt })
+      where job.record.partner == partner {
+        if let claim = job.record.inboxClaim, present.contains(claim.fileName) {
+          claims[claim.fileName] = claim
+        }
+      }
+      for (name, claim) in claims {
+        if case .newUpload(let kept) = spool.retire(name, from: folder.directory, as: claim) {
+          logger.info(
+            "a new upload under a claimed name is left to be claimed",
+            metadata: ["request.file": "\(kept.display)"])
+        }
       }
     }
     for var job in recovery.jobs {
@@ -82,16 +97,18 @@ public final class JobStore: @unchecked Sendable {
       }
       jobs[job.id] = job
       if job.state == .pending { pending.insert(job) }
+      if !job.state.isFinal { active[job.record.partner, default: 0] += 1 }
       publishLocked(job, unlessUnchanged: true)
+      indexDirty.insert(job.record.partner)
     }
-    indexDirty = true
+    for (partner, _) in sites.opened { indexDirty.insert(partner) }
   }
 
   /// Publishes a job's documents; one that cannot be written now is remembered and retried by
   /// ``republish()``, so a full outbox delays the documents but never stops a job or the daemon.
   private func publishLocked(_ job: Job, unlessUnchanged: Bool = false) {
     do {
-      try outbox.publish(job, unlessUnchanged: unlessUnchanged)
+      try sites.site(for: job).publish(job, unlessUnchanged: unlessUnchanged)
       unpublished.remove(job.id)
     } catch {
       if unpublished.insert(job.id).inserted {
@@ -112,15 +129,17 @@ public final class JobStore: @unchecked Sendable {
           continue
         }
         publishLocked(job)
+        indexDirty.insert(job.record.partner)
       }
-      if unpublished.isEmpty { return 0 }
-      indexDirty = true
       return unpublished.count
     }
   }
 
   /// All jobs, in no particular order.
   public var all: [Job] { lock.withLock { Array(jobs.values) } }
+
+  /// How many of `partner`'s jobs are pending or started now.
+  public func activeCount(partner: String?) -> Int { lock.withLock { active[partner] ?? 0 } }
 
   /// The job with `id`, as the store has it now.
   public func job(id: String) -> Job? { lock.withLock { jobs[id] } }
@@ -171,9 +190,12 @@ public final class JobStore: @unchecked Sendable {
   private func claimLocked(_ record: JobRecord, state: JobState) -> Job {
     let job = Job(record: record, state: state)
     jobs[job.id] = job
-    if state == .pending { pending.insert(job) }
+    if state == .pending {
+      pending.insert(job)
+      active[record.partner, default: 0] += 1
+    }
     publishLocked(job)
-    indexDirty = true
+    indexDirty.insert(record.partner)
     return job
   }
 
@@ -189,8 +211,9 @@ public final class JobStore: @unchecked Sendable {
     let moved = try spool.move(job, to: target, record: record)
     jobs[moved.id] = moved
     if target == .pending { pending.insert(moved) }
+    if target.isFinal && !job.state.isFinal { active[record.partner, default: 1] -= 1 }
     publishLocked(moved)
-    indexDirty = true
+    indexDirty.insert(record.partner)
     return moved
   }
 
@@ -206,7 +229,7 @@ public final class JobStore: @unchecked Sendable {
     try spool.update(job)
     jobs[job.id] = job
     publishLocked(job)
-    indexDirty = true
+    indexDirty.insert(job.record.partner)
   }
 
   /// Removes finished jobs created more than the outbox's TTL before `now`; returns how many.
@@ -216,11 +239,11 @@ public final class JobStore: @unchecked Sendable {
   }
 
   private func expireLocked(now: Timestamp) throws -> Int {
-    let cutoff = now.adding(seconds: -outbox.ttl)
+    let cutoff = now.adding(seconds: -sites.ttl)
     var removed = 0
     for job in jobs.values where job.state.isFinal && job.record.createdAt <= cutoff {
       do {
-        try outbox.remove(id: job.id)
+        try sites.site(for: job).remove(id: job.id)
         CrashPoint.reached("mid-expiry")
         try spool.remove(job)
       } catch {
@@ -230,33 +253,41 @@ public final class JobStore: @unchecked Sendable {
       }
       jobs[job.id] = nil
       unpublished.remove(job.id)
+      indexDirty.insert(job.record.partner)
       removed += 1
       logger.info("job expired", metadata: ["job.id": "\(job.id)"])
     }
-    if removed > 0 { indexDirty = true }
     return removed
   }
 
-  /// Renders `index.json` if anything changed and the last render is at least ``indexInterval`` old
-  /// (or `force`). The document is assembled under the lock and written outside it. After a render that
-  /// took *t*, the next waits at least 10 *t*, so rendering a large index never takes more than about a
-  /// tenth of the time and the cost per job stays flat as the number of jobs grows.
+  /// Marks `partner`'s site for an index render (a new partner's site gets an empty index at once).
+  public func touchSite(partner: String?) { lock.withLock { _ = indexDirty.insert(partner) } }
+
+  /// Renders the `index.json` of every site where anything changed, if the last render is at least
+  /// ``indexInterval`` old (or `force`). Each document is assembled under the lock and written outside
+  /// it. After a render that took *t*, the next waits at least 10 *t*, so rendering a large index never
+  /// takes more than about a tenth of the time and the cost per job stays flat as the number of jobs grows.
   public func publishIndex(force: Bool = false) throws {
     try indexLock.withLock {
       let start = ConditionLock.monotonicMilliseconds()
-      let bytes: [UInt8]? = lock.withLock {
-        guard indexDirty else { return nil }
+      let documents: [(partner: String?, site: Outbox, bytes: [UInt8])] = try lock.withLock {
+        guard !indexDirty.isEmpty else { return [] }
         let now = ConditionLock.monotonicMilliseconds()
-        guard force || now >= nextIndexAllowed else { return nil }
-        indexDirty = false
-        return outbox.indexDocument()
+        guard force || now >= nextIndexAllowed else { return [] }
+        defer { indexDirty.removeAll() }
+        return try indexDirty.map { partner throws(FileSystemError) in
+          let site = try sites.open(partner: partner)
+          return (partner, site, site.indexDocument())
+        }
       }
-      if let bytes {
-        do {
-          try outbox.writeIndex(bytes)
-        } catch {
-          lock.withLock { indexDirty = true }
-          throw error
+      if !documents.isEmpty {
+        for (offset, document) in documents.enumerated() {
+          do {
+            try document.site.writeIndex(document.bytes)
+          } catch {
+            lock.withLock { indexDirty.formUnion(documents[offset...].map(\.partner)) }
+            throw error
+          }
         }
         let end = ConditionLock.monotonicMilliseconds()
         lock.withLock { nextIndexAllowed = end + max(indexInterval, 10 * (end - start)) }

@@ -22,6 +22,10 @@ public final class RequestIntake: @unchecked Sendable {
   let settleMilliseconds: Int64
   /// How long a claimed request file stays in the inbox.
   public let graceMilliseconds: Int64
+  /// The partner whose drop folder this is (`inbox/<partner>/`), or `nil` without `--partners`.
+  public let partner: String?
+  /// The partners in force: a request is checked against its partner's enabled job types and limit.
+  let partners: PartnerRegistry?
   let logger: Logger
   /// Requests found cut short right after their writer closed them, and when: judged once they have been
   /// quiet a moment (the close event may be read after the next upload of the name began).
@@ -36,9 +40,11 @@ public final class RequestIntake: @unchecked Sendable {
 
   public init(
     inbox: Inbox, store: JobStore, parser: RequestParser, settleMilliseconds: Int64,
-    graceMilliseconds: Int64 = 0,
+    graceMilliseconds: Int64 = 0, partner: String? = nil, partners: PartnerRegistry? = nil,
     logger: Logger
   ) {
+    self.partner = partner
+    self.partners = partners
     self.inbox = inbox
     self.store = store
     self.parser = parser
@@ -91,6 +97,8 @@ public final class RequestIntake: @unchecked Sendable {
   /// (`ENOSPC`, `EIO`) is retried after ``claimRetryMilliseconds``: the request stays in the inbox.
   public func take(_ name: FileName, into pass: inout Pass, writer: Writer = .unknown) {
     guard InboxEntryKind(name) == .request, writer != .writing else { return }
+    // A partner no longer in the partners file: its inbox is not read any more.
+    if let partner, partners?.partner(id: partner) == nil { return }
     let now = Timestamp.now()
     let content: Inbox.Content
     do {
@@ -100,7 +108,8 @@ public final class RequestIntake: @unchecked Sendable {
       return
     }
     var record = JobRecord(
-      id: JobID.make(), requestFile: name.display, jobType: "", request: nil, createdAt: now)
+      id: JobID.make(), requestFile: name.display, jobType: "", request: nil, createdAt: now,
+      partner: partner)
     let pin: PinnedFile
     var kept: [UInt8] = []
     var sha256: String?
@@ -145,6 +154,7 @@ public final class RequestIntake: @unchecked Sendable {
         record.request = request
         record.jobType = request.jobType
         try parser.validate(request)
+        try checkPartner(request)
       } catch let error as RequestError {
         // Cut short with its writer done is cut short for good; otherwise it may be an upload still under
         // way that gives no events (a scan at start): it gets the settle time.
@@ -185,7 +195,18 @@ public final class RequestIntake: @unchecked Sendable {
       metadata: [
         "job.id": "\(job.id)", "job.type": "\(record.jobType)", "request.file": "\(record.requestFile)",
         "job.status": "\(state.rawValue)",
-      ].merging(record.error.map { ["error": "\($0)"] } ?? [:]) { $1 })
+      ].merging(record.error.map { ["error": "\($0)"] } ?? [:]) { $1 }.merging(
+        partner.map { ["partner": "\($0)"] } ?? [:]) { $1 })
+  }
+
+  /// Refuses a request its partner may not make: a job type not enabled for it, or one past its limit of
+  /// jobs in progress.
+  private func checkPartner(_ request: ExportRequest) throws(RequestError) {
+    guard let id = partner, let current = partners?.partner(id: id) else { return }
+    if case .notEnabled(let message) = current.access(to: request.jobType) { throw RequestError(message) }
+    if store.activeCount(partner: id) >= current.maximumPending {
+      throw RequestError("too many jobs in progress for partner '\(id)' (limit \(current.maximumPending))")
+    }
   }
 
   /// Whether `name` is a claimed file in its grace time: the same file with the same bytes.

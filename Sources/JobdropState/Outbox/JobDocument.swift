@@ -39,8 +39,10 @@ struct JobDocument: Encodable {
     var sha256: String?
     var expiresAt: Timestamp
     var request: Request
+    /// The partner whose job it is, with `--partners`.
+    var partner: String?
     enum CodingKeys: String, CodingKey {
-      case rows, bytes, sha256, request
+      case rows, bytes, sha256, request, partner
       case expiresAt = "expires_at"
     }
   }
@@ -77,7 +79,8 @@ struct JobDocument: Encodable {
       request: Request(
         file: record.requestFile, reference: record.request?.reference, filter: record.request?.filter,
         dialect: record.request?.dialect.rawValue, columns: record.request?.columns,
-        format: record.request?.format.rawValue))
+        format: record.request?.format.rawValue),
+      partner: record.partner)
     if let echo = record.request?.eshopbox {
       eshopboxJobType = echo.jobType
       channelId = echo.channelId

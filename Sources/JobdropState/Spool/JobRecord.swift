@@ -27,13 +27,16 @@ public struct JobRecord: Codable, Sendable, Equatable {
   public var attempts: Int
   /// Not to be started before this time (a transient source failure is being retried).
   public var retryAt: Timestamp?
+  /// The partner whose job this is (`inbox/<partner>/`); `nil` without `--partners`.
+  public var partner: String?
   /// The inbox file the job was claimed from (`nil` for records written before claims kept it).
   public var inboxClaim: InboxClaim?
 
   public init(
     id: String, requestFile: String, jobType: String, request: ExportRequest?, createdAt: Timestamp,
-    error: String? = nil
+    error: String? = nil, partner: String? = nil
   ) {
+    self.partner = partner
     self.id = id
     self.requestFile = requestFile
     self.jobType = jobType

@@ -17,15 +17,15 @@ import Testing
     init() throws {
       spool = try Spool(path: directory.file("spool"))
       inbox = try Inbox(path: directory.file("inbox"))
-      let outbox = try Outbox(path: directory.file("outbox"), links: OutboxLinks(baseURL: nil), ttl: 3600)
-      store = JobStore(spool: spool, outbox: outbox, logger: Logger(label: "test"))
+      let sites = try OutboxSites(path: directory.file("outbox"), links: OutboxLinks(baseURL: nil), ttl: 3600)
+      store = JobStore(spool: spool, sites: sites, logger: Logger(label: "test"))
       lock = try spool.lock()
     }
 
-    func claim(_ name: String, error: String? = nil) throws -> Job {
+    func claim(_ name: String, error: String? = nil, partner: String? = nil) throws -> Job {
       let record = JobRecord(
         id: JobID.make(), requestFile: name, jobType: "order_export",
-        request: ExportRequest(jobType: "order_export"), createdAt: .now(), error: error)
+        request: ExportRequest(jobType: "order_export"), createdAt: .now(), error: error, partner: partner)
       return try store.claim(
         record, state: error == nil ? .pending : .failed,
         bytes: Array(#"{"data":{"type":"job","job_type":"order_export"}}"#.utf8))
@@ -72,9 +72,10 @@ import Testing
       setup = nil  // the first process is gone (its lock with it)
     }
     let spool = try Spool(path: spoolPath)
-    let outbox = try Outbox(path: root.file("outbox"), links: OutboxLinks(baseURL: nil), ttl: 3600)
-    let store = JobStore(spool: spool, outbox: outbox, logger: Logger(label: "test"))
-    try store.recover(try spool.lock(), inbox: try Inbox(path: root.file("inbox")))
+    let sites = try OutboxSites(path: root.file("outbox"), links: OutboxLinks(baseURL: nil), ttl: 3600)
+    let store = JobStore(spool: spool, sites: sites, logger: Logger(label: "test"))
+    let inbox = try Inbox(path: root.file("inbox"))
+    try store.recover(try spool.lock(), inbox: inbox, folders: [nil: inbox])
     #expect(store.job(id: job.id)?.state == .pending)
     #expect(root.list("spool/started") == [])
     #expect(root.read("outbox/jobs/\(job.id).json")?.contains(#""status":"pending""#) == true)
@@ -90,5 +91,35 @@ import Testing
     #expect(setup.directory.list("spool/requests") == [])
     #expect(setup.directory.list("outbox/jobs") == [])
     #expect(setup.directory.list("outbox/requests") == [])
+  }
+
+  @Test func partnersTakeTurnsOldestFirstWithinEach() throws {
+    let setup = try Setup()
+    let acme = try (1...4).map { try setup.claim("a\($0).json", partner: "acme") }
+    let globex = try setup.claim("g.json", partner: "globex")
+    let initech = try setup.claim("i.json", partner: "initech")
+    #expect(setup.store.activeCount(partner: "acme") == 4)
+    var order: [String] = []
+    while let job = try setup.store.startNextPending() {
+      order.append(job.id)
+      try setup.store.move(job, to: .failed, record: job.record)
+    }
+    #expect(order == [acme[0].id, globex.id, initech.id, acme[1].id, acme[2].id, acme[3].id])
+    #expect(setup.store.activeCount(partner: "acme") == 0)
+  }
+
+  @Test func eachPartnersJobsArePublishedInItsOwnSiteOnly() throws {
+    let setup = try Setup()
+    let acme = try setup.claim("same.json", partner: "acme")
+    let globex = try setup.claim("same.json", partner: "globex")
+    try setup.store.publishIndex(force: true)
+    #expect(setup.directory.list("outbox/acme/jobs") == ["\(acme.id).json"])
+    #expect(setup.directory.list("outbox/globex/jobs") == ["\(globex.id).json"])
+    #expect(setup.directory.read("outbox/acme/requests/same.json")?.contains(acme.id) == true)
+    #expect(setup.directory.read("outbox/globex/requests/same.json")?.contains(globex.id) == true)
+    let acmeIndex = try #require(setup.directory.read("outbox/acme/index.json"))
+    #expect(acmeIndex.contains(acme.id) && !acmeIndex.contains(globex.id))
+    #expect(acmeIndex.contains(#""partner":"acme""#))
+    #expect(setup.directory.read("outbox/index.json") == nil, "no site of no partner was opened")
   }
 }

@@ -1,0 +1,56 @@
+import JobdropSystem
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The static sites jobdrop publishes into the outbox folder: the folder itself for jobs of no partner,
+/// and `outbox/<id>/` for each partner's jobs, each a complete site of the single-partner layout
+/// (`index.json`, `jobs/`, `files/`, `requests/`) holding that partner's jobs only.
+///
+/// Sites are opened (and created) on first use, so a new partner's site appears with its first job or
+/// when ``open(partner:)`` is called for it at start or reload.
+// @unchecked: `sites` is only touched under `lock`; each Outbox documents its own rule.
+public final class OutboxSites: @unchecked Sendable {
+  /// The outbox folder.
+  public let path: String
+  public let links: OutboxLinks
+  /// Seconds a job lives after it was created.
+  public let ttl: Int64
+  private var sites: [String?: Outbox] = [:]
+  private let lock = ConditionLock()
+
+  /// Opens the outbox folder at `path` (creating it when missing); the root site itself is opened on its
+  /// first use.
+  public init(path: String, links: OutboxLinks, ttl: Int64) throws(FileSystemError) {
+    _ = try DirectoryHandle(path: path, create: true, mode: 0o755)
+    self.path = path
+    self.links = links
+    self.ttl = ttl
+  }
+
+  /// The site of `partner`'s jobs (`nil`: the outbox folder itself), opened and created when needed.
+  public func open(partner: String?) throws(FileSystemError) -> Outbox {
+    try lock.withLock { () throws(FileSystemError) -> Outbox in
+      if let site = sites[partner] { return site }
+      let site = try Outbox(path: partner.map { "\(path)/\($0)" } ?? path, links: links, ttl: ttl)
+      do {
+        try site.publishErrorDocuments()
+      } catch let error as FileSystemError {
+        throw error
+      } catch {
+        throw FileSystemError(operation: "write", path: "\(path)/errors", errno: EIO)
+      }
+      sites[partner] = site
+      return site
+    }
+  }
+
+  /// The site a job is published in.
+  public func site(for job: Job) throws(FileSystemError) -> Outbox { try open(partner: job.record.partner) }
+
+  /// Every site opened so far, with its partner.
+  public var opened: [(partner: String?, site: Outbox)] {
+    lock.withLock { sites.map { ($0.key, $0.value) } }
+  }
+}
