@@ -14,46 +14,61 @@ extension DemoData {
 
   static let marketplaceSchema = """
     CREATE TABLE products (sku TEXT PRIMARY KEY, ean TEXT, style_code TEXT, brand TEXT, vertical TEXT, title TEXT,
-      mrp INTEGER, combo TEXT, quantity_available INTEGER, availability TEXT, created_at TEXT, updated_at TEXT);
+      mrp INTEGER, combo TEXT, quantity_available INTEGER, availability TEXT, created_at TEXT, updated_at TEXT,
+      store TEXT NOT NULL);
     CREATE TABLE channel_listings (listing_id TEXT, channel TEXT, portal_name TEXT, sku TEXT, ean TEXT,
       style_code TEXT, brand TEXT, vertical TEXT, title TEXT, mrp INTEGER, selling_price INTEGER, status TEXT,
-      created_at TEXT, updated_at TEXT);
+      created_at TEXT, updated_at TEXT,
+      store TEXT NOT NULL);
     CREATE TABLE wholesale_inventory (sku TEXT, ean TEXT, style_code TEXT, brand TEXT, vertical TEXT,
       warehouse_name TEXT, channel TEXT, quantity_available INTEGER, quantity_reserved INTEGER,
-      quantity_inbound INTEGER, updated_at TEXT);
+      quantity_inbound INTEGER, updated_at TEXT,
+      store TEXT NOT NULL);
     CREATE TABLE fee_rules (rule_id TEXT, fee_name TEXT, channel TEXT, portal_name TEXT, vertical TEXT, brand TEXT,
       min_price INTEGER, max_price INTEGER, fee_type TEXT, fee_value INTEGER, valid_from TEXT, valid_to TEXT,
-      created_at TEXT);
+      created_at TEXT,
+      store TEXT NOT NULL);
     CREATE TABLE grn_items (grn_number TEXT, consignment_number TEXT, warehouse_name TEXT, sku TEXT, ean TEXT,
       style_code TEXT, brand TEXT, vertical TEXT, quantity_expected INTEGER, quantity_received INTEGER,
-      unit_cost INTEGER, created_at TEXT);
+      unit_cost INTEGER, created_at TEXT,
+      store TEXT NOT NULL);
     CREATE TABLE order_return_items (return_id TEXT, order_item_id TEXT, customer_order_number TEXT, channel TEXT,
       portal_name TEXT, warehouse_name TEXT, sku TEXT, ean TEXT, style_code TEXT, brand TEXT, vertical TEXT,
-      payment_method TEXT, status TEXT, return_reason TEXT, refund_amount INTEGER, created_at TEXT);
+      payment_method TEXT, status TEXT, return_reason TEXT, refund_amount INTEGER, created_at TEXT,
+      store TEXT NOT NULL);
     CREATE TABLE rejected_grn_items (grn_number TEXT, consignment_number TEXT, warehouse_name TEXT, sku TEXT,
       ean TEXT, style_code TEXT, brand TEXT, vertical TEXT, quantity_rejected INTEGER, rejection_reason TEXT,
-      created_at TEXT);
+      created_at TEXT,
+      store TEXT NOT NULL);
     CREATE TABLE gatepass_items (gatepass_number TEXT, recall_consignment_number TEXT, warehouse_name TEXT,
-      sku TEXT, ean TEXT, style_code TEXT, brand TEXT, vertical TEXT, quantity INTEGER, status TEXT, created_at TEXT);
+      sku TEXT, ean TEXT, style_code TEXT, brand TEXT, vertical TEXT, quantity INTEGER, status TEXT, created_at TEXT,
+      store TEXT NOT NULL);
     CREATE TABLE reconciled_payouts (settlement_id TEXT, order_item_id TEXT, customer_order_number TEXT,
       channel TEXT, portal_name TEXT, sku TEXT, payment_method TEXT, order_amount INTEGER, fees INTEGER,
       tax INTEGER, settled_amount INTEGER, expected_amount INTEGER, difference INTEGER, status TEXT,
-      settlement_date TEXT);
+      settlement_date TEXT,
+      store TEXT NOT NULL);
     CREATE TABLE payout_reports (settlement_id TEXT, order_item_id TEXT, customer_order_number TEXT, channel TEXT,
       portal_name TEXT, sku TEXT, payment_method TEXT, order_amount INTEGER, fees INTEGER, tax INTEGER,
-      settled_amount INTEGER, settlement_date TEXT);
+      settled_amount INTEGER, settlement_date TEXT,
+      store TEXT NOT NULL);
     CREATE TABLE fee_returns (fee_return_id TEXT, order_item_id TEXT, customer_order_number TEXT, channel TEXT,
-      portal_name TEXT, sku TEXT, fee_name TEXT, amount INTEGER, created_at TEXT);
+      portal_name TEXT, sku TEXT, fee_name TEXT, amount INTEGER, created_at TEXT,
+      store TEXT NOT NULL);
     CREATE TABLE statements (statement_id TEXT, channel TEXT, portal_name TEXT, period_start TEXT, period_end TEXT,
       opening_balance INTEGER, sales INTEGER, fees INTEGER, refunds INTEGER, closing_balance INTEGER,
-      created_at TEXT);
+      created_at TEXT,
+      store TEXT NOT NULL);
     CREATE TABLE previous_payments (payment_id TEXT, channel TEXT, portal_name TEXT, utr_number TEXT,
-      statement_id TEXT, amount INTEGER, paid_at TEXT);
+      statement_id TEXT, amount INTEGER, paid_at TEXT,
+      store TEXT NOT NULL);
     CREATE TABLE invoice_events (invoice_number TEXT, event_type TEXT, order_item_id TEXT,
       customer_order_number TEXT, channel TEXT, portal_name TEXT, sku TEXT, payment_method TEXT, amount INTEGER,
-      tax INTEGER, created_at TEXT);
+      tax INTEGER, created_at TEXT,
+      store TEXT NOT NULL);
     CREATE TABLE expense_events (expense_id TEXT, vendor TEXT, channel TEXT, category TEXT, amount INTEGER,
-      tax INTEGER, status TEXT, created_at TEXT);
+      tax INTEGER, status TEXT, created_at TEXT,
+      store TEXT NOT NULL);
     """
 
   /// The product columns (sku, ean, style_code, brand, vertical) of SKU number `index`.

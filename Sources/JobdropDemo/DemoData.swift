@@ -41,7 +41,8 @@ public struct DemoData: Sendable {
       billing_postcode TEXT,
       shipping_country TEXT,
       created_at TEXT NOT NULL,
-      updated_at TEXT NOT NULL
+      updated_at TEXT NOT NULL,
+      store TEXT NOT NULL
     );
     CREATE TABLE order_items (
       id INTEGER PRIMARY KEY,
@@ -98,6 +99,14 @@ public struct DemoData: Sendable {
     "fee_returns", "statements", "previous_payments", "invoice_events", "expense_events",
   ]
 
+  /// The stores (sales channels of one merchant) rows belong to: every table but `order_items` (a line
+  /// belongs to its order's store) has a `store` column, and every job type a `store` field, so that a
+  /// partner can be scoped to its stores on every job type (`"*": "in(store,store-1,store-2)"`).
+  public static let stores = ["store-1", "store-2", "store-3", "store-4"]
+
+  /// The store of the `row`th row of a table (0-based): the stores in turn.
+  static func store(row: Int) -> String { stores[row % stores.count] }
+
   /// Writes a new SQLite database at `path` (replacing any file there once complete).
   public func generate(at path: String) throws {
     let temporary = path + ".tmp-\(getpid())"
@@ -148,7 +157,8 @@ public struct DemoData: Sendable {
     try connection.execute("ANALYZE")
   }
 
-  private func fill(_ writer: any DemoWriter) throws {
+  private func fill(_ base: any DemoWriter) throws {
+    let writer = StoreColumnWriter(base: base)
     try writer.insert(table: "orders", columns: nil) { emit in
       try withoutActuallyEscaping(emit) { try generateOrders(orders: $0, items: nil) }
     }
@@ -264,6 +274,26 @@ struct SplitMix64: RandomNumberGenerator {
       text.append(hex[nibble])
     }
     return String(decoding: text, as: UTF8.self)
+  }
+}
+
+/// Adds the `store` column, last, to the rows of every table that has one (all but `order_items`).
+struct StoreColumnWriter: DemoWriter {
+  let base: any DemoWriter
+
+  func insert(table: String, columns: [String]?, _ produce: ((([SQLValue]) throws -> Void)) throws -> Void)
+    throws
+  {
+    guard table != "order_items" else { return try base.insert(table: table, columns: columns, produce) }
+    try base.insert(table: table, columns: columns.map { $0 + ["store"] }) { emit in
+      try withoutActuallyEscaping(emit) { emit in
+        var row = 0
+        try produce { values in
+          try emit(values + [.text(DemoData.store(row: row))])
+          row += 1
+        }
+      }
+    }
   }
 }
 

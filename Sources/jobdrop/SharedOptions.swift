@@ -53,6 +53,12 @@ struct SharedOptions: ParsableArguments {
   )
   var retries: Int?
 
+  @Option(
+    help:
+      "A partners file (JSON, mode 0600): one drop folder inbox/ID/ and one site outbox/ID/ per partner (env JOBDROP_PARTNERS)."
+  )
+  var partners: String?
+
   @Flag(help: "A filter that matches no rows is a success with a header-only file (env JOBDROP_EMPTY_OK=1).")
   var emptyOk = false
 
@@ -75,6 +81,7 @@ struct SharedOptions: ParsableArguments {
     flags.ttl = ttl
     flags.settle = settle
     flags.grace = grace
+    flags.partners = partners
     flags.emptyOK = emptyOk
     flags.rawCSV = rawCsv
     do {

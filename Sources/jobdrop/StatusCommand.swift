@@ -12,10 +12,14 @@ struct StatusCommand: ParsableCommand {
       Examples:
         jobdrop status
         jobdrop status 3f1c2a9e-8b7d-4c1e-9f0a-1b2c3d4e5f60
+        jobdrop status --partner acme
       """
   )
 
   @OptionGroup var options: SharedOptions
+
+  @Option(help: "Only this partner's jobs (with --partners).")
+  var partner: String?
 
   @Argument(help: "A job id; prints its document as published.")
   var id: String?
@@ -42,25 +46,30 @@ struct StatusCommand: ParsableCommand {
     }
     let snapshot = try spool.snapshot()
     for path in snapshot.damaged { printError("damaged status file (not listed): \(path)") }
-    let jobs = snapshot.jobs.sorted { $0.record.createdAt > $1.record.createdAt }
-    print(StatusTable(jobs: jobs).text, terminator: "")
+    let jobs = snapshot.jobs.filter { partner == nil || $0.record.partner == partner }
+      .sorted { $0.record.createdAt > $1.record.createdAt }
+    let partners = partner != nil || snapshot.jobs.contains { $0.record.partner != nil }
+    print(StatusTable(jobs: jobs, partners: partners).text, terminator: "")
   }
 }
 
 /// The job table `jobdrop status` prints: newest first, one line per job.
 struct StatusTable {
   let jobs: [Job]
+  /// Whether to show the partner column (a jobdrop serving partners).
+  var partners = false
 
   var text: String {
-    var rows = [["ID", "STATUS", "TYPE", "ROWS", "CREATED", "FILE / ERROR"]]
+    var rows = [["ID"] + (partners ? ["PARTNER"] : []) + ["STATUS", "TYPE", "ROWS", "CREATED", "FILE / ERROR"]]
     for job in jobs {
       let record = job.record
       let detail = job.state == .failed ? (record.error ?? "") : record.requestFile
-      rows.append([
-        job.id, job.state.rawValue, record.jobType.isEmpty ? "-" : record.jobType,
-        record.rows.map(String.init) ?? "-",
-        record.createdAt.rfc3339, String(detail.prefix(80)),
-      ])
+      rows.append(
+        [job.id] + (partners ? [record.partner ?? "-"] : []) + [
+          job.state.rawValue, record.jobType.isEmpty ? "-" : record.jobType,
+          record.rows.map(String.init) ?? "-",
+          record.createdAt.rfc3339, String(detail.prefix(80)),
+        ])
     }
     let widths = (0..<rows[0].count - 1).map { column in rows.map { $0[column].count }.max() ?? 0 }
     return rows.map { row in

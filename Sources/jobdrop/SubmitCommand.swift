@@ -23,6 +23,9 @@ struct SubmitCommand: ParsableCommand {
 
   @OptionGroup var options: SharedOptions
 
+  @Option(help: "With --partners: the partner whose drop folder (inbox/ID/) the request goes into.")
+  var partner: String?
+
   @Option(help: "How long to wait for the claim, e.g. 30s.")
   var timeout = "30s"
 
@@ -40,7 +43,7 @@ struct SubmitCommand: ParsableCommand {
     }
     do {
       let bytes = try SubmitCommand.read(file)
-      let submitter = try RequestSubmitter(configuration: configuration)
+      let submitter = try RequestSubmitter(configuration: configuration, partner: partner)
       let job = try submitter.submit(bytes, as: FileName(name), timeoutMilliseconds: limit)
       print(job.id)
     } catch {

@@ -1,3 +1,4 @@
+import JobdropModel
 import JobdropState
 import JobdropSystem
 
@@ -12,10 +13,24 @@ import JobdropSystem
 public struct RequestSubmitter {
   let inbox: Inbox
   let spool: Spool
+  let partner: String?
 
-  public init(configuration: Configuration) throws {
-    inbox = try Inbox(path: configuration.inbox)
+  /// Submits into the inbox, or into `partner`'s drop folder (`inbox/<partner>/`, which a daemon serving
+  /// that partner has created).
+  public init(configuration: Configuration, partner: String? = nil) throws {
+    if let partner {
+      guard Partner.isValidID(partner) else { throw Failure(description: "--partner: '\(partner)' is not a partner id") }
+      let path = "\(configuration.inbox)/\(partner)"
+      guard (try? DirectoryHandle(path: path)) != nil else {
+        throw Failure(
+          description: "no drop folder \(path): is '\(partner)' in the partners file of the running jobdrop?")
+      }
+      inbox = try Inbox(path: path)
+    } else {
+      inbox = try Inbox(path: configuration.inbox)
+    }
     spool = try Spool(path: configuration.spool)
+    self.partner = partner
   }
 
   /// Why a submission did not complete.
@@ -58,6 +73,7 @@ public struct RequestSubmitter {
       else { continue }
       let id = String(file.display.dropLast(5))
       if let job = spool.reader.job(id: id), job.record.requestFile == name.display,
+        job.record.partner == partner,
         job.record.createdAt.milliseconds >= started.milliseconds - 1000
       {
         return job

@@ -62,12 +62,18 @@ public final class DirectoryWatcher {
     guard inotifytools_watch_file(path, Int32(bitPattern: mask.rawValue)) == 1 else {
       throw Failure(message: "inotify: cannot watch \(path): \(String(cString: strerror(inotifytools_error())))")
     }
-    paths[inotifytools_wd_from_filename(path)] = path
+    paths[DirectoryWatcher.descriptor(of: path)] = path
+  }
+
+  /// The watch descriptor of `path` (libinotifytools keeps a directory's name with a trailing `/`).
+  private static func descriptor(of path: String) -> Int32 {
+    let wd = inotifytools_wd_from_filename(path)
+    return wd >= 0 || path.hasSuffix("/") ? wd : inotifytools_wd_from_filename(path + "/")
   }
 
   /// Removes the watch on `path`; its events stop (an `IN_IGNORED` for it may still be read).
   public func unwatch(_ path: String) {
-    let wd = inotifytools_wd_from_filename(path)
+    let wd = DirectoryWatcher.descriptor(of: path)
     guard wd >= 0 else { return }
     _ = inotifytools_remove_watch_by_wd(wd)
     paths[wd] = nil

@@ -88,7 +88,7 @@ public final class IntakeSet: @unchecked Sendable {
       removed.append(partner)
     }
     if let firstError, intakes.isEmpty { throw firstError }
-    return (added, removed)
+    return (added, removed.sorted())
   }
 
   /// Looks at every request in every folder once (see ``RequestIntake/scan()``). The names in the pass's
