@@ -172,10 +172,56 @@ def live_jobs(work, live, count=200):
     return elapsed / count * 1000, recovered, index
 
 
+def partner_latency(work, backlog, drops):
+    """Partner a has `backlog` requests queued; partner b drops one at a time: b's drop -> success."""
+    inbox, outbox, spool = (os.path.join(work, n) for n in ("inbox", "outbox", "spool"))
+    partners = os.path.join(work, "partners.json")
+    # max_pending above the backlog, so that every request of a's is queued and none refused.
+    entries = [{"id": p, "token": p * 40, "scope": {"*": "eq(store,store-1)"}, "max_pending": backlog + drops + 10}
+               for p in "ab"]
+    with open(partners, "w") as f:
+        json.dump({"partners": entries}, f)
+    os.chmod(partners, 0o600)
+    for d in (os.path.join(inbox, "a"), os.path.join(inbox, "b"), os.path.join(outbox, "b", "jobs")):
+        os.makedirs(d, exist_ok=True)
+    daemon = subprocess.Popen([BIN, "run", "--inbox", inbox, "--spool", spool, "--outbox", outbox, "--partners", partners,
+                               "--source", "sqlite:" + os.path.join(work, "store.sqlite"), "--log-level", "error"])
+    watch = Watch(os.path.join(outbox, "b", "jobs"), IN_MOVED_TO)
+    time.sleep(1)
+    staging = os.path.join(work, "staging")
+    os.makedirs(staging)
+    for i in range(backlog):
+        with open(os.path.join(staging, f"a-{i}.json"), "w") as f:
+            f.write(REQUEST)
+    for i in range(backlog):
+        os.rename(os.path.join(staging, f"a-{i}.json"), os.path.join(inbox, "a", f"a-{i}.json"))
+    latencies, waiting = [], []
+    for i in range(drops):
+        name = f"b-{i}.json"
+        waiting.append(len([n for n in os.listdir(os.path.join(spool, "pending"))]))
+        start = drop(os.path.join(inbox, "b"), name)
+        done = False
+        while not done:
+            for doc in watch.names():
+                if not doc.endswith(".json") or doc.startswith("."):
+                    continue
+                try:
+                    job = json.load(open(os.path.join(outbox, "b", "jobs", doc)))["data"]
+                except (OSError, ValueError):
+                    continue
+                if job["meta"]["request"]["file"] == name and job["status"] == "success":
+                    latencies.append((time.perf_counter() - start) * 1000)
+                    done = True
+    daemon.send_signal(signal.SIGTERM)
+    daemon.wait()
+    return latencies, statistics.median(waiting)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--drops", type=int, default=100)
     parser.add_argument("--bursts", default="10000,30000")
+    parser.add_argument("--partner-backlog", type=int, default=1000, help="partner a's queued jobs (0: skip)")
     parser.add_argument("--live", default="100,1000,10000,100000", help="live jobs for the per-job cost table")
     args = parser.parse_args()
     base = tempfile.mkdtemp(prefix="jobdrop-bench-", dir=os.path.join(ROOT, ".build-bench") if os.path.isdir(os.path.join(ROOT, ".build-bench")) else None)
@@ -198,6 +244,11 @@ def main():
     for name, values in rows:
         p50, p95 = percentiles(values)
         print(f"{name:<44} {p50:>8.2f} {p95:>8.2f}")
+    if args.partner_backlog:
+        values, waiting = partner_latency(fresh("partners"), args.partner_backlog, 20)
+        p50, p95 = percentiles(values)
+        print(f"{'partner b, while a has a backlog':<44} {p50:>8.2f} {p95:>8.2f}   "
+              f"(a's backlog {args.partner_backlog}; median {waiting:.0f} jobs pending at b's drop)")
     for count in [int(c) for c in args.bursts.split(",") if c]:
         elapsed, renamed, success, index, overflow = burst(fresh(f"burst-{count}"), count)
         print(f"burst of {count}: all finished in {elapsed:.1f} s ({elapsed / count * 1000:.2f} ms/job; renames took "
