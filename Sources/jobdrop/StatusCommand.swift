@@ -60,7 +60,9 @@ struct StatusTable {
   var partners = false
 
   var text: String {
-    var rows = [["ID"] + (partners ? ["PARTNER"] : []) + ["STATUS", "TYPE", "ROWS", "CREATED", "FILE / ERROR"]]
+    var rows = [
+      ["ID"] + (partners ? ["PARTNER"] : []) + ["STATUS", "TYPE", "ROWS", "CREATED", "FILE / ERROR"]
+    ]
     for job in jobs {
       let record = job.record
       let detail = job.state == .failed ? (record.error ?? "") : record.requestFile

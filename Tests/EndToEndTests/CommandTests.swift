@@ -14,7 +14,8 @@ import Testing
     #expect(good.stdout == "valid: order_export (elastic_path), filter eq(payment,paid)\n")
     let bad = try sandbox.run(["validate", sandbox.root + "/bad.json"])
     #expect(bad.status == 1)
-    #expect(bad.stderr.contains("bad.json: filter: unknown field 'colour' at 4 (fields: status, payment,"))
+    #expect(
+      bad.stderr.contains("bad.json: filter: unknown field 'colour' at 4 (fields: store, status, payment,"))
   }
 
   @Test func statusShowsATableAndOneJobsDocument() throws {

@@ -59,12 +59,30 @@ import Testing
   /// The requests each partner drops, and the SQL count each job's rows must equal (scope ∧ filter);
   /// `nil`: the job fails.
   static let cases: [(partner: String, file: String, request: String, count: String?)] = [
-    ("acme", "paid.json", paidOrders, "SELECT count(*) FROM orders WHERE store IN ('store-1','store-2') AND payment = 'paid'"),
-    ("acme", "returns.json", codReturns, "SELECT count(*) FROM order_return_items WHERE store IN ('store-1','store-2') AND payment_method = 'COD'"),
-    ("acme", "narrow.json", Sandbox.request(filter: "eq(store,store-2):eq(currency,EUR)"), "SELECT count(*) FROM orders WHERE store = 'store-2' AND currency = 'EUR'"),
-    ("globex", "paid.json", paidOrders, "SELECT count(*) FROM orders WHERE store = 'store-3' AND currency = 'USD' AND payment = 'paid'"),
-    ("initech", "paid.json", paidOrders, "SELECT count(*) FROM orders WHERE store = 'store-4' AND payment = 'paid'"),
-    ("initech", "returns.json", codReturns, "SELECT count(*) FROM order_return_items WHERE store = 'store-4' AND payment_method = 'COD'"),
+    (
+      "acme", "paid.json", paidOrders,
+      "SELECT count(*) FROM orders WHERE store IN ('store-1','store-2') AND payment = 'paid'"
+    ),
+    (
+      "acme", "returns.json", codReturns,
+      "SELECT count(*) FROM order_return_items WHERE store IN ('store-1','store-2') AND payment_method = 'COD'"
+    ),
+    (
+      "acme", "narrow.json", Sandbox.request(filter: "eq(store,store-2):eq(currency,EUR)"),
+      "SELECT count(*) FROM orders WHERE store = 'store-2' AND currency = 'EUR'"
+    ),
+    (
+      "globex", "paid.json", paidOrders,
+      "SELECT count(*) FROM orders WHERE store = 'store-3' AND currency = 'USD' AND payment = 'paid'"
+    ),
+    (
+      "initech", "paid.json", paidOrders,
+      "SELECT count(*) FROM orders WHERE store = 'store-4' AND payment = 'paid'"
+    ),
+    (
+      "initech", "returns.json", codReturns,
+      "SELECT count(*) FROM order_return_items WHERE store = 'store-4' AND payment_method = 'COD'"
+    ),
   ]
 
   @Test func eachJobHasExactlyTheRowsOfScopeAndFilterOnSQLiteAndPostgreSQL() throws {
@@ -77,19 +95,26 @@ import Testing
     for (name, source) in [("sqlite", "sqlite:" + sandbox.store), ("postgres", server.url)] {
       let inbox = sandbox.root + "/inbox-\(name)"
       for (partner, file, request, _) in PartnersTests.cases {
-        try FileManager.default.createDirectory(atPath: "\(inbox)/\(partner)", withIntermediateDirectories: true)
-        _ = FileManager.default.createFile(atPath: "\(inbox)/\(partner)/\(file)", contents: Data(request.utf8))
+        try FileManager.default.createDirectory(
+          atPath: "\(inbox)/\(partner)", withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(
+          atPath: "\(inbox)/\(partner)/\(file)", contents: Data(request.utf8))
       }
       // Outside its scope: globex may not run order_return; acme's store-3 orders are not acme's.
-      _ = FileManager.default.createFile(atPath: "\(inbox)/globex/returns.json", contents: Data(PartnersTests.codReturns.utf8))
+      _ = FileManager.default.createFile(
+        atPath: "\(inbox)/globex/returns.json", contents: Data(PartnersTests.codReturns.utf8))
       _ = FileManager.default.createFile(
         atPath: "\(inbox)/acme/other-store.json",
         contents: Data(Sandbox.request(filter: "eq(store,store-3)").utf8))
       // Directly in the inbox: not a request of anybody's; it stays.
-      _ = FileManager.default.createFile(atPath: "\(inbox)/stray.json", contents: Data(PartnersTests.paidOrders.utf8))
+      _ = FileManager.default.createFile(
+        atPath: "\(inbox)/stray.json", contents: Data(PartnersTests.paidOrders.utf8))
       let outbox = sandbox.root + "/outbox-\(name)"
       let result = try sandbox.run(
-        ["process", "--inbox", inbox, "--spool", sandbox.root + "/spool-\(name)", "--outbox", outbox, "--source", source]
+        [
+          "process", "--inbox", inbox, "--spool", sandbox.root + "/spool-\(name)", "--outbox", outbox,
+          "--source", source,
+        ]
           + options)
       #expect(result.status == 0, "\(result.stderr)")
       #expect(FileManager.default.fileExists(atPath: "\(inbox)/stray.json"))
@@ -110,7 +135,8 @@ import Testing
       }
       let globexReturns = try #require(try PartnersTests.jobs(outbox, "globex")["returns.json"])
       #expect(globexReturns["status"] as? String == "failed")
-      #expect(globexReturns["error"] as? String == "job type 'order_return' is not enabled for partner 'globex'")
+      #expect(
+        globexReturns["error"] as? String == "job type 'order_return' is not enabled for partner 'globex'")
       let otherStore = try #require(try PartnersTests.jobs(outbox, "acme")["other-store.json"])
       #expect(otherStore["error"] as? String == "No results matched the supplied filter")
     }
@@ -123,13 +149,17 @@ import Testing
     try PartnersTests.drop(sandbox, "acme", "acme-secret-name.json", PartnersTests.paidOrders)
     try PartnersTests.drop(sandbox, "acme", "shared-name.json", Sandbox.request(filter: "eq(currency,EUR)"))
     try PartnersTests.drop(sandbox, "globex", "globex-secret-name.json", PartnersTests.paidOrders)
-    try PartnersTests.drop(sandbox, "globex", "shared-name.json", Sandbox.request(filter: "eq(status,complete)"))
+    try PartnersTests.drop(
+      sandbox, "globex", "shared-name.json", Sandbox.request(filter: "eq(status,complete)"))
     try PartnersTests.drop(sandbox, "globex", "broken.json", "{\"data\": ")
     let result = try sandbox.process(options + ["--log-level", "debug"])
     let daemon = try RunningDaemon(sandbox, options)
     try PartnersTests.drop(sandbox, "initech", "live.json", PartnersTests.paidOrders)
     let waiter = try ChangeWaiter(folders: [sandbox.outbox + "/initech"])
-    #expect(waiter.wait { ((try? PartnersTests.jobs(sandbox.outbox, "initech")["live.json"])?["status"] as? String) == "success" })
+    #expect(
+      waiter.wait {
+        ((try? PartnersTests.jobs(sandbox.outbox, "initech")["live.json"])?["status"] as? String) == "success"
+      })
     #expect(daemon.stop() == 0)
 
     /// Every path under `folder` and every file's bytes.
@@ -151,7 +181,8 @@ import Testing
       idsOf[site.partner] = jobs.values.map { $0["id"] as! String }
       filesOf[site.partner] = try jobs.values.compactMap { job -> Data? in
         let href = (job["link"] as! [String: Any])["href"] as! String
-        return href.isEmpty ? nil : try Data(contentsOf: URL(fileURLWithPath: "\(sandbox.outbox)/\(site.partner)/\(href)"))
+        return href.isEmpty
+          ? nil : try Data(contentsOf: URL(fileURLWithPath: "\(sandbox.outbox)/\(site.partner)/\(href)"))
       }
     }
     #expect(idsOf["acme"]?.count == 2 && idsOf["globex"]?.count == 3 && idsOf["initech"]?.count == 1)
@@ -170,7 +201,9 @@ import Testing
     #expect(!sandbox.list("outbox/acme/requests").contains("globex-secret-name.json"))
     // No token anywhere: not in the outbox, the spool, or the logs.
     let everything =
-      tree(sandbox.outbox).bytes + tree(sandbox.spool).bytes + [Data(result.stderr.utf8), Data(daemon.log.utf8)]
+      tree(sandbox.outbox).bytes + tree(sandbox.spool).bytes + [
+        Data(result.stderr.utf8), Data(daemon.log.utf8),
+      ]
     for token in [PartnersTests.acmeToken, PartnersTests.globexToken, PartnersTests.initechToken] {
       #expect(!everything.contains { String(decoding: $0, as: UTF8.self).contains(token) })
     }
@@ -188,20 +221,25 @@ import Testing
     #expect(result.status != 0)
     #expect(result.stderr.contains("\(sandbox.root)/partners.json"))
     #expect(result.stderr.contains("mode 0644") && result.stderr.contains("chmod 600"))
-    let badScope = PartnersTests.partners.replacingOccurrences(of: "eq(store,store-3)", with: "eq(colour,red)")
+    let badScope = PartnersTests.partners.replacingOccurrences(
+      of: "eq(store,store-3)", with: "eq(colour,red)")
     result = try sandbox.run(["process"] + sandbox.paths + PartnersTests.serve(sandbox, badScope))
     #expect(result.status != 0)
     #expect(
       result.stderr.contains(
         "partners.json: partner 'globex': scope 'order_export': filter: unknown field 'colour' at 4"))
-    for token in [PartnersTests.acmeToken, PartnersTests.globexToken] { #expect(!result.stderr.contains(token)) }
+    for token in [PartnersTests.acmeToken, PartnersTests.globexToken] {
+      #expect(!result.stderr.contains(token))
+    }
     #expect(sandbox.list("outbox").isEmpty, "nothing was published")
   }
 
   @Test func aPartnerPastItsLimitGetsAFailedJobSayingSo() throws {
     let sandbox = try Sandbox(orders: 500)
     let options = try PartnersTests.serve(sandbox)
-    for index in 1...5 { try PartnersTests.drop(sandbox, "initech", "r\(index).json", PartnersTests.paidOrders) }
+    for index in 1...5 {
+      try PartnersTests.drop(sandbox, "initech", "r\(index).json", PartnersTests.paidOrders)
+    }
     try sandbox.process(options)
     let jobs = try PartnersTests.jobs(sandbox.outbox, "initech")
     #expect(jobs.count == 5)
@@ -216,7 +254,9 @@ import Testing
   @Test func partnersTakeTurnsWhileOneHasABacklog() throws {
     let sandbox = try Sandbox(orders: 200)
     let options = try PartnersTests.serve(sandbox)
-    for index in 1...30 { try PartnersTests.drop(sandbox, "acme", "a\(index).json", PartnersTests.paidOrders) }
+    for index in 1...30 {
+      try PartnersTests.drop(sandbox, "acme", "a\(index).json", PartnersTests.paidOrders)
+    }
     try PartnersTests.drop(sandbox, "globex", "g.json", PartnersTests.paidOrders)
     let result = try sandbox.process(options + ["--log-format", "json"])
     // The order jobs started in, from the log.
@@ -235,14 +275,17 @@ import Testing
         < (($1["timestamps"] as! [String: Any])["created_at"] as! String, $1["id"] as! String)
     }.map { $0["id"] as! String }
     // globex's one job, claimed after acme's thirty, waits for one job of acme's, not thirty.
-    #expect(started.firstIndex(of: globex).map { $0 <= 1 } == true, "globex started at \(started.firstIndex(of: globex) ?? -1)")
+    #expect(
+      started.firstIndex(of: globex).map { $0 <= 1 } == true,
+      "globex started at \(started.firstIndex(of: globex) ?? -1)")
     #expect(started.filter { $0 != globex } == acmeOrder, "acme's jobs run oldest first")
   }
 
   @Test func runFollowsThePartnersFileWithoutARestart() throws {
     let sandbox = try Sandbox(orders: 300)
     let path = sandbox.root + "/partners.json"
-    let acmeOnly = #"{"partners": [{"id": "acme", "token": "\#(PartnersTests.acmeToken)", "scope": {"*": "eq(store,store-1)"}}]}"#
+    let acmeOnly =
+      #"{"partners": [{"id": "acme", "token": "\#(PartnersTests.acmeToken)", "scope": {"*": "eq(store,store-1)"}}]}"#
     let options = try PartnersTests.serve(sandbox, acmeOnly)
     let daemon = try RunningDaemon(sandbox, options)
     let waiter = try ChangeWaiter(folders: [sandbox.inbox, sandbox.outbox, sandbox.root])

@@ -19,7 +19,9 @@ public struct RequestSubmitter {
   /// that partner has created).
   public init(configuration: Configuration, partner: String? = nil) throws {
     if let partner {
-      guard Partner.isValidID(partner) else { throw Failure(description: "--partner: '\(partner)' is not a partner id") }
+      guard Partner.isValidID(partner) else {
+        throw Failure(description: "--partner: '\(partner)' is not a partner id")
+      }
       let path = "\(configuration.inbox)/\(partner)"
       guard (try? DirectoryHandle(path: path)) != nil else {
         throw Failure(

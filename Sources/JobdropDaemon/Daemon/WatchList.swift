@@ -19,5 +19,7 @@ public final class WatchList: @unchecked Sendable {
   }
 
   /// The folders and the version they are at; a watcher compares versions to see a change.
-  public func snapshot() -> (version: Int, folders: [String: String?]) { lock.withLock { (version, folders) } }
+  public func snapshot() -> (version: Int, folders: [String: String?]) {
+    lock.withLock { (version, folders) }
+  }
 }

@@ -22,7 +22,8 @@ public struct WatchService: Service {
   let mailbox: InboxMailbox
   let logger: Logger
 
-  public init(path: String, folders: WatchList, partnersFile: String?, mailbox: InboxMailbox, logger: Logger) {
+  public init(path: String, folders: WatchList, partnersFile: String?, mailbox: InboxMailbox, logger: Logger)
+  {
     self.path = path
     self.folders = folders
     self.partnersFile = partnersFile

@@ -43,7 +43,8 @@ public struct Partner: Sendable, Equatable, CustomStringConvertible {
   public func access(to jobType: String) -> Access {
     if let reason = excluded[jobType] {
       return .notEnabled(
-        "job type '\(jobType)' is not enabled for partner '\(id)' (its scope \"*\" does not apply: \(reason))")
+        "job type '\(jobType)' is not enabled for partner '\(id)' (its scope \"*\" does not apply: \(reason))"
+      )
     }
     guard let scope = scopes[jobType] ?? scopes["*"] else {
       return .notEnabled("job type '\(jobType)' is not enabled for partner '\(id)'")

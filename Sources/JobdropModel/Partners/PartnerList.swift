@@ -34,7 +34,9 @@ public struct PartnerList: Sendable, Equatable {
     guard descriptor >= 0 else { throw PartnersError(file: path, String(cString: strerror(errno))) }
     defer { close(descriptor) }
     var info = stat()
-    guard fstat(descriptor, &info) == 0 else { throw PartnersError(file: path, String(cString: strerror(errno))) }
+    guard fstat(descriptor, &info) == 0 else {
+      throw PartnersError(file: path, String(cString: strerror(errno)))
+    }
     guard info.st_mode & S_IFMT == S_IFREG else { throw PartnersError(file: path, "not a regular file") }
     if info.st_mode & 0o077 != 0 {
       let mode = String(info.st_mode & 0o7777, radix: 8)
@@ -75,7 +77,8 @@ public struct PartnerList: Sendable, Equatable {
         throw PartnersError(file: file, "partner '\(partner.id)': the id is used twice")
       }
       guard tokens.insert(partner.token).inserted else {
-        throw PartnersError(file: file, "partner '\(partner.id)': token: the same token is given to another partner")
+        throw PartnersError(
+          file: file, "partner '\(partner.id)': token: the same token is given to another partner")
       }
       partners.append(partner)
     }
@@ -116,7 +119,8 @@ private struct PartnerEntry {
       throw fail("token: only letters, digits and - . _ ~ + / = may be used")
     }
     guard case .object(let scopeMembers)? = entry["scope"] else {
-      throw fail(#"scope: missing; give a filter for each job type it may run, e.g. {"*": "eq(store,store-1)"}"#)
+      throw fail(
+        #"scope: missing; give a filter for each job type it may run, e.g. {"*": "eq(store,store-1)"}"#)
     }
     var scopes: [String: String] = [:]
     var excluded: [String: String] = [:]
@@ -171,6 +175,7 @@ private struct PartnerEntry {
       webhook = Partner.Webhook(url: url, secret: secret)
     }
     return Partner(
-      id: id, token: token, scopes: scopes, excluded: excluded, maximumPending: maximumPending, webhook: webhook)
+      id: id, token: token, scopes: scopes, excluded: excluded, maximumPending: maximumPending,
+      webhook: webhook)
   }
 }

@@ -60,7 +60,8 @@ public final class DirectoryWatcher {
   /// Adds a watch on `path` for `mask`.
   public func watch(_ path: String, mask: InotifyMask = .dropFolder) throws(Failure) {
     guard inotifytools_watch_file(path, Int32(bitPattern: mask.rawValue)) == 1 else {
-      throw Failure(message: "inotify: cannot watch \(path): \(String(cString: strerror(inotifytools_error())))")
+      throw Failure(
+        message: "inotify: cannot watch \(path): \(String(cString: strerror(inotifytools_error())))")
     }
     paths[DirectoryWatcher.descriptor(of: path)] = path
   }

@@ -61,7 +61,9 @@ public final class JobStore: @unchecked Sendable {
     }
     var unfinished: [String?: [String]] = [:]
     for (partner, _) in sites.opened { unfinished[partner] = [] }
-    for job in recovery.jobs where job.state != .failed { unfinished[job.record.partner, default: []].append(job.id) }
+    for job in recovery.jobs where job.state != .failed {
+      unfinished[job.record.partner, default: []].append(job.id)
+    }
     for (partner, ids) in unfinished {
       do {
         try sites.open(partner: partner).removeTemporaryFiles(jobs: ids)

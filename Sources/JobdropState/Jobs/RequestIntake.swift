@@ -196,7 +196,8 @@ public final class RequestIntake: @unchecked Sendable {
         "job.id": "\(job.id)", "job.type": "\(record.jobType)", "request.file": "\(record.requestFile)",
         "job.status": "\(state.rawValue)",
       ].merging(record.error.map { ["error": "\($0)"] } ?? [:]) { $1 }.merging(
-        partner.map { ["partner": "\($0)"] } ?? [:]) { $1 })
+        partner.map { ["partner": "\($0)"] } ?? [:]
+      ) { $1 })
   }
 
   /// Refuses a request its partner may not make: a job type not enabled for it, or one past its limit of

@@ -51,7 +51,7 @@ import Testing
   @Test(arguments: [
     (
       "eq(colour,red)",
-      "filter: unknown field 'colour' at 4 (fields: status, payment, shipping, currency, product_sku, name, email, customer_id, order_number, external_ref, with_tax, without_tax, created_at, updated_at)"
+      "filter: unknown field 'colour' at 4 (fields: store, status, payment, shipping, currency, product_sku, name, email, customer_id, order_number, external_ref, with_tax, without_tax, created_at, updated_at)"
     ),
     (
       "eq(status,complete):ne(status,x)",

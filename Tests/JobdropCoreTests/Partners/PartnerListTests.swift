@@ -28,30 +28,53 @@ import Testing
     #expect(message.contains("unknown field 'currency'"))
     let globex = try #require(list.partner(id: "globex-2"))
     #expect(globex.maximumPending == 20)
-    #expect(globex.access(to: "fee_rule") == .notEnabled("job type 'fee_rule' is not enabled for partner 'globex-2'"))
+    #expect(
+      globex.access(to: "fee_rule")
+        == .notEnabled("job type 'fee_rule' is not enabled for partner 'globex-2'"))
     #expect("\(globex)" == "partner 'globex-2'")
   }
 
   @Test(arguments: [
     (#"{"id": "Acme", "token": "T", "scope": {}}"#, "partners[0].id: 'Acme' is not a partner id"),
     (#"{"id": "-acme", "token": "T", "scope": {}}"#, "partners[0].id: '-acme' is not a partner id"),
-    (#"{"id": "acme", "token": "short", "scope": {}}"#, "partner 'acme': token: at least 32 characters, got 5"),
-    (#"{"id": "acme", "token": "0123456789 0123456789 0123456789 x", "scope": {}}"#, "partner 'acme': token: only letters, digits"),
+    (
+      #"{"id": "acme", "token": "short", "scope": {}}"#,
+      "partner 'acme': token: at least 32 characters, got 5"
+    ),
+    (
+      #"{"id": "acme", "token": "0123456789 0123456789 0123456789 x", "scope": {}}"#,
+      "partner 'acme': token: only letters, digits"
+    ),
     (#"{"id": "acme", "token": "T"}"#, "partner 'acme': scope: missing"),
-    (#"{"id": "acme", "token": "T", "scope": {"refunds": ""}}"#, "partner 'acme': scope 'refunds': unknown job type"),
+    (
+      #"{"id": "acme", "token": "T", "scope": {"refunds": ""}}"#,
+      "partner 'acme': scope 'refunds': unknown job type"
+    ),
     (
       #"{"id": "acme", "token": "T", "scope": {"order_export": "eq(colour,red)"}}"#,
       "partner 'acme': scope 'order_export': filter: unknown field 'colour' at 4"
     ),
-    (#"{"id": "acme", "token": "T", "scope": {"*": "eq(nothing,1)"}}"#, "partner 'acme': scope '*': applies to no job type"),
-    (#"{"id": "acme", "token": "T", "scope": {}, "max_pending": 0}"#, "partner 'acme': max_pending: expected a whole number"),
+    (
+      #"{"id": "acme", "token": "T", "scope": {"*": "eq(nothing,1)"}}"#,
+      "partner 'acme': scope '*': applies to no job type"
+    ),
+    (
+      #"{"id": "acme", "token": "T", "scope": {}, "max_pending": 0}"#,
+      "partner 'acme': max_pending: expected a whole number"
+    ),
     (#"{"id": "acme", "token": "T", "scope": {}, "tokn": "x"}"#, "partner 'acme': unknown key 'tokn'"),
     (
       #"{"id": "acme", "token": "T", "scope": {}, "webhook": {"url": "ftp://x", "secret": "s"}}"#,
       "partner 'acme': webhook.url: expected an http:// or https:// URL"
     ),
-    (#"{"id": "acme", "token": "T", "scope": {}}, {"id": "acme", "token": "T2", "scope": {}}"#, "partner 'acme': the id is used twice"),
-    (#"{"id": "acme", "token": "T", "scope": {}}, {"id": "b", "token": "T", "scope": {}}"#, "partner 'b': token: the same token is given to another partner"),
+    (
+      #"{"id": "acme", "token": "T", "scope": {}}, {"id": "acme", "token": "T2", "scope": {}}"#,
+      "partner 'acme': the id is used twice"
+    ),
+    (
+      #"{"id": "acme", "token": "T", "scope": {}}, {"id": "b", "token": "T", "scope": {}}"#,
+      "partner 'b': token: the same token is given to another partner"
+    ),
   ])
   func refusesAFileWithAMessageNamingTheFileThePartnerAndTheKey(entries: String, message: String) {
     let text = entries.replacingAll("\"T\"", with: "\"\(PartnerListTests.token)\"").replacingAll(

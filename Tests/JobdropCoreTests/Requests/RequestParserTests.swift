@@ -52,7 +52,7 @@ import Testing
     ),
     (
       "{\"data\": {\"type\": \"job\", \"job_type\": \"order_export\", \"filter\": \"eq(colour,red)\"}}",
-      "filter: unknown field 'colour' at 4 (fields: status, payment, shipping, currency, product_sku, name, email, customer_id, order_number, external_ref, with_tax, without_tax, created_at, updated_at)",
+      "filter: unknown field 'colour' at 4 (fields: store, status, payment, shipping, currency, product_sku, name, email, customer_id, order_number, external_ref, with_tax, without_tax, created_at, updated_at)",
       false
     ),
     (
