@@ -272,15 +272,23 @@ public final class JobStore: @unchecked Sendable {
   public func publishIndex(force: Bool = false) throws {
     try indexLock.withLock {
       let start = ConditionLock.monotonicMilliseconds()
-      let documents: [(partner: String?, site: Outbox, bytes: [UInt8])] = try lock.withLock {
+      // A site that cannot be opened now (a full disk) stays dirty and throws after the others are written.
+      var unopened: (any Error)?
+      let documents: [(partner: String?, site: Outbox, bytes: [UInt8])] = lock.withLock {
         guard !indexDirty.isEmpty else { return [] }
         let now = ConditionLock.monotonicMilliseconds()
         guard force || now >= nextIndexAllowed else { return [] }
-        defer { indexDirty.removeAll() }
-        return try indexDirty.map { partner throws(FileSystemError) in
-          let site = try sites.open(partner: partner)
-          return (partner, site, site.indexDocument())
+        var documents: [(partner: String?, site: Outbox, bytes: [UInt8])] = []
+        for partner in indexDirty {
+          do {
+            let site = try sites.open(partner: partner)
+            documents.append((partner, site, site.indexDocument()))
+            indexDirty.remove(partner)
+          } catch {
+            unopened = error
+          }
         }
+        return documents
       }
       if !documents.isEmpty {
         for (offset, document) in documents.enumerated() {
@@ -294,6 +302,7 @@ public final class JobStore: @unchecked Sendable {
         let end = ConditionLock.monotonicMilliseconds()
         lock.withLock { nextIndexAllowed = end + max(indexInterval, 10 * (end - start)) }
       }
+      if let unopened { throw unopened }
     }
   }
 }
