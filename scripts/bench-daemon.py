@@ -172,9 +172,28 @@ def live_jobs(work, live, count=200):
     return elapsed / count * 1000, recovered, index
 
 
+def wait_success(watch, folder, name):
+    """Returns when the job document of the request dropped as `name` in `folder` says success."""
+    while True:
+        for doc in watch.names():
+            if not doc.endswith(".json") or doc.startswith("."):
+                continue
+            try:
+                job = json.load(open(os.path.join(folder, doc)))["data"]
+            except (OSError, ValueError):
+                continue
+            if job["meta"]["request"]["file"] == name and job["status"] == "success":
+                return
+
+
 def partner_latency(work, backlog, drops):
-    """Partner a has `backlog` requests queued; partner b drops one at a time: b's drop -> success."""
+    """Partner a has `backlog` exports queued (each about 15,000 rows of a 100,000-order store); partner b
+    drops small requests one at a time: b's drop -> success, next to one of a's jobs run alone."""
     inbox, outbox, spool = (os.path.join(work, n) for n in ("inbox", "outbox", "spool"))
+    store = os.path.join(work, "store-100k.sqlite")
+    subprocess.run([BIN, "demo-data", "--orders", "100000", "--source", "sqlite:" + store], check=True,
+                   stdout=subprocess.DEVNULL)
+    heavy = json.dumps({"data": {"type": "job", "job_type": "order_export", "filter": "eq(payment,paid)"}})
     partners = os.path.join(work, "partners.json")
     # max_pending above the backlog, so that every request of a's is queued and none refused.
     entries = [{"id": p, "token": p * 40, "scope": {"*": "eq(store,store-1)"}, "max_pending": backlog + drops + 10}
@@ -182,39 +201,42 @@ def partner_latency(work, backlog, drops):
     with open(partners, "w") as f:
         json.dump({"partners": entries}, f)
     os.chmod(partners, 0o600)
-    for d in (os.path.join(inbox, "a"), os.path.join(inbox, "b"), os.path.join(outbox, "b", "jobs")):
+    for d in (os.path.join(inbox, "a"), os.path.join(inbox, "b"), os.path.join(outbox, "a", "jobs"),
+              os.path.join(outbox, "b", "jobs")):
         os.makedirs(d, exist_ok=True)
     daemon = subprocess.Popen([BIN, "run", "--inbox", inbox, "--spool", spool, "--outbox", outbox, "--partners", partners,
-                               "--source", "sqlite:" + os.path.join(work, "store.sqlite"), "--log-level", "error"])
-    watch = Watch(os.path.join(outbox, "b", "jobs"), IN_MOVED_TO)
+                               "--source", "sqlite:" + store, "--log-level", "error"])
+    watch_a = Watch(os.path.join(outbox, "a", "jobs"), IN_MOVED_TO)
+    watch_b = Watch(os.path.join(outbox, "b", "jobs"), IN_MOVED_TO)
     time.sleep(1)
+    alone = []
+    for i in range(5):
+        with open(os.path.join(inbox, "a", f".alone-{i}.tmp"), "w") as f:
+            f.write(heavy)
+        start = time.perf_counter()
+        os.rename(os.path.join(inbox, "a", f".alone-{i}.tmp"), os.path.join(inbox, "a", f"alone-{i}.json"))
+        wait_success(watch_a, os.path.join(outbox, "a", "jobs"), f"alone-{i}.json")
+        alone.append((time.perf_counter() - start) * 1000)
     staging = os.path.join(work, "staging")
     os.makedirs(staging)
     for i in range(backlog):
         with open(os.path.join(staging, f"a-{i}.json"), "w") as f:
-            f.write(REQUEST)
+            f.write(heavy)
     for i in range(backlog):
         os.rename(os.path.join(staging, f"a-{i}.json"), os.path.join(inbox, "a", f"a-{i}.json"))
+    # b drops only once all of a's requests are claimed: a's jobs are queued, not still in the inbox.
+    while len(os.listdir(os.path.join(spool, "requests"))) < backlog + 5:
+        time.sleep(0.01)
     latencies, waiting = [], []
     for i in range(drops):
         name = f"b-{i}.json"
-        waiting.append(len([n for n in os.listdir(os.path.join(spool, "pending"))]))
+        waiting.append(len(os.listdir(os.path.join(spool, "pending"))))
         start = drop(os.path.join(inbox, "b"), name)
-        done = False
-        while not done:
-            for doc in watch.names():
-                if not doc.endswith(".json") or doc.startswith("."):
-                    continue
-                try:
-                    job = json.load(open(os.path.join(outbox, "b", "jobs", doc)))["data"]
-                except (OSError, ValueError):
-                    continue
-                if job["meta"]["request"]["file"] == name and job["status"] == "success":
-                    latencies.append((time.perf_counter() - start) * 1000)
-                    done = True
+        wait_success(watch_b, os.path.join(outbox, "b", "jobs"), name)
+        latencies.append((time.perf_counter() - start) * 1000)
     daemon.send_signal(signal.SIGTERM)
     daemon.wait()
-    return latencies, statistics.median(waiting)
+    return latencies, alone, statistics.median(waiting)
 
 
 def main():
@@ -245,10 +267,12 @@ def main():
         p50, p95 = percentiles(values)
         print(f"{name:<44} {p50:>8.2f} {p95:>8.2f}")
     if args.partner_backlog:
-        values, waiting = partner_latency(fresh("partners"), args.partner_backlog, 20)
+        values, alone, waiting = partner_latency(fresh("partners"), args.partner_backlog, 20)
+        p50, p95 = percentiles(alone)
+        print(f"{'partner a: one export alone (~15,000 rows)':<44} {p50:>8.2f} {p95:>8.2f}")
         p50, p95 = percentiles(values)
-        print(f"{'partner b, while a has a backlog':<44} {p50:>8.2f} {p95:>8.2f}   "
-              f"(a's backlog {args.partner_backlog}; median {waiting:.0f} jobs pending at b's drop)")
+        print(f"{'partner b: small job behind a backlog of a':<44} {p50:>8.2f} {p95:>8.2f}   "
+              f"(a: {args.partner_backlog} queued; median {waiting:.0f} jobs pending at b's drop)")
     for count in [int(c) for c in args.bursts.split(",") if c]:
         elapsed, renamed, success, index, overflow = burst(fresh(f"burst-{count}"), count)
         print(f"burst of {count}: all finished in {elapsed:.1f} s ({elapsed / count * 1000:.2f} ms/job; renames took "

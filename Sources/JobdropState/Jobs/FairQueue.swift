@@ -1,43 +1,40 @@
 import JobdropSystem
 
-/// The pending jobs of every partner in the order they run: oldest first within a partner, partners in
-/// turn. While one partner has a thousand jobs waiting, another partner's new job is the next but one
-/// taken at most (one job of each partner whose turn comes first).
+/// The pending jobs of every partner in the order they run: oldest first within a partner, and across
+/// partners the one served least recently first. While one partner has a thousand jobs waiting, another
+/// partner's new job is the next one taken: it waits only for the jobs already running.
 ///
 /// Jobs of no partner (a jobdrop without `--partners`) form one queue, so the order is then simply
-/// oldest first.
+/// oldest first. Taking a job costs O(partners with waiting jobs).
 struct FairQueue {
   private var queues: [String?: PendingQueue] = [:]
-  /// Partners with waiting jobs, the one whose turn it is first.
-  private var turns: [String?] = []
+  /// When each partner last had a job taken (a running count); a partner never served counts as -1.
+  private var served: [String?: Int] = [:]
+  private var clock = 0
 
   var count: Int { queues.values.reduce(0) { $0 + $1.count } }
 
-  /// Adds a job that became pending; a partner that had none waiting joins the end of the line.
+  /// Adds a job that became pending.
   mutating func insert(_ job: Job) {
-    let partner = job.record.partner
-    if queues[partner, default: PendingQueue()].count == 0 && !turns.contains(partner) {
-      turns.append(partner)
-    }
-    queues[partner, default: PendingQueue()].insert(job)
+    queues[job.record.partner, default: PendingQueue()].insert(job)
   }
 
-  /// Removes and returns the id of the job to run next: the oldest of the partner whose turn it is, which
-  /// then goes to the end of the line.
+  /// Removes and returns the id of the job to run next: the oldest job of the partner served least
+  /// recently (ties: the partner whose oldest job is older).
   mutating func popFirst() -> String? {
-    while !turns.isEmpty {
-      let partner = turns.removeFirst()
-      guard let id = queues[partner]?.popFirst() else {
-        queues[partner] = nil
-        continue
-      }
-      if queues[partner]!.count > 0 {
-        turns.append(partner)
-      } else {
-        queues[partner] = nil
-      }
-      return id
+    var best: (partner: String?, served: Int, oldest: PendingQueue.Key)?
+    for (partner, queue) in queues {
+      guard let oldest = queue.first else { continue }
+      let turn = served[partner] ?? -1
+      if best == nil || (turn, oldest) < (best!.served, best!.oldest) { best = (partner, turn, oldest) }
     }
-    return nil
+    // Not `best?.partner`: optional chaining would flatten the partner `nil` (no partner) into "none".
+    guard let best else { return nil }
+    let partner = best.partner
+    let id = queues[partner]?.popFirst()
+    if queues[partner]?.count == 0 { queues[partner] = nil }
+    served[partner] = clock
+    clock += 1
+    return id
   }
 }

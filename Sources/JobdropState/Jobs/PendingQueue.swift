@@ -5,7 +5,8 @@ import JobdropSystem
 /// Claims arrive in creation order, so inserting is an append in the common case; taking the next job
 /// is O(1). Keeps job start cost flat however many jobs wait.
 struct PendingQueue {
-  private struct Key: Comparable {
+  /// A job's place in the order: created, then id.
+  struct Key: Comparable {
     var created: Timestamp
     var id: String
     static func < (lhs: Key, rhs: Key) -> Bool { (lhs.created, lhs.id) < (rhs.created, rhs.id) }
@@ -31,6 +32,9 @@ struct PendingQueue {
     }
     keys.insert(key, at: low)
   }
+
+  /// The key of the job to run next, if any.
+  var first: Key? { head < keys.count ? keys[head] : nil }
 
   /// Removes and returns the id of the job to run next.
   mutating func popFirst() -> String? {
