@@ -117,6 +117,7 @@ enum LogFormatArgument: String, ExpressibleByArgument, CaseIterable {
 
 /// Writes `text` to stderr.
 func printError(_ text: String) {
+  LogWriter.standardError.flush(timeoutMilliseconds: 1_000)  // after the log lines before it
   var line = Array((text.hasSuffix("\n") ? text : text + "\n").utf8)
   _ = line.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
 }

@@ -130,6 +130,26 @@ import Testing
     #expect(sandbox.list("inbox") == [])
   }
 
+  @Test func aLogReaderThatStopsReadingNeitherStallsJobsNorTheShutdown() throws {
+    let sandbox = try Sandbox(orders: 200)
+    // stderr is a FIFO this test opens and never reads: its 64 KiB fill with the first few hundred claims.
+    let fifo = sandbox.root + "/stderr.fifo"
+    #expect(mkfifo(fifo, 0o600) == 0)
+    let reader = open(fifo, O_RDONLY | O_NONBLOCK)
+    #expect(reader >= 0)
+    defer { close(reader) }
+    let daemon = try RunningDaemon(sandbox, ["--grace", "0"], stderrPath: fifo)
+    let waiter = try sandbox.outboxWaiter()
+    for index in 0..<800 {
+      sandbox.drop("r\(index).json", Sandbox.request(filter: "eq(order_number,ORD-00000001)"))
+    }
+    #expect(waiter.wait(timeout: 60) { sandbox.list("spool/success").count == 800 })
+    // A daemon whose log writes block would not exit: bounded, then killed.
+    kill(daemon.pid, SIGTERM)
+    daemon.markExited()
+    #expect(Spawn.wait(daemon.pid, timeout: 10) == 0, "SIGTERM: exit 0 without anybody reading stderr")
+  }
+
   @Test func statusNeverChangesTheSpoolItReads() throws {
     let sandbox = try Sandbox(orders: 10)
     sandbox.drop("a.json", Sandbox.request())

@@ -7,13 +7,15 @@ final class RunningDaemon {
   let logPath: String
   private var exited = false
 
-  /// Starts `jobdrop run` on `sandbox`; with `launcher` (e.g. `setpriv` and its options) it runs under it.
-  init(_ sandbox: Sandbox, _ extra: [String] = [], launcher: [String] = []) throws {
-    logPath = sandbox.root + "/daemon-\(UUID().uuidString).log"
+  /// Starts `jobdrop run` on `sandbox`; with `launcher` (e.g. `setpriv` and its options) it runs under it;
+  /// with `stderrPath` its stderr goes there (a FIFO, say) instead of to ``logPath``.
+  init(_ sandbox: Sandbox, _ extra: [String] = [], launcher: [String] = [], stderrPath: String? = nil) throws
+  {
+    logPath = stderrPath ?? sandbox.root + "/daemon-\(UUID().uuidString).log"
     let command = launcher + [Sandbox.binary, "run"] + sandbox.paths + extra
     pid = try Spawn.start(
-      command[0], Array(command.dropFirst()), directory: sandbox.root, stdoutPath: logPath + ".out",
-      stderrPath: logPath)
+      command[0], Array(command.dropFirst()), directory: sandbox.root,
+      stdoutPath: sandbox.root + "/daemon-\(UUID().uuidString).out", stderrPath: logPath)
   }
 
   deinit {

@@ -26,6 +26,8 @@ public final class Workspace: @unchecked Sendable {
     // Over a file-size limit (RLIMIT_FSIZE) write(2) then fails with EFBIG, which fails the job, instead
     // of the signal killing the daemon.
     signal(SIGXFSZ, SIG_IGN)
+    // A log reader that went away (`jobdrop run | head`) loses the log lines, not the daemon: EPIPE.
+    signal(SIGPIPE, SIG_IGN)
     self.configuration = configuration
     let spool = try Spool(path: configuration.spool)
     lock = try spool.lock()

@@ -5,13 +5,18 @@ import Logging
 #endif
 
 /// A log handler that writes one JSON object per line to stderr: `time`, `level`, `message`, then the
-/// metadata keys (`job.id`, `request.file`, …) as strings.
+/// metadata keys (`job.id`, `request.file`, …) as strings, through a ``LogWriter`` (never blocking).
 public struct JSONLogHandler: LogHandler {
   public var metadata: Logger.Metadata = [:]
   public var logLevel: Logger.Level = .info
   let label: String
+  let writer: LogWriter
 
-  public init(label: String) { self.label = label }
+  /// Writes through `writer` (by default stderr's ``LogWriter``, which never blocks the caller).
+  public init(label: String, writer: LogWriter = .standardError) {
+    self.label = label
+    self.writer = writer
+  }
 
   public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
     get { metadata[key] }
@@ -32,8 +37,7 @@ public struct JSONLogHandler: LogHandler {
       line += JSONLogHandler.quote(field.0) + ":" + JSONLogHandler.quote(field.1)
     }
     line += "}\n"
-    var bytes = Array(line.utf8)
-    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+    writer.write(Array(line.utf8))
   }
 
   /// A JSON string literal of `text`.

@@ -3,10 +3,14 @@ import Logging
 /// The `text` log format: swift-log's `StreamLogHandler` on stderr, with every control character in the
 /// message and the metadata escaped (`\u{1b}`, `\u{a}`), so what a partner wrote (a file name, a filter, a
 /// job type) can never start a new log line, forge one, or send escape codes to an operator's terminal.
+/// Lines go through a ``LogWriter``, so a stderr nobody reads never blocks the caller.
 public struct TextLogHandler: LogHandler {
   private var stream: StreamLogHandler
 
-  public init(label: String) { stream = StreamLogHandler.standardError(label: label) }
+  /// Writes through `writer` (by default stderr's ``LogWriter``, which never blocks the caller).
+  public init(label: String, writer: LogWriter = .standardError) {
+    stream = StreamLogHandler(label: label, stream: LogWriterStream(writer: writer))
+  }
 
   public var logLevel: Logger.Level {
     get { stream.logLevel }
