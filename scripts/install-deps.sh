@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(libinotifytools0-dev libsqlite3-dev libssl-dev zlib1g-dev libpq-dev)
 case "${1:-build}" in
-  test) packages+=(sqlite3 inotify-tools openssh-server openssh-client nginx curl postgresql rclone lftp util-linux) ;;
+  test) packages+=(sqlite3 inotify-tools openssh-server openssh-client nginx libnginx-mod-http-js curl postgresql rclone lftp util-linux) ;;
   bench) packages+=(sqlite3 inotify-tools hyperfine gnuplot-nox time postgresql) ;;
 esac
 missing=()

@@ -4,27 +4,39 @@ import Testing
 
 /// The shipped `deploy/nginx.conf` in front of a real outbox: a real nginx on 127.0.0.1.
 @Suite struct NginxTests {
+  /// The repository's root folder.
+  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent()
+    .deletingLastPathComponent()
+
   /// An nginx master process serving `outbox` with the repository's server block.
   final class Nginx {
     let pid: pid_t
     let port: Int
     let prefix: String
 
-    init(outbox: String, directory: String) throws {
+    /// The repository's `deploy/nginx.conf`, listening on a free port of 127.0.0.1 and serving `outbox`.
+    convenience init(outbox: String, directory: String) throws {
+      let port = SFTPTests.SSHServer.freePort()
+      var server = try String(
+        contentsOf: NginxTests.repository.appendingPathComponent("deploy/nginx.conf"), encoding: .utf8)
+      try #require(server.contains("listen 8080;") && server.contains("root /srv/jobdrop/outbox;"))
+      server = server.replacingOccurrences(of: "listen 8080;", with: "listen 127.0.0.1:\(port);")
+        .replacingOccurrences(of: "root /srv/jobdrop/outbox;", with: "root \(outbox);")
+      try self.init(include: server, port: port, directory: directory)
+    }
+
+    /// `include` (a server block, with what goes before it in http { }) in an nginx of its own on `port`,
+    /// with the njs module loaded.
+    init(include server: String, port: Int, directory: String) throws {
       try #require(
         FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx"),
         "nginx is not installed (make test installs it)")
       prefix = directory + "/nginx"
       try FileManager.default.createDirectory(atPath: prefix + "/tmp", withIntermediateDirectories: true)
-      port = SFTPTests.SSHServer.freePort()
-      let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-      var server = try String(
-        contentsOf: repository.appendingPathComponent("deploy/nginx.conf"), encoding: .utf8)
-      try #require(server.contains("listen 8080;") && server.contains("root /srv/jobdrop/outbox;"))
-      server = server.replacingOccurrences(of: "listen 8080;", with: "listen 127.0.0.1:\(port);")
-        .replacingOccurrences(of: "root /srv/jobdrop/outbox;", with: "root \(outbox);")
+      self.port = port
       let config = """
+        load_module /usr/lib/nginx/modules/ngx_http_js_module.so;
         daemon off;
         worker_processes 1;
         pid \(prefix)/nginx.pid;
@@ -63,12 +75,13 @@ import Testing
       var body: Data
     }
 
-    /// Fetches `path` with curl.
-    func get(_ path: String, method: String = "GET") throws -> Response {
+    /// Fetches `path` with curl; `arguments` are more of curl's (headers, a form, a user).
+    func get(_ path: String, method: String = "GET", _ arguments: [String] = []) throws -> Response {
       let bodyPath = prefix + "/body-\(UUID().uuidString)"
       defer { try? FileManager.default.removeItem(atPath: bodyPath) }
       let output = try Spawn.run(
-        "/usr/bin/curl", ["-s", "-X", method, "-D", "-", "-o", bodyPath, "http://127.0.0.1:\(port)\(path)"])
+        "/usr/bin/curl",
+        ["-s", "-X", method, "-D", "-", "-o", bodyPath] + arguments + ["http://127.0.0.1:\(port)\(path)"])
       let lines = output.stdout.split(separator: "\r\n")
       let status = Int(lines.first?.split(separator: " ").dropFirst().first ?? "") ?? 0
       var headers: [String: String] = [:]

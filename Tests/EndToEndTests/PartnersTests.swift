@@ -320,6 +320,7 @@ import Testing
     try PartnersTests.drop(sandbox, "globex", "g3.json", PartnersTests.paidOrders)
     #expect(waiter.wait { status("globex", "g3.json") == "success" })
     #expect(daemon.stop() == 0)
+    #expect(daemon.log.contains("no --base-url (JOBDROP_BASE_URL): links.self and link.href are relative"))
     #expect(FileManager.default.fileExists(atPath: sandbox.inbox + "/acme/late.json"), "not read, not lost")
     #expect(status("acme", "late.json") == nil)
     #expect(status("acme", "one.json") == "success", "acme's published jobs stay until they expire")

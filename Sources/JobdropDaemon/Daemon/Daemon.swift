@@ -46,6 +46,11 @@ public struct Daemon {
         "source": "\(configuration.source)", "workers": "\(configuration.workers)",
         "partners": "\(workspace.intakes.partners?.list.ids.joined(separator: ",") ?? "-")",
       ])
+    if configuration.baseURL == nil {
+      logger.warning(
+        "no --base-url (JOBDROP_BASE_URL): links.self and link.href are relative (files/<id>/…), which only resolve when the outbox is served from the root of a host; set it to the site's URL, e.g. https://exports.example.com"
+      )
+    }
     try await group.run()
     logger.info("jobdrop stopped")
   }

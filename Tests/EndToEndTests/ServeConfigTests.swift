@@ -1,0 +1,113 @@
+import Foundation
+import Testing
+
+/// `jobdrop serve-config nginx` in front of real outboxes: a real nginx (with njs) on 127.0.0.1.
+@Suite struct ServeConfigTests {
+  /// What `path` holds, as text.
+  static func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+
+  static func mode(_ path: String) -> Int {
+    ((try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int) ?? -1
+  }
+
+  @Test func theShippedNginxConfIsWhatTheGeneratorWrites() throws {
+    let sandbox = try Sandbox(orders: 10)
+    let out = sandbox.root + "/nginx-config"
+    let result = try sandbox.run([
+      "serve-config", "nginx", "--outbox", "/srv/jobdrop/outbox", "--listen", "8080", "--out", out,
+    ])
+    #expect(result.status == 0, "\(result.stderr)")
+    let shipped = ServeConfigTests.read(
+      NginxTests.repository.appendingPathComponent("deploy/nginx.conf").path)
+    #expect(!shipped.isEmpty && ServeConfigTests.read(out + "/jobdrop.conf") == shipped)
+    #expect(ServeConfigTests.mode(out + "/jobdrop.conf") == 0o600)
+  }
+
+  @Test func eachPartnerReadsItsOwnJobsOnlyAndFileLinksNeedNoToken() throws {
+    let sandbox = try Sandbox(orders: 800)
+    let options = try PartnersTests.serve(sandbox)
+    try PartnersTests.drop(sandbox, "acme", "mine.json", PartnersTests.paidOrders)
+    try PartnersTests.drop(sandbox, "globex", "theirs.json", PartnersTests.paidOrders)
+    try sandbox.process(options + ["--ttl", "3s"])
+    let out = sandbox.root + "/nginx-config"
+    let port = SFTPTests.SSHServer.freePort()
+    let generated = try sandbox.run(
+      ["serve-config", "nginx", "--outbox", sandbox.outbox, "--listen", "127.0.0.1:\(port)", "--out", out]
+        + options)
+    #expect(generated.status == 0, "\(generated.stderr)")
+    #expect(
+      ServeConfigTests.mode(out + "/jobdrop.conf") == 0o600
+        && ServeConfigTests.mode(out + "/jobdrop.js") == 0o600)
+    let nginx = try NginxTests.Nginx(
+      include: "include \(out)/jobdrop.conf;", port: port, directory: sandbox.root)
+    let acme = ["-H", "Authorization: Bearer \(PartnersTests.acmeToken)"]
+    let mine = try #require(try PartnersTests.jobs(sandbox.outbox, "acme")["mine.json"])
+    let theirs = try #require(try PartnersTests.jobs(sandbox.outbox, "globex")["theirs.json"])
+    let mineID = mine["id"] as! String
+    let theirsID = theirs["id"] as! String
+
+    // No token, a wrong one, another partner's id as the user name: 401, Elastic Path's body.
+    for arguments in [
+      [], ["-H", "Authorization: Bearer wrong-\(PartnersTests.acmeToken)"],
+      ["-u", "globex:\(PartnersTests.acmeToken)"],
+      ["-H", "Authorization: Bearer \(PartnersTests.acmeToken.uppercased())"],
+    ] {
+      let denied = try nginx.get("/v2/jobs", arguments)
+      #expect(denied.status == 401, "\(arguments)")
+      #expect(denied.headers["www-authenticate"]?.contains("realm=\"jobdrop\"") == true)
+      let errors =
+        (try? JSONSerialization.jsonObject(with: denied.body) as? [String: Any])?["errors"]
+        as? [[String: Any]]
+      #expect(errors?.first?["status"] as? Int == 401 && errors?.first?["title"] as? String == "Unauthorized")
+    }
+    #expect(try nginx.get("/jobs/\(mineID).json").status == 401)
+
+    // With acme's token (Bearer, or basic auth as a browser sends it): acme's site, byte for byte.
+    let index = try nginx.get("/v2/jobs", acme)
+    #expect(index.status == 200)
+    #expect(index.body == (try Data(contentsOf: URL(fileURLWithPath: sandbox.outbox + "/acme/index.json"))))
+    let basic = try nginx.get("/index.json", ["-u", "acme:\(PartnersTests.acmeToken)"])
+    #expect(basic.status == 200 && basic.body == index.body)
+    #expect(try nginx.get("/v2/jobs/\(mineID)", acme).status == 200)
+    #expect(try nginx.get("/requests/mine.json", acme).status == 200)
+    // Another partner's job is exactly as missing as a job that never was.
+    let other = try nginx.get("/v2/jobs/\(theirsID)", acme)
+    let missing = try nginx.get("/v2/jobs/00000000-0000-4000-8000-000000000000", acme)
+    #expect(other.status == 404 && missing.status == 404 && other.body == missing.body)
+    #expect(try nginx.get("/jobs/\(theirsID).json", acme).status == 404)
+    #expect(try nginx.get("/requests/theirs.json", acme).status == 404)
+    #expect(
+      try nginx.get("/v2/jobs/\(theirsID)", ["-u", "globex:\(PartnersTests.globexToken)"]).status == 200)
+
+    // The file link works for whoever holds it, without a token.
+    let href = (mine["link"] as! [String: Any])["href"] as! String
+    let file = try nginx.get("/" + href)
+    #expect(file.status == 200)
+    #expect(file.body == (try Data(contentsOf: URL(fileURLWithPath: sandbox.outbox + "/acme/" + href))))
+
+    // Read-only: 405 with Allow.
+    let post = try nginx.get("/v2/jobs", method: "POST", acme)
+    #expect(post.status == 405 && post.headers["allow"] == "GET, HEAD")
+
+    // The Elastic Path SDK's sign-in: its client_id is the partner's token, and it gets it back.
+    let signIn = try nginx.get(
+      "/oauth/access_token", method: "POST",
+      ["--data", "grant_type=implicit&client_id=\(PartnersTests.acmeToken)"])
+    #expect(signIn.status == 200)
+    let token = try JSONSerialization.jsonObject(with: signIn.body) as? [String: Any]
+    #expect(token?["access_token"] as? String == PartnersTests.acmeToken)
+    #expect(token?["token_type"] as? String == "Bearer")
+    #expect((token?["expires"] as? Int ?? 0) > Int(Date().timeIntervalSince1970))
+    let refused = try nginx.get(
+      "/oauth/access_token", method: "POST", ["--data", "grant_type=implicit&client_id=nope"])
+    #expect(refused.status == 401)
+
+    // Once the job expires, the link stops working.
+    let created = ISO8601DateFormatter().date(
+      from: String(((mine["timestamps"] as! [String: Any])["created_at"] as! String).prefix(19)) + "Z")!
+    Thread.sleep(until: created.addingTimeInterval(3.5))  // the TTL has to pass: a wait for the clock
+    try sandbox.process(options + ["--ttl", "3s"])
+    #expect(try nginx.get("/" + href).status == 404)
+    #expect(try nginx.get("/v2/jobs/\(mineID)", acme).status == 404)
+  }
+}
