@@ -15,6 +15,11 @@ if [ "${1:-build}" = test ] && ! python3 -c "import paramiko" 2>/dev/null; then
   echo "installing: paramiko (PyPI)"
   python3 -m pip install -q paramiko
 fi
+# schemathesis (PyPI) checks the served outbox against the Exporter Service OpenAPI document.
+if [ "${1:-build}" = test ] && ! python3 -c "import schemathesis" 2>/dev/null; then
+  echo "installing: schemathesis (PyPI)"
+  python3 -m pip install -q schemathesis
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
