@@ -9,7 +9,8 @@ import Testing
     let port: Int
     let pid: pid_t
 
-    init(directory: String) throws {
+    /// `extraConfiguration` goes at the end of sshd_config (`Match` blocks).
+    init(directory: String, extraConfiguration: String = "") throws {
       self.directory = directory
       try #require(
         FileManager.default.isExecutableFile(atPath: "/usr/sbin/sshd"),
@@ -35,6 +36,7 @@ import Testing
         StrictModes no
         UsePAM no
         Subsystem sftp internal-sftp
+        \(extraConfiguration)
         """
       try config.write(toFile: "\(directory)/sshd_config", atomically: true, encoding: .utf8)
       pid = try Spawn.start(
@@ -53,15 +55,15 @@ import Testing
       _ = Spawn.wait(pid)
     }
 
-    /// Runs the `sftp` client with `commands` as its batch file.
-    func sftp(_ commands: [String]) throws -> Sandbox.Result {
+    /// Runs the `sftp` client with `commands` as its batch file, as `user` (this process's by default).
+    func sftp(_ commands: [String], user: String = NSUserName()) throws -> Sandbox.Result {
       let batch = "\(directory)/batch-\(UUID().uuidString)"
       try (commands.joined(separator: "\n") + "\n").write(toFile: batch, atomically: true, encoding: .utf8)
       return try SSHServer.run(
         "/usr/bin/sftp",
         [
           "-b", batch, "-P", "\(port)", "-i", "\(directory)/client_key", "-o", "StrictHostKeyChecking=no",
-          "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "\(NSUserName())@127.0.0.1",
+          "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "\(user)@127.0.0.1",
         ])
     }
 
