@@ -1,4 +1,5 @@
 import Foundation
+import JobdropExport
 import Testing
 
 /// `jobdrop serve-config nginx` in front of real outboxes: a real nginx (with njs) on 127.0.0.1.
@@ -84,6 +85,8 @@ import Testing
     let file = try nginx.get("/" + href)
     #expect(file.status == 200)
     #expect(file.body == (try Data(contentsOf: URL(fileURLWithPath: sandbox.outbox + "/acme/" + href))))
+    #expect(SHA256Digest.hex(of: Array(file.body)) == (mine["meta"] as? [String: Any])?["sha256"] as? String)
+    #expect(file.headers["content-type"] == "text/csv; charset=utf-8")
 
     // Read-only: 405 with Allow.
     let post = try nginx.get("/v2/jobs", method: "POST", acme)
