@@ -101,6 +101,19 @@ import Testing
     #expect(token?["access_token"] as? String == PartnersTests.acmeToken)
     #expect(token?["token_type"] as? String == "Bearer")
     #expect((token?["expires"] as? Int ?? 0) > Int(Date().timeIntervalSince1970))
+    // The SDK then lists jobs with the token it got back.
+    let listed = try nginx.get(
+      "/v2/jobs",
+      [
+        "-H", "Authorization: Bearer \(token?["access_token"] as? String ?? "")", "-H",
+        "X-MOLTIN-SDK-LANGUAGE: JS",
+      ])
+    #expect(listed.status == 200 && listed.body == index.body)
+    // With a client secret the SDK signs in with client_credentials: the same answer.
+    let credentials = try nginx.get(
+      "/oauth/access_token", method: "POST",
+      ["--data", "grant_type=client_credentials&client_id=\(PartnersTests.acmeToken)&client_secret=x"])
+    #expect(credentials.status == 200)
     let refused = try nginx.get(
       "/oauth/access_token", method: "POST", ["--data", "grant_type=implicit&client_id=nope"])
     #expect(refused.status == 401)
@@ -108,7 +121,8 @@ import Testing
     // Once the job expires, the link stops working.
     let created = ISO8601DateFormatter().date(
       from: String(((mine["timestamps"] as! [String: Any])["created_at"] as! String).prefix(19)) + "Z")!
-    Thread.sleep(until: created.addingTimeInterval(3.5))  // the TTL has to pass: a wait for the clock
+    // The TTL has to pass (a wait for the clock): `created` is cut to the second, so a second more.
+    Thread.sleep(until: created.addingTimeInterval(4.2))
     try sandbox.process(options + ["--ttl", "3s"])
     #expect(try nginx.get("/" + href).status == 404)
     #expect(try nginx.get("/v2/jobs/\(mineID)", acme).status == 404)
