@@ -3,9 +3,9 @@ import JobdropSystem
 import Logging
 import ServiceLifecycle
 
-/// Renders `index.json` at most once per the store's index interval while jobs change, and sweeps
-/// expired jobs every ``expiryInterval``, on its own thread; retries documents a full disk refused.
-/// Renders a last time at shutdown.
+/// Renders `index.json` on its own thread as soon as the store says an index is out of date (a burst
+/// coalesces: see ``JobStore/publishIndex(force:)``), sweeps expired jobs every ``expiryInterval``, and
+/// retries documents a full disk refused. Renders a last time at shutdown.
 public struct OutboxService: Service {
   let store: JobStore
   let logger: Logger
@@ -22,6 +22,7 @@ public struct OutboxService: Service {
     try await DedicatedThread.runService(
       name: "jobdrop-outbox", what: "outbox renderer", logger: logger, stop: control.stop
     ) { [store, expiryInterval, logger] in
+      store.onIndexChange { control.wake() }
       var nextSweep = ConditionLock.monotonicMilliseconds()
       var failing = false
       while true {
@@ -43,7 +44,7 @@ public struct OutboxService: Service {
           }
           failing = true
         }
-        let next = min(nextSweep, now + (failing ? 1_000 : store.indexInterval))
+        let next = min(nextSweep, failing ? now + 1_000 : store.nextIndexRender() ?? .max)
         guard control.sleep(untilMilliseconds: next) else { break }
       }
       do {

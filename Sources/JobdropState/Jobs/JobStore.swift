@@ -4,8 +4,10 @@ import Logging
 /// The live jobs, in memory and on disk: every state change goes to the spool first, then to the outbox.
 ///
 /// Holds the one in-memory table of jobs, loaded from the spool at start. After each call the spool is
-/// durable and the job's own documents are published; `index.json` is rendered by ``publishIndex(force:)``
-/// at most once per ``indexInterval`` unless forced, so bursts do not re-render it per job.
+/// durable and the job's own documents are published; `index.json` is rendered by ``publishIndex(force:)``,
+/// which the outbox renderer calls as soon as ``onIndexChange(_:)`` tells it an index is out of date:
+/// the first change after a quiet spell renders at once, and after a render that took *t* the next waits
+/// 10 *t*, so a burst coalesces and rendering stays under a tenth of the time.
 /// Safe to use from several threads: every call holds the store's lock (the index is written outside it).
 // @unchecked: every mutable property is read and written under `lock`; the index under `indexLock`.
 public final class JobStore: @unchecked Sendable {
@@ -24,10 +26,13 @@ public final class JobStore: @unchecked Sendable {
   private var unpublished = Set<String>()
   private let lock = ConditionLock()
   private let indexLock = ConditionLock()
-  /// The shortest time between two index renders, in milliseconds.
+  /// The shortest time between two index renders, in milliseconds (besides ten times the last render's
+  /// cost, which keeps rendering under a tenth of the time).
   public let indexInterval: Int64
+  /// Told whenever an index goes out of date (the outbox renderer's wake-up).
+  private var changeHandler: (@Sendable () -> Void)?
 
-  public init(spool: Spool, sites: OutboxSites, logger: Logger, indexInterval: Int64 = 50) {
+  public init(spool: Spool, sites: OutboxSites, logger: Logger, indexInterval: Int64 = 0) {
     self.spool = spool
     self.sites = sites
     self.logger = logger
@@ -101,9 +106,9 @@ public final class JobStore: @unchecked Sendable {
       if job.state == .pending { pending.insert(job) }
       if !job.state.isFinal { active[job.record.partner, default: 0] += 1 }
       publishLocked(job, unlessUnchanged: true)
-      indexDirty.insert(job.record.partner)
+      markDirty(job.record.partner)
     }
-    for (partner, _) in sites.opened { indexDirty.insert(partner) }
+    for (partner, _) in sites.opened { markDirty(partner) }
   }
 
   /// Publishes a job's documents; one that cannot be written now is remembered and retried by
@@ -131,7 +136,7 @@ public final class JobStore: @unchecked Sendable {
           continue
         }
         publishLocked(job)
-        indexDirty.insert(job.record.partner)
+        markDirty(job.record.partner)
       }
       return unpublished.count
     }
@@ -197,7 +202,7 @@ public final class JobStore: @unchecked Sendable {
       active[record.partner, default: 0] += 1
     }
     publishLocked(job)
-    indexDirty.insert(record.partner)
+    markDirty(record.partner)
     return job
   }
 
@@ -215,7 +220,7 @@ public final class JobStore: @unchecked Sendable {
     if target == .pending { pending.insert(moved) }
     if target.isFinal && !job.state.isFinal { active[record.partner, default: 1] -= 1 }
     publishLocked(moved)
-    indexDirty.insert(record.partner)
+    markDirty(record.partner)
     return moved
   }
 
@@ -231,7 +236,7 @@ public final class JobStore: @unchecked Sendable {
     try spool.update(job)
     jobs[job.id] = job
     publishLocked(job)
-    indexDirty.insert(job.record.partner)
+    markDirty(job.record.partner)
   }
 
   /// Removes finished jobs created more than the outbox's TTL before `now`; returns how many.
@@ -255,15 +260,32 @@ public final class JobStore: @unchecked Sendable {
       }
       jobs[job.id] = nil
       unpublished.remove(job.id)
-      indexDirty.insert(job.record.partner)
+      markDirty(job.record.partner)
       removed += 1
       logger.info("job expired", metadata: ["job.id": "\(job.id)"])
     }
     return removed
   }
 
+  /// Marks `partner`'s index out of date and tells the change handler; call with the lock held.
+  private func markDirty(_ partner: String?) {
+    indexDirty.insert(partner)
+    changeHandler?()
+  }
+
+  /// Calls `handler` (from the thread that changed a job, so it must be quick) whenever an index goes out
+  /// of date: the outbox renderer wakes on it instead of polling.
+  public func onIndexChange(_ handler: @escaping @Sendable () -> Void) {
+    lock.withLock { changeHandler = handler }
+  }
+
+  /// When the next index render may run (monotonic milliseconds), or `nil` when every index is current.
+  public func nextIndexRender() -> Int64? {
+    lock.withLock { indexDirty.isEmpty ? nil : nextIndexAllowed }
+  }
+
   /// Marks `partner`'s site for an index render (a new partner's site gets an empty index at once).
-  public func touchSite(partner: String?) { lock.withLock { _ = indexDirty.insert(partner) } }
+  public func touchSite(partner: String?) { lock.withLock { markDirty(partner) } }
 
   /// Renders the `index.json` of every site where anything changed, if the last render is at least
   /// ``indexInterval`` old (or `force`). Each document is assembled under the lock and written outside
