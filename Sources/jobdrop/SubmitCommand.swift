@@ -26,6 +26,12 @@ struct SubmitCommand: ParsableCommand {
   @Option(help: "With --partners: the partner whose drop folder (inbox/ID/) the request goes into.")
   var partner: String?
 
+  @Flag(
+    help:
+      "After the claim, wait for the job's end: a live line on a terminal, then where the file is (exit 0) or the error (exit 1)."
+  )
+  var wait = false
+
   @Option(help: "How long to wait for the claim, e.g. 30s.")
   var timeout = "30s"
 
@@ -46,6 +52,21 @@ struct SubmitCommand: ParsableCommand {
       let submitter = try RequestSubmitter(configuration: configuration, partner: partner)
       let job = try submitter.submit(bytes, as: FileName(name), timeoutMilliseconds: limit)
       print(job.id)
+      if wait {
+        fflush(nil)  // the id is out before the live line
+        let line = ProgressLine(terminal: isatty(STDOUT_FILENO) == 1)
+        let finished = try submitter.waitForEnd(of: job) { line.show($0) }
+        line.end()
+        guard finished.state == .success else {
+          printError("failed: \(finished.record.error ?? "failed")")
+          throw ExitCode(1)
+        }
+        let site = configuration.outbox + (finished.record.partner.map { "/\($0)" } ?? "")
+        let rows = finished.record.rows.map { "\($0) rows" } ?? "no rows"
+        print("success: \(rows) in \(site)/files/\(finished.id)/\(finished.record.fileName ?? "")")
+      }
+    } catch let exit as ExitCode {
+      throw exit
     } catch {
       printError("jobdrop submit: \(error)")
       throw ExitCode(1)

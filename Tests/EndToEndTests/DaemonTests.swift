@@ -137,6 +137,44 @@ import Testing
     }
   }
 
+  @Test func submitWaitEndsWithTheFileOrTheErrorAndDrawsALiveLineOnlyOnATerminal() throws {
+    let sandbox = try Sandbox(orders: 500)
+    let daemon = try RunningDaemon(sandbox, ["--grace", "0"])
+    defer { daemon.stop() }
+    let good = sandbox.root + "/good.json"
+    let bad = sandbox.root + "/bad.json"
+    try Sandbox.request(filter: "eq(payment,paid)").write(toFile: good, atomically: true, encoding: .utf8)
+    try Sandbox.request(filter: "eq(store,nowhere)").write(toFile: bad, atomically: true, encoding: .utf8)
+
+    // A script's view: the id, then one plain line with the file's place.
+    let plain = try sandbox.run(["submit", "--wait", good] + sandbox.paths)
+    #expect(plain.status == 0, "\(plain.stderr)")
+    let lines = plain.stdout.split(separator: "\n")
+    #expect(lines.count == 2 && !plain.stdout.contains("\u{1B}"))
+    let id = String(lines.first ?? "")
+    let job = try #require(sandbox.jobsByFile()["good.json"]?.first)
+    let href = (job["link"] as! [String: Any])["href"] as! String
+    let rows = (job["meta"] as! [String: Any])["rows"] as! Int
+    #expect(lines.last == "success: \(rows) rows in \(sandbox.outbox)/\(href)")
+    #expect(job["id"] as? String == id)
+
+    // A failed job: the error on stderr, exit 1.
+    let failed = try sandbox.run(["submit", "--wait", bad] + sandbox.paths)
+    #expect(failed.status == 1)
+    #expect(failed.stderr == "failed: No results matched the supplied filter\n")
+
+    // On a terminal (script(1) gives it a pseudo-terminal): the live line, redrawn in place, then the end.
+    let command = ([Sandbox.binary, "submit", "--wait", good] + sandbox.paths).joined(separator: " ")
+    let terminal = try Spawn.run("/usr/bin/script", ["-qec", command, "/dev/null"])
+    #expect(terminal.status == 0, "\(terminal.stdout)")
+    let screen = terminal.stdout.replacingOccurrences(of: "\r\n", with: "\n")
+    #expect(screen.contains("\r\u{1B}[Ksuccess  \(rows) rows"), "\(screen)")
+    let terminalID = String(screen.split(separator: "\n").first ?? "")
+    let fileName = String(href.split(separator: "/").last ?? "")
+    let ending = " rows in \(sandbox.outbox)/files/\(terminalID)/\(fileName)\n"
+    #expect(screen.hasSuffix(ending), "\(screen)")
+  }
+
   @Test func submitDropsAtomicallyAndPrintsTheClaimedJobID() throws {
     let sandbox = try Sandbox(orders: 50)
     let file = sandbox.root + "/mine.json"

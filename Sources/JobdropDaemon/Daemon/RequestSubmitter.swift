@@ -35,6 +35,22 @@ public struct RequestSubmitter {
     self.partner = partner
   }
 
+  /// Waits until `job` is `success` or `failed` and returns it, calling `progress` with the job each time
+  /// its status file changes (a move, or its row count while it runs). Watches the spool's state folders.
+  public func waitForEnd(of job: Job, progress: (Job) -> Void) throws -> Job {
+    let watcher = try DirectoryWatcher(
+      directories: JobState.allCases.map { spool.folder($0).path }, mask: [.movedTo, .create])
+    var current = spool.reader.job(id: job.id) ?? job
+    while true {
+      progress(current)
+      if current.state.isFinal { return current }
+      // Each move or progress update renames a status file into a state folder; a second's timeout
+      // re-reads anyway.
+      _ = try watcher.next(timeoutSeconds: 1)
+      current = spool.reader.job(id: job.id) ?? current
+    }
+  }
+
   /// Why a submission did not complete.
   public struct Failure: Error, CustomStringConvertible {
     public var description: String
