@@ -1,5 +1,10 @@
 import ArgumentParser
 import JobdropState
+import JobdropSystem
+
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 struct StatusCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -13,6 +18,7 @@ struct StatusCommand: ParsableCommand {
         jobdrop status
         jobdrop status 3f1c2a9e-8b7d-4c1e-9f0a-1b2c3d4e5f60
         jobdrop status --partner acme
+        jobdrop status --watch
       """
   )
 
@@ -20,6 +26,9 @@ struct StatusCommand: ParsableCommand {
 
   @Option(help: "Only this partner's jobs (with --partners).")
   var partner: String?
+
+  @Flag(help: "Redraw the table whenever a job moves, until Ctrl-C.")
+  var watch = false
 
   @Argument(help: "A job id; prints its document as published.")
   var id: String?
@@ -44,12 +53,43 @@ struct StatusCommand: ParsableCommand {
       print(String(decoding: document, as: UTF8.self), terminator: "")
       return
     }
+    guard watch else { return try print(table(spool, reportDamaged: true), terminator: "") }
+    let terminal = isatty(STDOUT_FILENO) == 1
+    var first = true
+    var drawn: [Int64] = []
+    while true {
+      // Every move and progress update renames a status file into a state folder, which changes that
+      // folder's modification time: four fstat calls every 250 ms see it, and a burst is drawn once.
+      // (libinotifytools cannot be asked for what is queued without waiting, so a burst would be drawn
+      // once per event.)
+      let version = JobState.allCases.flatMap { state -> [Int64] in
+        var info = stat()
+        fstat(spool.folder(state).descriptor, &info)
+        return [Int64(info.st_mtim.tv_sec), Int64(info.st_mtim.tv_nsec), Int64(info.st_size)]
+      }
+      if version != drawn {
+        drawn = version
+        let text = try table(spool, reportDamaged: first)
+        // On a terminal the screen is cleared and the table drawn at the top; otherwise each table
+        // follows the last after a blank line, with no escape codes.
+        print(terminal ? "\u{1B}[H\u{1B}[2J" + text : (first ? "" : "\n") + text, terminator: "")
+        fflush(nil)
+        first = false
+      }
+      usleep(250_000)
+    }
+  }
+
+  /// The table of the spool's jobs now (this partner's, with `--partner`).
+  private func table(_ spool: SpoolReader, reportDamaged: Bool) throws -> String {
     let snapshot = try spool.snapshot()
-    for path in snapshot.damaged { printError("damaged status file (not listed): \(path)") }
+    if reportDamaged {
+      for path in snapshot.damaged { printError("damaged status file (not listed): \(path)") }
+    }
     let jobs = snapshot.jobs.filter { partner == nil || $0.record.partner == partner }
       .sorted { $0.record.createdAt > $1.record.createdAt }
     let partners = partner != nil || snapshot.jobs.contains { $0.record.partner != nil }
-    print(StatusTable(jobs: jobs, partners: partners).text, terminator: "")
+    return StatusTable(jobs: jobs, partners: partners).text
   }
 }
 

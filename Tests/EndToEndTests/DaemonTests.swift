@@ -175,6 +175,34 @@ import Testing
     #expect(screen.hasSuffix(ending), "\(screen)")
   }
 
+  @Test func statusWatchRedrawsTheTableAsJobsMoveUntilInterrupted() throws {
+    let sandbox = try Sandbox(orders: 300)
+    let daemon = try RunningDaemon(sandbox, ["--grace", "0"])
+    defer { daemon.stop() }
+    let waiter = try ChangeWaiter(folders: [sandbox.root, sandbox.outbox])
+    #expect(waiter.wait { FileManager.default.fileExists(atPath: sandbox.spool + "/pending") })
+    let output = sandbox.root + "/watch.out"
+    let watch = try Spawn.start(
+      Sandbox.binary, ["status", "--watch"] + sandbox.paths, directory: sandbox.root, stdoutPath: output,
+      stderrPath: sandbox.root + "/watch.err")
+    func screen() -> String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
+    #expect(waiter.wait { screen().hasPrefix("ID  STATUS") })
+    sandbox.drop("first.json", Sandbox.request(filter: "eq(payment,paid)"))
+    #expect(waiter.wait { screen().contains("success  order_export") && screen().contains("first.json") })
+    sandbox.drop("second.json", Sandbox.request(filter: "eq(payment,refunded)"))
+    #expect(
+      waiter.wait {
+        screen().split(separator: "\n").filter { $0.contains("second.json") && $0.contains("success") }.count
+          == 1
+      })
+    kill(watch, SIGINT)
+    #expect(Spawn.wait(watch, timeout: 10) == 128 + SIGINT, "Ctrl-C ends it")
+    let tables = screen().components(separatedBy: "\n\n")
+    #expect(tables.count >= 3, "the table was drawn again as jobs moved: \(tables.count)")
+    #expect(tables.last?.split(separator: "\n").count == 3, "the last table lists both jobs")
+    #expect(!screen().contains("\u{1B}"), "no escape codes off a terminal")
+  }
+
   @Test func submitDropsAtomicallyAndPrintsTheClaimedJobID() throws {
     let sandbox = try Sandbox(orders: 50)
     let file = sandbox.root + "/mine.json"
