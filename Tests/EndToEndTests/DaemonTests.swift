@@ -152,6 +152,9 @@ import Testing
     let lines = plain.stdout.split(separator: "\n")
     #expect(lines.count == 2 && !plain.stdout.contains("\u{1B}"))
     let id = String(lines.first ?? "")
+    // The spool says success first (that ends the wait); the job's document follows at once.
+    let documents = try sandbox.outboxWaiter()
+    #expect(documents.wait { sandbox.jobsByFile()["good.json"]?.first?["status"] as? String == "success" })
     let job = try #require(sandbox.jobsByFile()["good.json"]?.first)
     let href = (job["link"] as! [String: Any])["href"] as! String
     let rows = (job["meta"] as! [String: Any])["rows"] as! Int
@@ -169,10 +172,13 @@ import Testing
     #expect(terminal.status == 0, "\(terminal.stdout)")
     let screen = terminal.stdout.replacingOccurrences(of: "\r\n", with: "\n")
     #expect(screen.contains("\r\u{1B}[Ksuccess  \(rows) rows"), "\(screen)")
+    // The same request again is a new job with a file of its own.
     let terminalID = String(screen.split(separator: "\n").first ?? "")
-    let fileName = String(href.split(separator: "/").last ?? "")
-    let ending = " rows in \(sandbox.outbox)/files/\(terminalID)/\(fileName)\n"
-    #expect(screen.hasSuffix(ending), "\(screen)")
+    let last = screen.split(separator: "\n").last.map(String.init) ?? ""
+    #expect(
+      last.hasPrefix("success: \(rows) rows in \(sandbox.outbox)/files/\(terminalID)/order_export-"),
+      "\(screen)")
+    #expect(last.hasSuffix(".csv") && screen.hasSuffix("\n") && terminalID != id)
   }
 
   @Test func statusWatchRedrawsTheTableAsJobsMoveUntilInterrupted() throws {
