@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(libinotifytools0-dev libsqlite3-dev libssl-dev zlib1g-dev libpq-dev)
 case "${1:-build}" in
-  test) packages+=(sqlite3 inotify-tools openssh-server openssh-client nginx libnginx-mod-http-js curl postgresql rclone lftp util-linux) ;;
+  test) packages+=(sqlite3 inotify-tools openssh-server openssh-client nginx libnginx-mod-http-js curl postgresql rclone lftp util-linux chromium chromium-driver) ;;
   bench) packages+=(sqlite3 inotify-tools hyperfine gnuplot-nox time postgresql) ;;
 esac
 missing=()
@@ -19,6 +19,11 @@ fi
 if [ "${1:-build}" = test ] && ! python3 -c "import schemathesis" 2>/dev/null; then
   echo "installing: schemathesis (PyPI)"
   python3 -m pip install -q schemathesis
+fi
+# Selenium (PyPI) drives chromium through chromedriver for the job page's browser test.
+if [ "${1:-build}" = test ] && ! python3 -c "import selenium" 2>/dev/null; then
+  echo "installing: selenium (PyPI)"
+  python3 -m pip install -q selenium
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=""

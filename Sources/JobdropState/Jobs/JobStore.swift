@@ -296,15 +296,15 @@ public final class JobStore: @unchecked Sendable {
       let start = ConditionLock.monotonicMilliseconds()
       // A site that cannot be opened now (a full disk) stays dirty and throws after the others are written.
       var unopened: (any Error)?
-      let documents: [(partner: String?, site: Outbox, bytes: [UInt8])] = lock.withLock {
+      let documents: [(partner: String?, site: Outbox, bytes: Outbox.IndexDocuments)] = lock.withLock {
         guard !indexDirty.isEmpty else { return [] }
         let now = ConditionLock.monotonicMilliseconds()
         guard force || now >= nextIndexAllowed else { return [] }
-        var documents: [(partner: String?, site: Outbox, bytes: [UInt8])] = []
+        var documents: [(partner: String?, site: Outbox, bytes: Outbox.IndexDocuments)] = []
         for partner in indexDirty {
           do {
             let site = try sites.open(partner: partner)
-            documents.append((partner, site, site.indexDocument()))
+            documents.append((partner, site, site.indexDocuments()))
             indexDirty.remove(partner)
           } catch {
             unopened = error

@@ -13,7 +13,8 @@ import JobdropSystem
 /// Every file is replaced atomically through ``AtomicWriter`` (write, fsync, rename; 0644, folders 0755),
 /// so a web server never serves a partial document. The JSON documents are derived from the spool and
 /// republished at every start, so their folders are not synced after each rename; export files are.
-/// Each job's JSON is encoded once per change and reused by the index.
+/// Each job's JSON and its row of the job page (`index.html`) are made once per change and reused by
+/// every render of the index.
 // @unchecked: its caches (`encoded`, `requestOwners`) are only touched under the JobStore's lock.
 public final class Outbox: @unchecked Sendable {
   public let root: DirectoryHandle
@@ -25,7 +26,17 @@ public final class Outbox: @unchecked Sendable {
   public let links: OutboxLinks
   /// Seconds a job lives after it was created.
   public let ttl: Int64
-  private var encoded: [String: (created: Timestamp, bytes: [UInt8])] = [:]
+  /// The partner whose site this is (`nil`: the root site), for the job page's title.
+  public let partner: String?
+  private var encoded: [String: Entry] = [:]
+
+  /// A published job as the index and the job page show it.
+  private struct Entry {
+    var created: Timestamp
+    var state: JobState
+    var json: [UInt8]
+    var row: [UInt8]
+  }
   private let encoder: JSONEncoder = {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -33,13 +44,14 @@ public final class Outbox: @unchecked Sendable {
   }()
 
   /// Opens (creating when missing) the outbox at `path`.
-  public init(path: String, links: OutboxLinks, ttl: Int64) throws(FileSystemError) {
+  public init(path: String, links: OutboxLinks, ttl: Int64, partner: String? = nil) throws(FileSystemError) {
     root = try DirectoryHandle(path: path, create: true, mode: 0o755)
     jobsFolder = try root.subdirectory("jobs", create: true)
     filesFolder = try root.subdirectory("files", create: true)
     requestsFolder = try root.subdirectory("requests", create: true)
     self.links = links
     self.ttl = ttl
+    self.partner = partner
   }
 
   /// The folder for a job's export file, `files/<id>/`, created when missing.
@@ -63,7 +75,8 @@ public final class Outbox: @unchecked Sendable {
   public func publish(_ job: Job, unlessUnchanged: Bool = false) throws {
     let jobDocument = JobDocument(job: job, links: links, ttl: ttl)
     let bytes = Array(try encoder.encode(jobDocument))
-    encoded[job.id] = (job.record.createdAt, bytes)
+    encoded[job.id] = Entry(
+      created: job.record.createdAt, state: job.state, json: bytes, row: JobPage.row(for: job))
     let document = Outbox.wrap(bytes)
     func put(_ bytes: [UInt8], _ name: FileName, _ folder: DirectoryHandle) throws {
       if unlessUnchanged {
@@ -85,30 +98,43 @@ public final class Outbox: @unchecked Sendable {
     }
   }
 
-  /// Writes `index.json`: every published job, newest first.
+  /// Writes `index.json` and `index.html`: every published job, newest first.
   public func publishIndex() throws {
-    try writeIndex(indexDocument())
+    try writeIndex(indexDocuments())
   }
 
-  /// Writes `bytes` as `index.json`.
-  public func writeIndex(_ bytes: [UInt8]) throws {
-    try AtomicWriter.write(bytes, to: FileName("index.json"), in: root, syncDirectory: false) {
+  /// Writes `documents.json` as `index.json`, then `documents.page` as `index.html`.
+  public func writeIndex(_ documents: IndexDocuments) throws {
+    try AtomicWriter.write(documents.json, to: FileName("index.json"), in: root, syncDirectory: false) {
       CrashPoint.reached("mid-index")
     }
+    try AtomicWriter.write(documents.page, to: FileName("index.html"), in: root, syncDirectory: false)
   }
 
-  /// The bytes of `index.json`: every published job, newest first.
-  public func indexDocument() -> [UInt8] {
+  /// The bytes of `index.json` and `index.html`: every published job, newest first (the page holds the
+  /// newest ``JobPage/pageRows``; its script loads the rest from `index.json`).
+  public func indexDocuments(at now: Timestamp = .now()) -> IndexDocuments {
     let ordered = encoded.sorted { ($0.value.created, $0.key) > ($1.value.created, $1.key) }
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(ordered.reduce(16) { $0 + $1.value.bytes.count + 1 })
-    bytes += Array(#"{"data":["#.utf8)
+    var json: [UInt8] = []
+    json.reserveCapacity(ordered.reduce(16) { $0 + $1.value.json.count + 1 })
+    json += Array(#"{"data":["#.utf8)
+    var counts: [JobState: Int] = [:]
     for (offset, entry) in ordered.enumerated() {
-      if offset > 0 { bytes.append(0x2C) }
-      bytes += entry.value.bytes
+      if offset > 0 { json.append(0x2C) }
+      json += entry.value.json
+      counts[entry.value.state, default: 0] += 1
     }
-    bytes += Array("]}\n".utf8)
-    return bytes
+    json += Array("]}\n".utf8)
+    let page = JobPage.render(
+      rows: ordered.prefix(JobPage.pageRows).map(\.value.row)[...], counts: counts, total: ordered.count,
+      partner: partner, at: now)
+    return IndexDocuments(json: json, page: page)
+  }
+
+  /// `index.json` and `index.html`, rendered together.
+  public struct IndexDocuments: Sendable {
+    public var json: [UInt8]
+    public var page: [UInt8]
   }
 
   /// Removes a job's documents and files from the site (the index drops it on its next render).

@@ -33,7 +33,8 @@ public final class OutboxSites: @unchecked Sendable {
   public func open(partner: String?) throws(FileSystemError) -> Outbox {
     try lock.withLock { () throws(FileSystemError) -> Outbox in
       if let site = sites[partner] { return site }
-      let site = try Outbox(path: partner.map { "\(path)/\($0)" } ?? path, links: links, ttl: ttl)
+      let site = try Outbox(
+        path: partner.map { "\(path)/\($0)" } ?? path, links: links, ttl: ttl, partner: partner)
       do {
         try site.publishErrorDocuments()
       } catch let error as FileSystemError {
