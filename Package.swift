@@ -27,6 +27,8 @@ let package = Package(
     .systemLibrary(name: "CPostgres", path: "Sources/CPostgres"),
     // zlib (Debian: zlib1g-dev) for streamed .csv.gz exports.
     .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+    // libxlsxwriter (Debian: libxlsxwriter-dev) for .xlsx exports, in its constant-memory mode.
+    .systemLibrary(name: "CXLSXWriter", path: "Sources/CXLSXWriter"),
     // Linux calls that need _GNU_SOURCE (renameat2, O_PATH, sync_file_range).
     .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
 
@@ -45,7 +47,9 @@ let package = Package(
     // Rows out of the data sources (SQLite, PostgreSQL) into export files (CSV, gzip, SHA-256).
     .target(
       name: "JobdropExport",
-      dependencies: ["JobdropModel", "JobdropSystem", "CSQLite", "CPostgres", "CZlib", "CCrypto"]
+      dependencies: [
+        "JobdropModel", "JobdropSystem", "CSQLite", "CPostgres", "CZlib", "CCrypto", "CXLSXWriter",
+      ]
     ),
     // The state a job lives in: the inbox, the spool, the outbox, and the job table that moves between them.
     .target(

@@ -10,8 +10,9 @@ public protocol DataSource: Sendable {
   var dialect: SQLDialect { get }
 
   /// Runs `query` and writes each row to `writer`; returns the number of rows. Calls `progress` with the
-  /// rows so far every few thousand rows; an error it throws stops the export.
-  func export(_ query: ExportQuery, to writer: CSVWriter, progress: (Int) throws -> Void) throws -> Int
+  /// rows so far every few thousand rows; an error it throws stops the export. Sources open the
+  /// existential once (``RowWriter``'s known writers each get their own specialised row loop).
+  func export(_ query: ExportQuery, to writer: any RowWriter, progress: (Int) throws -> Void) throws -> Int
 
   /// Cuts every running export short, also inside a query that has not produced a row yet
   /// (`sqlite3_progress_handler`, `PQcancel`); for a shutdown, after which the source is not used again.

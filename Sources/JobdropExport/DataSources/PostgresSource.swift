@@ -22,8 +22,20 @@ public struct PostgresSource: DataSource {
 
   public func interruptRunning() { pool.interruptRunning() }
 
-  public func export(_ query: ExportQuery, to writer: CSVWriter, progress: (Int) throws -> Void) throws -> Int
+  public func export(_ query: ExportQuery, to writer: any RowWriter, progress: (Int) throws -> Void) throws
+    -> Int
   {
+    switch writer {
+    case let writer as CSVWriter: try export(query, into: writer, progress: progress)
+    case let writer as JSONLinesWriter: try export(query, into: writer, progress: progress)
+    case let writer as XLSXWriter: try export(query, into: writer, progress: progress)
+    default: try export(query, into: writer, progress: progress)
+    }
+  }
+
+  private func export<Writer: RowWriter>(
+    _ query: ExportQuery, into writer: Writer, progress: (Int) throws -> Void
+  ) throws -> Int {
     let connection = try pool.take()
     var healthy = false
     defer { pool.give(connection, healthy: healthy) }

@@ -1,7 +1,7 @@
 import CSQLite
 import JobdropModel
 
-/// Copies the rows of a running SQLite statement into a CSV writer, reading each cell straight from
+/// Copies the rows of a running SQLite statement into a row writer, reading each cell straight from
 /// SQLite's buffers: numbers as integers (one type check for NULL), text as the stored bytes.
 struct SQLiteRowCopier {
   private let kinds: [CellKind]
@@ -12,8 +12,8 @@ struct SQLiteRowCopier {
   }
 
   /// Steps `statement` to its end, writing each row; calls `progress` every 8,192 rows with the count.
-  func copyRows(
-    of statement: SQLiteStatement, to writer: CSVWriter, progress: (Int) throws -> Void = { _ in }
+  func copyRows<Writer: RowWriter>(
+    of statement: SQLiteStatement, to writer: Writer, progress: (Int) throws -> Void = { _ in }
   ) throws -> Int {
     let handle = statement.handle
     var rows = 0

@@ -17,8 +17,8 @@ struct SQLiteSliceScan {
 
   /// Writes the rows of every slice that match the query; returns how many. `progress` is called on
   /// the calling thread with the rows written so far; an error it throws stops every connection.
-  func run(
-    on connections: [SQLiteDatabase], to writer: CSVWriter, progress: (Int) throws -> Void
+  func run<Writer: RowWriter>(
+    on connections: [SQLiteDatabase], to writer: Writer, progress: (Int) throws -> Void
   ) throws -> Int {
     let readers = try connections.map { try cursor.reader(on: $0) }
     let copier = SQLiteRowCopier(columns: query.columns)
@@ -26,15 +26,14 @@ struct SQLiteSliceScan {
     let helpers = readers.dropFirst().map { reader in
       JoinableThread {
         do {
-          try work(reader, copier: copier, slices: slices, guardFormulas: writer.guardFormulas) { _ in }
+          try work(reader, copier: copier, slices: slices) { _ in }
         } catch {
           slices.stop(error)
         }
       }
     }
     do {
-      try work(
-        readers[0], copier: copier, slices: slices, guardFormulas: writer.guardFormulas, progress: progress)
+      try work(readers[0], copier: copier, slices: slices, progress: progress)
     } catch {
       slices.stop(error)
     }
@@ -43,12 +42,12 @@ struct SQLiteSliceScan {
   }
 
   /// Formats slices until none is left, handing each to the queue.
-  private func work(
-    _ reader: SQLiteSliceCursor.Reader, copier: SQLiteRowCopier, slices: SliceQueue, guardFormulas: Bool,
+  private func work<Writer: RowWriter>(
+    _ reader: SQLiteSliceCursor.Reader, copier: SQLiteRowCopier, slices: SliceQueue<Writer>,
     progress: (Int) throws -> Void
   ) throws {
     let target = SwitchableSink()
-    let local = CSVWriter(file: target, guardFormulas: guardFormulas, bufferSize: 1 << 16)
+    let local = slices.writer.sliceWriter(into: target)
     while let (number, slice, buffer) = try slices.claim(with: reader) {
       target.buffer = buffer
       slice.statement.reset()
@@ -73,10 +72,11 @@ private final class SwitchableSink: ByteSink {
 /// The slices still to read, the buffers free to read them into, and the finished slices waiting for
 /// their turn to be written; the first error of any connection stops them all.
 // @unchecked: the slice cursor and the finished buffers are only touched under `lock`.
-private final class SliceQueue: @unchecked Sendable {
+private final class SliceQueue<Writer: RowWriter>: @unchecked Sendable {
   private let lock = ConditionLock()
   private let cursor: SQLiteSliceCursor
-  private let writer: CSVWriter
+  /// The export's writer; slices are formatted by its ``RowWriter/sliceWriter(into:)`` writers.
+  let writer: Writer
   private var claimed = 0
   private var nextToWrite = 0
   private var free: [ChunkBuffer]
@@ -84,7 +84,7 @@ private final class SliceQueue: @unchecked Sendable {
   private var rows = 0
   private var failure: (any Error)?
 
-  init(cursor: SQLiteSliceCursor, buffers: Int, writer: CSVWriter) {
+  init(cursor: SQLiteSliceCursor, buffers: Int, writer: Writer) {
     self.cursor = cursor
     self.writer = writer
     free = (0..<buffers).map { _ in ChunkBuffer() }

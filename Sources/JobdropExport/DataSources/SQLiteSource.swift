@@ -38,8 +38,20 @@ public struct SQLiteSource: DataSource {
 
   public var dialect: SQLDialect { .sqlite }
 
-  public func export(_ query: ExportQuery, to writer: CSVWriter, progress: (Int) throws -> Void) throws -> Int
+  public func export(_ query: ExportQuery, to writer: any RowWriter, progress: (Int) throws -> Void) throws
+    -> Int
   {
+    switch writer {
+    case let writer as CSVWriter: try export(query, into: writer, progress: progress)
+    case let writer as JSONLinesWriter: try export(query, into: writer, progress: progress)
+    case let writer as XLSXWriter: try export(query, into: writer, progress: progress)
+    default: try export(query, into: writer, progress: progress)
+    }
+  }
+
+  private func export<Writer: RowWriter>(
+    _ query: ExportQuery, into writer: Writer, progress: (Int) throws -> Void
+  ) throws -> Int {
     var connections = [try pool.take()]
     var healthy = false
     defer {
@@ -51,7 +63,10 @@ public struct SQLiteSource: DataSource {
     }
     try connections[0].execute("BEGIN")
     // The plan only changes how fast rows come; a schema it cannot read leaves SQLite's own plan.
-    let plan = (try? SQLiteScanPlan.choose(for: query, on: connections[0])) ?? .asPlanned
+    // A format written by one thread (a workbook) takes the rows as SQLite plans them.
+    let plan =
+      writer.formatsInSlices
+      ? (try? SQLiteScanPlan.choose(for: query, on: connections[0])) ?? .asPlanned : .asPlanned
     let rows: Int
     switch plan {
     case .asPlanned:

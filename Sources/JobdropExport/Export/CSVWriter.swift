@@ -1,12 +1,12 @@
 import JobdropSystem
 
-/// Streams RFC 4180 CSV (UTF-8, `\r\n` line ends) through a large buffer into a ``ByteSink`` (the
-/// export file, or a gzip stream in front of it).
+/// Streams RFC 4180 CSV (UTF-8, `\r\n` line ends; the delimiter `,`, `;`, `|` or a tab; optionally a
+/// byte order mark first) through a large buffer into a ``ByteSink`` (the export file, or a gzip stream
+/// in front of it).
 ///
-/// Text cells that start with `=`, `+`, `-`, `@`, tab or carriage return get a leading `'` so that a
-/// spreadsheet never runs them as formulas (OWASP CSV injection), unless `guardFormulas` is off.
-/// Memory use is the buffer, whatever the number of rows.
-public final class CSVWriter {
+/// Text cells that ``FormulaGuard`` finds risky get a leading `'` so that a spreadsheet never runs them
+/// as formulas, unless `guardFormulas` is off. Memory use is the buffer, whatever the number of rows.
+public final class CSVWriter: RowWriter {
   /// The default buffer size; one `write(2)` per this many bytes.
   public static let bufferSize = 1 << 20
 
@@ -17,18 +17,41 @@ public final class CSVWriter {
   private var atRowStart = true
   /// Whether text cells are guarded against formula injection.
   public let guardFormulas: Bool
+  /// The byte between fields.
+  public let delimiter: UInt8
+  /// Whether the file starts with a UTF-8 byte order mark.
+  public let byteOrderMark: Bool
+  /// The delimiter in every byte of a word, for ``scan(_:_:)``.
+  private let delimiterWord: UInt64
 
-  public init(file: any ByteSink, guardFormulas: Bool = true, bufferSize: Int = CSVWriter.bufferSize) {
+  public init(
+    file: any ByteSink, guardFormulas: Bool = true, delimiter: UInt8 = 0x2C, byteOrderMark: Bool = false,
+    bufferSize: Int = CSVWriter.bufferSize
+  ) {
     self.file = file
     self.guardFormulas = guardFormulas
+    self.delimiter = delimiter
+    self.byteOrderMark = byteOrderMark
+    self.delimiterWord = UInt64(delimiter) &* 0x0101_0101_0101_0101
     self.capacity = bufferSize
     self.buffer = .allocate(capacity: bufferSize)
   }
 
+  public var formatsInSlices: Bool { true }
+
+  public func sliceWriter(into sink: any ByteSink) -> CSVWriter {
+    CSVWriter(
+      file: sink, guardFormulas: guardFormulas, delimiter: delimiter, byteOrderMark: false,
+      bufferSize: 1 << 16)
+  }
+
   deinit { buffer.deallocate() }
 
-  /// Writes a header row of `names`.
+  /// Writes a header row of `names` (after the byte order mark, if there is one).
   public func header(_ names: [String]) throws {
+    if byteOrderMark {
+      try [UInt8]([0xEF, 0xBB, 0xBF]).withUnsafeBytes { try append(formatted: $0) }
+    }
     for name in names {
       let bytes = Array(name.utf8)
       try bytes.withUnsafeBytes { try text($0, guarded: false) }
@@ -67,24 +90,6 @@ public final class CSVWriter {
     count += length
   }
 
-  /// Whether `bytes` is a sign, digits and an optional fraction, and nothing else.
-  static func isPlainNumber(_ bytes: UnsafeRawBufferPointer) -> Bool {
-    var digits = 0
-    var seenPoint = false
-    for (index, byte) in bytes.enumerated() {
-      if byte >= 0x30 && byte <= 0x39 {
-        digits += 1
-      } else if (byte == 0x2D || byte == 0x2B) && index == 0 {
-        continue
-      } else if byte == 0x2E && !seenPoint && digits > 0 {
-        seenPoint = true
-      } else {
-        return false
-      }
-    }
-    return digits > 0 && bytes.last.map { $0 >= 0x30 && $0 <= 0x39 } == true
-  }
-
   /// Writes a text cell from UTF-8 bytes, quoting and (when `guarded`) defusing formulas. With
   /// `numbersAsIs`, a guarded value that is a plain number (`-12`, `+3.50`) is written as it is: what a
   /// column typed as a number holds when it is a number, while any other text in it is still guarded.
@@ -94,13 +99,8 @@ public final class CSVWriter {
   {
     let length = bytes.count
     let base = bytes.baseAddress
-    let (needsQuotes, quotes) = base.map { CSVWriter.scan($0, length) } ?? (false, 0)
-    var prefix = false
-    if guarded && guardFormulas && length > 0, let first = base?.load(as: UInt8.self) {
-      prefix =
-        first == 0x3D || first == 0x2B || first == 0x2D || first == 0x40 || first == 0x09 || first == 0x0D
-      if prefix && numbersAsIs && CSVWriter.isPlainNumber(bytes) { prefix = false }
-    }
+    let (needsQuotes, quotes) = base.map { scan($0, length) } ?? (false, 0)
+    let prefix = guarded && guardFormulas && FormulaGuard.isRisky(bytes, numbersAsIs: numbersAsIs)
     let total = length + quotes + (needsQuotes ? 2 : 0) + (prefix ? 1 : 0)
     if total + 1 > capacity - count { try flush() }
     if total + 1 > capacity {
@@ -130,21 +130,27 @@ public final class CSVWriter {
     if needsQuotes { append(0x22) }
   }
 
-  /// Whether `length` bytes at `base` need quoting (a `,` `"` LF or CR), and how many `"` they hold.
+  /// Whether `length` bytes at `base` need quoting (the delimiter, `"`, LF or CR), and how many `"` they
+  /// hold.
   ///
-  /// Eight bytes at a time: a word with no byte below 0x2D cannot hold any of the four, so most words
-  /// of ids, emails and timestamps are cleared with a few instructions.
+  /// Eight bytes at a time: a word with no byte below 0x2D and none equal to the delimiter cannot hold
+  /// any of the four, so most words of ids, emails and timestamps are cleared with a few instructions.
   @inline(__always)
-  static func scan(_ base: UnsafeRawPointer, _ length: Int) -> (Bool, Int) {
+  func scan(_ base: UnsafeRawPointer, _ length: Int) -> (Bool, Int) {
+    let delimiter = self.delimiter
+    let delimiterWord = self.delimiterWord
     var needsQuotes = false
     var quotes = 0
     var index = 0
     while index + 8 <= length {
       let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-      if (word &- 0x2D2D_2D2D_2D2D_2D2D) & ~word & 0x8080_8080_8080_8080 != 0 {
+      let same = word ^ delimiterWord
+      let flags =
+        ((word &- 0x2D2D_2D2D_2D2D_2D2D) & ~word) | ((same &- 0x0101_0101_0101_0101) & ~same)
+      if flags & 0x8080_8080_8080_8080 != 0 {
         for offset in index..<index + 8 {
           let byte = base.load(fromByteOffset: offset, as: UInt8.self)
-          if byte == 0x2C || byte == 0x22 || byte == 0x0A || byte == 0x0D {
+          if byte == delimiter || byte == 0x22 || byte == 0x0A || byte == 0x0D {
             needsQuotes = true
             if byte == 0x22 { quotes += 1 }
           }
@@ -154,7 +160,7 @@ public final class CSVWriter {
     }
     while index < length {
       let byte = base.load(fromByteOffset: index, as: UInt8.self)
-      if byte == 0x2C || byte == 0x22 || byte == 0x0A || byte == 0x0D {
+      if byte == delimiter || byte == 0x22 || byte == 0x0A || byte == 0x0D {
         needsQuotes = true
         if byte == 0x22 { quotes += 1 }
       }
@@ -210,7 +216,7 @@ public final class CSVWriter {
     if atRowStart {
       atRowStart = false
     } else {
-      append(0x2C)
+      append(delimiter)
     }
   }
 

@@ -23,8 +23,9 @@ struct EshopboxRequest {
         "jobType: unknown job type '\(jobTypeName)' (job types: \(catalog.names.joined(separator: ", ")))")
     }
     let fileType = try RequestFields.string(document, "fileType", path: "fileType") ?? "CSV"
-    guard fileType.uppercased() == "CSV" else {
-      throw RequestError("fileType: '\(fileType)' is not supported (file types: CSV)")
+    guard let fileFormat = ExportRequest.Format(named: fileType) else {
+      throw RequestError(
+        "fileType: '\(fileType)' is not supported (file types: \(ExportRequest.Format.names.uppercased()))")
     }
     let channelId = try EshopboxRequest.scalar(document["channelId"], path: "channelId")
     let userId = try EshopboxRequest.scalar(document["userId"], path: "userId")
@@ -72,10 +73,11 @@ struct EshopboxRequest {
     }
     let reference = try RequestFields.string(document, "reference", path: "reference")
     let columns = try RequestFields.columns(document, key: "columns")
-    let format = try RequestFields.format(document, key: "format")
+    let format = try RequestFields.format(document, key: "format", fallback: fileFormat)
+    let csv = try RequestFields.csvOptions(document, format: format, path: "")
     return ExportRequest(
       dialect: .eshopbox, jobType: jobTypeName, filter: clauses.joined(separator: ":"), reference: reference,
-      columns: columns, format: format,
+      columns: columns, format: format, csv: csv,
       eshopbox: .init(
         jobType: jobTypeName, channelId: channelId, userId: userId, fileType: fileType, exportFilters: echo))
   }

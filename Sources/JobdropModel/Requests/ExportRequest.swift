@@ -12,9 +12,52 @@ public struct ExportRequest: Codable, Sendable, Equatable {
   public enum Format: String, Codable, Sendable, CaseIterable {
     case csv
     case csvGzip = "csv.gz"
+    case jsonLines = "jsonl"
+    case jsonLinesGzip = "jsonl.gz"
+    case xlsx
 
     /// The file name extension, without the dot.
     public var fileExtension: String { rawValue }
+
+    /// Whether the file is CSV (plain or gzipped), where `delimiter` and `bom` apply.
+    public var isCSV: Bool { self == .csv || self == .csvGzip }
+
+    /// Whether the file is gzipped.
+    public var isGzipped: Bool { self == .csvGzip || self == .jsonLinesGzip }
+
+    /// The format named `name`, whatever its case (`CSV`, `jsonl.GZ`).
+    public init?(named name: String) { self.init(rawValue: name.lowercased()) }
+
+    /// `csv, csv.gz, jsonl, jsonl.gz, xlsx`, for error messages.
+    public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
+  }
+
+  /// How a CSV export separates and starts: `delimiter` and `bom` of a request.
+  public struct CSVOptions: Codable, Sendable, Equatable {
+    /// The field separator: `,` `;` `|` or a tab.
+    public var delimiter: Delimiter
+    /// Whether the file starts with a UTF-8 byte order mark.
+    public var byteOrderMark: Bool
+
+    public enum Delimiter: String, Codable, Sendable, CaseIterable {
+      case comma = ","
+      case semicolon = ";"
+      case pipe = "|"
+      case tab = "\t"
+
+      /// The byte written between fields.
+      public var byte: UInt8 { rawValue.utf8.first! }
+    }
+
+    public init(delimiter: Delimiter = .comma, byteOrderMark: Bool = false) {
+      self.delimiter = delimiter
+      self.byteOrderMark = byteOrderMark
+    }
+
+    enum CodingKeys: String, CodingKey {
+      case delimiter
+      case byteOrderMark = "bom"
+    }
   }
 
   public var dialect: Dialect
@@ -27,6 +70,8 @@ public struct ExportRequest: Codable, Sendable, Equatable {
   /// A subset and order of the job type's columns; `nil` for all of them.
   public var columns: [String]?
   public var format: Format
+  /// `delimiter` and `bom`, when the request gave either (CSV formats only).
+  public var csv: CSVOptions?
   /// What an Eshopbox request said, echoed back in its job documents.
   public var eshopbox: EshopboxEcho?
 
@@ -42,7 +87,7 @@ public struct ExportRequest: Codable, Sendable, Equatable {
 
   public init(
     dialect: Dialect = .elasticPath, jobType: String, filter: String = "", reference: String? = nil,
-    columns: [String]? = nil, format: Format = .csv, eshopbox: EshopboxEcho? = nil
+    columns: [String]? = nil, format: Format = .csv, csv: CSVOptions? = nil, eshopbox: EshopboxEcho? = nil
   ) {
     self.dialect = dialect
     self.jobType = jobType
@@ -50,6 +95,7 @@ public struct ExportRequest: Codable, Sendable, Equatable {
     self.reference = reference
     self.columns = columns
     self.format = format
+    self.csv = csv
     self.eshopbox = eshopbox
   }
 }

@@ -118,9 +118,10 @@ enum ElasticPathRequest {
     let reference = try string(data, "reference")
     let columns = try RequestFields.columns(data, key: "data.columns")
     let format = try RequestFields.format(data, key: "data.format")
+    let csv = try RequestFields.csvOptions(data, format: format, path: "data.")
     return ExportRequest(
       dialect: .elasticPath, jobType: jobType, filter: filter, reference: reference, columns: columns,
-      format: format)
+      format: format, csv: csv)
   }
 
   private static func string(_ data: JSONValue, _ key: String, required: Bool = false) throws(RequestError)
@@ -161,11 +162,46 @@ enum RequestFields {
     return columns
   }
 
-  static func format(_ object: JSONValue, key path: String) throws(RequestError) -> ExportRequest.Format {
-    guard let name = try string(object, "format", path: path) else { return .csv }
-    guard let known = ExportRequest.Format(rawValue: name) else {
-      throw RequestError("\(path): unknown format '\(name)' (formats: csv, csv.gz)")
+  /// `format` (any case); `fallback` when the request has none.
+  static func format(_ object: JSONValue, key path: String, fallback: ExportRequest.Format = .csv)
+    throws(RequestError) -> ExportRequest.Format
+  {
+    guard let name = try string(object, "format", path: path) else { return fallback }
+    guard let known = ExportRequest.Format(named: name) else {
+      throw RequestError("\(path): unknown format '\(name)' (formats: \(ExportRequest.Format.names))")
     }
     return known
+  }
+
+  /// `delimiter` and `bom`, which only a CSV format takes; `nil` when the request gives neither.
+  static func csvOptions(_ object: JSONValue, format: ExportRequest.Format, path prefix: String)
+    throws(RequestError) -> ExportRequest.CSVOptions?
+  {
+    let delimiterValue = object["delimiter"].flatMap { $0 == .null ? nil : $0 }
+    let bomValue = object["bom"].flatMap { $0 == .null ? nil : $0 }
+    guard delimiterValue != nil || bomValue != nil else { return nil }
+    guard format.isCSV else {
+      let key = delimiterValue != nil ? "delimiter" : "bom"
+      throw RequestError(
+        "\(prefix)\(key): only CSV exports take it (this request's format is \(format.rawValue))")
+    }
+    var options = ExportRequest.CSVOptions()
+    if let delimiterValue {
+      let allowed = #"",", ";", "|" or "\t""#
+      guard case .string(let text) = delimiterValue else {
+        throw RequestError("\(prefix)delimiter: expected one of \(allowed), found \(delimiterValue.kind)")
+      }
+      guard let delimiter = ExportRequest.CSVOptions.Delimiter(rawValue: text) else {
+        throw RequestError("\(prefix)delimiter: '\(text)' is not allowed (delimiters: \(allowed))")
+      }
+      options.delimiter = delimiter
+    }
+    if let bomValue {
+      guard case .bool(let flag) = bomValue else {
+        throw RequestError("\(prefix)bom: expected true or false, found \(bomValue.kind)")
+      }
+      options.byteOrderMark = flag
+    }
+    return options
   }
 }

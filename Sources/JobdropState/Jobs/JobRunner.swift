@@ -172,6 +172,27 @@ public final class JobRunner: @unchecked Sendable {
   /// `pending` when its `shouldStop` says yes.
   public func interruptRunning() { source.interruptRunning() }
 
+  /// The writer of the request's format, writing into `file` (through gzip for `.gz` formats; a
+  /// workbook is built in a temp file beside it).
+  private func makeWriter(for request: ExportRequest, query: ExportQuery, file: ExportFile) throws
+    -> any RowWriter
+  {
+    let sink: any ByteSink = request.format.isGzipped ? GzipSink(next: file) : file
+    switch request.format {
+    case .csv, .csvGzip:
+      let options = request.csv ?? ExportRequest.CSVOptions()
+      return CSVWriter(
+        file: sink, guardFormulas: !rawCSV, delimiter: options.delimiter.byte,
+        byteOrderMark: options.byteOrderMark)
+    case .jsonLines, .jsonLinesGzip:
+      return JSONLinesWriter(file: sink, columns: query.columns, guardFormulas: !rawCSV)
+    case .xlsx:
+      return try XLSXWriter(
+        sink: sink, temporaryPath: file.directory.path + "/" + AtomicWriter.temporaryPrefix + "workbook.xlsx",
+        columns: query.columns, guardFormulas: !rawCSV)
+    }
+  }
+
   private func export(_ job: Job, shouldStop: () -> Bool, progress: @escaping (Int) throws -> Void)
     throws(JobFailure) -> Result
   {
@@ -207,10 +228,10 @@ public final class JobRunner: @unchecked Sendable {
       file.discard()
       site.removeEmptyFilesDirectory(for: job.id)
     }
-    let sink: any ByteSink = request.format == .csvGzip ? GzipSink(next: file) : file
-    let writer = CSVWriter(file: sink, guardFormulas: !rawCSV)
     var rows = 0
     do {
+      let writer = try makeWriter(for: request, query: query, file: file)
+      defer { (writer as? XLSXWriter)?.discard() }
       try writer.header(query.columns.map(\.name))
       // The first count is published a quarter of a second in, then one every `progressInterval`.
       var next = Timestamp.now().milliseconds + min(250, progressInterval)
@@ -236,6 +257,9 @@ public final class JobRunner: @unchecked Sendable {
       abandon()
       logger.warning("cannot write the export", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
       throw JobFailure(message: "export failed after \(rows) rows: \(error.reason)", rows: nil)
+    } catch let error as XLSXError {
+      abandon()
+      throw JobFailure(message: error.description, rows: nil)
     } catch {
       abandon()
       throw JobFailure(message: "export failed after \(rows) rows: \(error)", rows: nil)
