@@ -20,11 +20,14 @@ if [ "${1:-build}" = test ] && ! python3 -c "import schemathesis" 2>/dev/null; t
   echo "installing: schemathesis (PyPI)"
   python3 -m pip install -q schemathesis
 fi
-# Selenium (PyPI) drives chromium through chromedriver for the job page's browser test.
-if [ "${1:-build}" = test ] && ! python3 -c "import selenium" 2>/dev/null; then
-  echo "installing: selenium (PyPI)"
-  python3 -m pip install -q selenium
-fi
+# Selenium (PyPI) drives chromium through chromedriver for the job page's browser test; openpyxl (PyPI)
+# reads the workbooks back.
+for module in selenium openpyxl; do
+  if [ "${1:-build}" = test ] && ! python3 -c "import $module" 2>/dev/null; then
+    echo "installing: $module (PyPI)"
+    python3 -m pip install -q "$module"
+  fi
+done
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

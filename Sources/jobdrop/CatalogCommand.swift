@@ -34,8 +34,27 @@ struct CatalogCommand: ParsableCommand {
 struct CatalogReference {
   let catalog: Catalog
 
+  /// The file formats every job type can be exported in.
+  static let formats = """
+    ## Formats
+
+    `format` (Eshopbox: `fileType`; any case) picks the file; every format holds the same rows in the same order.
+
+    | format | file | served as | cells |
+    |---|---|---|---|
+    | `csv` (default) | `.csv` | `text/csv` | RFC 4180, UTF-8, header row, `\\r\\n`; NULL is an empty cell |
+    | `csv.gz` | `.csv.gz` | `application/gzip` | the CSV, gzipped |
+    | `jsonl` | `.jsonl` | `application/x-ndjson` | one object per row, keys in column order; integer and money columns are numbers, NULL is `null`, the rest strings |
+    | `jsonl.gz` | `.jsonl.gz` | `application/gzip` | the JSON Lines, gzipped |
+    | `xlsx` | `.xlsx` | `application/vnd.openxmlformats-officedocument.spreadsheetml.sheet` | sheet `export` with a header row, then `export 2`, … past 1,048,575 rows; integer and money columns are numeric cells, the rest text, NULL an empty cell |
+
+    CSV only: `delimiter` (`","` default, `";"`, `"|"` or `"\\t"`) and `bom` (`true`: a UTF-8 byte order mark first, for spreadsheet programs that need one). In every format a text value that starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so that no spreadsheet runs it as a formula.
+
+
+    """
+
   var markdown: String {
-    var text = ""
+    var text = CatalogReference.formats
     for jobType in catalog.jobTypes {
       text += "## \(jobType.name)\n\n\(jobType.summary)\n\n"
       text += "Columns: " + jobType.columns.map { "`\($0.name)`" }.joined(separator: ", ") + "\n\n"

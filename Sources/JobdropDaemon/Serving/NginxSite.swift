@@ -64,7 +64,7 @@ public struct NginxSite: Sendable {
 
     \(NginxSite.documents)
         # Export files never change once published (a re-run writes the same name only before success).
-        # .csv.gz is served as the gzip file it is (application/gzip, no Content-Encoding), so what a client
+        # .csv.gz and .jsonl.gz are served as the gzip files they are (application/gzip, no Content-Encoding), so what a client
         # saves is byte for byte the file whose sha256 is in meta.sha256.
         location /files/ {
             add_header Cache-Control "public, max-age=604800, immutable" always;
@@ -78,12 +78,14 @@ public struct NginxSite: Sendable {
 
   static let common = """
         charset utf-8;
-        charset_types application/json text/csv;
+        charset_types application/json text/csv application/x-ndjson;
         types {
-            application/json json;
-            text/csv         csv;
-            application/gzip gz;
-            text/html        html;
+            application/json     json;
+            text/csv             csv;
+            application/x-ndjson jsonl;
+            application/gzip     gz;
+            text/html            html;
+            application/vnd.openxmlformats-officedocument.spreadsheetml.sheet xlsx;
         }
         default_type application/octet-stream;
     """

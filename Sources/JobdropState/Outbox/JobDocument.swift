@@ -54,6 +54,9 @@ struct JobDocument: Encodable {
     var dialect: String?
     var columns: [String]?
     var format: String?
+    /// The CSV options the request gave.
+    var delimiter: String?
+    var bom: Bool?
   }
 
   enum CodingKeys: String, CodingKey {
@@ -79,7 +82,8 @@ struct JobDocument: Encodable {
       request: Request(
         file: record.requestFile, reference: record.request?.reference, filter: record.request?.filter,
         dialect: record.request?.dialect.rawValue, columns: record.request?.columns,
-        format: record.request?.format.rawValue),
+        format: record.request?.format.rawValue, delimiter: record.request?.csv?.delimiter.rawValue,
+        bom: record.request?.csv?.byteOrderMark),
       partner: record.partner)
     if let echo = record.request?.eshopbox {
       eshopboxJobType = echo.jobType

@@ -1,0 +1,162 @@
+"""Reads jobdrop's exports back with readers jobdrop did not write (Python's csv, json and gzip, and
+openpyxl for workbooks) and compares every format with the plain CSV of the same request.
+
+    read_back.py OUTBOX CATALOG_JSON
+
+Jobs are grouped by meta.request.reference: in each group the job whose format is `csv` with no
+options is the reference; every other job of the group must hold the same header, rows and order.
+The catalog (`jobdrop catalog --json`) says which columns are integer or money: numbers in JSON Lines
+and numeric cells in workbooks, where every other value is a string. Prints one line per file checked; exits
+non-zero with a message at the first difference.
+"""
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import os
+import sys
+
+import openpyxl
+
+OUTBOX = sys.argv[1]
+with open(sys.argv[2]) as catalog_file:
+    NUMERIC_BY_TYPE = {job_type["name"]: {column["name"] for column in job_type["columns"]
+                                          if column["type"] in ("integer", "money")}
+                       for job_type in json.load(catalog_file)["job_types"]}
+NUMERIC = set()
+
+
+def fail(message):
+    print("FAIL:", message)
+    sys.exit(1)
+
+
+def local_path(job):
+    href = job["link"]["href"]
+    return os.path.join(OUTBOX, "files", job["id"], href.rsplit("/", 1)[1])
+
+
+def read_csv(data, delimiter=",", bom=False):
+    if bom:
+        if not data.startswith(b"\xef\xbb\xbf"):
+            fail("a bom: true file should start with the UTF-8 byte order mark")
+        data = data[3:]
+    elif data.startswith(b"\xef\xbb\xbf"):
+        fail("a file without bom should not start with a byte order mark")
+    text = data.decode("utf-8")
+    if "\r\n" not in text:
+        fail("CSV rows should end with CRLF")
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+
+
+def as_csv_cell(value, column):
+    """What the CSV holds for a typed value read from JSON or a workbook."""
+    if value is None:
+        return ""
+    if column in NUMERIC:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            fail("column %s should hold numbers, found %r" % (column, value))
+        return str(int(value)) if float(value).is_integer() else repr(value)
+    if not isinstance(value, str):
+        fail("column %s should hold strings, found %r" % (column, value))
+    return value
+
+
+def read_jsonl(data):
+    text = data.decode("utf-8")
+    if text and not text.endswith("\n"):
+        fail("every JSON line should end with \\n")
+    rows, header = [], None
+    for number, line in enumerate(text.split("\n")[:-1], 1):
+        try:
+            document = json.loads(line, object_pairs_hook=list)
+        except ValueError as error:
+            fail("line %d is not JSON: %s" % (number, error))
+        keys = [key for key, _ in document]
+        if header is None:
+            header = keys
+        elif keys != header:
+            fail("line %d has keys %s, not %s" % (number, keys, header))
+        rows.append([as_csv_cell(value, key) for key, value in document])
+    return [header or []] + rows
+
+
+def read_xlsx(path):
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    rows, header = [], None
+    for index, name in enumerate(workbook.sheetnames):
+        if name != ("export" if index == 0 else "export %d" % (index + 1)):
+            fail("sheet %d is named %r" % (index + 1, name))
+        sheet_rows = list(workbook[name].iter_rows(values_only=True))
+        if header is None:
+            header = list(sheet_rows[0])
+        elif list(sheet_rows[0]) != header:
+            fail("sheet %r has another header row" % name)
+        for row in sheet_rows[1:]:
+            rows.append([as_csv_cell(value, column) for value, column in zip(row, header)])
+    # Formulas: a workbook written by jobdrop has none, whatever its text.
+    for name in workbook.sheetnames:
+        for row in workbook[name].iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    fail("cell %s of %r is a formula" % (cell.coordinate, name))
+    return [header] + rows
+
+
+def check_meta(job, data):
+    if job["meta"]["bytes"] != len(data):
+        fail("%s: meta.bytes %d, file %d bytes" % (job["id"], job["meta"]["bytes"], len(data)))
+    if job["meta"]["sha256"] != hashlib.sha256(data).hexdigest():
+        fail("%s: meta.sha256 does not match the file" % job["id"])
+    extension = job["meta"]["request"]["format"]
+    if not job["link"]["href"].endswith("." + extension):
+        fail("%s: link.href %s should end in .%s" % (job["id"], job["link"]["href"], extension))
+
+
+with open(os.path.join(OUTBOX, "index.json")) as file:
+    jobs = json.load(file)["data"]
+groups = {}
+for job in jobs:
+    if job["status"] != "success":
+        fail("job %s (%s) failed: %s" % (job["id"], job["meta"]["request"]["file"], job.get("error")))
+    groups.setdefault(job["meta"]["request"]["reference"], []).append(job)
+
+checked = 0
+for reference, members in sorted(groups.items()):
+    plain = [job for job in members if job["meta"]["request"]["format"] == "csv"
+             and "delimiter" not in job["meta"]["request"] and "bom" not in job["meta"]["request"]]
+    if len(plain) != 1:
+        fail("group %s needs exactly one plain csv job" % reference)
+    with open(local_path(plain[0]), "rb") as file:
+        expected = read_csv(file.read())
+    for job in members:
+        request = job["meta"]["request"]
+        NUMERIC.clear()
+        NUMERIC.update(NUMERIC_BY_TYPE[job["job_type"]])
+        with open(local_path(job), "rb") as file:
+            data = file.read()
+        check_meta(job, data)
+        form = request["format"]
+        if form in ("csv", "csv.gz"):
+            body = gzip.decompress(data) if form == "csv.gz" else data
+            got = read_csv(body, request.get("delimiter", ","), request.get("bom", False))
+        elif form in ("jsonl", "jsonl.gz"):
+            got = read_jsonl(gzip.decompress(data) if form == "jsonl.gz" else data)
+        elif form == "xlsx":
+            got = read_xlsx(local_path(job))
+        else:
+            fail("unknown format " + form)
+        if got[0] != expected[0]:
+            fail("%s %s: header %s, CSV %s" % (reference, form, got[0], expected[0]))
+        if len(got) != len(expected):
+            fail("%s %s: %d rows, CSV %d" % (reference, form, len(got) - 1, len(expected) - 1))
+        for number, (mine, theirs) in enumerate(zip(got, expected)):
+            if mine != theirs:
+                fail("%s %s row %d: %s != CSV %s" % (reference, form, number, mine, theirs))
+        checked += 1
+        print("%s %s%s: %d rows as in the CSV" % (reference, form, " " + json.dumps(
+            {k: request[k] for k in ("delimiter", "bom") if k in request}) if "delimiter" in request or "bom" in request else "",
+            len(got) - 1))
+print("checked %d files" % checked)

@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+
+@testable import JobdropExport
+@testable import JobdropModel
+@testable import JobdropSystem
+
+/// The CSV options, JSON Lines and workbooks, written through an export file and read back.
+@Suite struct RowWriterTests {
+  enum Cell {
+    case text(String)
+    case integer(Int64)
+    case null
+  }
+
+  let columns = [
+    Column(name: "name", type: .text), Column(name: "total", type: .money),
+    Column(name: "at", type: .timestamp),
+  ]
+
+  /// Writes `rows` with the writer `make` builds on the export file, publishes it, and returns its bytes.
+  func write(
+    _ rows: [[Cell]], header: Bool = true, name: String = "out",
+    _ make: (ExportFile, DirectoryHandle) throws -> any RowWriter
+  ) throws -> (Data, TemporaryDirectory) {
+    let directory = TemporaryDirectory()
+    let folder = try DirectoryHandle(path: directory.path)
+    let file = try ExportFile(directory: folder, name: FileName(name))
+    let writer = try make(file, folder)
+    if header { try writer.header(columns.map(\.name)) }
+    for row in rows {
+      for (offset, cell) in row.enumerated() {
+        switch cell {
+        case .text(let text):
+          try Array(text.utf8).withUnsafeBytes {
+            try writer.text($0, guarded: true, numbersAsIs: columns[offset].type != .text)
+          }
+        case .integer(let value): try writer.integer(value)
+        case .null: try writer.empty()
+        }
+      }
+      try writer.endRow()
+    }
+    try writer.finish()
+    _ = try file.publish()
+    return (try Data(contentsOf: URL(fileURLWithPath: directory.path + "/" + name)), directory)
+  }
+
+  @Test(arguments: [(UInt8(0x3B), ";"), (0x7C, "|"), (0x09, "\t")])
+  func aDelimiterQuotesTheCellsThatHoldItAndNoOthers(byte: UInt8, delimiter: String) throws {
+    let (data, _) = try write([
+      [.text("a long name\(delimiter)with the delimiter"), .integer(5), .text("x,y")],
+      [.text("short"), .null, .text("a \"quote\"")],
+    ]) { file, _ in CSVWriter(file: file, delimiter: byte) }
+    let d = delimiter
+    #expect(
+      String(decoding: data, as: UTF8.self)
+        == "name\(d)total\(d)at\r\n\"a long name\(d)with the delimiter\"\(d)5\(d)x,y\r\nshort\(d)\(d)\"a \"\"quote\"\"\"\r\n"
+    )
+  }
+
+  @Test func aByteOrderMarkComesFirstAndOnce() throws {
+    let (data, _) = try write([[.text("é"), .integer(1), .null]]) { file, _ in
+      CSVWriter(file: file, byteOrderMark: true)
+    }
+    #expect(Array(data.prefix(3)) == [0xEF, 0xBB, 0xBF])
+    #expect(String(decoding: data.dropFirst(3), as: UTF8.self) == "name,total,at\r\né,1,\r\n")
+  }
+
+  @Test func jsonLinesAreTypedEscapedAndGuarded() throws {
+    let (data, _) = try write(
+      [
+        [.text("say \"hi\"\\ back\nnow\u{1}é😀"), .integer(-12), .text("2024-01-02T03:04:05Z")],
+        [.text("=1+2"), .text("1250"), .null],
+        [.null, .text("007"), .text("-5")],
+      ], header: false
+    ) { file, _ in JSONLinesWriter(file: file, columns: columns) }
+    let text = String(decoding: data, as: UTF8.self)
+    #expect(
+      text == #"{"name":"say \"hi\"\\ back\nnow\u0001é😀","total":-12,"at":"2024-01-02T03:04:05Z"}"# + "\n"
+        + #"{"name":"'=1+2","total":1250,"at":null}"# + "\n"
+        + #"{"name":null,"total":"007","at":"-5"}"# + "\n")
+    for line in text.split(separator: "\n") {
+      let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+      #expect(object?.count == 3)
+    }
+  }
+
+  @Test func aWorkbookContinuesOnANewSheetPastItsRowsAndReadsBackInOpenpyxl() throws {
+    let rows: [[Cell]] = (1...7).map { [.text("row \($0)"), .integer(Int64($0) * 100), .text("=cmd()")] }
+    let (_, directory) = try write(rows, name: "out.xlsx") { file, folder in
+      try XLSXWriter(
+        sink: file, temporaryPath: folder.path + "/.tmp-book.xlsx", columns: columns, rowsPerSheet: 3)
+    }
+    #expect(directory.list(".") == ["out.xlsx"], "the workbook's temp file is gone")
+    let script = """
+      import json, openpyxl, sys
+      book = openpyxl.load_workbook(sys.argv[1])
+      print(json.dumps({name: [[c.value for c in row] + [row[2].data_type if len(row) > 2 else None] \
+      for row in book[name].iter_rows()] for name in book.sheetnames}))
+      """
+    let output = try Self.python(script, directory.path + "/out.xlsx")
+    let sheets = try #require(JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: [[Any?]]])
+    #expect(sheets.keys.sorted() == ["export", "export 2", "export 3"])
+    #expect(sheets["export"]?.count == 4 && sheets["export 2"]?.count == 4 && sheets["export 3"]?.count == 2)
+    let third = try #require(sheets["export 3"])
+    #expect(third[0][0] as? String == "name" && third[0][1] as? String == "total")
+    #expect(third[1][0] as? String == "row 7")
+    #expect(third[1][1] as? Int == 700)
+    #expect(third[1][2] as? String == "'=cmd()")
+    #expect(third[1][3] as? String == "s", "a guarded cell is a string, never a formula")
+  }
+
+  @Test func aCellLongerThanExcelAllowsFailsWithItsRowAndColumn() throws {
+    #expect {
+      _ = try write([[.text(String(repeating: "x", count: 40_000)), .null, .null]], name: "out.xlsx") {
+        file, folder in
+        try XLSXWriter(sink: file, temporaryPath: folder.path + "/.tmp-book.xlsx", columns: columns)
+      }
+    } throws: { error in
+      (error as? XLSXError)?.description
+        == "xlsx: row 1, column 'name' has more than 32767 characters, Excel's limit for a cell (csv and jsonl have none)"
+    }
+  }
+
+  static func python(_ script: String, _ argument: String) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", script, argument]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0)
+    return String(decoding: data, as: UTF8.self)
+  }
+}
