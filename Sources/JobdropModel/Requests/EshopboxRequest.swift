@@ -75,9 +75,10 @@ struct EshopboxRequest {
     let columns = try RequestFields.columns(document, key: "columns")
     let format = try RequestFields.format(document, key: "format", fallback: fileFormat)
     let csv = try RequestFields.csvOptions(document, format: format, path: "")
+    let key = try RequestFields.idempotencyKey(document, path: "idempotency_key")
     return ExportRequest(
       dialect: .eshopbox, jobType: jobTypeName, filter: clauses.joined(separator: ":"), reference: reference,
-      columns: columns, format: format, csv: csv,
+      columns: columns, format: format, csv: csv, idempotencyKey: key,
       eshopbox: .init(
         jobType: jobTypeName, channelId: channelId, userId: userId, fileType: fileType, exportFilters: echo))
   }

@@ -72,6 +72,9 @@ public struct ExportRequest: Codable, Sendable, Equatable {
   public var format: Format
   /// `delimiter` and `bom`, when the request gave either (CSV formats only).
   public var csv: CSVOptions?
+  /// The partner's key for this request: while a job of the partner with the same key is live, a request
+  /// with it creates no job (`idempotency_key`, at most 255 characters).
+  public var idempotencyKey: String?
   /// What an Eshopbox request said, echoed back in its job documents.
   public var eshopbox: EshopboxEcho?
 
@@ -87,7 +90,8 @@ public struct ExportRequest: Codable, Sendable, Equatable {
 
   public init(
     dialect: Dialect = .elasticPath, jobType: String, filter: String = "", reference: String? = nil,
-    columns: [String]? = nil, format: Format = .csv, csv: CSVOptions? = nil, eshopbox: EshopboxEcho? = nil
+    columns: [String]? = nil, format: Format = .csv, csv: CSVOptions? = nil, idempotencyKey: String? = nil,
+    eshopbox: EshopboxEcho? = nil
   ) {
     self.dialect = dialect
     self.jobType = jobType
@@ -96,6 +100,7 @@ public struct ExportRequest: Codable, Sendable, Equatable {
     self.columns = columns
     self.format = format
     self.csv = csv
+    self.idempotencyKey = idempotencyKey
     self.eshopbox = eshopbox
   }
 }

@@ -16,6 +16,21 @@ public struct RequestParser: Sendable {
     return request
   }
 
+  /// The job id of a cancel request (`{"cancel": "<job id>"}`), or `nil` when `bytes` is not one (an export
+  /// request, or no JSON object at all: ``read(_:)`` says what is wrong with it).
+  public static func cancelTarget(in bytes: [UInt8]) throws(RequestError) -> String? {
+    guard bytes.count <= RequestParser.maximumSize, let document = try? JSONReader.parse(bytes),
+      case .object(let members) = document, let value = document["cancel"]
+    else { return nil }
+    guard case .string(let id) = value else {
+      throw RequestError("cancel: expected the id of the job to cancel, found \(value.kind)")
+    }
+    if let other = members.first(where: { $0.key != "cancel" }) {
+      throw RequestError("\(other.key.prefix(80)): a cancel request has no other key")
+    }
+    return id
+  }
+
   /// Parses a request file's content into the normal form, without checking it against the catalog.
   public func read(_ bytes: [UInt8]) throws(RequestError) -> ExportRequest {
     if bytes.count > RequestParser.maximumSize {
@@ -119,9 +134,10 @@ enum ElasticPathRequest {
     let columns = try RequestFields.columns(data, key: "data.columns")
     let format = try RequestFields.format(data, key: "data.format")
     let csv = try RequestFields.csvOptions(data, format: format, path: "data.")
+    let key = try RequestFields.idempotencyKey(data, path: "data.idempotency_key")
     return ExportRequest(
       dialect: .elasticPath, jobType: jobType, filter: filter, reference: reference, columns: columns,
-      format: format, csv: csv)
+      format: format, csv: csv, idempotencyKey: key)
   }
 
   private static func string(_ data: JSONValue, _ key: String, required: Bool = false) throws(RequestError)
@@ -171,6 +187,15 @@ enum RequestFields {
       throw RequestError("\(path): unknown format '\(name)' (formats: \(ExportRequest.Format.names))")
     }
     return known
+  }
+
+  /// `idempotency_key`: a non-empty string of at most 255 characters.
+  static func idempotencyKey(_ object: JSONValue, path: String) throws(RequestError) -> String? {
+    guard let key = try string(object, "idempotency_key", path: path) else { return nil }
+    guard !key.isEmpty, key.count <= 255 else {
+      throw RequestError("\(path): 1 to 255 characters, got \(key.count)")
+    }
+    return key
   }
 
   /// `delimiter` and `bom`, which only a CSV format takes; `nil` when the request gives neither.

@@ -63,6 +63,7 @@ public final class JobRunner: @unchecked Sendable {
     do {
       let result = try export(started, shouldStop: shouldStop) { rows in
         if shouldStop() { throw Interrupted() }
+        if self.store.isCancelRequested(started.id) { throw Cancelled() }
         current.record.rows = rows
         try? self.store.update(current)
       }
@@ -106,7 +107,11 @@ public final class JobRunner: @unchecked Sendable {
       }
       record.error = failure.message
       record.rows = failure.rows
-      logger.warning("job failed", metadata: ["error": "\(failure.message)"])
+      if failure.message == JobStore.cancelled {
+        logger.notice("job cancelled by its partner; its file is not published")
+      } else {
+        logger.warning("job failed", metadata: ["error": "\(failure.message)"])
+      }
       return try settle(started, to: .failed, record: record, shouldStop: shouldStop)
     }
   }
@@ -137,6 +142,9 @@ public final class JobRunner: @unchecked Sendable {
 
   /// Thrown from the progress callback to abandon an export at shutdown.
   struct Interrupted: Error {}
+
+  /// Thrown from the progress callback to abandon an export its partner cancelled.
+  struct Cancelled: Error {}
 
   /// The published file of a successful export.
   struct Result {
@@ -245,6 +253,9 @@ public final class JobRunner: @unchecked Sendable {
         }
       }
       try writer.finish()
+    } catch is Cancelled {
+      abandon()
+      throw JobFailure(message: JobStore.cancelled)
     } catch let error where error is Interrupted || shouldStop() {
       // Cut short by a shutdown (the progress check, or the source interrupted inside its query).
       abandon()
@@ -263,6 +274,10 @@ public final class JobRunner: @unchecked Sendable {
     } catch {
       abandon()
       throw JobFailure(message: "export failed after \(rows) rows: \(error)", rows: nil)
+    }
+    if store.isCancelRequested(job.id) {
+      abandon()
+      throw JobFailure(message: JobStore.cancelled)
     }
     if rows == 0 && !emptyOK {
       abandon()

@@ -31,6 +31,25 @@ public final class JobStore: @unchecked Sendable {
   public let indexInterval: Int64
   /// Told whenever an index goes out of date (the outbox renderer's wake-up).
   private var changeHandler: (@Sendable () -> Void)?
+  /// Started jobs whose partner asked to cancel them: their runner stops at its next check.
+  private var cancelRequested = Set<String>()
+  /// The live (pending or started) job of each partner's idempotency key.
+  private var liveKeys: [LiveKey: String] = [:]
+
+  private struct LiveKey: Hashable {
+    var partner: String?
+    var key: String
+  }
+
+  /// The error of a cancelled job.
+  public static let cancelled = "cancelled"
+
+  /// What a cancel request did.
+  public enum CancelResult: String, Sendable {
+    case cancelled
+    case alreadyFinished = "already finished"
+    case noSuchJob = "no such job"
+  }
 
   public init(spool: Spool, sites: OutboxSites, logger: Logger, indexInterval: Int64 = 0) {
     self.spool = spool
@@ -104,7 +123,10 @@ public final class JobStore: @unchecked Sendable {
       }
       jobs[job.id] = job
       if job.state == .pending { pending.insert(job) }
-      if !job.state.isFinal { active[job.record.partner, default: 0] += 1 }
+      if !job.state.isFinal {
+        active[job.record.partner, default: 0] += 1
+        trackKey(of: job)
+      }
       publishLocked(job, unlessUnchanged: true)
       markDirty(job.record.partner)
     }
@@ -200,6 +222,7 @@ public final class JobStore: @unchecked Sendable {
     if state == .pending {
       pending.insert(job)
       active[record.partner, default: 0] += 1
+      trackKey(of: job)
     }
     publishLocked(job)
     markDirty(record.partner)
@@ -218,7 +241,15 @@ public final class JobStore: @unchecked Sendable {
     let moved = try spool.move(job, to: target, record: record)
     jobs[moved.id] = moved
     if target == .pending { pending.insert(moved) }
-    if target.isFinal && !job.state.isFinal { active[record.partner, default: 1] -= 1 }
+    if target.isFinal && !job.state.isFinal {
+      active[record.partner, default: 1] -= 1
+      cancelRequested.remove(moved.id)
+      if let key = record.request?.idempotencyKey,
+        liveKeys[LiveKey(partner: record.partner, key: key)] == moved.id
+      {
+        liveKeys[LiveKey(partner: record.partner, key: key)] = nil
+      }
+    }
     publishLocked(moved)
     markDirty(record.partner)
     return moved
@@ -230,13 +261,66 @@ public final class JobStore: @unchecked Sendable {
   }
 
   private func updateLocked(_ job: Job) throws {
-    guard jobs[job.id]?.state == job.state else { return }
+    guard let stored = jobs[job.id], stored.state == job.state else { return }
     var job = job
     job.record.updatedAt = .now()
+    job.record.requestAliases = stored.record.requestAliases  // added by the intake meanwhile
     try spool.update(job)
     jobs[job.id] = job
     publishLocked(job)
     markDirty(job.record.partner)
+  }
+
+  /// Cancels `partner`'s job `id`: a pending one fails with ``cancelled`` at once, a started one is marked
+  /// for its runner to stop (``isCancelRequested(_:)``); a finished one is left alone. Another partner's
+  /// job is no such job.
+  public func cancel(id: String, partner: String?) throws -> CancelResult {
+    try lock.withLock {
+      guard let job = jobs[id], job.record.partner == partner else { return .noSuchJob }
+      switch job.state {
+      case .success, .failed:
+        return .alreadyFinished
+      case .pending:
+        var record = job.record
+        record.error = JobStore.cancelled
+        record.rows = nil
+        record.retryAt = nil
+        _ = try moveLocked(job, to: .failed, record: record)
+        return .cancelled
+      case .started:
+        cancelRequested.insert(id)
+        return .cancelled
+      }
+    }
+  }
+
+  /// Whether the started job `id` was cancelled by its partner.
+  public func isCancelRequested(_ id: String) -> Bool { lock.withLock { cancelRequested.contains(id) } }
+
+  /// The live job of `partner` with idempotency key `key`, if any.
+  public func liveJob(partner: String?, idempotencyKey key: String) -> Job? {
+    lock.withLock { liveKeys[LiveKey(partner: partner, key: key)].flatMap { jobs[$0] } }
+  }
+
+  /// Makes the request file `name` show `job` in `requests/` (a request with its idempotency key),
+  /// durably: the name is kept in the job's record and its documents are republished.
+  public func addAlias(_ name: String, to job: Job) throws -> Job {
+    try lock.withLock {
+      guard var current = jobs[job.id] else { return job }
+      if current.record.requestAliases?.contains(name) != true {
+        current.record.requestAliases = (current.record.requestAliases ?? []) + [name]
+        try spool.update(current)
+        jobs[current.id] = current
+      }
+      publishLocked(current)
+      return current
+    }
+  }
+
+  /// Remembers a live job's idempotency key; call with the lock held.
+  private func trackKey(of job: Job) {
+    guard let key = job.record.request?.idempotencyKey else { return }
+    liveKeys[LiveKey(partner: job.record.partner, key: key)] = job.id
   }
 
   /// Removes finished jobs created more than the outbox's TTL before `now`; returns how many.

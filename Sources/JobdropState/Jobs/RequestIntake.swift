@@ -150,10 +150,32 @@ public final class RequestIntake: @unchecked Sendable {
         if fileName.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
           throw RequestError("request file name contains control characters: '\(name.display)'")
         }
+        if let target = try RequestParser.cancelTarget(in: bytes) {
+          answer(name, pin: pin, sha256: sha256, into: &pass) {
+            let result = try store.cancel(id: target, partner: partner)
+            try store.sites.open(partner: partner).publishCancel(
+              requestFile: fileName, jobID: target, result: result.rawValue)
+            logger.info(
+              "cancel request",
+              metadata: [
+                "request.file": "\(fileName)", "job.id": "\(target)", "result": "\(result.rawValue)",
+              ])
+          }
+          return
+        }
         let request = try parser.read(bytes)
         record.request = request
         record.jobType = request.jobType
         try parser.validate(request)
+        if let key = request.idempotencyKey, let live = store.liveJob(partner: partner, idempotencyKey: key) {
+          answer(name, pin: pin, sha256: sha256, into: &pass) {
+            _ = try store.addAlias(fileName, to: live)
+            logger.info(
+              "request repeats a live job's idempotency key; no new job",
+              metadata: ["request.file": "\(fileName)", "job.id": "\(live.id)"])
+          }
+          return
+        }
         try checkPartner(request)
       } catch let error as RequestError {
         // Cut short with its writer done is cut short for good; otherwise it may be an upload still under
@@ -198,6 +220,26 @@ public final class RequestIntake: @unchecked Sendable {
       ].merging(record.error.map { ["error": "\($0)"] } ?? [:]) { $1 }.merging(
         partner.map { ["partner": "\($0)"] } ?? [:]
       ) { $1 })
+  }
+
+  /// Claims a request that creates no job (a cancel, a repeat of a live job's idempotency key): `act`
+  /// does what it asks and writes its `requests/` document; the file then stays its grace time and is
+  /// taken away like any claimed file. If `act` fails (a full disk), the file stays to be tried again.
+  private func answer(
+    _ name: FileName, pin: PinnedFile, sha256: String?, into pass: inout Pass, act: () throws -> Void
+  ) {
+    do {
+      try act()
+    } catch {
+      retryLater(name, because: "cannot answer the request", error, into: &pass)
+      return
+    }
+    refused.remove(name)
+    cutShortAfterClose[name] = nil
+    delayed.remove(name)
+    let claim = InboxClaim(jobID: JobID.make(), name: name, identity: pin.identity, sha256: sha256)
+    claims[name] = (claim, ConditionLock.monotonicMilliseconds() + graceMilliseconds)
+    settleClaim(name, into: &pass)
   }
 
   /// Refuses a request its partner may not make: a job type not enabled for it, or one past its limit of

@@ -57,6 +57,11 @@ struct JobDocument: Encodable {
     /// The CSV options the request gave.
     var delimiter: String?
     var bom: Bool?
+    var idempotencyKey: String?
+    enum CodingKeys: String, CodingKey {
+      case file, reference, filter, dialect, columns, format, delimiter, bom
+      case idempotencyKey = "idempotency_key"
+    }
   }
 
   enum CodingKeys: String, CodingKey {
@@ -83,7 +88,7 @@ struct JobDocument: Encodable {
         file: record.requestFile, reference: record.request?.reference, filter: record.request?.filter,
         dialect: record.request?.dialect.rawValue, columns: record.request?.columns,
         format: record.request?.format.rawValue, delimiter: record.request?.csv?.delimiter.rawValue,
-        bom: record.request?.csv?.byteOrderMark),
+        bom: record.request?.csv?.byteOrderMark, idempotencyKey: record.request?.idempotencyKey),
       partner: record.partner)
     if let echo = record.request?.eshopbox {
       eshopboxJobType = echo.jobType

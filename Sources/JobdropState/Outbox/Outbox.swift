@@ -91,11 +91,27 @@ public final class Outbox: @unchecked Sendable {
       requestOwners[job.record.requestFile] = (job.record.createdAt, job.id)
       try put(document, Outbox.requestDocumentName(job.record.requestFile), requestsFolder)
     }
+    // Later requests with the job's idempotency key show it too, unless a newer job took their name.
+    for alias in job.record.requestAliases ?? [] {
+      if requestOwners[alias] == nil { requestOwners[alias] = (Timestamp.now(), job.id) }
+      if requestOwners[alias]?.id == job.id {
+        try put(document, Outbox.requestDocumentName(alias), requestsFolder)
+      }
+    }
     if job.state == .success {
       let folder = try jobsFolder.subdirectory(job.id, create: true)
       let link = Array(try encoder.encode(["data": ["href": jobDocument.link.href]]))
       try put(link, FileName("file.json"), folder)
     }
+  }
+
+  /// Writes `requests/<name>` for a cancel request: `{"data": {"cancel": id, "result": …}}`.
+  public func publishCancel(requestFile name: String, jobID: String, result: String) throws {
+    requestOwners[name] = (Timestamp.now(), "")
+    let body = ["data": ["cancel": jobID, "result": result]]
+    try AtomicWriter.write(
+      Array(try encoder.encode(body)) + [0x0A], to: Outbox.requestDocumentName(name), in: requestsFolder,
+      syncDirectory: false)
   }
 
   /// Writes `index.json` and `index.html`: every published job, newest first.

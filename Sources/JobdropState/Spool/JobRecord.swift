@@ -31,6 +31,9 @@ public struct JobRecord: Codable, Sendable, Equatable {
   public var partner: String?
   /// The inbox file the job was claimed from (`nil` for records written before claims kept it).
   public var inboxClaim: InboxClaim?
+  /// Other request files whose `requests/<name>` document is this job: later requests with its
+  /// idempotency key, dropped while it was live.
+  public var requestAliases: [String]?
 
   public init(
     id: String, requestFile: String, jobType: String, request: ExportRequest?, createdAt: Timestamp,

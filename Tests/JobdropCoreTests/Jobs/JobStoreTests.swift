@@ -43,6 +43,27 @@ import Testing
     #expect(try setup.store.startNextPending() == nil, "one job, taken once")
   }
 
+  @Test func aPartnerCancelsOnlyItsOwnJobs() throws {
+    let setup = try Setup()
+    let acme = try setup.claim("a.json", partner: "acme")
+    let globex = try setup.claim("g.json", partner: "globex")
+    #expect(try setup.store.cancel(id: acme.id, partner: "globex") == .noSuchJob)
+    #expect(try setup.store.cancel(id: acme.id, partner: nil) == .noSuchJob)
+    #expect(setup.store.job(id: acme.id)?.state == .pending, "another partner's cancel leaves it alone")
+    #expect(try setup.store.cancel(id: acme.id, partner: "acme") == .cancelled)
+    #expect(setup.store.job(id: acme.id)?.state == .failed)
+    #expect(setup.store.job(id: acme.id)?.record.error == "cancelled")
+    #expect(setup.store.activeCount(partner: "acme") == 0)
+    #expect(setup.directory.list("spool/failed") == ["\(acme.id).json"], "the cancel is durable")
+    #expect(try setup.store.cancel(id: acme.id, partner: "acme") == .alreadyFinished)
+    // A started job is marked for its runner, which stops at its next check.
+    let started = try #require(try setup.store.startNextPending())
+    #expect(started.id == globex.id, "the cancelled job is never started")
+    #expect(try setup.store.cancel(id: globex.id, partner: "globex") == .cancelled)
+    #expect(setup.store.isCancelRequested(globex.id))
+    #expect(setup.store.job(id: globex.id)?.state == .started)
+  }
+
   @Test func aSuccessPublishesTheFileLinkAndTheIndexListsNewestFirst() throws {
     let setup = try Setup()
     let first = try setup.claim("a.json")

@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+
+/// `{"cancel": "<job id>"}` and `idempotency_key`, through the real binary.
+@Suite struct CancelTests {
+  /// A job type that counts to 50,000,000: an export that runs for a long time on any store.
+  static let catalog = #"""
+    {"job_types": [{"name": "numbers", "summary": "Counting.", "source":
+      "(WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 50000000) SELECT x AS n FROM n) AS numbers",
+      "columns": [{"name": "n", "type": "integer"}], "fields": []}]}
+    """#
+  static let numbers = #"{"data": {"type": "job", "job_type": "numbers"}}"#
+
+  func document(_ sandbox: Sandbox, _ file: String) -> [String: Any]? {
+    guard let data = try? sandbox.outboxFile("requests/\(file)"),
+      let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+    else { return nil }
+    return object["data"] as? [String: Any]
+  }
+
+  @Test func cancelStopsARunningExportFailsAPendingOneAndSaysWhatItDid() throws {
+    let sandbox = try Sandbox(orders: 200)
+    try CancelTests.catalog.write(toFile: sandbox.root + "/catalog.json", atomically: true, encoding: .utf8)
+    let waiter = try sandbox.outboxWaiter()
+    let daemon = try RunningDaemon(sandbox, ["--catalog", sandbox.root + "/catalog.json"])
+    defer { daemon.stop() }
+    sandbox.drop("big.json", CancelTests.numbers)
+    #expect(waiter.wait { document(sandbox, "big.json")?["status"] as? String == "started" }, "\(daemon.log)")
+    sandbox.drop("queued.json", CancelTests.numbers)  // one worker: it waits behind big.json
+    #expect(waiter.wait { document(sandbox, "queued.json")?["status"] as? String == "pending" })
+    let big = try #require(document(sandbox, "big.json")?["id"] as? String)
+    let queued = try #require(document(sandbox, "queued.json")?["id"] as? String)
+
+    sandbox.drop("cancel-queued.json", #"{"cancel": "\#(queued)"}"#)
+    #expect(waiter.wait { document(sandbox, "cancel-queued.json")?["result"] as? String == "cancelled" })
+    #expect(document(sandbox, "queued.json")?["status"] as? String == "failed")
+    #expect(document(sandbox, "queued.json")?["error"] as? String == "cancelled")
+    #expect(document(sandbox, "big.json")?["status"] as? String == "started", "the running job goes on")
+
+    sandbox.drop("cancel-big.json", #"{"cancel": "\#(big)"}"#)
+    #expect(waiter.wait { document(sandbox, "cancel-big.json")?["result"] as? String == "cancelled" })
+    #expect(waiter.wait { document(sandbox, "big.json")?["status"] as? String == "failed" }, "\(daemon.log)")
+    #expect(document(sandbox, "big.json")?["error"] as? String == "cancelled")
+    #expect(
+      sandbox.list("outbox/files/\(big)").isEmpty, "a cancelled export leaves no file, not even a temp one")
+
+    sandbox.drop("again.json", #"{"cancel": "\#(big)"}"#)
+    sandbox.drop("unknown.json", #"{"cancel": "00000000-0000-4000-8000-000000000000"}"#)
+    #expect(waiter.wait { document(sandbox, "unknown.json")?["result"] as? String == "no such job" })
+    #expect(waiter.wait { document(sandbox, "again.json")?["result"] as? String == "already finished" })
+    // Cancel requests create no jobs.
+    #expect(try sandbox.index().count == 2)
+    #expect(daemon.log.contains("job cancelled by its partner"))
+  }
+
+  @Test func aRequestWithALiveJobsIdempotencyKeyCreatesNoJob() throws {
+    let sandbox = try Sandbox(orders: 300)
+    let keyed = Sandbox.request(extra: #", "idempotency_key": "nightly-2026-12-01""#)
+    sandbox.drop("first.json", keyed)
+    sandbox.drop("retry.json", keyed)  // the same batch: the second sees the first one pending
+    sandbox.drop(
+      "eshopbox.json", #"{"jobType": "order_return", "idempotency_key": "returns", "exportFilters": {}}"#)
+    sandbox.drop(
+      "eshopbox-retry.json",
+      #"{"jobType": "order_return", "idempotency_key": "returns", "exportFilters": {}}"#)
+    try sandbox.process()
+    let jobs = try sandbox.index()
+    #expect(jobs.count == 2)
+    let first = try sandbox.outboxFile("requests/first.json")
+    #expect(try sandbox.outboxFile("requests/retry.json") == first, "the repeat's document is the live job")
+    #expect(
+      try sandbox.outboxFile("requests/eshopbox-retry.json")
+        == (try sandbox.outboxFile("requests/eshopbox.json")))
+    let job =
+      try #require(try JSONSerialization.jsonObject(with: first) as? [String: Any])["data"] as? [String: Any]
+    #expect(job?["status"] as? String == "success")
+    #expect(sandbox.list("inbox").isEmpty, "the repeats are taken from the inbox")
+
+    // Once the job is finished the key is free: the same request is a new job.
+    sandbox.drop("tomorrow.json", keyed)
+    let waiter = try sandbox.outboxWaiter()
+    let daemon = try RunningDaemon(sandbox)
+    defer { daemon.stop() }
+    #expect(waiter.wait { (try? sandbox.index().count) == 3 }, "\(daemon.log)")
+    let invalid = Sandbox.request(extra: #", "idempotency_key": """#)
+    sandbox.drop("empty-key.json", invalid)
+    #expect(
+      waiter.wait {
+        sandbox.jobsByFile()["empty-key.json"]?.first?["error"] as? String
+          == "data.idempotency_key: 1 to 255 characters, got 0"
+      })
+  }
+}
