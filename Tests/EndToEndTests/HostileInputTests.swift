@@ -59,7 +59,9 @@ import Testing
     for path in FileManager.default.subpaths(atPath: sandbox.outbox) ?? [] {
       let parts = path.split(separator: "/")
       #expect(!path.contains("..") && !path.contains("etc") || parts.first == "requests", "\(path)")
-      #expect(["index.json", "jobs", "files", "requests", "errors"].contains(String(parts[0])), "\(path)")
+      #expect(
+        ["index.json", "index.html", "jobs", "files", "requests", "errors"].contains(String(parts[0])),
+        "\(path)")
     }
     // Nothing world-writable; the spool is private.
     for base in [sandbox.outbox, sandbox.spool] {

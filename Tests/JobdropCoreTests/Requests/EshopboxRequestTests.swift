@@ -46,7 +46,10 @@ import Testing
       #"{"jobType": "products"}"#,
       "jobType: unknown job type 'products' (job types: order_export, get_listing,"
     ),
-    (#"{"jobType": "product", "fileType": "XLSX"}"#, "fileType: 'XLSX' is not supported (file types: CSV)"),
+    (
+      #"{"jobType": "product", "fileType": "PDF"}"#,
+      "fileType: 'PDF' is not supported (file types: CSV, CSV.GZ, JSONL, JSONL.GZ, XLSX)"
+    ),
     (
       #"{"jobType": "product", "exportFilters": {"warehouseName": "BLR-01"}}"#,
       "exportFilters.warehouseName: not supported by product (supported: brand, combo, createdDateRange, ean, sku, styleCode, updatedDateRange, vertical, skuStyleCodeEanDropdown, skuStyleCodeEanDropdownValue)"

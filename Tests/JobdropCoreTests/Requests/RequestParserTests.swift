@@ -73,8 +73,8 @@ import Testing
       "data.columns: 'id' is named twice", false
     ),
     (
-      "{\"data\": {\"type\": \"job\", \"job_type\": \"order_export\", \"format\": \"xlsx\"}}",
-      "data.format: unknown format 'xlsx' (formats: csv, csv.gz)", false
+      "{\"data\": {\"type\": \"job\", \"job_type\": \"order_export\", \"format\": \"xls\"}}",
+      "data.format: unknown format 'xls' (formats: csv, csv.gz, jsonl, jsonl.gz, xlsx)", false
     ),
     (
       "{\"data\": 1, \"data\": 2}", "request is not valid JSON: duplicate key \"data\" at line 1, column 13",
