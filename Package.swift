@@ -27,6 +27,8 @@ let package = Package(
     .systemLibrary(name: "CPostgres", path: "Sources/CPostgres"),
     // zlib (Debian: zlib1g-dev) for streamed .csv.gz exports.
     .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+    // libcurl (Debian: libcurl4-openssl-dev) for webhook deliveries.
+    .systemLibrary(name: "CCurl", path: "Sources/CCurl"),
     // libxlsxwriter (Debian: libxlsxwriter-dev) for .xlsx exports, in its constant-memory mode.
     .systemLibrary(name: "CXLSXWriter", path: "Sources/CXLSXWriter"),
     // Linux calls that need _GNU_SOURCE (renameat2, O_PATH, sync_file_range).
@@ -63,7 +65,7 @@ let package = Package(
     .target(
       name: "JobdropDaemon",
       dependencies: [
-        "JobdropState", "JobdropExport", "JobdropModel", "JobdropSystem",
+        "JobdropState", "JobdropExport", "JobdropModel", "JobdropSystem", "CCurl", "CCrypto",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "UnixSignals", package: "swift-service-lifecycle"),

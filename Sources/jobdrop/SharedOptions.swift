@@ -59,6 +59,15 @@ struct SharedOptions: ParsableArguments {
   )
   var partners: String?
 
+  @Option(
+    help:
+      "Without partners: POST a signed event here when a job succeeds or fails (env JOBDROP_WEBHOOK_URL)."
+  )
+  var webhookUrl: String?
+
+  @Option(help: "The file (mode 0600) holding the webhook's whsec_ secret (env JOBDROP_WEBHOOK_SECRET_FILE).")
+  var webhookSecretFile: String?
+
   @Flag(help: "A filter that matches no rows is a success with a header-only file (env JOBDROP_EMPTY_OK=1).")
   var emptyOk = false
 
@@ -82,6 +91,8 @@ struct SharedOptions: ParsableArguments {
     flags.settle = settle
     flags.grace = grace
     flags.partners = partners
+    flags.webhookURL = webhookUrl
+    flags.webhookSecretFile = webhookSecretFile
     flags.emptyOK = emptyOk
     flags.rawCSV = rawCsv
     do {

@@ -9,12 +9,15 @@ final class RunningDaemon {
 
   /// Starts `jobdrop run` on `sandbox`; with `launcher` (e.g. `setpriv` and its options) it runs under it;
   /// with `stderrPath` its stderr goes there (a FIFO, say) instead of to ``logPath``.
-  init(_ sandbox: Sandbox, _ extra: [String] = [], launcher: [String] = [], stderrPath: String? = nil) throws
-  {
+  init(
+    _ sandbox: Sandbox, _ extra: [String] = [], launcher: [String] = [], stderrPath: String? = nil,
+    environment: [String: String] = [:]
+  ) throws {
     logPath = stderrPath ?? sandbox.root + "/daemon-\(UUID().uuidString).log"
     let command = launcher + [Sandbox.binary, "run"] + sandbox.paths + extra
     pid = try Spawn.start(
       command[0], Array(command.dropFirst()), directory: sandbox.root,
+      environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
       stdoutPath: sandbox.root + "/daemon-\(UUID().uuidString).out", stderrPath: logPath)
   }
 

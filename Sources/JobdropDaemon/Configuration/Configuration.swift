@@ -3,6 +3,10 @@ import JobdropModel
 import JobdropState
 import JobdropSystem
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Everything a jobdrop command runs with, resolved once at start from flags, then `JOBDROP_*`
 /// environment variables, then defaults, and validated.
 ///
@@ -22,6 +26,7 @@ import JobdropSystem
 /// | empty ok | `--empty-ok` | `JOBDROP_EMPTY_OK=1` | off |
 /// | raw CSV | `--raw-csv` | `JOBDROP_RAW_CSV=1` | off |
 /// | partners | `--partners` | `JOBDROP_PARTNERS` | none (one partner: the inbox and outbox themselves) |
+/// | webhook | `--webhook-url`, `--webhook-secret-file` | `JOBDROP_WEBHOOK_URL`, `JOBDROP_WEBHOOK_SECRET_FILE` | none |
 public struct Configuration: Sendable {
   public var inbox: String
   public var spool: String
@@ -47,10 +52,15 @@ public struct Configuration: Sendable {
   public var rawCSV: Bool
   /// The partners file, with `--partners`: one drop folder and one site per partner.
   public var partnersPath: String?
+  /// Where finished jobs are announced without partners (`--webhook-url`, `--webhook-secret-file`).
+  public var webhook: WebhookTarget?
+  /// Multiplies the webhook retry delays (`JOBDROP_WEBHOOK_RETRY_SCALE`, for tests; default 1).
+  public var webhookRetryScale: Double = 1
 
   /// The values given on the command line; `nil` where the flag was not given.
   public struct Flags: Sendable {
     public var inbox, spool, outbox, source, catalog, baseURL, ttl, settle, grace, partners: String?
+    public var webhookURL, webhookSecretFile: String?
     public var workers: Int?
     public var retries: Int?
     public var emptyOK = false
@@ -116,6 +126,53 @@ public struct Configuration: Sendable {
     rawCSV = flags.rawCSV || enabled("JOBDROP_RAW_CSV")
     let partners = pick(flags.partners, "JOBDROP_PARTNERS", "")
     partnersPath = partners.isEmpty ? nil : partners
+    let url = pick(flags.webhookURL, "JOBDROP_WEBHOOK_URL", "")
+    let secretFile = pick(flags.webhookSecretFile, "JOBDROP_WEBHOOK_SECRET_FILE", "")
+    if !url.isEmpty || !secretFile.isEmpty {
+      if partnersPath != nil {
+        throw ConfigurationError(
+          "--webhook-url: with --partners, each partner's webhook is in the partners file")
+      }
+      guard WebhookTarget.isAllowed(url) else {
+        throw ConfigurationError("--webhook-url: expected an http:// or https:// URL, got '\(url)'")
+      }
+      guard !secretFile.isEmpty else {
+        throw ConfigurationError("--webhook-url: needs --webhook-secret-file (a file holding whsec_…)")
+      }
+      webhook = WebhookTarget(url: url, secret: try Configuration.readSecret(secretFile))
+    }
+    if let text = environment["JOBDROP_WEBHOOK_RETRY_SCALE"], !text.isEmpty {
+      guard let scale = Double(text), scale > 0, scale <= 1 else {
+        throw ConfigurationError(
+          "JOBDROP_WEBHOOK_RETRY_SCALE: expected a number above 0 and at most 1, got '\(text)'")
+      }
+      webhookRetryScale = scale
+    }
+  }
+
+  /// The webhook secret in `path`: `whsec_…` on its own (a trailing newline is fine), in a file only
+  /// jobdrop can read.
+  static func readSecret(_ path: String) throws(ConfigurationError) -> WebhookSecret {
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else {
+      throw ConfigurationError("--webhook-secret-file: \(path): \(String(cString: strerror(errno)))")
+    }
+    defer { close(descriptor) }
+    var info = stat()
+    guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+      throw ConfigurationError("--webhook-secret-file: \(path): not a regular file")
+    }
+    if info.st_mode & 0o077 != 0 {
+      let mode = String(info.st_mode & 0o7777, radix: 8)
+      throw ConfigurationError(
+        "--webhook-secret-file: \(path) is open to group or others (mode 0\(mode)); chmod 600 \(path)")
+    }
+    guard let bytes = try? FileReader.readAll(descriptor, limit: 4096, path: path), bytes.count < 4096,
+      let secret = WebhookSecret(String(decoding: bytes, as: UTF8.self).trimmingWhitespace)
+    else {
+      throw ConfigurationError("--webhook-secret-file: \(path): \(WebhookSecret.expected)")
+    }
+    return secret
   }
 
   /// Loads and checks the partners file, when one is configured (commands that work the spool do this
@@ -129,8 +186,24 @@ public struct Configuration: Sendable {
     }
   }
 
+  /// Who has a webhook now: each partner as the partners file in force says, or `--webhook-url`.
+  public func webhookTargets(_ partners: PartnerRegistry?) -> @Sendable (String?) -> WebhookTarget? {
+    if let partners {
+      return { id in id.flatMap { partners.partner(id: $0)?.webhook } }
+    }
+    let single = webhook
+    return { id in id == nil ? single : nil }
+  }
+
   /// The longest `--ttl`: 100 years (expiry times stay far inside what timestamps can hold).
   public static let longestTTL: Int64 = 36_500 * 86_400_000
   /// The longest `--settle`: an hour.
   public static let longestSettle: Int64 = 3_600_000
+}
+
+extension String {
+  /// Without leading and trailing spaces, tabs and line ends.
+  fileprivate var trimmingWhitespace: String {
+    String(drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+  }
 }

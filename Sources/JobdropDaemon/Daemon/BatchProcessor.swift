@@ -53,6 +53,15 @@ public struct BatchProcessor {
         usleep(useconds_t(min(wait, 60_000) * 1000))
       }
     }
+    // Each event gets one attempt now; what fails stays in the spool for the next `run` (or `process`).
+    if let webhooks = workspace.webhooks, webhooks.waiting > 0 {
+      webhooks.deliverDueOnce()
+      if webhooks.waiting > 0 {
+        logger.notice(
+          "webhook events not delivered yet stay in the spool; jobdrop run (or the next process) retries them",
+          metadata: ["webhooks.waiting": "\(webhooks.waiting)"])
+      }
+    }
     try publishOutbox()
     return summary
   }

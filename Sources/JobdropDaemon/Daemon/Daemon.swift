@@ -22,7 +22,9 @@ public struct Daemon {
     let mailbox = InboxMailbox()
     let runners = ThreadControl()
     let folders = WatchList(workspace.intakes.folders)
+    // Stopped in reverse order: intake first, webhook deliveries last.
     let services: [any Service] = [
+      WebhookService(deliverer: workspace.webhooks),
       OutboxService(store: workspace.store, logger: logger),
       RunnerService(
         runner: workspace.runner, workers: configuration.workers, control: runners, logger: logger),

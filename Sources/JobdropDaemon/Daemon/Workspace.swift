@@ -18,6 +18,8 @@ public final class Workspace: @unchecked Sendable {
   /// The drop folders and their intakes (one per partner with `--partners`).
   public let intakes: IntakeSet
   public let runner: JobRunner
+  /// The webhook deliveries, when any partner may have a webhook (or `--webhook-url` is set).
+  public let webhooks: WebhookDeliverer?
   private let lock: SpoolLock
 
   public init(configuration: Configuration, logger: Logger) throws {
@@ -38,6 +40,17 @@ public final class Workspace: @unchecked Sendable {
       ttl: configuration.ttlSeconds)
     if partners == nil { _ = try sites.open(partner: nil) }
     store = JobStore(spool: spool, sites: sites, logger: logger)
+    if partners != nil || configuration.webhook != nil {
+      let queue = try WebhookQueue(spool: spool)
+      let targets = configuration.webhookTargets(partners)
+      let deliverer = WebhookDeliverer(
+        store: store, queue: queue, targets: targets, retryScale: configuration.webhookRetryScale,
+        logger: logger)
+      store.configureWebhooks(queue: queue, hasWebhook: { targets($0) != nil }) { deliverer.add($0) }
+      webhooks = deliverer
+    } else {
+      webhooks = nil
+    }
     intakes = try IntakeSet(
       root: inbox, store: store, parser: RequestParser(catalog: catalog),
       settleMilliseconds: configuration.settleMilliseconds,
@@ -51,6 +64,7 @@ public final class Workspace: @unchecked Sendable {
     try store.recover(
       lock, inbox: inbox,
       folders: Dictionary(intakes.all.map { ($0.partner, $0.intake.inbox) }) { first, _ in first })
+    for delivery in store.pendingDeliveries() { webhooks?.add(delivery) }
   }
 
   /// Claiming is a rename: inbox and spool must be on one file system.

@@ -18,17 +18,11 @@ public struct Partner: Sendable, Equatable, CustomStringConvertible {
   /// At most this many of the partner's jobs pending or started; past it a request fails at once.
   public var maximumPending: Int
   /// Where finished jobs are announced, if anywhere.
-  public var webhook: Webhook?
-
-  /// A partner's webhook as its entry gives it.
-  public struct Webhook: Sendable, Equatable {
-    public var url: String
-    public var secret: String
-  }
+  public var webhook: WebhookTarget?
 
   public init(
     id: String, token: String, scopes: [String: String], excluded: [String: String] = [:],
-    maximumPending: Int = Partner.defaultMaximumPending, webhook: Webhook? = nil
+    maximumPending: Int = Partner.defaultMaximumPending, webhook: WebhookTarget? = nil
   ) {
     self.id = id
     self.token = token

@@ -164,15 +164,16 @@ private struct PartnerEntry {
       }
       maximumPending = number
     }
-    var webhook: Partner.Webhook?
+    var webhook: WebhookTarget?
     if let value = entry["webhook"], value != .null {
-      guard case .string(let url)? = value["url"], case .string(let secret)? = value["secret"] else {
+      guard case .string(let url)? = value["url"], case .string(let text)? = value["secret"] else {
         throw fail(#"webhook: expected {"url": "https://…", "secret": "whsec_…"}"#)
       }
-      guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
+      guard WebhookTarget.isAllowed(url) else {
         throw fail("webhook.url: expected an http:// or https:// URL")
       }
-      webhook = Partner.Webhook(url: url, secret: secret)
+      guard let secret = WebhookSecret(text) else { throw fail("webhook.secret: \(WebhookSecret.expected)") }
+      webhook = WebhookTarget(url: url, secret: secret)
     }
     return Partner(
       id: id, token: token, scopes: scopes, excluded: excluded, maximumPending: maximumPending,

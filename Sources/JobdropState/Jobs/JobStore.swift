@@ -43,6 +43,10 @@ public final class JobStore: @unchecked Sendable {
 
   /// The error of a cancelled job.
   public static let cancelled = "cancelled"
+  /// Webhook events: where they are kept, who has a webhook, and who delivers them.
+  private var webhooks: WebhookQueue?
+  private var hasWebhook: (@Sendable (String?) -> Bool)?
+  private var deliveryHandler: (@Sendable (WebhookDelivery) -> Void)?
 
   /// What a cancel request did.
   public enum CancelResult: String, Sendable {
@@ -211,9 +215,21 @@ public final class JobStore: @unchecked Sendable {
   /// as its request.
   @discardableResult
   public func claim(_ record: JobRecord, state: JobState, bytes: [UInt8]) throws -> Job {
+    var record = record
+    // A refused request is a failed job: its event is saved before the claim that makes it one.
+    let (queue, enabled, handler) = lock.withLock { (webhooks, hasWebhook, deliveryHandler) }
+    let delivery =
+      state == .failed ? try prepareEvent(&record, state: .failed, queue: queue, hasWebhook: enabled) : nil
     // The spool's writes are the new job's own: only the table and the outbox need the lock.
-    try spool.claim(record, state: state, bytes: bytes)
-    return lock.withLock { claimLocked(record, state: state) }
+    do {
+      try spool.claim(record, state: state, bytes: bytes)
+    } catch {
+      if let delivery { try? webhooks?.remove(delivery.id) }
+      throw error
+    }
+    let job = lock.withLock { claimLocked(record, state: state) }
+    if let delivery { handler?(delivery) }
+    return job
   }
 
   private func claimLocked(_ record: JobRecord, state: JobState) -> Job {
@@ -238,7 +254,17 @@ public final class JobStore: @unchecked Sendable {
   private func moveLocked(_ job: Job, to target: JobState, record: JobRecord) throws -> Job {
     var record = record
     record.updatedAt = .now()
-    let moved = try spool.move(job, to: target, record: record)
+    let delivery =
+      target.isFinal && !job.state.isFinal
+      ? try prepareEvent(&record, state: target, queue: webhooks, hasWebhook: hasWebhook) : nil
+    let moved: Job
+    do {
+      moved = try spool.move(job, to: target, record: record)
+    } catch {
+      if let delivery { try? webhooks?.remove(delivery.id) }
+      throw error
+    }
+    if let delivery { deliveryHandler?(delivery) }
     jobs[moved.id] = moved
     if target == .pending { pending.insert(moved) }
     if target.isFinal && !job.state.isFinal {
@@ -321,6 +347,74 @@ public final class JobStore: @unchecked Sendable {
   private func trackKey(of job: Job) {
     guard let key = job.record.request?.idempotencyKey else { return }
     liveKeys[LiveKey(partner: job.record.partner, key: key)] = job.id
+  }
+
+  // MARK: Webhooks
+
+  /// Turns on webhook events: a job of a partner for which `hasWebhook` says yes gets an event saved in
+  /// `queue` before it moves to `success` or `failed`, and `onDelivery` is told of it after the move
+  /// (quickly: it is called with the store's lock held). Call before ``recover(_:inbox:folders:)``.
+  public func configureWebhooks(
+    queue: WebhookQueue, hasWebhook: @escaping @Sendable (String?) -> Bool,
+    onDelivery: @escaping @Sendable (WebhookDelivery) -> Void
+  ) {
+    lock.withLock {
+      webhooks = queue
+      self.hasWebhook = hasWebhook
+      deliveryHandler = onDelivery
+    }
+  }
+
+  /// Saves the event of a job about to reach `state` (final), marking its record as waiting for it.
+  private func prepareEvent(
+    _ record: inout JobRecord, state: JobState, queue: WebhookQueue?,
+    hasWebhook: (@Sendable (String?) -> Bool)?
+  ) throws -> WebhookDelivery? {
+    guard let queue, hasWebhook?(record.partner) == true else { return nil }
+    record.webhook = WebhookStatus()
+    let document = try Outbox.json(for: Job(record: record, state: state), links: sites.links, ttl: sites.ttl)
+    let delivery = WebhookDelivery(job: Job(record: record, state: state), document: document)
+    try queue.save(delivery)
+    return delivery
+  }
+
+  /// The deliveries left in the spool whose job did reach the event's state; the others (a crash
+  /// between saving the event and the move) are removed. Call after ``recover(_:inbox:folders:)``.
+  public func pendingDeliveries() -> [WebhookDelivery] {
+    guard let queue = lock.withLock({ webhooks }) else { return [] }
+    let (deliveries, damaged) = queue.load()
+    for name in damaged {
+      logger.error("webhook delivery file damaged; removed", metadata: ["file": "\(name)"])
+    }
+    return lock.withLock {
+      deliveries.filter { delivery in
+        guard let job = jobs[delivery.jobID], job.state.isFinal, delivery.type == "job.\(job.state.rawValue)"
+        else {
+          try? queue.remove(delivery.id)
+          return false
+        }
+        return true
+      }
+    }
+  }
+
+  /// Records where a job's webhook event stands (`meta.webhook`), durably, without touching the job's
+  /// `updated_at`; nothing for a job that has expired meanwhile.
+  public func recordWebhook(_ status: WebhookStatus, jobID: String) {
+    lock.withLock {
+      guard var job = jobs[jobID] else { return }
+      job.record.webhook = status
+      do {
+        try spool.update(job)
+      } catch {
+        logger.warning(
+          "cannot record the webhook's status in the spool",
+          metadata: ["job.id": "\(jobID)", "error": "\(error)"])
+      }
+      jobs[jobID] = job
+      publishLocked(job)
+      markDirty(job.record.partner)
+    }
   }
 
   /// Removes finished jobs created more than the outbox's TTL before `now`; returns how many.

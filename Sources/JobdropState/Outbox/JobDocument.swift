@@ -41,9 +41,24 @@ struct JobDocument: Encodable {
     var request: Request
     /// The partner whose job it is, with `--partners`.
     var partner: String?
+    var webhook: Webhook?
     enum CodingKeys: String, CodingKey {
-      case rows, bytes, sha256, request, partner
+      case rows, bytes, sha256, request, partner, webhook
       case expiresAt = "expires_at"
+    }
+  }
+
+  /// `meta.webhook`: when the event was delivered, or how many attempts failed and why.
+  struct Webhook: Encodable {
+    var deliveredAt: Timestamp?
+    var attempts: Int
+    var lastError: String?
+    var gaveUp: Bool?
+    enum CodingKeys: String, CodingKey {
+      case attempts
+      case deliveredAt = "delivered_at"
+      case lastError = "last_error"
+      case gaveUp = "gave_up"
     }
   }
 
@@ -89,7 +104,11 @@ struct JobDocument: Encodable {
         dialect: record.request?.dialect.rawValue, columns: record.request?.columns,
         format: record.request?.format.rawValue, delimiter: record.request?.csv?.delimiter.rawValue,
         bom: record.request?.csv?.byteOrderMark, idempotencyKey: record.request?.idempotencyKey),
-      partner: record.partner)
+      partner: record.partner,
+      webhook: record.webhook.map {
+        Webhook(
+          deliveredAt: $0.deliveredAt, attempts: $0.attempts, lastError: $0.lastError, gaveUp: $0.gaveUp)
+      })
     if let echo = record.request?.eshopbox {
       eshopboxJobType = echo.jobType
       channelId = echo.channelId

@@ -212,12 +212,17 @@ public final class Outbox: @unchecked Sendable {
     }
   }
 
+  /// The job as the documents show it (the `data` of `jobs/<id>.json`), for a webhook's event.
+  public static func json(for job: Job, links: OutboxLinks, ttl: Int64) throws -> [UInt8] {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return Array(try encoder.encode(JobDocument(job: job, links: links, ttl: ttl)))
+  }
+
   /// The document `jobs/<id>.json` would hold, for `jobdrop status ID` (which opens no outbox: it only
   /// reads).
   public static func document(for job: Job, links: OutboxLinks, ttl: Int64) throws -> [UInt8] {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    return wrap(Array(try encoder.encode(JobDocument(job: job, links: links, ttl: ttl))))
+    wrap(try json(for: job, links: links, ttl: ttl))
   }
 
   private static func wrap(_ job: [UInt8]) -> [UInt8] {

@@ -34,6 +34,8 @@ public struct JobRecord: Codable, Sendable, Equatable {
   /// Other request files whose `requests/<name>` document is this job: later requests with its
   /// idempotency key, dropped while it was live.
   public var requestAliases: [String]?
+  /// Where the job's webhook event stands, when its partner has a webhook.
+  public var webhook: WebhookStatus?
 
   public init(
     id: String, requestFile: String, jobType: String, request: ExportRequest?, createdAt: Timestamp,

@@ -1,0 +1,19 @@
+#include <curl/curl.h>
+
+// curl_easy_setopt and curl_easy_getinfo are variadic, which Swift cannot call: one typed wrapper each.
+static inline CURLcode jobdrop_curl_set_long(CURL *handle, CURLoption option, long value) {
+  return curl_easy_setopt(handle, option, value);
+}
+static inline CURLcode jobdrop_curl_set_pointer(CURL *handle, CURLoption option, const void *value) {
+  return curl_easy_setopt(handle, option, value);
+}
+static inline CURLcode jobdrop_curl_set_size(CURL *handle, CURLoption option, curl_off_t value) {
+  return curl_easy_setopt(handle, option, value);
+}
+typedef size_t (*jobdrop_curl_write_callback)(char *data, size_t size, size_t count, void *context);
+static inline CURLcode jobdrop_curl_set_write(CURL *handle, jobdrop_curl_write_callback callback) {
+  return curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, callback);
+}
+static inline CURLcode jobdrop_curl_response_code(CURL *handle, long *code) {
+  return curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, code);
+}

@@ -1,0 +1,57 @@
+import FoundationEssentials
+import JobdropSystem
+
+/// The deliveries not yet made, each a file in the spool's `webhooks/` folder, written like every spool
+/// file (temp file, fsync, rename, folder fsync): a delivery on disk survives a crash, and a restart sends
+/// it (at least once; receivers dedupe by `webhook-id`).
+///
+/// A delivery is written *before* its job's move to `success` or `failed`; at start, one whose job did
+/// not reach that state (a crash between the two) is removed, so an event is never sent for a move that
+/// did not happen and never lost for one that did.
+// @unchecked: the folder handle is immutable; the file system serialises the rest.
+public final class WebhookQueue: @unchecked Sendable {
+  let folder: DirectoryHandle
+  private let encoder: JSONEncoder = {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return encoder
+  }()
+
+  /// Opens (creating) `spool/webhooks/`.
+  public init(spool: Spool) throws(FileSystemError) {
+    folder = try spool.root.subdirectory("webhooks", create: true, mode: 0o700)
+  }
+
+  /// Writes (or replaces) `delivery`'s file durably.
+  public func save(_ delivery: WebhookDelivery) throws {
+    let bytes = Array(try encoder.encode(delivery))
+    try AtomicWriter.write(bytes, to: FileName("\(delivery.id).json"), in: folder, syncDirectory: true)
+  }
+
+  /// Removes `delivery`'s file (it was made or given up).
+  public func remove(_ id: String) throws(FileSystemError) {
+    try folder.remove(FileName("\(id).json"))
+    try folder.sync()
+  }
+
+  /// Every delivery on disk; temp files a crash left and files that cannot be read are removed.
+  public func load() -> (deliveries: [WebhookDelivery], damaged: [String]) {
+    var deliveries: [WebhookDelivery] = []
+    var damaged: [String] = []
+    for name in (try? folder.entries()) ?? [] {
+      if name.hasPrefix(AtomicWriter.temporaryPrefix) {
+        try? folder.remove(name)
+        continue
+      }
+      guard let bytes = try? FileReader.read(name, in: folder, limit: 16 << 20),
+        let delivery = try? JSONDecoder().decode(WebhookDelivery.self, from: Data(bytes))
+      else {
+        damaged.append(name.display)
+        try? folder.remove(name)
+        continue
+      }
+      deliveries.append(delivery)
+    }
+    return (deliveries, damaged)
+  }
+}
