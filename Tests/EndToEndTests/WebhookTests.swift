@@ -154,4 +154,104 @@ import Testing
     #expect(receiver.events.allSatisfy { $0["verified"] as? Bool == true })
     #expect(sandbox.list("spool/webhooks").isEmpty)
   }
+
+  @Test func aSlowReceiverHoldsUpNeitherTheJobsNorAnotherPartnersEvents() throws {
+    let sandbox = try Sandbox(orders: 300)
+    let slow = try Receiver(sandbox, name: "acme-receiver", ["--delay", "5"])
+    let fast = try Receiver(sandbox, name: "globex-receiver")
+    let options = try PartnersTests.serve(
+      sandbox,
+      """
+      {"partners": [
+        {"id": "acme", "token": "\(PartnersTests.acmeToken)", "scope": {"*": "in(store,store-1,store-2)"},
+         "webhook": {"url": "http://127.0.0.1:\(slow.port)/h", "secret": "\(slow.secret)"}},
+        {"id": "globex", "token": "\(PartnersTests.globexToken)", "scope": {"*": "eq(store,store-3)"},
+         "webhook": {"url": "http://127.0.0.1:\(fast.port)/h", "secret": "\(fast.secret)"}}
+      ]}
+      """)
+    let waiter = try ChangeWaiter(folders: [
+      sandbox.root + "/globex-receiver", sandbox.root + "/acme-receiver", sandbox.outbox + "/acme",
+    ])
+    let daemon = try RunningDaemon(sandbox, options)
+    defer { daemon.stop() }
+    try PartnersTests.drop(sandbox, "acme", "a1.json", PartnersTests.paidOrders)
+    try PartnersTests.drop(sandbox, "acme", "a2.json", PartnersTests.paidOrders)
+    try PartnersTests.drop(sandbox, "globex", "g1.json", PartnersTests.paidOrders)
+    #expect(waiter.wait { fast.events.count == 1 }, "\(daemon.log)")
+    // globex's event came while acme's receiver still sat on acme's first one.
+    #expect(slow.events.isEmpty, "acme's slow receiver held up globex's event")
+    // acme's jobs finish while its receiver still sits on the first event: delivery never delays a job.
+    #expect(
+      waiter.wait {
+        let acme = (try? PartnersTests.jobs(sandbox.outbox, "acme")) ?? [:]
+        return acme.count == 2 && acme.values.allSatisfy { $0["status"] as? String == "success" }
+      })
+    #expect(slow.events.isEmpty, "acme's jobs waited for acme's receiver")
+    #expect(fast.events.first?["partner"] as? String == "globex")
+    #expect(waiter.wait { slow.events.count == 2 }, "\(daemon.log)")
+    #expect((slow.events + fast.events).allSatisfy { $0["verified"] as? Bool == true })
+  }
+
+  @Test(arguments: [
+    ("redirect", "HTTP 302 (redirects are not followed)"),
+    ("huge", "HTTP 200 with a response body over 64 KiB"),
+  ])
+  func aRedirectOrAHugeAnswerIsAFailedAttempt(answer: String, error: String) throws {
+    let sandbox = try Sandbox(orders: 300)
+    let receiver = try Receiver(sandbox, ["--answer", answer])
+    let waiter = try sandbox.outboxWaiter()
+    let daemon = try RunningDaemon(
+      sandbox, try receiver.options(sandbox), environment: ["JOBDROP_WEBHOOK_RETRY_SCALE": "0.01"])
+    defer { daemon.stop() }
+    sandbox.drop("paid.json", Sandbox.request(filter: "eq(payment,paid)"))
+    #expect(
+      waiter.wait {
+        (WebhookTests.webhookMeta(sandbox.jobsByFile()["paid.json"]?.first)?["attempts"] as? Int ?? 0) >= 2
+      }, "\(daemon.log)")
+    let meta = WebhookTests.webhookMeta(sandbox.jobsByFile()["paid.json"]?.first)
+    #expect(meta?["last_error"] as? String == error)
+    #expect(meta?["delivered_at"] == nil)
+    #expect(receiver.events.allSatisfy { $0["verified"] as? Bool == true })
+  }
+
+  @Test func aBadWebhookConfigurationStopsJobdropAtStartAndSaysWhy() throws {
+    let sandbox = try Sandbox(orders: 100)
+    let secret = sandbox.root + "/secret"
+    try "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n".write(toFile: secret, atomically: true, encoding: .utf8)
+    chmod(secret, 0o600)
+    let loose = sandbox.root + "/loose"
+    try "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".write(toFile: loose, atomically: true, encoding: .utf8)
+    chmod(loose, 0o644)
+    let notASecret = sandbox.root + "/plain"
+    try "hunter2".write(toFile: notASecret, atomically: true, encoding: .utf8)
+    chmod(notASecret, 0o600)
+    let cases: [([String], String)] = [
+      (
+        ["--webhook-url", "ftp://x.example/h", "--webhook-secret-file", secret],
+        "--webhook-url: expected an http:// or https:// URL"
+      ),
+      (["--webhook-url", "https://x.example/h"], "--webhook-url: needs --webhook-secret-file"),
+      (
+        ["--webhook-url", "https://x.example/h", "--webhook-secret-file", loose],
+        "is open to group or others (mode 0644)"
+      ),
+      (["--webhook-url", "https://x.example/h", "--webhook-secret-file", notASecret], "expected whsec_"),
+    ]
+    for (options, message) in cases {
+      let result = try sandbox.run(["run"] + sandbox.paths + options)
+      #expect(result.status != 0)
+      #expect(result.stderr.contains(message), "\(result.stderr)")
+      #expect(!result.stderr.contains("hunter2"))
+    }
+    let partners = try PartnersTests.serve(
+      sandbox,
+      """
+      {"partners": [{"id": "acme", "token": "\(PartnersTests.acmeToken)", "scope": {"*": ""},
+        "webhook": {"url": "https://x.example/h", "secret": "hunter2"}}]}
+      """)
+    let result = try sandbox.run(["run"] + sandbox.paths + partners)
+    #expect(result.status != 0)
+    #expect(result.stderr.contains("partner 'acme': webhook.secret: expected whsec_"), "\(result.stderr)")
+    #expect(!result.stderr.contains("hunter2"))
+  }
 }

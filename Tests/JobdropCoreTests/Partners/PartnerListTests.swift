@@ -68,6 +68,14 @@ import Testing
       "partner 'acme': webhook.url: expected an http:// or https:// URL"
     ),
     (
+      #"{"id": "acme", "token": "T", "scope": {}, "webhook": {"url": "https://x.example/h", "secret": "hunter2"}}"#,
+      "partner 'acme': webhook.secret: expected whsec_ followed by the key in base64"
+    ),
+    (
+      #"{"id": "acme", "token": "T", "scope": {}, "webhook": {"url": "https://x.example/h", "secret": "whsec_!!"}}"#,
+      "partner 'acme': webhook.secret: expected whsec_"
+    ),
+    (
       #"{"id": "acme", "token": "T", "scope": {}}, {"id": "acme", "token": "T2", "scope": {}}"#,
       "partner 'acme': the id is used twice"
     ),
