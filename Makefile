@@ -41,6 +41,7 @@ bench: release
 	scripts/install-deps.sh bench
 	scripts/bench-export.sh
 	scripts/bench-postgres.sh
+	scripts/bench-formats.sh
 	python3 scripts/bench-daemon.py
 	scripts/plot-bench.sh
 
