@@ -1,6 +1,10 @@
 import JobdropSystem
 import Logging
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// The live jobs, in memory and on disk: every state change goes to the spool first, then to the outbox.
 ///
 /// Holds the one in-memory table of jobs, loaded from the spool at start. After each call the spool is
@@ -20,6 +24,12 @@ public final class JobStore: @unchecked Sendable {
   /// How many jobs of each partner are pending or started.
   private var active: [String?: Int] = [:]
   private var nextIndexAllowed: Int64 = 0
+  /// Milliseconds of rendering allowed now: refilled at a tenth of the time that passes, up to
+  /// ``renderBudgetCap``; every render spends what it took.
+  private var renderBudget = JobStore.renderBudgetCap
+  private var renderBudgetAt = ConditionLock.monotonicMilliseconds()
+  /// The most render time saved up over a quiet spell: a busy spell's first renders run at once.
+  static let renderBudgetCap = 50.0
   /// The sites whose index is out of date.
   private var indexDirty = Set<String?>()
   /// Jobs whose documents could not be written (a full outbox); retried by ``republish()``.
@@ -467,14 +477,18 @@ public final class JobStore: @unchecked Sendable {
 
   /// Renders the `index.json` of every site where anything changed, if the last render is at least
   /// ``indexInterval`` old (or `force`). Each document is assembled under the lock and written outside
-  /// it. After a render that took *t*, the next waits at least 10 *t*, so rendering a large index never
-  /// takes more than about a tenth of the time and the cost per job stays flat as the number of jobs grows.
+  /// it. Rendering spends a budget that refills at a tenth of the time (up to ``renderBudgetCap`` ms):
+  /// after a quiet spell a change renders at once, and a render that overdraws it makes the next wait
+  /// until a tenth of the time has paid it back, so rendering a large index never takes more than about
+  /// a tenth of the time and the cost per job stays flat as the number of jobs grows.
   public func publishIndex(force: Bool = false) throws {
     try indexLock.withLock {
-      let start = ConditionLock.monotonicMilliseconds()
+      // The render's own cost: from taking the store's lock (not waiting for it) to the last write.
+      var clock = ContinuousClock.now
       // A site that cannot be opened now (a full disk) stays dirty and throws after the others are written.
       var unopened: (any Error)?
       let documents: [(partner: String?, site: Outbox, bytes: Outbox.IndexDocuments)] = lock.withLock {
+        clock = ContinuousClock.now
         guard !indexDirty.isEmpty else { return [] }
         let now = ConditionLock.monotonicMilliseconds()
         guard force || now >= nextIndexAllowed else { return [] }
@@ -500,7 +514,17 @@ public final class JobStore: @unchecked Sendable {
           }
         }
         let end = ConditionLock.monotonicMilliseconds()
-        lock.withLock { nextIndexAllowed = end + max(indexInterval, 10 * (end - start)) }
+        let elapsed = (ContinuousClock.now - clock).components
+        let spent = Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15
+        lock.withLock {
+          renderBudget =
+            min(
+              JobStore.renderBudgetCap, renderBudget + Double(end - renderBudgetAt) / 10) - spent
+          renderBudgetAt = end
+          // Over budget: wait until a tenth of the time has paid the overdraft back.
+          nextIndexAllowed =
+            end + max(indexInterval, renderBudget < 0 ? Int64((-renderBudget * 10).rounded(.up)) : 0)
+        }
       }
       if let unopened { throw unopened }
     }

@@ -10,9 +10,10 @@ import JobdropSystem
 /// `requests/<request file name>` (the newest job of a request dropped under that name) and the
 /// Elastic Path error bodies in `errors/`.
 ///
-/// Every file is replaced atomically through ``AtomicWriter`` (write, fsync, rename; 0644, folders 0755),
-/// so a web server never serves a partial document. The JSON documents are derived from the spool and
-/// republished at every start, so their folders are not synced after each rename; export files are.
+/// Every file is replaced atomically through ``AtomicWriter`` (write, rename; 0644, folders 0755), so a
+/// web server never serves a partial document. The JSON documents and the job page are derived from the
+/// spool and republished at every start (rewritten where their bytes differ), so they are neither
+/// fsynced nor their folders synced; export files are both.
 /// Each job's JSON and its row of the job page (`index.html`) are made once per change and reused by
 /// every render of the index.
 // @unchecked: its caches (`encoded`, `requestOwners`) are only touched under the JobStore's lock.
@@ -78,11 +79,12 @@ public final class Outbox: @unchecked Sendable {
     encoded[job.id] = Entry(
       created: job.record.createdAt, state: job.state, json: bytes, row: JobPage.row(for: job))
     let document = Outbox.wrap(bytes)
+    // Views of the spool: not fsynced (see AtomicWriter); the spool's move was durable before this.
     func put(_ bytes: [UInt8], _ name: FileName, _ folder: DirectoryHandle) throws {
       if unlessUnchanged {
-        try AtomicWriter.writeIfChanged(bytes, to: name, in: folder, syncDirectory: false)
+        try AtomicWriter.writeIfChanged(bytes, to: name, in: folder, syncDirectory: false, syncFile: false)
       } else {
-        try AtomicWriter.write(bytes, to: name, in: folder, syncDirectory: false)
+        try AtomicWriter.write(bytes, to: name, in: folder, syncDirectory: false, syncFile: false)
       }
     }
     try put(document, FileName("\(job.id).json"), jobsFolder)
@@ -121,10 +123,13 @@ public final class Outbox: @unchecked Sendable {
 
   /// Writes `documents.json` as `index.json`, then `documents.page` as `index.html`.
   public func writeIndex(_ documents: IndexDocuments) throws {
-    try AtomicWriter.write(documents.json, to: FileName("index.json"), in: root, syncDirectory: false) {
+    try AtomicWriter.write(
+      documents.json, to: FileName("index.json"), in: root, syncDirectory: false, syncFile: false
+    ) {
       CrashPoint.reached("mid-index")
     }
-    try AtomicWriter.write(documents.page, to: FileName("index.html"), in: root, syncDirectory: false)
+    try AtomicWriter.write(
+      documents.page, to: FileName("index.html"), in: root, syncDirectory: false, syncFile: false)
   }
 
   /// The bytes of `index.json` and `index.html`: every published job, newest first (the page holds the

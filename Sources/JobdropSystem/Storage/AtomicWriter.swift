@@ -11,7 +11,9 @@ import Synchronization
 /// After ``write(_:to:in:mode:syncDirectory:)`` returns, the new content is durable under its final name,
 /// and a reader never sees a partial file. Temp names start with `.` so listings and web servers skip
 /// them. Files that are rebuilt from the spool at every start (the outbox's JSON documents) skip the
-/// directory sync: a crash can lose the rename, never the content.
+/// directory sync, and the file's fsync (`syncFile: false`): they are views of the spool, whose every
+/// change is durable before they are written, and the next start writes again any that a crash left
+/// short (ext4 also flushes a file renamed over another before the rename commits, `auto_da_alloc`).
 public enum AtomicWriter {
   /// The prefix of every temp file jobdrop creates; such files are never published or read as jobs.
   public static let temporaryPrefix = ".tmp-"
@@ -19,7 +21,7 @@ public enum AtomicWriter {
   /// Replaces `name` in `directory` with `bytes`, durably.
   public static func write(
     _ bytes: some Collection<UInt8>, to name: FileName, in directory: DirectoryHandle, mode: mode_t = 0o644,
-    syncDirectory: Bool = true, beforeRename: () -> Void = {}
+    syncDirectory: Bool = true, syncFile: Bool = true, beforeRename: () -> Void = {}
   ) throws {
     let temporary = temporaryName(for: name)
     let descriptor = try directory.openFile(
@@ -28,7 +30,7 @@ public enum AtomicWriter {
       // The descriptor is closed exactly once, here or by its deinit when a step throws.
       try writeAll(bytes, to: descriptor.raw, path: directory.display(temporary))
       _ = fchmod(descriptor.raw, mode)
-      try syscall("fsync", directory.display(temporary)) { fsync(descriptor.raw) }
+      if syncFile { try syscall("fsync", directory.display(temporary)) { fsync(descriptor.raw) } }
       try descriptor.close(path: directory.display(temporary))
       beforeRename()
       try directory.rename(temporary, to: directory, as: name)
@@ -44,7 +46,7 @@ public enum AtomicWriter {
   /// not fsyncs).
   public static func writeIfChanged(
     _ bytes: [UInt8], to name: FileName, in directory: DirectoryHandle, mode: mode_t = 0o644,
-    syncDirectory: Bool = true
+    syncDirectory: Bool = true, syncFile: Bool = true
   ) throws {
     if let info = try? directory.status(of: name), (info.st_mode & S_IFMT) == S_IFREG,
       Int(info.st_size) == bytes.count,
@@ -52,7 +54,7 @@ public enum AtomicWriter {
     {
       return
     }
-    try write(bytes, to: name, in: directory, mode: mode, syncDirectory: syncDirectory)
+    try write(bytes, to: name, in: directory, mode: mode, syncDirectory: syncDirectory, syncFile: syncFile)
   }
 
   /// A temp name for `name`, unique per process and call.
