@@ -5,7 +5,7 @@ import JobdropSystem
 /// Exports from PostgreSQL: the query runs with its values bound as parameters and libpq's single-row
 /// mode hands over each row as it arrives, straight into the CSV writer, so memory does not grow with the
 /// export's size. Connections are reused between jobs.
-public struct PostgresSource: DataSource {
+public struct PostgresSource: SpecialisingSource {
   /// The connection string as given (may hold a password: never logged).
   let conninfo: String
   public let displayName: String
@@ -25,15 +25,10 @@ public struct PostgresSource: DataSource {
   public func export(_ query: ExportQuery, to writer: any RowWriter, progress: (Int) throws -> Void) throws
     -> Int
   {
-    switch writer {
-    case let writer as CSVWriter: try export(query, into: writer, progress: progress)
-    case let writer as JSONLinesWriter: try export(query, into: writer, progress: progress)
-    case let writer as XLSXWriter: try export(query, into: writer, progress: progress)
-    default: try export(query, into: writer, progress: progress)
-    }
+    try exportOpeningWriter(query, to: writer, progress: progress)
   }
 
-  private func export<Writer: RowWriter>(
+  func export<Writer: RowWriter>(
     _ query: ExportQuery, into writer: Writer, progress: (Int) throws -> Void
   ) throws -> Int {
     let connection = try pool.take()

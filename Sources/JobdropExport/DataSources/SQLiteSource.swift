@@ -15,7 +15,7 @@ import JobdropModel
 /// Read-only connections are kept open between jobs (a few at most), so a small job does not pay for
 /// opening the file and reading its schema; a connection to a file that has since been replaced (e.g. by
 /// `jobdrop demo-data`) is not reused.
-public struct SQLiteSource: DataSource {
+public struct SQLiteSource: SpecialisingSource {
   public let path: String
   /// Connections one export may read on at once.
   public let workers: Int
@@ -41,15 +41,10 @@ public struct SQLiteSource: DataSource {
   public func export(_ query: ExportQuery, to writer: any RowWriter, progress: (Int) throws -> Void) throws
     -> Int
   {
-    switch writer {
-    case let writer as CSVWriter: try export(query, into: writer, progress: progress)
-    case let writer as JSONLinesWriter: try export(query, into: writer, progress: progress)
-    case let writer as XLSXWriter: try export(query, into: writer, progress: progress)
-    default: try export(query, into: writer, progress: progress)
-    }
+    try exportOpeningWriter(query, to: writer, progress: progress)
   }
 
-  private func export<Writer: RowWriter>(
+  func export<Writer: RowWriter>(
     _ query: ExportQuery, into writer: Writer, progress: (Int) throws -> Void
   ) throws -> Int {
     var connections = [try pool.take()]

@@ -68,26 +68,8 @@ public final class CSVWriter: RowWriter {
   /// Writes an integer cell.
   @inline(__always)
   public func integer(_ value: Int64) throws(FileSystemError) {
-    try separate(extra: 20)
-    var magnitude = value.magnitude
-    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-    let length = withUnsafeMutableBytes(of: &digits) { scratch -> Int in
-      var position = scratch.count
-      repeat {
-        position -= 1
-        scratch[position] = UInt8(truncatingIfNeeded: magnitude % 10) &+ 0x30
-        magnitude /= 10
-      } while magnitude != 0
-      if value < 0 {
-        position -= 1
-        scratch[position] = 0x2D
-      }
-      let length = scratch.count - position
-      (buffer + count).update(
-        from: scratch.baseAddress!.advanced(by: position).assumingMemoryBound(to: UInt8.self), count: length)
-      return length
-    }
-    count += length
+    try separate(extra: DecimalText.maximumLength)
+    count += DecimalText.write(value, to: buffer + count)
   }
 
   /// Writes a text cell from UTF-8 bytes, quoting and (when `guarded`) defusing formulas. With
