@@ -121,10 +121,11 @@ public final class Outbox: @unchecked Sendable {
     try writeIndex(indexDocuments())
   }
 
-  /// Writes `documents.json` as `index.json`, then `documents.page` as `index.html`.
+  /// Writes `documents.json` as `index.json` (streamed from its parts), then `documents.page` as
+  /// `index.html`.
   public func writeIndex(_ documents: IndexDocuments) throws {
     try AtomicWriter.write(
-      documents.json, to: FileName("index.json"), in: root, syncDirectory: false, syncFile: false
+      parts: documents.json, to: FileName("index.json"), in: root, syncDirectory: false, syncFile: false
     ) {
       CrashPoint.reached("mid-index")
     }
@@ -132,29 +133,32 @@ public final class Outbox: @unchecked Sendable {
       documents.page, to: FileName("index.html"), in: root, syncDirectory: false, syncFile: false)
   }
 
-  /// The bytes of `index.json` and `index.html`: every published job, newest first (the page holds the
-  /// newest ``JobPage/pageRows``; its script loads the rest from `index.json`).
+  /// `index.json` as its parts (each job's cached JSON between the brackets and commas: references, not
+  /// copies, so a 100,000-job index is never assembled in memory) and `index.html`: every published job,
+  /// newest first (the page holds the newest ``JobPage/pageRows``; its script loads the rest).
   public func indexDocuments(at now: Timestamp = .now()) -> IndexDocuments {
     let ordered = encoded.sorted { ($0.value.created, $0.key) > ($1.value.created, $1.key) }
-    var json: [UInt8] = []
-    json.reserveCapacity(ordered.reduce(16) { $0 + $1.value.json.count + 1 })
-    json += Array(#"{"data":["#.utf8)
+    var json: [[UInt8]] = []
+    json.reserveCapacity(ordered.count * 2 + 2)
+    json.append(Array(#"{"data":["#.utf8))
     var counts: [JobState: Int] = [:]
     for (offset, entry) in ordered.enumerated() {
-      if offset > 0 { json.append(0x2C) }
-      json += entry.value.json
+      if offset > 0 { json.append(Outbox.comma) }
+      json.append(entry.value.json)
       counts[entry.value.state, default: 0] += 1
     }
-    json += Array("]}\n".utf8)
+    json.append(Array("]}\n".utf8))
     let page = JobPage.render(
       rows: ordered.prefix(JobPage.pageRows).map(\.value.row)[...], counts: counts, total: ordered.count,
       partner: partner, at: now)
     return IndexDocuments(json: json, page: page)
   }
 
-  /// `index.json` and `index.html`, rendered together.
+  private static let comma: [UInt8] = [0x2C]
+
+  /// `index.json` (in parts) and `index.html`, rendered together.
   public struct IndexDocuments: Sendable {
-    public var json: [UInt8]
+    public var json: [[UInt8]]
     public var page: [UInt8]
   }
 
