@@ -90,4 +90,41 @@ import Testing
           == "data.idempotency_key: 1 to 255 characters, got 0"
       })
   }
+
+  /// A query that reads billions of rows and writes none: without an interrupt of the query itself it
+  /// would run for many minutes, since the row loop never gets a row to check between.
+  @Test(arguments: ["sqlite", "postgres"])
+  func cancelInterruptsAQueryThatHasNotProducedARow(database: String) throws {
+    let sandbox = try Sandbox(orders: 100)
+    var options: [String] = []
+    var server: PostgresServer?
+    let source: String
+    if database == "postgres" {
+      server = try PostgresServer(directory: sandbox.root)
+      options = ["--source", server!.url]
+      // (generate_series would not do: a function scan fills its whole result before it looks at a cancel.)
+      source =
+        "(WITH RECURSIVE c(x) AS (SELECT 1::bigint UNION ALL SELECT x + 1 FROM c WHERE x < 5000000000) SELECT x AS n FROM c WHERE x < 0) AS quiet"
+    } else {
+      source =
+        "(WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000000) SELECT x AS n FROM c WHERE x < 0) AS quiet"
+    }
+    let catalog =
+      #"{"job_types": [{"name": "silent", "summary": "Nothing, slowly.", "source": "\#(source)", "columns": [{"name": "n", "type": "integer"}], "fields": []}]}"#
+    try catalog.write(toFile: sandbox.root + "/catalog.json", atomically: true, encoding: .utf8)
+    let waiter = try sandbox.outboxWaiter()
+    let daemon = try RunningDaemon(sandbox, ["--catalog", sandbox.root + "/catalog.json"] + options)
+    defer { daemon.stop() }
+    sandbox.drop("silent.json", #"{"data": {"type": "job", "job_type": "silent"}}"#)
+    #expect(
+      waiter.wait { document(sandbox, "silent.json")?["status"] as? String == "started" }, "\(daemon.log)")
+    let id = try #require(document(sandbox, "silent.json")?["id"] as? String)
+    sandbox.drop("cancel.json", #"{"cancel": "\#(id)"}"#)
+    #expect(
+      waiter.wait(timeout: 30) { document(sandbox, "silent.json")?["status"] as? String == "failed" },
+      "\(daemon.log)")
+    #expect(document(sandbox, "silent.json")?["error"] as? String == "cancelled")
+    #expect(sandbox.list("outbox/files/\(id)").isEmpty)
+    _ = server
+  }
 }

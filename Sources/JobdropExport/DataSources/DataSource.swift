@@ -12,7 +12,10 @@ public protocol DataSource: Sendable {
   /// Runs `query` and writes each row to `writer`; returns the number of rows. Calls `progress` with the
   /// rows so far every few thousand rows; an error it throws stops the export. Sources open the
   /// existential once (``RowWriter``'s known writers each get their own specialised row loop).
-  func export(_ query: ExportQuery, to writer: any RowWriter, progress: (Int) throws -> Void) throws -> Int
+  func export(
+    _ query: ExportQuery, to writer: any RowWriter, cancellation: ExportCancellation?,
+    progress: (Int) throws -> Void
+  ) throws -> Int
 
   /// Cuts every running export short, also inside a query that has not produced a row yet
   /// (`sqlite3_progress_handler`, `PQcancel`); for a shutdown, after which the source is not used again.
@@ -21,22 +24,37 @@ public protocol DataSource: Sendable {
 
 /// A source whose row loop is generic over the writer, so each writer gets a loop of its own.
 protocol SpecialisingSource: DataSource {
-  func export<Writer: RowWriter>(_ query: ExportQuery, into writer: Writer, progress: (Int) throws -> Void)
-    throws -> Int
+  func export<Writer: RowWriter>(
+    _ query: ExportQuery, into writer: Writer, cancellation: ExportCancellation?,
+    progress: (Int) throws -> Void
+  ) throws -> Int
 }
 
 extension SpecialisingSource {
   /// Opens the writer once and runs the row loop specialised for its type (no witness-table call per
   /// cell for the writers jobdrop has).
-  func exportOpeningWriter(_ query: ExportQuery, to writer: any RowWriter, progress: (Int) throws -> Void)
-    throws -> Int
-  {
+  func exportOpeningWriter(
+    _ query: ExportQuery, to writer: any RowWriter, cancellation: ExportCancellation?,
+    progress: (Int) throws -> Void
+  ) throws -> Int {
     switch writer {
-    case let writer as CSVWriter: try export(query, into: writer, progress: progress)
-    case let writer as JSONLinesWriter: try export(query, into: writer, progress: progress)
-    case let writer as XLSXWriter: try export(query, into: writer, progress: progress)
-    default: try export(query, into: writer, progress: progress)
+    case let writer as CSVWriter:
+      try export(query, into: writer, cancellation: cancellation, progress: progress)
+    case let writer as JSONLinesWriter:
+      try export(query, into: writer, cancellation: cancellation, progress: progress)
+    case let writer as XLSXWriter:
+      try export(query, into: writer, cancellation: cancellation, progress: progress)
+    default: try export(query, into: writer, cancellation: cancellation, progress: progress)
     }
+  }
+}
+
+extension DataSource {
+  /// An export nothing but a shutdown interrupts.
+  public func export(_ query: ExportQuery, to writer: any RowWriter, progress: (Int) throws -> Void) throws
+    -> Int
+  {
+    try export(query, to: writer, cancellation: nil, progress: progress)
   }
 }
 

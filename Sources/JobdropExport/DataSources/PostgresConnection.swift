@@ -79,12 +79,15 @@ package final class PostgresConnection {
 
   /// Runs a query with `values` bound and calls `row` with each row's one-row result, as it arrives.
   /// If `row` throws, the query is cancelled, the rest drained, and the error rethrown.
-  func stream(_ sql: String, _ values: [SQLValue], row: (OpaquePointer) throws -> Void) throws {
+  func stream(
+    _ sql: String, _ values: [SQLValue], sent onSent: () -> Void = {}, row: (OpaquePointer) throws -> Void
+  ) throws {
     let sent = PostgresConnection.withParameters(values) { parameters in
       PQsendQueryParams(connection, sql, Int32(values.count), nil, parameters, nil, nil, 0)
     }
     guard sent == 1 else { throw error(nil) }
     PQsetSingleRowMode(connection)
+    onSent()
     var failure: (any Error)?
     while let result = PQgetResult(connection) {
       defer { PQclear(result) }

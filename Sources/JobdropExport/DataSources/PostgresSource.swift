@@ -22,14 +22,16 @@ public struct PostgresSource: SpecialisingSource {
 
   public func interruptRunning() { pool.interruptRunning() }
 
-  public func export(_ query: ExportQuery, to writer: any RowWriter, progress: (Int) throws -> Void) throws
-    -> Int
-  {
-    try exportOpeningWriter(query, to: writer, progress: progress)
+  public func export(
+    _ query: ExportQuery, to writer: any RowWriter, cancellation: ExportCancellation?,
+    progress: (Int) throws -> Void
+  ) throws -> Int {
+    try exportOpeningWriter(query, to: writer, cancellation: cancellation, progress: progress)
   }
 
   func export<Writer: RowWriter>(
-    _ query: ExportQuery, into writer: Writer, progress: (Int) throws -> Void
+    _ query: ExportQuery, into writer: Writer, cancellation: ExportCancellation?,
+    progress: (Int) throws -> Void
   ) throws -> Int {
     let connection = try pool.take()
     var healthy = false
@@ -41,21 +43,30 @@ public struct PostgresSource: SpecialisingSource {
     var rows = 0
     // Single-row mode: the server streams rows while this thread writes them (no round trip per batch);
     // each row is one small result, written and freed at once.
-    try connection.stream(query.sql, query.condition.bindings) { result in
-      for (offset, freeText) in free.enumerated() {
-        let column = Int32(offset)
-        if PQgetisnull(result, 0, column) == 1 {
-          try writer.empty()
-          continue
+    let cancel = cancellation == nil ? nil : PQgetCancel(connection.connection)
+    defer { if let cancel { PQfreeCancel(cancel) } }
+    let handles = InterruptibleHandles(handles: cancel.map { [$0] } ?? [])
+    try (cancellation ?? ExportCancellation()).whileRunning(interrupt: {
+      var message = [CChar](repeating: 0, count: 256)
+      for handle in handles.handles { _ = PQcancel(handle, &message, 256) }
+    }) {
+      try connection.stream(query.sql, query.condition.bindings, sent: { cancellation?.recheck() }) {
+        result in
+        for (offset, freeText) in free.enumerated() {
+          let column = Int32(offset)
+          if PQgetisnull(result, 0, column) == 1 {
+            try writer.empty()
+            continue
+          }
+          let length = Int(PQgetlength(result, 0, column))
+          try writer.text(
+            UnsafeRawBufferPointer(start: PQgetvalue(result, 0, column), count: length), guarded: true,
+            numbersAsIs: !freeText)
         }
-        let length = Int(PQgetlength(result, 0, column))
-        try writer.text(
-          UnsafeRawBufferPointer(start: PQgetvalue(result, 0, column), count: length), guarded: true,
-          numbersAsIs: !freeText)
+        try writer.endRow()
+        rows += 1
+        if rows & 0x1FFF == 0 { try progress(rows) }
       }
-      try writer.endRow()
-      rows += 1
-      if rows & 0x1FFF == 0 { try progress(rows) }
     }
     healthy = connection.isHealthy
     return rows

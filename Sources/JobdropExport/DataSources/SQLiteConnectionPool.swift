@@ -20,6 +20,15 @@ final class SQLiteConnectionPool: @unchecked Sendable {
     let flag = Atomic<Bool>(false)
   }
 
+  /// What a connection's progress handler checks: the pool's shutdown, and the connection's own cancel
+  /// (an export cancelled by its partner; once set, the connection is not reused). Lives as long as its
+  /// connection.
+  final class ConnectionStop: Sendable {
+    let shutdown: Interruption
+    let cancelled = Atomic<Bool>(false)
+    init(shutdown: Interruption) { self.shutdown = shutdown }
+  }
+
   /// Makes every statement of this pool's connections stop with `SQLITE_INTERRUPT` within about 100,000
   /// virtual machine steps (well under a millisecond), now and from now on.
   func interruptRunning() { interrupted.flag.store(true, ordering: .relaxed) }
@@ -36,12 +45,14 @@ final class SQLiteConnectionPool: @unchecked Sendable {
     if let reused { return reused }
     let database = try SQLiteDatabase(path: path)
     try database.execute("PRAGMA cache_size = -8192")
+    let stop = ConnectionStop(shutdown: interrupted)
+    database.stop = stop
     sqlite3_progress_handler(
       database.handle, 100_000,
       { context in
-        Unmanaged<Interruption>.fromOpaque(context!).takeUnretainedValue().flag.load(ordering: .relaxed)
-          ? 1 : 0
-      }, Unmanaged.passUnretained(interrupted).toOpaque())
+        let stop = Unmanaged<ConnectionStop>.fromOpaque(context!).takeUnretainedValue()
+        return stop.shutdown.flag.load(ordering: .relaxed) || stop.cancelled.load(ordering: .relaxed) ? 1 : 0
+      }, Unmanaged.passUnretained(stop).toOpaque())
     database.inode = inode
     return database
   }

@@ -15,6 +15,8 @@ public final class SQLiteDatabase {
   public let path: String
   /// The file's inode when it was opened (set by the connection pool).
   var inode: ino_t = 0
+  /// What its progress handler checks (set by the connection pool, which keeps it alive with this).
+  var stop: SQLiteConnectionPool.ConnectionStop?
 
   /// Opens `path`; read-only unless `writable`, creating the file only when `create`.
   public init(path: String, writable: Bool = false, create: Bool = false) throws(SQLiteError) {

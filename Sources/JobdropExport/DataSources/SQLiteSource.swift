@@ -1,3 +1,4 @@
+import CSQLite
 import JobdropModel
 
 #if canImport(Glibc)
@@ -38,14 +39,16 @@ public struct SQLiteSource: SpecialisingSource {
 
   public var dialect: SQLDialect { .sqlite }
 
-  public func export(_ query: ExportQuery, to writer: any RowWriter, progress: (Int) throws -> Void) throws
-    -> Int
-  {
-    try exportOpeningWriter(query, to: writer, progress: progress)
+  public func export(
+    _ query: ExportQuery, to writer: any RowWriter, cancellation: ExportCancellation?,
+    progress: (Int) throws -> Void
+  ) throws -> Int {
+    try exportOpeningWriter(query, to: writer, cancellation: cancellation, progress: progress)
   }
 
   func export<Writer: RowWriter>(
-    _ query: ExportQuery, into writer: Writer, progress: (Int) throws -> Void
+    _ query: ExportQuery, into writer: Writer, cancellation: ExportCancellation?,
+    progress: (Int) throws -> Void
   ) throws -> Int {
     var connections = [try pool.take()]
     var healthy = false
@@ -67,24 +70,43 @@ public struct SQLiteSource: SpecialisingSource {
     case .asPlanned:
       let statement = try connections[0].prepare(query.sql)
       try statement.bind(query.condition.bindings)
-      rows = try SQLiteRowCopier(columns: query.columns).copyRows(
-        of: statement, to: writer, progress: progress)
+      rows = try interruptible(connections, by: cancellation) {
+        try SQLiteRowCopier(columns: query.columns).copyRows(of: statement, to: writer, progress: progress)
+      }
     case .rowidSlices(let first, let last):
       let cursor = SQLiteSliceCursor(query: query, rowidsFrom: first, to: last, size: sliceRows)
       let helpers = last - first >= sliceRows ? try joinedHelpers(to: connections[0]) : []
       connections += helpers
-      rows = try SQLiteSliceScan(query: query, cursor: cursor).run(
-        on: connections, to: writer, progress: progress)
+      rows = try interruptible(connections, by: cancellation) {
+        try SQLiteSliceScan(query: query, cursor: cursor).run(on: connections, to: writer, progress: progress)
+      }
     case .indexSlices(let index, let column, let firstKey, let lastKey):
       let cursor = SQLiteSliceCursor(
         query: query, index: index, column: column, firstKey: firstKey, lastKey: lastKey,
         entries: Int(sliceRows))
       connections += try joinedHelpers(to: connections[0])
-      rows = try SQLiteSliceScan(query: query, cursor: cursor).run(
-        on: connections, to: writer, progress: progress)
+      rows = try interruptible(connections, by: cancellation) {
+        try SQLiteSliceScan(query: query, cursor: cursor).run(on: connections, to: writer, progress: progress)
+      }
     }
     healthy = true
     return rows
+  }
+
+  /// Runs `body` so that `cancellation` stops it: `sqlite3_interrupt` on each of `connections`.
+  private func interruptible<T>(
+    _ connections: [SQLiteDatabase], by cancellation: ExportCancellation?, _ body: () throws -> T
+  ) throws -> T {
+    guard let cancellation else { return try body() }
+    // The flag each connection's progress handler reads (sticky: a statement started after the cancel
+    // stops too), and sqlite3_interrupt for the one running now.
+    let stops = connections.compactMap(\.stop)
+    let handles = InterruptibleHandles(handles: connections.map(\.handle))
+    let interrupt: @Sendable () -> Void = {
+      for stop in stops { stop.cancelled.store(true, ordering: .relaxed) }
+      handles.handles.forEach { sqlite3_interrupt($0) }
+    }
+    return try cancellation.whileRunning(interrupt: interrupt, body)
   }
 
   /// Up to `workers - 1` more connections in read transactions on `first`'s snapshot; none for a

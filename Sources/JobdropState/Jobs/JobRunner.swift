@@ -26,6 +26,8 @@ public final class JobRunner: @unchecked Sendable {
   let logger: Logger
   /// How often progress is published while a job runs, in milliseconds.
   public var progressInterval: Int64 = 1000
+  /// The exports running now, by job id, so a partner's cancel can interrupt its query.
+  private let running = RunningExports()
   /// How many times a job whose source failed transiently (connection refused or dropped) is tried
   /// again, waiting 1 s, 2 s, 4 s, … (at most 60 s) in between, before it fails.
   public var retries = 4
@@ -41,6 +43,7 @@ public final class JobRunner: @unchecked Sendable {
     self.emptyOK = emptyOK
     self.rawCSV = rawCSV
     self.logger = logger
+    store.onCancel { [running] id in running.cancel(id) }
   }
 
   /// Runs the oldest pending job; returns it in its final state, or `nil` when none was pending.
@@ -243,7 +246,10 @@ public final class JobRunner: @unchecked Sendable {
       try writer.header(query.columns.map(\.name))
       // The first count is published a quarter of a second in, then one every `progressInterval`.
       var next = Timestamp.now().milliseconds + min(250, progressInterval)
-      rows = try source.export(query, to: writer) { count in
+      let cancellation = running.add(job.id)
+      defer { running.remove(job.id) }
+      if store.isCancelRequested(job.id) { cancellation.cancel() }
+      rows = try source.export(query, to: writer, cancellation: cancellation) { count in
         rows = count
         CrashPoint.reached("mid-export")
         let now = Timestamp.now().milliseconds
@@ -253,7 +259,8 @@ public final class JobRunner: @unchecked Sendable {
         }
       }
       try writer.finish()
-    } catch is Cancelled {
+    } catch let error where error is Cancelled || store.isCancelRequested(job.id) {
+      // Cut short by its partner: the row loop's check, or the query interrupted inside the source.
       abandon()
       throw JobFailure(message: JobStore.cancelled)
     } catch let error where error is Interrupted || shouldStop() {
@@ -294,4 +301,21 @@ public final class JobRunner: @unchecked Sendable {
       throw JobFailure(message: "cannot publish the export file: \(error.reason)")
     }
   }
+}
+
+/// The cancellations of the exports running now, by job id.
+// @unchecked: `exports` is only touched under `lock`.
+private final class RunningExports: @unchecked Sendable {
+  private let lock = ConditionLock()
+  private var exports: [String: ExportCancellation] = [:]
+
+  func add(_ id: String) -> ExportCancellation {
+    let cancellation = ExportCancellation()
+    lock.withLock { exports[id] = cancellation }
+    return cancellation
+  }
+
+  func remove(_ id: String) { lock.withLock { exports[id] = nil } }
+
+  func cancel(_ id: String) { lock.withLock { exports[id] }?.cancel() }
 }

@@ -43,6 +43,7 @@ public final class JobStore: @unchecked Sendable {
   private var changeHandler: (@Sendable () -> Void)?
   /// Started jobs whose partner asked to cancel them: their runner stops at its next check.
   private var cancelRequested = Set<String>()
+  private var cancelHandler: (@Sendable (String) -> Void)?
   /// The live (pending or started) job of each partner's idempotency key.
   private var liveKeys: [LiveKey: String] = [:]
 
@@ -311,23 +312,32 @@ public final class JobStore: @unchecked Sendable {
   /// for its runner to stop (``isCancelRequested(_:)``); a finished one is left alone. Another partner's
   /// job is no such job.
   public func cancel(id: String, partner: String?) throws -> CancelResult {
-    try lock.withLock {
-      guard let job = jobs[id], job.record.partner == partner else { return .noSuchJob }
+    let (result, handler): (CancelResult, (@Sendable (String) -> Void)?) = try lock.withLock {
+      guard let job = jobs[id], job.record.partner == partner else { return (.noSuchJob, nil) }
       switch job.state {
       case .success, .failed:
-        return .alreadyFinished
+        return (.alreadyFinished, nil)
       case .pending:
         var record = job.record
         record.error = JobStore.cancelled
         record.rows = nil
         record.retryAt = nil
         _ = try moveLocked(job, to: .failed, record: record)
-        return .cancelled
+        return (.cancelled, nil)
       case .started:
         cancelRequested.insert(id)
-        return .cancelled
+        return (.cancelled, cancelHandler)
       }
     }
+    // Outside the lock: interrupting a PostgreSQL query is a round trip to the server.
+    handler?(id)
+    return result
+  }
+
+  /// Calls `handler` with a started job's id when its partner cancels it (the runner interrupts the
+  /// job's query).
+  public func onCancel(_ handler: @escaping @Sendable (String) -> Void) {
+    lock.withLock { cancelHandler = handler }
   }
 
   /// Whether the started job `id` was cancelled by its partner.
