@@ -20,9 +20,9 @@ if [ "${1:-build}" = test ] && ! python3 -c "import schemathesis" 2>/dev/null; t
   echo "installing: schemathesis (PyPI)"
   python3 -m pip install -q schemathesis
 fi
-# Selenium (PyPI) drives chromium through chromedriver for the job page's browser test; openpyxl (PyPI)
-# reads the workbooks back.
-for module in selenium openpyxl; do
+# From PyPI: Selenium drives chromium through chromedriver (the job page's browser test), openpyxl reads
+# the workbooks back, standardwebhooks (the specification's reference library) verifies webhook events.
+for module in selenium openpyxl standardwebhooks; do
   if [ "${1:-build}" = test ] && ! python3 -c "import $module" 2>/dev/null; then
     echo "installing: $module (PyPI)"
     python3 -m pip install -q "$module"
