@@ -42,6 +42,7 @@ bench: release
 	scripts/bench-export.sh
 	scripts/bench-postgres.sh
 	scripts/bench-formats.sh
+	python3 scripts/bench-live.py
 	python3 scripts/bench-daemon.py
 	scripts/plot-bench.sh
 
