@@ -68,6 +68,17 @@ import Testing
     }
   }
 
+  /// Starts `jobdrop run` posting to `receiver` with retries 100 times sooner, and drops `paid.json`.
+  static func runAndDropPaidOrders(_ sandbox: Sandbox, _ receiver: Receiver) throws -> (
+    ChangeWaiter, RunningDaemon
+  ) {
+    let waiter = try sandbox.outboxWaiter()
+    let daemon = try RunningDaemon(
+      sandbox, try receiver.options(sandbox), environment: ["JOBDROP_WEBHOOK_RETRY_SCALE": "0.01"])
+    sandbox.drop("paid.json", Sandbox.request(filter: "eq(payment,paid)"))
+    return (waiter, daemon)
+  }
+
   static func webhookMeta(_ job: [String: Any]?) -> [String: Any]? {
     (job?["meta"] as? [String: Any])?["webhook"] as? [String: Any]
   }
@@ -97,11 +108,8 @@ import Testing
   @Test func aReceiverThatAnswers503IsTriedAgainWithTheSameIdUntilItTakesTheEvent() throws {
     let sandbox = try Sandbox(orders: 300)
     let receiver = try Receiver(sandbox, ["--fail-first", "2"])
-    let waiter = try sandbox.outboxWaiter()
-    let daemon = try RunningDaemon(
-      sandbox, try receiver.options(sandbox), environment: ["JOBDROP_WEBHOOK_RETRY_SCALE": "0.01"])
+    let (waiter, daemon) = try WebhookTests.runAndDropPaidOrders(sandbox, receiver)
     defer { daemon.stop() }
-    sandbox.drop("paid.json", Sandbox.request(filter: "eq(payment,paid)"))
     #expect(
       waiter.wait {
         WebhookTests.webhookMeta(sandbox.jobsByFile()["paid.json"]?.first)?["delivered_at"] != nil
@@ -199,11 +207,8 @@ import Testing
   func aRedirectOrAHugeAnswerIsAFailedAttempt(answer: String, error: String) throws {
     let sandbox = try Sandbox(orders: 300)
     let receiver = try Receiver(sandbox, ["--answer", answer])
-    let waiter = try sandbox.outboxWaiter()
-    let daemon = try RunningDaemon(
-      sandbox, try receiver.options(sandbox), environment: ["JOBDROP_WEBHOOK_RETRY_SCALE": "0.01"])
+    let (waiter, daemon) = try WebhookTests.runAndDropPaidOrders(sandbox, receiver)
     defer { daemon.stop() }
-    sandbox.drop("paid.json", Sandbox.request(filter: "eq(payment,paid)"))
     #expect(
       waiter.wait {
         (WebhookTests.webhookMeta(sandbox.jobsByFile()["paid.json"]?.first)?["attempts"] as? Int ?? 0) >= 2

@@ -7,7 +7,8 @@ import Logging
   import Glibc
 #endif
 
-/// Runs one job: `pending → started`, streams its rows to a CSV file, then `success` or `failed`.
+/// Runs one job: `pending → started`, streams its rows to a file in the request's format, then
+/// `success` or `failed`.
 ///
 /// The export is written under a temp name in `files/<id>/` and renamed into place only when complete.
 /// While it runs, `meta.rows` is stored and published about once a second.

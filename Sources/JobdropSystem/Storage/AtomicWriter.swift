@@ -23,21 +23,11 @@ public enum AtomicWriter {
     _ bytes: some Collection<UInt8>, to name: FileName, in directory: DirectoryHandle, mode: mode_t = 0o644,
     syncDirectory: Bool = true, syncFile: Bool = true, beforeRename: () -> Void = {}
   ) throws {
-    let temporary = temporaryName(for: name)
-    let descriptor = try directory.openFile(
-      temporary, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: mode)
-    do {
-      // The descriptor is closed exactly once, here or by its deinit when a step throws.
-      try writeAll(bytes, to: descriptor.raw, path: directory.display(temporary))
-      _ = fchmod(descriptor.raw, mode)
-      if syncFile { try syscall("fsync", directory.display(temporary)) { fsync(descriptor.raw) } }
-      try descriptor.close(path: directory.display(temporary))
-      beforeRename()
-      try directory.rename(temporary, to: directory, as: name)
-      if syncDirectory { try directory.sync() }
-    } catch {
-      try? directory.remove(temporary)
-      throw error
+    try replace(
+      name, in: directory, mode: mode, syncDirectory: syncDirectory, syncFile: syncFile,
+      beforeRename: beforeRename
+    ) { descriptor, path in
+      try writeAll(bytes, to: descriptor, path: path)
     }
   }
 
@@ -48,25 +38,40 @@ public enum AtomicWriter {
     parts: [[UInt8]], to name: FileName, in directory: DirectoryHandle, mode: mode_t = 0o644,
     syncDirectory: Bool = true, syncFile: Bool = true, beforeRename: () -> Void = {}
   ) throws {
-    let temporary = temporaryName(for: name)
-    let descriptor = try directory.openFile(
-      temporary, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: mode)
-    do {
-      let path = directory.display(temporary)
+    try replace(
+      name, in: directory, mode: mode, syncDirectory: syncDirectory, syncFile: syncFile,
+      beforeRename: beforeRename
+    ) { descriptor, path in
       var buffer: [UInt8] = []
       buffer.reserveCapacity(1 << 20)
       for part in parts {
         if buffer.count + part.count > 1 << 20 {
-          try writeAll(buffer, to: descriptor.raw, path: path)
+          try writeAll(buffer, to: descriptor, path: path)
           buffer.removeAll(keepingCapacity: true)
         }
         if part.count > 1 << 20 {
-          try writeAll(part, to: descriptor.raw, path: path)
+          try writeAll(part, to: descriptor, path: path)
         } else {
           buffer += part
         }
       }
-      try writeAll(buffer, to: descriptor.raw, path: path)
+      try writeAll(buffer, to: descriptor, path: path)
+    }
+  }
+
+  /// The one replace: a temp file `content` fills, fsync (unless `syncFile` is off), rename, folder
+  /// sync (unless `syncDirectory` is off); the temp file is removed if any step fails.
+  private static func replace(
+    _ name: FileName, in directory: DirectoryHandle, mode: mode_t, syncDirectory: Bool, syncFile: Bool,
+    beforeRename: () -> Void, content: (_ descriptor: Int32, _ path: String) throws -> Void
+  ) throws {
+    let temporary = temporaryName(for: name)
+    let descriptor = try directory.openFile(
+      temporary, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: mode)
+    do {
+      // The descriptor is closed exactly once, here or by its deinit when a step throws.
+      let path = directory.display(temporary)
+      try content(descriptor.raw, path)
       _ = fchmod(descriptor.raw, mode)
       if syncFile { try syscall("fsync", path) { fsync(descriptor.raw) } }
       try descriptor.close(path: path)
