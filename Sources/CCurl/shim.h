@@ -17,3 +17,11 @@ static inline CURLcode jobdrop_curl_set_write(CURL *handle, jobdrop_curl_write_c
 static inline CURLcode jobdrop_curl_response_code(CURL *handle, long *code) {
   return curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, code);
 }
+typedef size_t (*jobdrop_curl_read_callback)(char *buffer, size_t size, size_t count, void *context);
+static inline CURLcode jobdrop_curl_set_read(CURL *handle, jobdrop_curl_read_callback callback) {
+  return curl_easy_setopt(handle, CURLOPT_READFUNCTION, callback);
+}
+typedef int (*jobdrop_curl_seek_callback)(void *context, curl_off_t offset, int origin);
+static inline CURLcode jobdrop_curl_set_seek(CURL *handle, jobdrop_curl_seek_callback callback) {
+  return curl_easy_setopt(handle, CURLOPT_SEEKFUNCTION, callback);
+}

@@ -68,6 +68,17 @@ struct SharedOptions: ParsableArguments {
   @Option(help: "The file (mode 0600) holding the webhook's whsec_ secret (env JOBDROP_WEBHOOK_SECRET_FILE).")
   var webhookSecretFile: String?
 
+  @Option(
+    help:
+      "Also publish the outbox to this bucket (s3://BUCKET[/PREFIX]; env JOBDROP_PUBLISH); credentials and region as the AWS CLI reads them."
+  )
+  var publish: String?
+
+  @Option(
+    help:
+      "The S3 endpoint for --publish (http[s]://host[:port]; env AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL).")
+  var s3Endpoint: String?
+
   @Flag(help: "A filter that matches no rows is a success with a header-only file (env JOBDROP_EMPTY_OK=1).")
   var emptyOk = false
 
@@ -93,6 +104,8 @@ struct SharedOptions: ParsableArguments {
     flags.partners = partners
     flags.webhookURL = webhookUrl
     flags.webhookSecretFile = webhookSecretFile
+    flags.publish = publish
+    flags.s3Endpoint = s3Endpoint
     flags.emptyOK = emptyOk
     flags.rawCSV = rawCsv
     do {

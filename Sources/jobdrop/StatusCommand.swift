@@ -1,4 +1,5 @@
 import ArgumentParser
+import JobdropDaemon
 import JobdropState
 import JobdropSystem
 
@@ -53,7 +54,11 @@ struct StatusCommand: ParsableCommand {
       print(String(decoding: document, as: UTF8.self), terminator: "")
       return
     }
-    guard watch else { return try print(table(spool, reportDamaged: true), terminator: "") }
+    guard watch else {
+      print(try table(spool, reportDamaged: true), terminator: "")
+      if let publishing = PublishingStatus.read(spool: configuration.spool) { print(publishing.summary) }
+      return
+    }
     let terminal = isatty(STDOUT_FILENO) == 1
     var first = true
     var drawn: [Int64] = []

@@ -27,6 +27,7 @@ import JobdropSystem
 /// | raw CSV | `--raw-csv` | `JOBDROP_RAW_CSV=1` | off |
 /// | partners | `--partners` | `JOBDROP_PARTNERS` | none (one partner: the inbox and outbox themselves) |
 /// | webhook | `--webhook-url`, `--webhook-secret-file` | `JOBDROP_WEBHOOK_URL`, `JOBDROP_WEBHOOK_SECRET_FILE` | none |
+/// | publish | `--publish`, `--s3-endpoint` | `JOBDROP_PUBLISH`, the AWS CLI's variables and files | none |
 public struct Configuration: Sendable {
   public var inbox: String
   public var spool: String
@@ -54,6 +55,8 @@ public struct Configuration: Sendable {
   public var partnersPath: String?
   /// Where finished jobs are announced without partners (`--webhook-url`, `--webhook-secret-file`).
   public var webhook: WebhookTarget?
+  /// The bucket the outbox is also published to (`--publish s3://BUCKET[/PREFIX]`).
+  public var publish: S3Target?
   /// Multiplies the webhook retry delays (`JOBDROP_WEBHOOK_RETRY_SCALE`, for tests; default 1).
   public var webhookRetryScale: Double = 1
 
@@ -61,6 +64,7 @@ public struct Configuration: Sendable {
   public struct Flags: Sendable {
     public var inbox, spool, outbox, source, catalog, baseURL, ttl, settle, grace, partners: String?
     public var webhookURL, webhookSecretFile: String?
+    public var publish, s3Endpoint: String?
     public var workers: Int?
     public var retries: Int?
     public var emptyOK = false
@@ -140,6 +144,12 @@ public struct Configuration: Sendable {
         throw ConfigurationError("--webhook-url: needs --webhook-secret-file (a file holding whsec_…)")
       }
       webhook = WebhookTarget(url: url, secret: try Configuration.readSecret(secretFile))
+    }
+    let publish = pick(flags.publish, "JOBDROP_PUBLISH", "")
+    if !publish.isEmpty {
+      self.publish = try S3Target(parsing: publish, endpoint: flags.s3Endpoint, environment: environment)
+    } else if flags.s3Endpoint != nil {
+      throw ConfigurationError("--s3-endpoint: needs --publish s3://BUCKET[/PREFIX]")
     }
     if let text = environment["JOBDROP_WEBHOOK_RETRY_SCALE"], !text.isEmpty {
       guard let scale = Double(text), scale > 0, scale <= 1 else {

@@ -63,6 +63,12 @@ public struct BatchProcessor {
       }
     }
     try publishOutbox()
+    // The bucket gets one pass now; what fails is put by the next `run` (or `process`) at its start.
+    if let mirror = workspace.mirror, mirror.publishOnce() > 0 {
+      logger.notice(
+        "files not published to the bucket yet; jobdrop run (or the next process) publishes them at start",
+        metadata: ["publish.waiting": "\(mirror.waiting)", "publish": "\(mirror.target)"])
+    }
     return summary
   }
 

@@ -22,8 +22,9 @@ public struct Daemon {
     let mailbox = InboxMailbox()
     let runners = ThreadControl()
     let folders = WatchList(workspace.intakes.folders)
-    // Stopped in reverse order: intake first, webhook deliveries last.
+    // Stopped in reverse order: intake first, webhook deliveries and publishing last.
     let services: [any Service] = [
+      PublishService(mirror: workspace.mirror),
       WebhookService(deliverer: workspace.webhooks),
       OutboxService(store: workspace.store, logger: logger),
       RunnerService(

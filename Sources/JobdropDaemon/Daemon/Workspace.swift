@@ -20,6 +20,8 @@ public final class Workspace: @unchecked Sendable {
   public let runner: JobRunner
   /// The webhook deliveries, when any partner may have a webhook (or `--webhook-url` is set).
   public let webhooks: WebhookDeliverer?
+  /// The bucket the outbox is also published to (`--publish`).
+  public let mirror: BucketMirror?
   private let lock: SpoolLock
 
   public init(configuration: Configuration, logger: Logger) throws {
@@ -35,9 +37,15 @@ public final class Workspace: @unchecked Sendable {
     lock = try spool.lock()
     inbox = try Inbox(path: configuration.inbox)
     try Workspace.checkSameFileSystem(inbox: inbox.directory, spool: spool.root)
+    if let target = configuration.publish {
+      try target.checkCredentials()
+      mirror = BucketMirror(target: target, outbox: configuration.outbox, spool: spool.root, logger: logger)
+    } else {
+      mirror = nil
+    }
     let sites = try OutboxSites(
       path: configuration.outbox, links: OutboxLinks(baseURL: configuration.baseURL),
-      ttl: configuration.ttlSeconds)
+      ttl: configuration.ttlSeconds, observer: mirror)
     if partners == nil { _ = try sites.open(partner: nil) }
     store = JobStore(spool: spool, sites: sites, logger: logger)
     if partners != nil || configuration.webhook != nil {

@@ -72,10 +72,10 @@ public final class WebhookDeliverer: @unchecked Sendable {
 
   /// One attempt at `delivery`; returns it with its next attempt set, or `nil` when it is finished with
   /// (delivered, or given up).
-  fileprivate func attempt(_ delivery: WebhookDelivery, poster: HTTPPoster) -> WebhookDelivery? {
+  fileprivate func attempt(_ delivery: WebhookDelivery, poster: HTTPClient) -> WebhookDelivery? {
     var delivery = delivery
     let now = Timestamp.now()
-    let outcome: HTTPPoster.Outcome
+    let outcome: HTTPClient.PostOutcome
     if let target = targets(delivery.partner) {
       let signature = WebhookSigner.signature(
         id: delivery.id, timestamp: now.seconds, body: delivery.body, secret: target.secret)
@@ -136,7 +136,7 @@ private final class Lane: @unchecked Sendable {
   private var pending: [String: WebhookDelivery] = [:]
   private var thread: JoinableThread?
   private var stopping = false
-  private lazy var poster = HTTPPoster()
+  private lazy var poster = HTTPClient(userAgent: "jobdrop-webhooks/1")
 
   init(partner: String?, deliverer: WebhookDeliverer) {
     self.partner = partner

@@ -293,6 +293,7 @@ public final class JobRunner: @unchecked Sendable {
     }
     do {
       let sha = try file.publish()
+      site.exportPublished(id: job.id, name: name)
       CrashPoint.reached("export-published")
       return Result(rows: rows, bytes: file.byteCount, sha256: sha, fileName: name)
     } catch {

@@ -30,6 +30,10 @@ public final class Outbox: @unchecked Sendable {
   /// The partner whose site this is (`nil`: the root site), for the job page's title.
   public let partner: String?
   private var encoded: [String: Entry] = [:]
+  /// Told of every file this site writes or removes.
+  let observer: (any OutboxObserver)?
+  /// This site's folder relative to the outbox folder, with a trailing `/` (empty for the root site).
+  let sitePrefix: String
 
   /// A published job as the index and the job page show it.
   private struct Entry {
@@ -45,7 +49,10 @@ public final class Outbox: @unchecked Sendable {
   }()
 
   /// Opens (creating when missing) the outbox at `path`.
-  public init(path: String, links: OutboxLinks, ttl: Int64, partner: String? = nil) throws(FileSystemError) {
+  public init(
+    path: String, links: OutboxLinks, ttl: Int64, partner: String? = nil,
+    observer: (any OutboxObserver)? = nil
+  ) throws(FileSystemError) {
     root = try DirectoryHandle(path: path, create: true, mode: 0o755)
     jobsFolder = try root.subdirectory("jobs", create: true)
     filesFolder = try root.subdirectory("files", create: true)
@@ -53,7 +60,15 @@ public final class Outbox: @unchecked Sendable {
     self.links = links
     self.ttl = ttl
     self.partner = partner
+    self.observer = observer
+    sitePrefix = partner.map { "\($0)/" } ?? ""
   }
+
+  /// Tells the observer that `path` (relative to this site) changed.
+  private func changed(_ path: String) { observer?.outboxChanged(sitePrefix + path) }
+
+  /// Tells the observer that a job's export file was published as `files/<id>/<name>`.
+  public func exportPublished(id: String, name: String) { changed("files/\(id)/\(name)") }
 
   /// The folder for a job's export file, `files/<id>/`, created when missing.
   /// A new folder's entry is synced too, so a published export survives a power cut with its folder.
@@ -80,30 +95,33 @@ public final class Outbox: @unchecked Sendable {
       created: job.record.createdAt, state: job.state, json: bytes, row: JobPage.row(for: job))
     let document = Outbox.wrap(bytes)
     // Views of the spool: not fsynced (see AtomicWriter); the spool's move was durable before this.
-    func put(_ bytes: [UInt8], _ name: FileName, _ folder: DirectoryHandle) throws {
+    func put(_ bytes: [UInt8], _ path: String, _ name: FileName, _ folder: DirectoryHandle) throws {
       if unlessUnchanged {
-        try AtomicWriter.writeIfChanged(bytes, to: name, in: folder, syncDirectory: false, syncFile: false)
+        guard
+          try AtomicWriter.writeIfChanged(bytes, to: name, in: folder, syncDirectory: false, syncFile: false)
+        else { return }
       } else {
         try AtomicWriter.write(bytes, to: name, in: folder, syncDirectory: false, syncFile: false)
       }
+      changed(path + name.display)
     }
-    try put(document, FileName("\(job.id).json"), jobsFolder)
+    try put(document, "jobs/", FileName("\(job.id).json"), jobsFolder)
     let owner = requestOwners[job.record.requestFile]
     if owner == nil || owner!.id == job.id || (owner!.created, owner!.id) < (job.record.createdAt, job.id) {
       requestOwners[job.record.requestFile] = (job.record.createdAt, job.id)
-      try put(document, Outbox.requestDocumentName(job.record.requestFile), requestsFolder)
+      try put(document, "requests/", Outbox.requestDocumentName(job.record.requestFile), requestsFolder)
     }
     // Later requests with the job's idempotency key show it too, unless a newer job took their name.
     for alias in job.record.requestAliases ?? [] {
       if requestOwners[alias] == nil { requestOwners[alias] = (Timestamp.now(), job.id) }
       if requestOwners[alias]?.id == job.id {
-        try put(document, Outbox.requestDocumentName(alias), requestsFolder)
+        try put(document, "requests/", Outbox.requestDocumentName(alias), requestsFolder)
       }
     }
     if job.state == .success {
       let folder = try jobsFolder.subdirectory(job.id, create: true)
       let link = Array(try encoder.encode(["data": ["href": jobDocument.link.href]]))
-      try put(link, FileName("file.json"), folder)
+      try put(link, "jobs/\(job.id)/", FileName("file.json"), folder)
     }
   }
 
@@ -111,9 +129,10 @@ public final class Outbox: @unchecked Sendable {
   public func publishCancel(requestFile name: String, jobID: String, result: String) throws {
     requestOwners[name] = (Timestamp.now(), "")
     let body = ["data": ["cancel": jobID, "result": result]]
+    let file = Outbox.requestDocumentName(name)
     try AtomicWriter.write(
-      Array(try encoder.encode(body)) + [0x0A], to: Outbox.requestDocumentName(name), in: requestsFolder,
-      syncDirectory: false)
+      Array(try encoder.encode(body)) + [0x0A], to: file, in: requestsFolder, syncDirectory: false)
+    changed("requests/" + file.display)
   }
 
   /// Writes `index.json` and `index.html`: every published job, newest first.
@@ -129,8 +148,10 @@ public final class Outbox: @unchecked Sendable {
     ) {
       CrashPoint.reached("mid-index")
     }
+    changed("index.json")
     try AtomicWriter.write(
       documents.page, to: FileName("index.html"), in: root, syncDirectory: false, syncFile: false)
+    changed("index.html")
   }
 
   /// `index.json` as its parts (each job's cached JSON between the brackets and commas: references, not
@@ -168,11 +189,23 @@ public final class Outbox: @unchecked Sendable {
     encoded[id] = nil
     for (name, owner) in requestOwners where owner.id == id {
       requestOwners[name] = nil
-      try requestsFolder.remove(Outbox.requestDocumentName(name))
+      let file = Outbox.requestDocumentName(name)
+      try requestsFolder.remove(file)
+      changed("requests/" + file.display)
+    }
+    // Files first (what the documents point to), as the observer is told.
+    for folder in ["files", "jobs"] {
+      let parent = folder == "files" ? filesFolder : jobsFolder
+      if try parent.status(of: FileName(id)) != nil {
+        let names = (try? parent.subdirectory(id).entries()) ?? []
+        try parent.removeTree(FileName(id))
+        for name in names where !name.hasPrefix(AtomicWriter.temporaryPrefix) {
+          changed("\(folder)/\(id)/\(name.display)")
+        }
+      }
     }
     try jobsFolder.remove(FileName("\(id).json"))
-    try jobsFolder.removeTree(FileName(id))
-    try filesFolder.removeTree(FileName(id))
+    changed("jobs/\(id).json")
     try jobsFolder.sync()
   }
 
@@ -199,8 +232,11 @@ public final class Outbox: @unchecked Sendable {
       ),
     ]
     for (name, body) in documents {
-      try AtomicWriter.writeIfChanged(
+      if try AtomicWriter.writeIfChanged(
         Array((body + "\n").utf8), to: FileName(name), in: errors, syncDirectory: false)
+      {
+        changed("errors/" + name)
+      }
     }
   }
 

@@ -19,11 +19,16 @@ public final class OutboxSites: @unchecked Sendable {
   public let ttl: Int64
   private var sites: [String?: Outbox] = [:]
   private let lock = ConditionLock()
+  /// Told of every file any site writes or removes.
+  public let observer: (any OutboxObserver)?
 
   /// Opens the outbox folder at `path` (creating it when missing); the root site itself is opened on its
   /// first use.
-  public init(path: String, links: OutboxLinks, ttl: Int64) throws(FileSystemError) {
+  public init(
+    path: String, links: OutboxLinks, ttl: Int64, observer: (any OutboxObserver)? = nil
+  ) throws(FileSystemError) {
     _ = try DirectoryHandle(path: path, create: true, mode: 0o755)
+    self.observer = observer
     self.path = path
     self.links = links
     self.ttl = ttl
@@ -34,7 +39,8 @@ public final class OutboxSites: @unchecked Sendable {
     try lock.withLock { () throws(FileSystemError) -> Outbox in
       if let site = sites[partner] { return site }
       let site = try Outbox(
-        path: partner.map { "\(path)/\($0)" } ?? path, links: links, ttl: ttl, partner: partner)
+        path: partner.map { "\(path)/\($0)" } ?? path, links: links, ttl: ttl, partner: partner,
+        observer: observer)
       do {
         try site.publishErrorDocuments()
       } catch let error as FileSystemError {

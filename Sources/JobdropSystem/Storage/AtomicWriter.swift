@@ -86,18 +86,20 @@ public enum AtomicWriter {
 
   /// Like ``write(_:to:in:mode:syncDirectory:syncFile:beforeRename:)``, but leaves the file alone when it already
   /// holds exactly `bytes` (a restart republishing thousands of unchanged documents then costs reads,
-  /// not fsyncs).
+  /// not fsyncs). Returns whether it wrote.
+  @discardableResult
   public static func writeIfChanged(
     _ bytes: [UInt8], to name: FileName, in directory: DirectoryHandle, mode: mode_t = 0o644,
     syncDirectory: Bool = true, syncFile: Bool = true
-  ) throws {
+  ) throws -> Bool {
     if let info = try? directory.status(of: name), (info.st_mode & S_IFMT) == S_IFREG,
       Int(info.st_size) == bytes.count,
       let existing = try? FileReader.read(name, in: directory, limit: bytes.count + 1), existing == bytes
     {
-      return
+      return false
     }
     try write(bytes, to: name, in: directory, mode: mode, syncDirectory: syncDirectory, syncFile: syncFile)
+    return true
   }
 
   /// A temp name for `name`, unique per process and call.

@@ -12,6 +12,13 @@ public enum FileReader {
     return try readAll(descriptor.raw, limit: limit, path: directory.display(name))
   }
 
+  /// Opens the file at `path` and reads at most `limit` bytes of it.
+  public static func read(path: String, limit: Int) throws(FileSystemError) -> [UInt8] {
+    let raw = try syscall("open", path) { open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
+    let descriptor = FileDescriptor(adopting: raw)
+    return try readAll(descriptor.raw, limit: limit, path: path)
+  }
+
   /// Reads from `descriptor` until end of file or until `limit` bytes have been read.
   public static func readAll(_ descriptor: Int32, limit: Int, path: String) throws(FileSystemError) -> [UInt8]
   {

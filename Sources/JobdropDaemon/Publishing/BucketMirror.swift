@@ -1,0 +1,368 @@
+import FoundationEssentials
+import JobdropState
+import JobdropSystem
+import Logging
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Keeps a bucket equal to the outbox (`--publish s3://…`): every file the outbox writes is put under the
+/// same key, every file it removes is deleted, beside the jobs and never in their way.
+///
+/// The outbox tells it what changed (``OutboxObserver``); one thread puts what is current on disk. Order
+/// follows what points to what: export files (`files/`) first, then the documents (`jobs/`, `requests/`,
+/// `errors/`), then `index.json`, then `index.html`. A document is put only when no export file is
+/// waiting, and the index only when nothing else is, and that check is made after the file to put was
+/// opened: whatever the opened content points to was changed, and so announced, before it, so it is
+/// already in the bucket. A failed call is tried again (0.1 s, doubling to 5 s apart) and holds back only
+/// what comes after it. At start the bucket is listed and compared with the outbox (size, then MD5
+/// against the ETag), and every difference is queued: a process killed mid-publish, or a bucket changed
+/// by hand, ends equal.
+// @unchecked: every mutable property is touched under `lock`, except `bucket`, `written` and `writtenAt`,
+// which only the publishing thread uses (the mirror's own, or ``publishOnce()``'s caller).
+public final class BucketMirror: OutboxObserver, @unchecked Sendable {
+  public let target: S3Target
+  let outbox: String
+  let spool: DirectoryHandle
+  let logger: Logger
+  private let bucket: S3Bucket
+  private let lock = ConditionLock()
+  /// Paths whose change is not yet in the bucket, with the change's number.
+  private var dirty: [String: Int] = [:]
+  /// The dirty paths by rank, oldest first (from `heads`); each path is queued once.
+  private var queues: [[String]] = Array(repeating: [], count: 4)
+  private var heads = [0, 0, 0, 0]
+  private var queued = Set<String>()
+  private var changes = 0
+  private var published = 0
+  private var resynced = false
+  private var failures = 0
+  private var lastError: String?
+  /// When the next attempt may be made after a failure (monotonic milliseconds).
+  private var retryAt: Int64 = 0
+  private var stopping = false
+  private var thread: JoinableThread?
+  private var written: PublishingStatus?
+  private var writtenAt: Int64 = 0
+
+  public init(target: S3Target, outbox: String, spool: DirectoryHandle, logger: Logger) {
+    self.target = target
+    self.outbox = outbox
+    self.spool = spool
+    self.logger = logger
+    bucket = S3Bucket(target: target)
+  }
+
+  // MARK: Told by the outbox
+
+  public func outboxChanged(_ path: String) {
+    lock.withLock { markDirty(path) }
+    lock.broadcast()
+  }
+
+  private func markDirty(_ path: String) {
+    changes += 1
+    dirty[path] = changes
+    if queued.insert(path).inserted { queues[BucketMirror.rank(of: path)].append(path) }
+  }
+
+  /// 0: an export file; 1: a document; 2: `index.json`; 3: `index.html` (of any site).
+  static func rank(of path: String) -> Int {
+    let parts = path.split(separator: "/")
+    if parts.last == "index.json" && parts.count <= 2 { return 2 }
+    if parts.last == "index.html" && parts.count <= 2 { return 3 }
+    return parts.contains("files") && parts.count >= 3 ? 0 : 1
+  }
+
+  /// Changes not yet in the bucket.
+  public var waiting: Int { lock.withLock { dirty.count } }
+
+  // MARK: The thread
+
+  /// Starts the thread: the resync, then every change as it comes.
+  public func start() {
+    lock.withLock {
+      guard thread == nil else { return }
+      stopping = false
+      thread = JoinableThread { [self] in run() }
+    }
+  }
+
+  /// Stops the thread after its current call and waits for it; what is still waiting is put by the next
+  /// start's resync.
+  public func stop() {
+    let running = lock.withLock {
+      stopping = true
+      defer { thread = nil }
+      return thread
+    }
+    lock.broadcast()
+    running?.join()
+    writeStatus(force: true)
+  }
+
+  private func run() {
+    logger.info("publishing the outbox to the bucket", metadata: ["publish": "\(target)"])
+    while !lock.withLock({ stopping }) {
+      do {
+        try resync()
+        break
+      } catch {
+        failed(error.description, what: "cannot list the bucket")
+        waitForRetry()
+      }
+    }
+    while let next = nextChange() {
+      attempt(next)
+    }
+  }
+
+  /// Sleeps until the retry time (or a stop).
+  private func waitForRetry() {
+    lock.withLock {
+      while !stopping && ConditionLock.monotonicMilliseconds() < retryAt {
+        lock.wait(untilMilliseconds: retryAt)
+      }
+    }
+  }
+
+  /// The oldest change of the lowest rank, once one is due; `nil` when stopping.
+  private func nextChange() -> (path: String, change: Int, rank: Int)? {
+    while true {
+      let idle = lock.withLock { () -> Bool? in
+        if stopping { return nil }
+        return dirty.isEmpty
+      }
+      guard let idle else { return nil }
+      if idle { writeStatus(force: false) }
+      let next: (path: String, change: Int, rank: Int)?? = lock.withLock {
+        if stopping { return .some(nil) }
+        let now = ConditionLock.monotonicMilliseconds()
+        if now < retryAt {
+          lock.wait(untilMilliseconds: retryAt)
+          return nil
+        }
+        guard let rank = (0..<queues.count).first(where: { heads[$0] < queues[$0].count }) else {
+          lock.wait(untilMilliseconds: dirty.isEmpty ? nil : now + 500)
+          return nil
+        }
+        let path = popFirst(rank)
+        guard let change = dirty[path] else { return nil }
+        return .some((path, change, rank))
+      }
+      if let next { return next }
+    }
+  }
+
+  private func popFirst(_ rank: Int) -> String {
+    let path = queues[rank][heads[rank]]
+    heads[rank] += 1
+    if heads[rank] > 4096 && heads[rank] * 2 > queues[rank].count {
+      queues[rank].removeFirst(heads[rank])
+      heads[rank] = 0
+    }
+    queued.remove(path)
+    return path
+  }
+
+  /// Puts `path` back at the front of its rank (a failed or held-back attempt).
+  private func requeueFirst(_ path: String, rank: Int) {
+    if queued.contains(path), let index = queues[rank][heads[rank]...].firstIndex(of: path) {
+      queues[rank].remove(at: index)
+    }
+    queued.insert(path)
+    if heads[rank] > 0 {
+      heads[rank] -= 1
+      queues[rank][heads[rank]] = path
+    } else {
+      queues[rank].insert(path, at: 0)
+    }
+  }
+
+  /// Puts the current content of `path`, or deletes its object when the outbox no longer has it.
+  private func attempt(_ next: (path: String, change: Int, rank: Int)) {
+    let descriptor = open("\(outbox)/\(next.path)", O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+    let missing = descriptor < 0 && (errno == ENOENT || errno == ENOTDIR)
+    if descriptor < 0 && !missing {
+      return finish(next, error: "cannot read \(next.path): \(String(cString: strerror(errno)))")
+    }
+    defer { if descriptor >= 0 { close(descriptor) } }
+    var info = stat()
+    if descriptor >= 0 && (fstat(descriptor, &info) != 0 || info.st_mode & S_IFMT != S_IFREG) {
+      return finish(next, error: nil)  // not a file: nothing to publish
+    }
+    // Opened first, checked second: what the opened content points to is already announced.
+    let heldBack = lock.withLock {
+      guard (0..<next.rank).contains(where: { heads[$0] < queues[$0].count }) else { return false }
+      requeueFirst(next.path, rank: next.rank)
+      return true
+    }
+    if heldBack { return }
+    do {
+      if missing {
+        try bucket.delete(path: next.path)
+      } else {
+        try bucket.put(
+          path: next.path, descriptor: descriptor, size: Int64(info.st_size),
+          contentType: SiteHeaders.contentType(for: next.path),
+          cacheControl: SiteHeaders.cacheControl(for: next.path))
+      }
+      finish(next, error: nil)
+    } catch {
+      finish(next, error: "\(missing ? "DELETE" : "PUT") \(next.path): \(error.description)")
+    }
+  }
+
+  private func finish(_ next: (path: String, change: Int, rank: Int), error: String?) {
+    if let error {
+      lock.withLock { requeueFirst(next.path, rank: next.rank) }
+      failed(error, what: "cannot publish to the bucket")
+    } else {
+      let recovered = lock.withLock { () -> Bool in
+        published += 1
+        if dirty[next.path] == next.change { dirty[next.path] = nil }
+        defer {
+          failures = 0
+          lastError = nil
+          retryAt = 0
+        }
+        return lastError != nil
+      }
+      if recovered { logger.notice("publishing to the bucket again", metadata: ["publish": "\(target)"]) }
+    }
+    writeStatus(force: false)
+  }
+
+  /// Records a failed call: the next waits 0.1 s, doubling up to 5 s. The first of a run is logged.
+  private func failed(_ reason: String, what: String) {
+    let first = lock.withLock { () -> Bool in
+      failures += 1
+      retryAt = ConditionLock.monotonicMilliseconds() + min(5000, 100 << min(failures - 1, 6))
+      defer { lastError = reason }
+      return lastError == nil
+    }
+    if first {
+      logger.warning(
+        "\(what); will retry (jobs go on)",
+        metadata: ["publish": "\(target)", "error": "\(reason)"])
+    }
+    writeStatus(force: false)
+  }
+
+  // MARK: Resync
+
+  /// Lists the bucket, compares it with the outbox and queues every difference.
+  private func resync() throws(S3Failure) {
+    let remote = try bucket.list()
+    var local = Set<String>()
+    var differ: [String] = []
+    walk("") { path, descriptor, size in
+      local.insert(path)
+      guard let object = remote[path], object.size == size, object.etag == ContentMD5.hex(of: descriptor)
+      else {
+        differ.append(path)
+        return
+      }
+    }
+    let extra = remote.keys.filter { !local.contains($0) }
+    lock.withLock {
+      for path in differ + extra { markDirty(path) }
+      resynced = true
+    }
+    logger.info(
+      "bucket compared with the outbox",
+      metadata: [
+        "publish": "\(target)", "objects": "\(remote.count)", "files": "\(local.count)",
+        "to.put": "\(differ.count)", "to.delete": "\(extra.count)",
+      ])
+    writeStatus(force: true)
+  }
+
+  /// Calls `visit` with every regular file under the outbox folder `relative` (dot-files such as temp
+  /// files left out), opened.
+  private func walk(_ relative: String, _ visit: (String, Int32, Int64) -> Void) {
+    guard let directory = try? DirectoryHandle(path: relative.isEmpty ? outbox : "\(outbox)/\(relative)"),
+      let names = try? directory.entries()
+    else { return }
+    for name in names where !name.hasPrefix(".") {
+      let path = relative.isEmpty ? name.display : "\(relative)/\(name.display)"
+      guard let info = try? directory.status(of: name) else { continue }
+      switch info.st_mode & S_IFMT {
+      case S_IFDIR:
+        walk(path, visit)
+      case S_IFREG:
+        guard let file = try? directory.openFile(name, flags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK) else {
+          continue
+        }
+        visit(path, file.raw, Int64(info.st_size))
+      default:
+        continue
+      }
+    }
+  }
+
+  // MARK: A batch run
+
+  /// For `jobdrop process`: the resync and every change once, in order, in the calling thread, stopping
+  /// at the first failure (the next start's resync takes it up); returns how many changes are left.
+  @discardableResult
+  public func publishOnce() -> Int {
+    do {
+      try resync()
+    } catch {
+      failed(error.description, what: "cannot list the bucket")
+      return waiting
+    }
+    while true {
+      let next: (path: String, change: Int, rank: Int)? = lock.withLock {
+        guard let rank = (0..<queues.count).first(where: { heads[$0] < queues[$0].count }) else { return nil }
+        let path = popFirst(rank)
+        return dirty[path].map { (path, $0, rank) }
+      }
+      guard let next else {
+        if lock.withLock({ heads.indices.allSatisfy { heads[$0] >= queues[$0].count } }) { break }
+        continue
+      }
+      attempt(next)
+      if lock.withLock({ lastError != nil }) { break }
+    }
+    writeStatus(force: true)
+    return waiting
+  }
+
+  // MARK: Status
+
+  /// Writes `publishing.json` into the spool when what it says changed: at once when the queue drains or
+  /// the error changes (or `force`), else at most every 500 ms.
+  private func writeStatus(force: Bool) {
+    let now = ConditionLock.monotonicMilliseconds()
+    let status = lock.withLock {
+      PublishingStatus(
+        target: target.description, waiting: dirty.count, published: published, resynced: resynced,
+        lastError: lastError, updatedAt: "")
+    }
+    guard let written else { return save(status, at: now) }
+    var compared = written
+    compared.updatedAt = ""
+    guard compared != status else { return }
+    let urgent =
+      force || status.waiting == 0 || status.lastError != written.lastError
+      || status.resynced != written.resynced
+    if urgent || now - writtenAt >= 500 { save(status, at: now) }
+  }
+
+  private func save(_ status: PublishingStatus, at now: Int64) {
+    var status = status
+    status.updatedAt = Timestamp.now().rfc3339
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    guard let bytes = try? encoder.encode(status) else { return }
+    // A view for `jobdrop status`, rewritten as it changes: not fsynced.
+    try? AtomicWriter.write(
+      Array(bytes) + [0x0A], to: PublishingStatus.fileName, in: spool, mode: 0o600, syncDirectory: false,
+      syncFile: false)
+    written = status
+    writtenAt = now
+  }
+}

@@ -1,0 +1,90 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Why an S3 call did not succeed, in words: `HTTP 403 AccessDenied: Access Denied`,
+/// `Couldn't connect to server`.
+struct S3Failure: Error, CustomStringConvertible {
+  let description: String
+}
+
+/// The S3 calls the bucket mirror makes (`PutObject`, `DeleteObject`, `ListObjectsV2`), signed with
+/// SigV4 by libcurl, over one kept-alive connection. Used by one thread at a time.
+final class S3Bucket {
+  let target: S3Target
+  private let client = HTTPClient(userAgent: "jobdrop-publish/1")
+  /// The most answer body read (a listing page of 1,000 keys is about 300 KB).
+  static let responseLimit = 8 << 20
+  /// The SHA-256 of nothing: the payload hash of a request without a body.
+  static let emptyPayload = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+  init(target: S3Target) { self.target = target }
+
+  /// Puts the `size` bytes of `descriptor` as the object of outbox path `path`. The payload is sent
+  /// unsigned (`UNSIGNED-PAYLOAD`, which S3 accepts for any single PUT): an export file is streamed,
+  /// not read twice.
+  func put(path: String, descriptor: Int32, size: Int64, contentType: String, cacheControl: String)
+    throws(S3Failure)
+  {
+    try call(
+      "PUT", target.url(key: target.key(for: path)),
+      headers: [
+        "Content-Type: \(contentType)", "Cache-Control: \(cacheControl)",
+        "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+      ], body: .file(descriptor: descriptor, size: size))
+  }
+
+  /// Deletes the object of outbox path `path` (S3 answers 204 whether or not it was there).
+  func delete(path: String) throws(S3Failure) {
+    try call(
+      "DELETE", target.url(key: target.key(for: path)),
+      headers: ["x-amz-content-sha256: \(S3Bucket.emptyPayload)"], body: .none)
+  }
+
+  /// Every object under the target's prefix, by outbox path.
+  func list() throws(S3Failure) -> [String: S3Listing.Object] {
+    var objects: [String: S3Listing.Object] = [:]
+    var token: String?
+    repeat {
+      var query = "list-type=2"
+      if !target.prefix.isEmpty {
+        query += "&prefix=" + S3Target.encode(target.prefix + "/", keepingSlashes: false)
+      }
+      if let token { query += "&continuation-token=" + S3Target.encode(token, keepingSlashes: false) }
+      let body = try call(
+        "GET", target.url(key: nil, query: query),
+        headers: ["x-amz-content-sha256: \(S3Bucket.emptyPayload)"], body: .none)
+      guard let page = S3Listing(xml: body) else {
+        throw S3Failure(description: "the bucket listing could not be read")
+      }
+      for object in page.objects {
+        if let path = target.path(for: object.key) { objects[path] = object }
+      }
+      token = page.nextToken
+    } while token != nil
+    return objects
+  }
+
+  @discardableResult
+  private func call(_ method: String, _ url: String, headers: [String], body: HTTPClient.Body)
+    throws(S3Failure) -> [UInt8]
+  {
+    let outcome = client.send(
+      method: method, url: url, headers: headers + target.credentialHeaders, body: body,
+      signing: target.signing, responseLimit: S3Bucket.responseLimit,
+      timeoutSeconds: { if case .file = body { return nil } else { return 60 } }())
+    switch outcome {
+    case .answered(let status, let body) where (200..<300).contains(status):
+      return body
+    case .answered(let status, let body):
+      // S3's error body: <Error><Code>…</Code><Message>…</Message></Error>.
+      let text = Substring(String(decoding: body.prefix(4096), as: UTF8.self))
+      let code = S3Listing.elements("Code", in: text).first.map(S3Listing.decode)
+      let message = S3Listing.elements("Message", in: text).first.map(S3Listing.decode)
+      throw S3Failure(
+        description: "HTTP \(status)" + (code.map { " \($0)" } ?? "") + (message.map { ": \($0)" } ?? ""))
+    case .failed(let reason):
+      throw S3Failure(description: reason)
+    }
+  }
+}
