@@ -28,6 +28,11 @@ for module in selenium openpyxl standardwebhooks; do
     python3 -m pip install -q "$module"
   fi
 done
+# moto's S3 server (PyPI `moto[server]`) is the bucket of the publishing tests; boto3 reads it back.
+if [ "${1:-build}" = test ] && ! python3 -c "import moto.server, boto3" 2>/dev/null; then
+  echo "installing: moto[server] boto3 (PyPI)"
+  python3 -m pip install -q "moto[server]" boto3
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -51,8 +51,8 @@ final class Sandbox {
 
   /// Runs `jobdrop process` on this sandbox and expects it to succeed.
   @discardableResult
-  func process(_ extra: [String] = []) throws -> Result {
-    let result = try run(["process"] + paths + extra)
+  func process(_ extra: [String] = [], environment: [String: String] = [:]) throws -> Result {
+    let result = try run(["process"] + paths + extra, environment: environment)
     #expect(result.status == 0, "jobdrop process failed: \(result.stderr)")
     return result
   }

@@ -46,6 +46,9 @@ public final class BucketMirror: OutboxObserver, @unchecked Sendable {
   private var written: PublishingStatus?
   private var writtenAt: Int64 = 0
 
+  /// The largest object one PUT can make.
+  static let largestPut: Int64 = 5 << 30
+
   public init(target: S3Target, outbox: String, spool: DirectoryHandle, logger: Logger) {
     self.target = target
     self.outbox = outbox
@@ -69,10 +72,13 @@ public final class BucketMirror: OutboxObserver, @unchecked Sendable {
 
   /// 0: an export file; 1: a document; 2: `index.json`; 3: `index.html` (of any site).
   static func rank(of path: String) -> Int {
-    let parts = path.split(separator: "/")
-    if parts.last == "index.json" && parts.count <= 2 { return 2 }
-    if parts.last == "index.html" && parts.count <= 2 { return 3 }
-    return parts.contains("files") && parts.count >= 3 ? 0 : 1
+    let parts = SiteHeaders.withinSite(path)
+    switch (parts.first ?? "", parts.count) {
+    case ("files", 3...): return 0
+    case ("index.json", 1): return 2
+    case ("index.html", 1): return 3
+    default: return 1
+    }
   }
 
   /// Changes not yet in the bucket.
@@ -199,6 +205,14 @@ public final class BucketMirror: OutboxObserver, @unchecked Sendable {
       return true
     }
     if heldBack { return }
+    if !missing && Int64(info.st_size) > BucketMirror.largestPut {
+      // One PUT takes at most 5 GiB: such a file is reported and skipped, not retried forever in front of
+      // everything else.
+      logger.error(
+        "export file over S3's 5 GiB single-upload limit; not published to the bucket",
+        metadata: ["publish": "\(target)", "file": "\(next.path)", "bytes": "\(info.st_size)"])
+      return finish(next, error: nil)
+    }
     do {
       if missing {
         try bucket.delete(path: next.path)

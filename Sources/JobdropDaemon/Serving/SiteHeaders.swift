@@ -24,13 +24,21 @@ enum SiteHeaders {
   /// The Cache-Control of the outbox file at `path` (in the root site or a partner's `<id>/` site):
   /// documents are revalidated every time, export files kept a week, error bodies never stored.
   static func cacheControl(for path: String) -> String {
-    var parts = path.split(separator: "/", omittingEmptySubsequences: false)
-    let siteRoots: Set<Substring> = ["index.json", "index.html", "jobs", "requests", "files", "errors"]
-    if parts.count > 1, !siteRoots.contains(parts[0]) { parts.removeFirst() }  // a partner's site
-    switch parts.first ?? "" {
+    switch withinSite(path).first ?? "" {
     case "files": return immutable
     case "errors": return "no-store"
     default: return "no-cache"
     }
+  }
+
+  /// What a site holds at its top level.
+  static let siteEntries: Set<Substring> = [
+    "index.json", "index.html", "jobs", "requests", "files", "errors",
+  ]
+
+  /// The parts of an outbox path within its site (a partner's `<id>/` taken off).
+  static func withinSite(_ path: String) -> [Substring] {
+    let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+    return parts.count > 1 && !siteEntries.contains(parts[0]) ? Array(parts.dropFirst()) : parts
   }
 }
