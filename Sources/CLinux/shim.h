@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #endif
 #include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 
 /// renameat2(RENAME_NOREPLACE): rename unless the target exists (then -1 with EEXIST).
@@ -17,3 +18,8 @@ static inline int jobdrop_start_writeback(int fd, long long offset, long long le
 
 /// O_PATH: a descriptor that pins a file without read permission (open(2)).
 static const int jobdrop_O_PATH = O_PATH;
+
+/// syncfs(2): flush every change of the file system holding `fd` (one journal commit for many files).
+static inline int jobdrop_syncfs(int fd) {
+  return syncfs(fd);
+}

@@ -10,9 +10,12 @@ import Testing
 @Suite struct CrashMatrixTests {
   @Test(arguments: [
     "claim-request-written", "claimed", "mid-export", "export-published", "mid-index", "mid-expiry",
-    // Between the two steps of a move (new record written, old one retired) and after it: the first
-    // move is pending → started, the second started → success.
-    "move-written", "move-retired", "move-written#2", "move-retired#2", "move-written#4",
+    // Between the two steps of a start (new record written, old one retired) and after it, for the
+    // first job and the second.
+    "move-written", "move-retired", "move-written#2", "move-retired#2",
+    // Inside the group commit of both jobs' outcomes: status files written, flushed, the first renamed,
+    // all renamed and flushed, the old ones retired.
+    "group-written", "group-flushed", "group-renaming", "group-committed", "group-retired",
   ])
   func aCrashAtEveryStepLosesAndRepeatsNothing(point: String) throws {
     let sandbox = try Sandbox(orders: 20_000)

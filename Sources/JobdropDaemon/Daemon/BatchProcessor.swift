@@ -105,7 +105,7 @@ public struct BatchProcessor {
         while true {
           let ran: Job?
           do {
-            ran = try workspace.runner.runNext()
+            ran = try workspace.runner.runNext(grouped: true)
             refusals = 0
           } catch let error as FileSystemError where error.isTransient && refusals < 50 {
             // The spool refused to start a job (a full or failing disk): it stays pending; try again.
@@ -133,6 +133,13 @@ public struct BatchProcessor {
       let threads = (0..<workers).map { _ in JoinableThread(work) }
       threads.forEach { $0.join() }
     }
+    // The outcomes were made durable in groups: all of them before the batch ends.
+    do {
+      try workspace.runner.committer.flush()
+    } catch {
+      outcome.fail(error)
+    }
+    workspace.runner.committer.stop()
     if let error = outcome.error { throw error }
     return outcome.summary
   }

@@ -43,6 +43,7 @@ public struct RunnerService: Service {
       control.stop()
       runner.interruptRunning()  // a query that has produced no row yet stops too
     }
+    await DedicatedThread.run(name: "jobdrop-commit") { runner.committer.stop() }
     if let error = outcome.error {
       logger.error("job runner stopped", metadata: ["error": "\(error)"])
       throw error
@@ -54,7 +55,8 @@ public struct RunnerService: Service {
     while !control.isStopped {
       let ran: Job?
       do {
-        ran = try runner.runNext(shouldStop: { control.isStopped })
+        // Outcomes are made durable in groups by the runner's committer (stopped with the service).
+        ran = try runner.runNext(shouldStop: { control.isStopped }, grouped: true)
         wait = 100
       } catch let error as FileSystemError where error.isTransient {
         // A full or failing spool disk: the job stays pending; try again shortly.

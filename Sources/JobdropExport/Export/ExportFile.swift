@@ -44,7 +44,10 @@ public final class ExportFile: ByteSink {
   }
 
   /// Makes the file durable under its final name and returns its SHA-256 in hex.
-  public func publish() throws(FileSystemError) -> String {
+  ///
+  /// With `durable` off it is only renamed into place: the caller makes it durable with a flush of its
+  /// file system (a group commit, ``GroupWrite``) before anything that points to it is.
+  public func publish(durable: Bool = true) throws(FileSystemError) -> String {
     do {
       try writer.finish()
     } catch {
@@ -55,7 +58,7 @@ public final class ExportFile: ByteSink {
       preconditionFailure("an export file is published once")
     }
     do {
-      try syscall("fsync", directory.display(temporary)) { fsync(file.raw) }
+      if durable { try syscall("fsync", directory.display(temporary)) { fsync(file.raw) } }
       try file.close(path: directory.display(temporary))
     } catch {
       try? directory.remove(temporary)
@@ -63,7 +66,7 @@ public final class ExportFile: ByteSink {
     }
     do {
       try directory.rename(temporary, to: directory, as: name)
-      try directory.sync()
+      if durable { try directory.sync() }
     } catch {
       try? directory.remove(temporary)
       throw error

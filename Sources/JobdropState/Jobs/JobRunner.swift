@@ -29,6 +29,8 @@ public final class JobRunner: @unchecked Sendable {
   public var progressInterval: Int64 = 1000
   /// The exports running now, by job id, so a partner's cancel can interrupt its query.
   private let running = RunningExports()
+  /// Makes the outcomes of grouped runs durable together (``runNext(shouldStop:grouped:)``).
+  public let committer: OutcomeCommitter
   /// How many times a job whose source failed transiently (connection refused or dropped) is tried
   /// again, waiting 1 s, 2 s, 4 s, … (at most 60 s) in between, before it fails.
   public var retries = 4
@@ -44,6 +46,7 @@ public final class JobRunner: @unchecked Sendable {
     self.emptyOK = emptyOK
     self.rawCSV = rawCSV
     self.logger = logger
+    committer = OutcomeCommitter(store: store, logger: logger)
     store.onCancel { [running] id in running.cancel(id) }
   }
 
@@ -51,13 +54,26 @@ public final class JobRunner: @unchecked Sendable {
   ///
   /// `shouldStop` is asked every few thousand rows; when it says yes the export is abandoned, its temp
   /// file removed, and the job goes back to `pending` to run again later.
+  ///
+  /// `grouped`: the job's start is not synced and its outcome (`success` or `failed`) is handed to the
+  /// ``committer``, which makes it durable with others (a group commit); the returned job is in the state
+  /// it will have then. Call ``OutcomeCommitter/flush()`` to wait for that.
   @discardableResult
-  public func runNext(shouldStop: @escaping () -> Bool = { false }) throws -> Job? {
-    guard let started = try store.startNextPending() else { return nil }
-    return try finish(started, shouldStop: shouldStop)
+  public func runNext(shouldStop: @escaping () -> Bool = { false }, grouped: Bool = false) throws -> Job? {
+    guard let started = try store.startNextPending(durable: !grouped) else { return nil }
+    if grouped {
+      do {
+        try committer.started(started)
+      } catch {
+        // Outcomes can no longer be recorded: the job goes back as it came, and the runner stops.
+        _ = try? settle(started, to: .pending, record: started.record, shouldStop: { true })
+        throw error
+      }
+    }
+    return try finish(started, shouldStop: shouldStop, grouped: grouped)
   }
 
-  private func finish(_ started: Job, shouldStop: @escaping () -> Bool) throws -> Job {
+  private func finish(_ started: Job, shouldStop: @escaping () -> Bool, grouped: Bool) throws -> Job {
     var logger = logger
     logger[metadataKey: "job.id"] = "\(started.id)"
     logger[metadataKey: "job.type"] = "\(started.record.jobType)"
@@ -65,7 +81,7 @@ public final class JobRunner: @unchecked Sendable {
     let clock = ContinuousClock.now
     var current = started
     do {
-      let result = try export(started, shouldStop: shouldStop) { rows in
+      let result = try export(started, shouldStop: shouldStop, grouped: grouped) { rows in
         if shouldStop() { throw Interrupted() }
         if self.store.isCancelRequested(started.id) { throw Cancelled() }
         current.record.rows = rows
@@ -77,7 +93,8 @@ public final class JobRunner: @unchecked Sendable {
       record.sha256 = result.sha256
       record.fileName = result.fileName
       record.error = nil
-      let finished = try settle(started, to: .success, record: record, shouldStop: shouldStop)
+      let finished = try conclude(
+        started, to: .success, record: record, grouped: grouped, shouldStop: shouldStop)
       logger.info(
         "job succeeded",
         metadata: [
@@ -90,6 +107,7 @@ public final class JobRunner: @unchecked Sendable {
       if failure.interrupted {
         record.rows = nil
         logger.notice("job cut short by shutdown; back to pending")
+        committer.forget(started.id)
         return try settle(started, to: .pending, record: record, shouldStop: shouldStop)
       }
       if failure.transient && record.attempts <= retries {
@@ -101,13 +119,14 @@ public final class JobRunner: @unchecked Sendable {
           metadata: [
             "error": "\(failure.message)", "job.attempt": "\(record.attempts)", "retry.seconds": "\(wait)",
           ])
+        committer.forget(started.id)
         return try settle(started, to: .pending, record: record, shouldStop: shouldStop)
       }
       if failure.transient {
         record.error = "\(failure.message) (gave up after \(record.attempts) attempts)"
         record.rows = nil
         logger.warning("job failed", metadata: ["error": "\(record.error ?? "")"])
-        return try settle(started, to: .failed, record: record, shouldStop: shouldStop)
+        return try conclude(started, to: .failed, record: record, grouped: grouped, shouldStop: shouldStop)
       }
       record.error = failure.message
       record.rows = failure.rows
@@ -116,8 +135,18 @@ public final class JobRunner: @unchecked Sendable {
       } else {
         logger.warning("job failed", metadata: ["error": "\(failure.message)"])
       }
-      return try settle(started, to: .failed, record: record, shouldStop: shouldStop)
+      return try conclude(started, to: .failed, record: record, grouped: grouped, shouldStop: shouldStop)
     }
+  }
+
+  /// Records a finished run's outcome: handed to the committer when `grouped`, else moved now.
+  private func conclude(
+    _ job: Job, to target: JobState, record: JobRecord, grouped: Bool, shouldStop: () -> Bool
+  ) throws -> Job {
+    guard grouped else { return try settle(job, to: target, record: record, shouldStop: shouldStop) }
+    let site = try? store.sites.site(for: job)
+    committer.stage(job, to: target, record: record, fileSystem: target == .success ? site?.root : nil)
+    return Job(record: record, state: target)
   }
 
   /// Records a finished run's outcome. A spool the disk cannot write now (`ENOSPC`, `EIO`) delays the
@@ -205,9 +234,9 @@ public final class JobRunner: @unchecked Sendable {
     }
   }
 
-  private func export(_ job: Job, shouldStop: () -> Bool, progress: @escaping (Int) throws -> Void)
-    throws(JobFailure) -> Result
-  {
+  private func export(
+    _ job: Job, shouldStop: () -> Bool, grouped: Bool, progress: @escaping (Int) throws -> Void
+  ) throws(JobFailure) -> Result {
     guard let request = job.record.request else {
       throw JobFailure(message: job.record.error ?? "request could not be read")
     }
@@ -229,7 +258,8 @@ public final class JobRunner: @unchecked Sendable {
     let site: Outbox
     do {
       site = try store.sites.site(for: job)
-      file = try ExportFile(directory: site.filesDirectory(for: job.id), name: FileName(name))
+      file = try ExportFile(
+        directory: site.filesDirectory(for: job.id, durable: !grouped), name: FileName(name))
     } catch {
       logger.warning("cannot create the export file", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
       try? store.sites.site(for: job).removeEmptyFilesDirectory(for: job.id)
@@ -292,7 +322,8 @@ public final class JobRunner: @unchecked Sendable {
       throw JobFailure(message: JobRunner.noResults, rows: 0)
     }
     do {
-      let sha = try file.publish()
+      // Without a sync when grouped: the group's commit flushes it before the job's success is written.
+      let sha = try file.publish(durable: !grouped)
       site.exportPublished(id: job.id, name: name)
       CrashPoint.reached("export-published")
       return Result(rows: rows, bytes: file.byteCount, sha256: sha, fileName: name)

@@ -189,7 +189,11 @@ public final class JobStore: @unchecked Sendable {
   public func job(id: String) -> Job? { lock.withLock { jobs[id] } }
 
   /// Takes the pending job created first, if any, and moves it to `started` (one attempt more).
-  public func startNextPending() throws -> Job? {
+  ///
+  /// With `durable` off (a job run inside a group commit) the move is neither synced nor published: the
+  /// job shows `started` once that is durable, at its first progress update (``update(_:)``), and a job
+  /// that ends sooner goes from `pending` to its outcome at the group's commit.
+  public func startNextPending(durable: Bool = true) throws -> Job? {
     try lock.withLock {
       var next: Job?
       var notYet: [Job] = []
@@ -209,7 +213,7 @@ public final class JobStore: @unchecked Sendable {
       record.rows = 0
       record.retryAt = nil
       do {
-        return try moveLocked(next, to: .started, record: record)
+        return try moveLocked(next, to: .started, record: record, durable: durable)
       } catch {
         pending.insert(next)  // still pending: taken again once the spool can be written
         throw error
@@ -262,7 +266,9 @@ public final class JobStore: @unchecked Sendable {
     try lock.withLock { try moveLocked(job, to: target, record: record) }
   }
 
-  private func moveLocked(_ job: Job, to target: JobState, record: JobRecord) throws -> Job {
+  private func moveLocked(_ job: Job, to target: JobState, record: JobRecord, durable: Bool = true) throws
+    -> Job
+  {
     var record = record
     record.updatedAt = .now()
     let delivery =
@@ -270,11 +276,53 @@ public final class JobStore: @unchecked Sendable {
       ? try prepareEvent(&record, state: target, queue: webhooks, hasWebhook: hasWebhook) : nil
     let moved: Job
     do {
-      moved = try spool.move(job, to: target, record: record)
+      moved = try spool.move(job, to: target, record: record, durable: durable)
     } catch {
       if let delivery { try? webhooks?.remove(delivery.id) }
       throw error
     }
+    guard durable else {
+      jobs[moved.id] = moved  // published once durable
+      return moved
+    }
+    return applyMoveLocked(from: job, to: moved, delivery: delivery)
+  }
+
+  /// Makes the outcomes of a group of jobs durable together (``Spool/commitMoves(_:alsoFlush:)``), then
+  /// publishes them; `alsoFlush` holds a folder of each outbox file system their export files were
+  /// published to without a sync. Each record keeps the request aliases the intake added meanwhile.
+  @discardableResult
+  public func commitMoves(
+    _ moves: [(job: Job, target: JobState, record: JobRecord)], alsoFlush: [DirectoryHandle]
+  ) throws -> [Job] {
+    try lock.withLock {
+      var prepared: [(job: Job, target: JobState, record: JobRecord)] = []
+      var deliveries: [WebhookDelivery?] = []
+      do {
+        for (job, target, record) in moves {
+          var record = record
+          record.updatedAt = .now()
+          if let stored = jobs[job.id] { record.requestAliases = stored.record.requestAliases }
+          deliveries.append(
+            target.isFinal && !job.state.isFinal
+              ? try prepareEvent(&record, state: target, queue: webhooks, hasWebhook: hasWebhook) : nil)
+          prepared.append((job, target, record))
+        }
+        let moved = try spool.commitMoves(prepared, alsoFlush: alsoFlush)
+        return zip(moved.indices, moved).map { index, job in
+          applyMoveLocked(from: prepared[index].job, to: job, delivery: deliveries[index])
+        }
+      } catch {
+        for delivery in deliveries { if let delivery { try? webhooks?.remove(delivery.id) } }
+        throw error
+      }
+    }
+  }
+
+  /// The table, the queues and the outbox after a durable move; call with the lock held.
+  private func applyMoveLocked(from job: Job, to moved: Job, delivery: WebhookDelivery?) -> Job {
+    let target = moved.state
+    let record = moved.record
     if let delivery { deliveryHandler?(delivery) }
     jobs[moved.id] = moved
     if target == .pending { pending.insert(moved) }

@@ -72,10 +72,12 @@ public final class Outbox: @unchecked Sendable {
 
   /// The folder for a job's export file, `files/<id>/`, created when missing.
   /// A new folder's entry is synced too, so a published export survives a power cut with its folder.
-  public func filesDirectory(for id: String) throws(FileSystemError) -> DirectoryHandle {
+  /// With `durable` off the new folder is not synced: a group commit's flush makes it durable.
+  public func filesDirectory(for id: String, durable: Bool = true) throws(FileSystemError) -> DirectoryHandle
+  {
     let existed = try filesFolder.status(of: FileName(id)) != nil
     let folder = try filesFolder.subdirectory(id, create: true)
-    if !existed { try filesFolder.sync() }
+    if !existed && durable { try filesFolder.sync() }
     return folder
   }
 

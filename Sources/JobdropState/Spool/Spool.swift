@@ -102,8 +102,9 @@ public final class Spool: Sendable {
       same = bytes.map { SHA256Digest.hex(of: $0) } == sha
     }
     if same {
+      // Not synced: if a crash brings the claimed file back into the inbox, recovery finds it still
+      // claimed (the job's claim holds its identity and SHA-256) and takes it away again.
       try? retiring.remove(parked)
-      try? inbox.sync()
       return .retired
     }
     return .newUpload(giveBack(parked, as: name, to: inbox))
@@ -138,18 +139,57 @@ public final class Spool: Sendable {
   /// durably in `target` first, then the old one is retired: a crash between the two leaves both, and the
   /// later state is the true one (recovery removes the other). So the record a move stores is never lost
   /// or half-applied. When it returns, the job is durably in `target` with the new record.
-  public func move(_ job: Job, to target: JobState, record: JobRecord) throws -> Job {
+  ///
+  /// With `durable` off (a job starting inside a group of jobs, whose `started` is made durable by the
+  /// group's commit or its first progress update) nothing is synced: a crash leaves the job in either
+  /// state, and recovery sends a `started` one back to `pending` anyway.
+  public func move(_ job: Job, to target: JobState, record: JobRecord, durable: Bool = true) throws -> Job {
     guard job.state.canMove(to: target) else {
       throw IllegalTransition(id: job.id, from: job.state, to: target)
     }
     let file = Spool.fileName(job.id)
-    try AtomicWriter.write(try Spool.encode(record), to: file, in: folder(target), mode: 0o600)
+    try AtomicWriter.write(
+      try Spool.encode(record), to: file, in: folder(target), mode: 0o600, syncDirectory: durable,
+      syncFile: durable)
     CrashPoint.reached("move-written")
     // The move is done; an old file that cannot be retired now is retired by the next recovery.
     try? folder(job.state).remove(file)
-    try? folder(job.state).sync()
+    if durable { try? folder(job.state).sync() }
     CrashPoint.reached("move-retired")
     return Job(record: record, state: target)
+  }
+
+  /// Makes many moves durably together (a group commit, ``GroupWrite``): every new status file is
+  /// written, the spool's file system and `alsoFlush` (the outbox's, holding the jobs' export files) are
+  /// flushed once, the files are renamed into their state folders, the file systems are flushed again,
+  /// and the old status files are retired. Two flushes for the whole group where ``move(_:to:record:durable:)``
+  /// pays three fsyncs per job. A crash anywhere leaves each job in its old state or its new one (both
+  /// files: the later state is the true one, as for a single move); when it returns, every job is durably
+  /// in its target state.
+  public func commitMoves(
+    _ moves: [(job: Job, target: JobState, record: JobRecord)], alsoFlush: [DirectoryHandle]
+  )
+    throws -> [Job]
+  {
+    for move in moves where !move.job.state.canMove(to: move.target) {
+      throw IllegalTransition(id: move.job.id, from: move.job.state, to: move.target)
+    }
+    var group = GroupWrite()
+    do {
+      for move in moves {
+        try group.add(
+          try Spool.encode(move.record), as: Spool.fileName(move.job.id), in: folder(move.target), mode: 0o600
+        )
+      }
+      try group.commit(fileSystems: [root] + alsoFlush)
+    } catch {
+      group.discard()
+      throw error
+    }
+    // Done; old files that cannot be retired now are retired by the next recovery.
+    for move in moves { try? folder(move.job.state).remove(Spool.fileName(move.job.id)) }
+    CrashPoint.reached("group-retired")
+    return moves.map { Job(record: $0.record, state: $0.target) }
   }
 
   /// Rewrites a job's record in its current state folder (progress, counters).
