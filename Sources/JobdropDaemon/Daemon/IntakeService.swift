@@ -96,20 +96,41 @@ public struct IntakeService: Service {
       }
       var passes: [String?: RequestIntake.Pass] = [:]
       var pendingEntries = Set(entries)
+      // Claims are made durable in groups: when a group is full and at the end of the pass; the runners
+      // see a job once its claim is committed.
+      let group = ClaimGroup()
+      func commit() {
+        let takers = group.takers
+        var undone = RequestIntake.Pass()
+        if RequestIntake.commit(group, store: intakes.store, into: &undone) {
+          runners.wake()
+          return
+        }
+        // Undone (their requests stay in the inbox): looked at again after the claim retry time.
+        for (intake, name) in takers {
+          waiting[Entry(partner: intake.partner, name: name)] =
+            ConditionLock.monotonicMilliseconds() + RequestIntake.claimRetryMilliseconds
+          passes[intake.partner]?.retiring[name] = nil
+        }
+      }
       while let entry = pendingEntries.popFirst() {
         // A long backlog is not a reason to ignore SIGTERM: what is not claimed stays in the inbox and
         // is picked up at the next start.
-        if mailbox.control.isStopped { return }
+        if mailbox.control.isStopped {
+          commit()
+          return
+        }
         guard let intake = intakes.intake(for: entry.partner) else { continue }
         let writer: RequestIntake.Writer =
           writers.contains(entry) ? .writing : finished.contains(entry) ? .done : .unknown
         let before = passes[entry.partner]?.claimed.count ?? 0
-        intake.take(entry.name, into: &passes[entry.partner, default: RequestIntake.Pass()], writer: writer)
-        if (passes[entry.partner]?.claimed.count ?? 0) > before {
-          waiting[entry] = nil
-          runners.wake()
-        }
+        intake.take(
+          entry.name, into: &passes[entry.partner, default: RequestIntake.Pass()], writer: writer,
+          group: group)
+        if (passes[entry.partner]?.claimed.count ?? 0) > before { waiting[entry] = nil }
+        if group.isFull { commit() }
       }
+      commit()
       for (partner, pass) in passes {
         for (name, retry) in pass.waiting.merging(pass.retiring, uniquingKeysWith: min) {
           waiting[Entry(partner: partner, name: name)] =

@@ -12,7 +12,7 @@ import Logging
 public final class IntakeSet: @unchecked Sendable {
   /// The inbox folder.
   public let root: Inbox
-  let store: JobStore
+  public let store: JobStore
   let parser: RequestParser
   let settleMilliseconds: Int64
   let graceMilliseconds: Int64
@@ -93,10 +93,13 @@ public final class IntakeSet: @unchecked Sendable {
 
   /// Looks at every request in every folder once (see ``RequestIntake/scan()``). The names in the pass's
   /// `waiting` and `retiring` may come from several folders: use it for its times.
+  /// The claims of a pass are made durable in groups (``ClaimGroup``), all of them before it returns.
   public func scan() throws(FileSystemError) -> RequestIntake.Pass {
     var pass = RequestIntake.Pass()
+    let group = ClaimGroup()
     for (_, intake) in all {
-      let one = try intake.scan()
+      var one = try intake.scan(group: group)
+      RequestIntake.commit(group, store: store, into: &one)
       pass.claimed += one.claimed
       pass.waiting.merge(one.waiting) { min($0, $1) }
       pass.retiring.merge(one.retiring) { min($0, $1) }

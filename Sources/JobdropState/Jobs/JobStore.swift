@@ -247,6 +247,73 @@ public final class JobStore: @unchecked Sendable {
     return job
   }
 
+  /// Takes a request into `group` (see ``ClaimGroup``): its files are written as temp files and the job
+  /// counts at once for ``activeCount(partner:)`` and ``liveJob(partner:idempotencyKey:)``, but it is
+  /// queued and published only by ``commitClaims(_:)``.
+  @discardableResult
+  public func stageClaim(_ record: JobRecord, state: JobState, bytes: [UInt8], into group: ClaimGroup) throws
+    -> Job
+  {
+    var record = record
+    let (queue, enabled) = lock.withLock { (webhooks, hasWebhook) }
+    let delivery =
+      state == .failed ? try prepareEvent(&record, state: .failed, queue: queue, hasWebhook: enabled) : nil
+    do {
+      try spool.stageClaim(record, state: state, bytes: bytes, in: &group.writes)
+    } catch {
+      if let delivery { try? webhooks?.remove(delivery.id) }
+      throw error
+    }
+    let job = Job(record: record, state: state)
+    lock.withLock {
+      jobs[job.id] = job
+      if state == .pending {
+        active[record.partner, default: 0] += 1
+        trackKey(of: job)
+      }
+    }
+    group.jobs.append((job, delivery))
+    return job
+  }
+
+  /// Makes a group's claims durable together, then queues and publishes them. On a failure every claim
+  /// of the group is undone (its temp files removed, the table as before) and the error thrown: the
+  /// requests are still in the inbox.
+  public func commitClaims(_ group: ClaimGroup) throws {
+    guard !group.isEmpty else { return }
+    defer { group.clear() }
+    do {
+      try group.writes.commit(fileSystems: [spool.root])
+    } catch {
+      group.writes.discard()
+      lock.withLock {
+        for (job, delivery) in group.jobs {
+          try? spool.remove(job)  // the files a partial commit renamed into place
+          jobs[job.id] = nil
+          if job.state == .pending {
+            active[job.record.partner, default: 1] -= 1
+            if let key = job.record.request?.idempotencyKey,
+              liveKeys[LiveKey(partner: job.record.partner, key: key)] == job.id
+            {
+              liveKeys[LiveKey(partner: job.record.partner, key: key)] = nil
+            }
+          }
+          if let delivery { try? webhooks?.remove(delivery.id) }
+        }
+      }
+      throw error
+    }
+    let handler = lock.withLock {
+      for (job, _) in group.jobs {
+        if job.state == .pending { pending.insert(job) }
+        publishLocked(job)
+        markDirty(job.record.partner)
+      }
+      return deliveryHandler
+    }
+    for case (_, let delivery?) in group.jobs { handler?(delivery) }
+  }
+
   private func claimLocked(_ record: JobRecord, state: JobState) -> Job {
     let job = Job(record: record, state: state)
     jobs[job.id] = job

@@ -69,12 +69,28 @@ public final class RequestIntake: @unchecked Sendable {
   }
 
   /// Looks at every request in the inbox once. Throws only when the inbox itself cannot be listed.
-  public func scan() throws(FileSystemError) -> Pass {
+  public func scan(group: ClaimGroup? = nil) throws(FileSystemError) -> Pass {
     var pass = Pass()
     for name in try inbox.requestNames() {
-      take(name, into: &pass)
+      take(name, into: &pass, group: group)
+      if let group, group.isFull { RequestIntake.commit(group, store: store, into: &pass) }
     }
     return pass
+  }
+
+  /// Commits a group of claims (``JobStore/commitClaims(_:)``); if that fails, each claim is undone by the
+  /// intake that took it (its request stays in the inbox) and reported in `pass`. Returns whether the
+  /// claims were committed.
+  @discardableResult
+  public static func commit(_ group: ClaimGroup, store: JobStore, into pass: inout Pass) -> Bool {
+    let takers = group.takers
+    do {
+      try store.commitClaims(group)
+      return true
+    } catch {
+      for (intake, name) in takers { intake.claimFailed(name, because: error, into: &pass) }
+      return false
+    }
   }
 
   /// What is known of a request's writer, from the watcher's events.
@@ -88,14 +104,21 @@ public final class RequestIntake: @unchecked Sendable {
   }
 
   /// How long a request whose claim failed (a full or failing disk) waits before it is tried again.
-  static let claimRetryMilliseconds: Int64 = 1000
+  public static let claimRetryMilliseconds: Int64 = 1000
 
   /// Looks at one inbox entry; ignores names that are not requests.
   ///
   /// Never throws: whatever a partner does to the entry meanwhile (delete, rename, replace, truncate, turn
   /// it into a directory) means the request is gone or will be seen again, and a claim the disk refuses
   /// (`ENOSPC`, `EIO`) is retried after ``claimRetryMilliseconds``: the request stays in the inbox.
-  public func take(_ name: FileName, into pass: inout Pass, writer: Writer = .unknown) {
+  ///
+  /// With a `group`, a new job's claim is staged in it (see ``ClaimGroup``): the caller commits the group
+  /// (``JobStore/commitClaims(_:)``) before it looks at the request again, and tells this intake of a
+  /// failed commit (``claimFailed(_:into:)``). The claimed file is then taken away at its next look after
+  /// its grace time, as always.
+  public func take(
+    _ name: FileName, into pass: inout Pass, writer: Writer = .unknown, group: ClaimGroup? = nil
+  ) {
     guard InboxEntryKind(name) == .request, writer != .writing else { return }
     // A partner no longer in the partners file: its inbox is not read any more.
     if let partner, partners?.partner(id: partner) == nil { return }
@@ -203,13 +226,23 @@ public final class RequestIntake: @unchecked Sendable {
     record.inboxClaim = InboxClaim(jobID: record.id, name: name, identity: pin.identity, sha256: sha256)
     let job: Job
     do {
-      job = try store.claim(record, state: state, bytes: kept)
+      if let group {
+        job = try store.stageClaim(record, state: state, bytes: kept, into: group)
+        group.taken(by: self, name: name)
+      } else {
+        job = try store.claim(record, state: state, bytes: kept)
+      }
     } catch {
       retryLater(name, because: "cannot claim the request", error, into: &pass)
       return
     }
     claims[name] = (record.inboxClaim!, ConditionLock.monotonicMilliseconds() + graceMilliseconds)
-    settleClaim(name, into: &pass)
+    if group == nil {
+      settleClaim(name, into: &pass)
+    } else {
+      // Not taken away before the group's commit: looked at again once its grace time is over.
+      pass.retiring[name] = Timestamp(milliseconds: Timestamp.now().milliseconds + graceMilliseconds)
+    }
     delayed.remove(name)
     pass.claimed.append(job)
     logger.info(
@@ -284,6 +317,14 @@ public final class RequestIntake: @unchecked Sendable {
     }
     claims.removeAll()
     return found
+  }
+
+  /// Undoes a claim whose group's commit failed: the request stays in the inbox and is tried again soon.
+  public func claimFailed(_ name: FileName, because error: any Error, into pass: inout Pass) {
+    claims[name] = nil
+    pass.retiring[name] = nil
+    pass.claimed.removeAll { $0.record.inboxClaim?.fileName == name }
+    retryLater(name, because: "cannot claim the request", error, into: &pass)
   }
 
   /// Leaves `name` in the inbox to be tried again soon; warns once per name until it is claimed.

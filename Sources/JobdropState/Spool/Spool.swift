@@ -71,6 +71,19 @@ public final class Spool: Sendable {
     CrashPoint.reached("claimed")
   }
 
+  /// Writes a claim's request copy and status file as temp files of `group` (see ``claim(_:state:bytes:)``
+  /// for the layout): the group's commit renames the request copy first, then the status file, after
+  /// one flush has made both durable. A crash before that leaves temp files, which recovery removes, and
+  /// the request in the inbox.
+  public func stageClaim(_ record: JobRecord, state: JobState, bytes: [UInt8], in group: inout GroupWrite)
+    throws
+  {
+    precondition(state == .pending || state == .failed)
+    let file = Spool.fileName(record.id)
+    try group.add(bytes, as: file, in: requests, mode: 0o600)
+    try group.add(try Spool.encode(record), as: file, in: folder(state), mode: 0o600)
+  }
+
   /// What retiring a claimed inbox file found.
   public enum Retirement: Sendable, Equatable {
     /// The claimed file was taken out of the inbox and deleted.
