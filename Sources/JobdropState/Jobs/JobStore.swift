@@ -621,7 +621,8 @@ public final class JobStore: @unchecked Sendable {
         for partner in indexDirty {
           do {
             let site = try sites.open(partner: partner)
-            documents.append((partner, site, site.indexDocuments()))
+            let rendered = site.indexDocuments { id in self.jobs[id].map(JobPage.row) }
+            documents.append((partner, site, rendered))
             indexDirty.remove(partner)
           } catch {
             unopened = error

@@ -159,8 +159,23 @@ public final class Outbox: @unchecked Sendable {
   /// `index.json` as its parts (each job's cached JSON between the brackets and commas: references, not
   /// copies, so a 100,000-job index is never assembled in memory) and `index.html`: every published job,
   /// newest first (the page holds the newest ``JobPage/pageRows``; its script loads the rest).
-  public func indexDocuments(at now: Timestamp = .now()) -> IndexDocuments {
+  ///
+  /// A job's page row is kept only while it is among the newest ``JobPage/pageRows``: past them it is
+  /// dropped (the page never shows it again unless the job changes, which makes a new one), so the memory
+  /// a job holds once it is old is its JSON alone. `row` makes a row again for a job that needs one.
+  public func indexDocuments(at now: Timestamp = .now(), row: (String) -> [UInt8]? = { _ in nil })
+    -> IndexDocuments
+  {
     let ordered = encoded.sorted { ($0.value.created, $0.key) > ($1.value.created, $1.key) }
+    var rows: [[UInt8]] = []
+    rows.reserveCapacity(min(ordered.count, JobPage.pageRows))
+    for (offset, entry) in ordered.enumerated() {
+      if offset < JobPage.pageRows {
+        rows.append(entry.value.row.isEmpty ? row(entry.key) ?? [] : entry.value.row)
+      } else if !entry.value.row.isEmpty {
+        encoded[entry.key]?.row = []
+      }
+    }
     var json: [[UInt8]] = []
     json.reserveCapacity(ordered.count * 2 + 2)
     json.append(Array(#"{"data":["#.utf8))
@@ -172,8 +187,7 @@ public final class Outbox: @unchecked Sendable {
     }
     json.append(Array("]}\n".utf8))
     let page = JobPage.render(
-      rows: ordered.prefix(JobPage.pageRows).map(\.value.row)[...], counts: counts, total: ordered.count,
-      partner: partner, at: now)
+      rows: rows[...], counts: counts, total: ordered.count, partner: partner, at: now)
     return IndexDocuments(json: json, page: page)
   }
 

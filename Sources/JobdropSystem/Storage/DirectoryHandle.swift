@@ -26,13 +26,20 @@ public final class DirectoryHandle: @unchecked Sendable {
 
   deinit { close(descriptor) }
 
-  /// Creates `path` and its missing parents with `mode`; an existing directory is fine.
+  /// Creates `path` and its missing parents with `mode`; an existing directory is fine. The folder itself
+  /// is tried first: its parents are only made (and `mkdir` only called once per level) when missing.
   public static func makeDirectories(_ path: String, mode: mode_t) throws(FileSystemError) {
+    if mkdir(path, mode) == 0 {
+      _ = chmod(path, mode)  // not narrowed by the umask
+      return
+    }
+    if errno == EEXIST { return }
+    guard errno == ENOENT else { throw FileSystemError(operation: "mkdir", path: path, errno: errno) }
     var prefix = path.hasPrefix("/") ? "/" : ""
     for part in path.split(separator: "/") {
       prefix += part
       if mkdir(prefix, mode) == 0 {
-        _ = chmod(prefix, mode)  // not narrowed by the umask
+        _ = chmod(prefix, mode)
       } else if errno != EEXIST {
         throw FileSystemError(operation: "mkdir", path: prefix, errno: errno)
       }
