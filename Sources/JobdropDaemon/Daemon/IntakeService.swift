@@ -128,7 +128,7 @@ public struct IntakeService: Service {
           entry.name, into: &passes[entry.partner, default: RequestIntake.Pass()], writer: writer,
           group: group)
         if (passes[entry.partner]?.claimed.count ?? 0) > before { waiting[entry] = nil }
-        if group.isFull { commit() }
+        if group.isDue { commit() }
       }
       commit()
       for (partner, pass) in passes {

@@ -11,6 +11,9 @@ import JobdropSystem
 public final class ClaimGroup {
   /// The most claims in one group (an intake commits a full group at once).
   public static let largest = 64
+  /// How long the first claim of a group waits for others before the group is committed: the head of a
+  /// long backlog starts running at once.
+  public static let dueMilliseconds: Int64 = 10
 
   var writes = GroupWrite()
   var jobs: [(job: Job, delivery: WebhookDelivery?)] = []
@@ -20,9 +23,17 @@ public final class ClaimGroup {
   public init() {}
 
   public var isEmpty: Bool { jobs.isEmpty }
-  public var isFull: Bool { jobs.count >= ClaimGroup.largest }
+  /// Full, or its first claim has waited ``dueMilliseconds``: commit it now.
+  public var isDue: Bool {
+    jobs.count >= ClaimGroup.largest
+      || (!jobs.isEmpty && ConditionLock.monotonicMilliseconds() - firstAt >= ClaimGroup.dueMilliseconds)
+  }
+  private var firstAt: Int64 = 0
 
-  func taken(by intake: RequestIntake, name: FileName) { takers.append((intake, name)) }
+  func taken(by intake: RequestIntake, name: FileName) {
+    if takers.isEmpty { firstAt = ConditionLock.monotonicMilliseconds() }
+    takers.append((intake, name))
+  }
 
   func clear() {
     writes = GroupWrite()

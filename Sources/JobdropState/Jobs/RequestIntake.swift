@@ -73,7 +73,7 @@ public final class RequestIntake: @unchecked Sendable {
     var pass = Pass()
     for name in try inbox.requestNames() {
       take(name, into: &pass, group: group)
-      if let group, group.isFull { RequestIntake.commit(group, store: store, into: &pass) }
+      if let group, group.isDue { RequestIntake.commit(group, store: store, into: &pass) }
     }
     return pass
   }
