@@ -64,7 +64,9 @@ import Testing
   @Test func aCutShortRequestIsRetriedUntilItSettlesThenFails() throws {
     let sandbox = try Sandbox(orders: 50)
     sandbox.drop("cut.json", "{\"data\": {\"type\": \"job\", \"job_ty")
-    let result = try sandbox.process(["--settle", "300ms"])
+    // Long enough that the first scan finds it still settling even on a loaded machine (with 300 ms, a
+    // CI run whose process started late found it settled already).
+    let result = try sandbox.process(["--settle", "3s"])
     #expect(result.stderr.contains("waiting for a cut-short request to settle"))
     let job = try sandbox.job(file: "cut.json")
     #expect(job["status"] as? String == "failed")
