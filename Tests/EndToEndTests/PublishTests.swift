@@ -204,6 +204,22 @@ import Testing
     #expect(comparison.report["objects"] as? Int ?? 0 >= 30 * 4 + 4, "\(comparison.report)")
   }
 
+  @Test func eachPartnersSiteIsPublishedUnderItsIdWithTheSameHeaders() throws {
+    let sandbox = try Sandbox(orders: 300)
+    let server = try S3Server(sandbox)
+    let options = try PartnersTests.serve(sandbox) + server.options(prefix: "exports")
+    try PartnersTests.drop(sandbox, "acme", "paid.json", PartnersTests.paidOrders)
+    try PartnersTests.drop(sandbox, "globex", "paid.json", PartnersTests.paidOrders)
+    try sandbox.process(options, environment: server.environment)
+    let comparison = try server.compare(sandbox, prefix: "exports")
+    #expect(comparison.equal, "\(comparison.report)")
+    #expect(sandbox.list("outbox/acme/files").count == 1)
+    #expect(sandbox.list("outbox/globex/files").count == 1)
+    // Each partner's export file, job document, file link, request document, index, page and error
+    // bodies; initech's empty site (index, page, error bodies).
+    #expect(comparison.report["objects"] as? Int == 8 + 8 + 4, "\(comparison.report)")
+  }
+
   @Test func processPublishesItsBatchAndExpiryDeletesFromTheBucket() throws {
     let sandbox = try Sandbox(orders: 300)
     let server = try S3Server(sandbox)
