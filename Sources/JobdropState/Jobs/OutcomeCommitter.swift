@@ -19,7 +19,7 @@ public final class OutcomeCommitter: @unchecked Sendable {
   /// After this long without a commit, a staged outcome is committed at once.
   public static let quietMilliseconds: Int64 = 5
   /// How long a job may run before its start is made durable and shown.
-  public static let confirmMilliseconds: Int64 = 5
+  public static let confirmMilliseconds: Int64 = 50
 
   let store: JobStore
   let logger: Logger
