@@ -22,18 +22,9 @@ import Testing
       let folder = sandbox.root + "/s3-\(self.port)-\(UUID().uuidString.prefix(8))"
       try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
       let credentials = folder + "/credentials"
-      let output = folder + "/stdout"
-      let waiter = try ChangeWaiter(folders: [folder])
-      pid = try Spawn.start(
-        "/usr/bin/env",
-        ["python3", PublishTests.script, "serve", "\(self.port)", bucket, credentials]
-          + (auth ? ["--auth"] : []),
-        directory: folder, stdoutPath: output, stderrPath: folder + "/stderr")
-      try #require(
-        waiter.wait(timeout: 60) {
-          (try? String(contentsOfFile: output, encoding: .utf8))?.contains("listening") == true
-        },
-        "moto did not start: \((try? String(contentsOfFile: folder + "/stderr", encoding: .utf8)) ?? "")")
+      pid = try Spawn.startListening(
+        script: "Publishing/bucket.py",
+        ["serve", "\(self.port)", bucket, credentials] + (auth ? ["--auth"] : []), in: folder, what: "moto")
       let words = try String(contentsOfFile: credentials, encoding: .utf8).split(separator: " ")
       key = String(words[0])
       secret = String(words[1]).trimmingCharacters(in: .whitespacesAndNewlines)

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// Runs a program (by absolute path; it inherits the working directory) with `posix_spawn` and waits
 /// for it with `waitpid`: stdin from /dev/null, stdout and
@@ -30,6 +31,26 @@ enum Spawn {
     var pid: pid_t = 0
     let result = posix_spawn(&pid, tool, &actions, nil, argv, env)
     guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EINVAL) }
+    return pid
+  }
+
+  /// Starts a Python helper of the tests (`Tests/<script>`) in `folder` and waits until it prints
+  /// `listening`; returns its pid. Stop it with SIGKILL: the test process may ignore SIGTERM, and a
+  /// child inherits that.
+  static func startListening(script: String, _ arguments: [String], in folder: String, what: String) throws
+    -> pid_t
+  {
+    let output = folder + "/stdout"
+    let waiter = try ChangeWaiter(folders: [folder])
+    let path = NginxTests.repository.appendingPathComponent("Tests/" + script).path
+    let pid = try start(
+      "/usr/bin/env", ["python3", path] + arguments, directory: folder, stdoutPath: output,
+      stderrPath: folder + "/stderr")
+    try #require(
+      waiter.wait(timeout: 60) {
+        (try? String(contentsOfFile: output, encoding: .utf8))?.contains("listening") == true
+      },
+      "\(what) did not start: \((try? String(contentsOfFile: folder + "/stderr", encoding: .utf8)) ?? "")")
     return pid
   }
 

@@ -22,18 +22,9 @@ import Testing
       let folder = sandbox.root + "/\(name)"
       try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
       log = folder + "/events.jsonl"
-      let script = NginxTests.repository.appendingPathComponent("Tests/Webhooks/receiver.py").path
-      let output = folder + "/stdout"
-      let waiter = try ChangeWaiter(folders: [folder])
-      pid = try Spawn.start(
-        "/usr/bin/env", ["python3", script, "\(self.port)", self.secret, log] + options, directory: folder,
-        stdoutPath: output, stderrPath: folder + "/stderr")
-      try #require(
-        waiter.wait(timeout: 30) {
-          (try? String(contentsOfFile: output, encoding: .utf8))?.contains("listening") == true
-        },
-        "the receiver did not start: \((try? String(contentsOfFile: folder + "/stderr", encoding: .utf8)) ?? "")"
-      )
+      pid = try Spawn.startListening(
+        script: "Webhooks/receiver.py", ["\(self.port)", self.secret, log] + options, in: folder,
+        what: "the receiver")
     }
 
     deinit { stop() }
