@@ -23,3 +23,10 @@ static const int jobdrop_O_PATH = O_PATH;
 static inline int jobdrop_syncfs(int fd) {
   return syncfs(fd);
 }
+
+#include <malloc.h>
+
+/// malloc_trim(3): give the heap's free memory back to the system.
+static inline int jobdrop_malloc_trim(void) {
+  return malloc_trim(0);
+}

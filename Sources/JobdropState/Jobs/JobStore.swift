@@ -7,7 +7,9 @@ import Logging
 
 /// The live jobs, in memory and on disk: every state change goes to the spool first, then to the outbox.
 ///
-/// Holds the one in-memory table of jobs, loaded from the spool at start. After each call the spool is
+/// Holds the one in-memory table of jobs, loaded from the spool at start: live jobs whole, finished ones as
+/// a ``FinishedJob`` (what listing, cancel and expiry need; the rest is read back from the spool), so the
+/// memory a job holds once it has finished is small and flat. After each call the spool is
 /// durable and the job's own documents are published; `index.json` is rendered by ``publishIndex(force:)``,
 /// which the outbox renderer calls as soon as ``onIndexChange(_:)`` tells it an index is out of date:
 /// the first change after a quiet spell renders at once, and after a render that took *t* the next waits
@@ -19,7 +21,10 @@ public final class JobStore: @unchecked Sendable {
   /// The sites jobs are published in (one per partner with `--partners`).
   public let sites: OutboxSites
   let logger: Logger
-  private(set) var jobs: [String: Job] = [:]
+  /// The pending and started jobs (and claims staged in a group), whole.
+  private var jobs: [String: Job] = [:]
+  /// The finished jobs.
+  private var finishedJobs: [String: FinishedJob] = [:]
   private var pending = FairQueue()
   /// How many jobs of each partner are pending or started.
   private var active: [String?: Int] = [:]
@@ -50,6 +55,13 @@ public final class JobStore: @unchecked Sendable {
   private struct LiveKey: Hashable {
     var partner: String?
     var key: String
+  }
+
+  /// A finished job as the table keeps it.
+  private struct FinishedJob {
+    var state: JobState
+    var partner: String?
+    var createdAt: Timestamp
   }
 
   /// The error of a cancelled job.
@@ -84,10 +96,43 @@ public final class JobStore: @unchecked Sendable {
   public func recover(_ spoolLock: SpoolLock, inbox: Inbox, folders: [String?: Inbox]) throws {
     try lock.withLock { try recoverLocked(spoolLock, inbox: inbox, folders: folders) }
     try? publishIndex(force: true)
+    // Reading every status file and document left the heap full of freed blocks: give them back.
+    Heap.trim()
   }
 
   private func recoverLocked(_ spoolLock: SpoolLock, inbox: Inbox, folders: [String?: Inbox]) throws {
-    let recovery = try spool.recover(spoolLock, returningRequestsTo: inbox.directory)
+    var tidied = Set<String?>()
+    for (partner, site) in sites.opened {
+      tidied.insert(partner)
+      tidy(site)
+    }
+    // Claimed files a stopped process left in the inbox (their grace time is over), with the newest job
+    // claimed from each name.
+    let present = folders.mapValues { Set((try? $0.requestNames()) ?? []) }
+    var claims: [String?: [FileName: (created: Timestamp, claim: InboxClaim)]] = [:]
+    var cutShort: [Job] = []
+    let recovery = try spool.recover(spoolLock, returningRequestsTo: inbox.directory) { job in
+      if job.state != .failed {
+        do {
+          let site = try sites.site(for: job)
+          if tidied.insert(job.record.partner).inserted { tidy(site) }
+          tidy(site, job: job.id)
+        } catch {
+          logger.warning("cannot tidy the outbox; going on", metadata: ["error": "\(error)"])
+        }
+      }
+      if let claim = job.record.inboxClaim, present[job.record.partner]?.contains(claim.fileName) == true,
+        (claims[job.record.partner]?[claim.fileName]?.created).map({ $0 < job.record.createdAt }) ?? true
+      {
+        claims[job.record.partner, default: [:]][claim.fileName] = (job.record.createdAt, claim)
+      }
+      // Moved only once the spool is read: recovery hands each job on as it reads it.
+      if job.state == .started {
+        cutShort.append(job)
+      } else {
+        tableLocked(job)
+      }
+    }
     for (path, reason) in recovery.quarantined {
       logger.error(
         "status file damaged; moved to the spool's damaged/ folder",
@@ -98,54 +143,64 @@ public final class JobStore: @unchecked Sendable {
         "the request of a damaged job was put back into the inbox to run again",
         metadata: ["request.file": "\(name.display)"])
     }
-    var unfinished: [String?: [String]] = [:]
-    for (partner, _) in sites.opened { unfinished[partner] = [] }
-    for job in recovery.jobs where job.state != .failed {
-      unfinished[job.record.partner, default: []].append(job.id)
-    }
-    for (partner, ids) in unfinished {
-      do {
-        try sites.open(partner: partner).removeTemporaryFiles(jobs: ids)
-      } catch {
-        logger.warning("cannot tidy the outbox; going on", metadata: ["error": "\(error)"])
-      }
-    }
-    // Claimed files a stopped process left in the inbox (their grace time is over): gone if unchanged.
     for (partner, folder) in folders {
-      let present = Set((try? folder.requestNames()) ?? [])
-      var claims: [FileName: InboxClaim] = [:]
-      for job in recovery.jobs.sorted(by: { $0.record.createdAt < $1.record.createdAt })
-      where job.record.partner == partner {
-        if let claim = job.record.inboxClaim, present.contains(claim.fileName) {
-          claims[claim.fileName] = claim
-        }
-      }
-      for (name, claim) in claims {
-        if case .newUpload(let kept) = spool.retire(name, from: folder.directory, as: claim) {
+      for (name, claim) in claims[partner] ?? [:] {
+        if case .newUpload(let kept) = spool.retire(name, from: folder.directory, as: claim.claim) {
           logger.info(
             "a new upload under a claimed name is left to be claimed",
             metadata: ["request.file": "\(kept.display)"])
         }
       }
     }
-    for var job in recovery.jobs {
-      if job.state == .started {
-        var record = job.record
-        record.updatedAt = .now()
-        record.rows = nil
-        job = try spool.move(job, to: .pending, record: record)
-        logger.notice("job was cut short; it will run again", metadata: ["job.id": "\(job.id)"])
-      }
-      jobs[job.id] = job
-      if job.state == .pending { pending.insert(job) }
-      if !job.state.isFinal {
-        active[job.record.partner, default: 0] += 1
-        trackKey(of: job)
-      }
-      publishLocked(job, unlessUnchanged: true)
-      markDirty(job.record.partner)
+    for var job in cutShort {
+      var record = job.record
+      record.updatedAt = .now()
+      record.rows = nil
+      job = try spool.move(job, to: .pending, record: record)
+      logger.notice("job was cut short; it will run again", metadata: ["job.id": "\(job.id)"])
+      tableLocked(job)
     }
     for (partner, _) in sites.opened { markDirty(partner) }
+  }
+
+  /// Puts a recovered job in the table and the queues and republishes its documents.
+  private func tableLocked(_ job: Job) {
+    storeLocked(job)
+    if job.state == .pending { pending.insert(job) }
+    if !job.state.isFinal {
+      active[job.record.partner, default: 0] += 1
+      trackKey(of: job)
+    }
+    publishLocked(job, unlessUnchanged: true)
+    markDirty(job.record.partner)
+  }
+
+  /// Removes the temp files a killed process left in `site` (in job `id`'s folders, with an id); a site
+  /// that cannot be tidied now is left as it is.
+  private func tidy(_ site: Outbox, job id: String? = nil) {
+    do {
+      if let id { try site.removeTemporaryFiles(job: id) } else { try site.removeTemporaryFiles() }
+    } catch {
+      logger.warning("cannot tidy the outbox; going on", metadata: ["error": "\(error)"])
+    }
+  }
+
+  /// Puts `job` in the table: whole while it is live, as a ``FinishedJob`` once it has finished.
+  private func storeLocked(_ job: Job) {
+    if job.state.isFinal {
+      jobs[job.id] = nil
+      finishedJobs[job.id] = FinishedJob(
+        state: job.state, partner: job.record.partner, createdAt: job.record.createdAt)
+    } else {
+      jobs[job.id] = job
+    }
+  }
+
+  /// The job `id`, whole: a finished one is read back from the spool.
+  private func lookupLocked(_ id: String) -> Job? {
+    if let job = jobs[id] { return job }
+    guard finishedJobs[id] != nil else { return nil }
+    return spool.reader.job(id: id)
   }
 
   /// Publishes a job's documents; one that cannot be written now is remembered and retried by
@@ -168,7 +223,7 @@ public final class JobStore: @unchecked Sendable {
   public func republish() -> Int {
     lock.withLock {
       for id in unpublished {
-        guard let job = jobs[id] else {
+        guard let job = lookupLocked(id) else {
           unpublished.remove(id)
           continue
         }
@@ -179,14 +234,11 @@ public final class JobStore: @unchecked Sendable {
     }
   }
 
-  /// All jobs, in no particular order.
-  public var all: [Job] { lock.withLock { Array(jobs.values) } }
-
   /// How many of `partner`'s jobs are pending or started now.
   public func activeCount(partner: String?) -> Int { lock.withLock { active[partner] ?? 0 } }
 
-  /// The job with `id`, as the store has it now.
-  public func job(id: String) -> Job? { lock.withLock { jobs[id] } }
+  /// The job with `id`, as the store has it now (a finished one as the spool has it).
+  public func job(id: String) -> Job? { lock.withLock { lookupLocked(id) } }
 
   /// Takes the pending job created first, if any, and moves it to `started` (one attempt more).
   ///
@@ -288,7 +340,7 @@ public final class JobStore: @unchecked Sendable {
       group.writes.discard()
       lock.withLock {
         for (job, delivery) in group.jobs {
-          try? spool.remove(job)  // the files a partial commit renamed into place
+          try? spool.remove(job.id, in: job.state)  // the files a partial commit renamed into place
           jobs[job.id] = nil
           if job.state == .pending {
             active[job.record.partner, default: 1] -= 1
@@ -304,7 +356,9 @@ public final class JobStore: @unchecked Sendable {
       throw error
     }
     let handler = lock.withLock {
-      for (job, _) in group.jobs {
+      for (staged, _) in group.jobs {
+        let job = jobs[staged.id] ?? staged  // with the aliases added meanwhile
+        storeLocked(job)
         if job.state == .pending { pending.insert(job) }
         publishLocked(job)
         markDirty(job.record.partner)
@@ -316,7 +370,7 @@ public final class JobStore: @unchecked Sendable {
 
   private func claimLocked(_ record: JobRecord, state: JobState) -> Job {
     let job = Job(record: record, state: state)
-    jobs[job.id] = job
+    storeLocked(job)
     if state == .pending {
       pending.insert(job)
       active[record.partner, default: 0] += 1
@@ -391,7 +445,7 @@ public final class JobStore: @unchecked Sendable {
     let target = moved.state
     let record = moved.record
     if let delivery { deliveryHandler?(delivery) }
-    jobs[moved.id] = moved
+    storeLocked(moved)
     if target == .pending { pending.insert(moved) }
     if target.isFinal && !job.state.isFinal {
       active[record.partner, default: 1] -= 1
@@ -428,6 +482,9 @@ public final class JobStore: @unchecked Sendable {
   /// job is no such job.
   public func cancel(id: String, partner: String?) throws -> CancelResult {
     let (result, handler): (CancelResult, (@Sendable (String) -> Void)?) = try lock.withLock {
+      if let finished = finishedJobs[id] {
+        return (finished.partner == partner ? .alreadyFinished : .noSuchJob, nil)
+      }
       guard let job = jobs[id], job.record.partner == partner else { return (.noSuchJob, nil) }
       switch job.state {
       case .success, .failed:
@@ -467,11 +524,11 @@ public final class JobStore: @unchecked Sendable {
   /// durably: the name is kept in the job's record and its documents are republished.
   public func addAlias(_ name: String, to job: Job) throws -> Job {
     try lock.withLock {
-      guard var current = jobs[job.id] else { return job }
+      guard var current = lookupLocked(job.id) else { return job }
       if current.record.requestAliases?.contains(name) != true {
         current.record.requestAliases = (current.record.requestAliases ?? []) + [name]
         try spool.update(current)
-        jobs[current.id] = current
+        storeLocked(current)
       }
       publishLocked(current)
       return current
@@ -523,7 +580,7 @@ public final class JobStore: @unchecked Sendable {
     }
     return lock.withLock {
       deliveries.filter { delivery in
-        guard let job = jobs[delivery.jobID], job.state.isFinal, delivery.type == "job.\(job.state.rawValue)"
+        guard let state = finishedJobs[delivery.jobID]?.state, delivery.type == "job.\(state.rawValue)"
         else {
           try? queue.remove(delivery.id)
           return false
@@ -537,7 +594,7 @@ public final class JobStore: @unchecked Sendable {
   /// `updated_at`; nothing for a job that has expired meanwhile.
   public func recordWebhook(_ status: WebhookStatus, jobID: String) {
     lock.withLock {
-      guard var job = jobs[jobID] else { return }
+      guard var job = lookupLocked(jobID) else { return }
       job.record.webhook = status
       do {
         try spool.update(job)
@@ -546,7 +603,7 @@ public final class JobStore: @unchecked Sendable {
           "cannot record the webhook's status in the spool",
           metadata: ["job.id": "\(jobID)", "error": "\(error)"])
       }
-      jobs[jobID] = job
+      storeLocked(job)
       publishLocked(job)
       markDirty(job.record.partner)
     }
@@ -561,21 +618,21 @@ public final class JobStore: @unchecked Sendable {
   private func expireLocked(now: Timestamp) throws -> Int {
     let cutoff = now.adding(seconds: -sites.ttl)
     var removed = 0
-    for job in jobs.values where job.state.isFinal && job.record.createdAt <= cutoff {
+    for (id, job) in finishedJobs where job.createdAt <= cutoff {
       do {
-        try sites.site(for: job).remove(id: job.id)
+        try sites.open(partner: job.partner).remove(id: id)
         CrashPoint.reached("mid-expiry")
-        try spool.remove(job)
+        try spool.remove(id, in: job.state)
       } catch {
         // Tried again at the next sweep; the job stays listed until then.
-        logger.warning("cannot expire the job yet", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+        logger.warning("cannot expire the job yet", metadata: ["job.id": "\(id)", "error": "\(error)"])
         continue
       }
-      jobs[job.id] = nil
-      unpublished.remove(job.id)
-      markDirty(job.record.partner)
+      finishedJobs[id] = nil
+      unpublished.remove(id)
+      markDirty(job.partner)
       removed += 1
-      logger.info("job expired", metadata: ["job.id": "\(job.id)"])
+      logger.info("job expired", metadata: ["job.id": "\(id)"])
     }
     return removed
   }
@@ -621,7 +678,7 @@ public final class JobStore: @unchecked Sendable {
         for partner in indexDirty {
           do {
             let site = try sites.open(partner: partner)
-            let rendered = site.indexDocuments { id in self.jobs[id].map(JobPage.row) }
+            let rendered = site.indexDocuments { id in self.lookupLocked(id).map(JobPage.row) }
             documents.append((partner, site, rendered))
             indexDirty.remove(partner)
           } catch {

@@ -256,20 +256,25 @@ public final class Outbox: @unchecked Sendable {
     }
   }
 
-  /// Removes temp files a killed process left behind: in the site's root, `jobs/`, `requests/`, and the
-  /// `jobs/<id>/` and `files/<id>/` folders of `ids` (jobs that were running or had succeeded). Only call
-  /// while holding the spool lock.
-  public func removeTemporaryFiles(jobs ids: [String]) throws {
-    var folders = [root, jobsFolder, requestsFolder]
-    for id in ids where JobID.isValid(id) {
-      for parent in [jobsFolder, filesFolder] where try parent.status(of: FileName(id)) != nil {
-        folders.append(try parent.subdirectory(id))
-      }
+  /// Removes temp files a killed process left behind in the site's root, `jobs/` and `requests/`. Only
+  /// call while holding the spool lock.
+  public func removeTemporaryFiles() throws {
+    for folder in [root, jobsFolder, requestsFolder] { try Outbox.removeTemporaryFiles(in: folder) }
+  }
+
+  /// Removes temp files a killed process left behind in job `id`'s `jobs/<id>/` and `files/<id>/` folders
+  /// (a job that was running or had succeeded), opening one folder at a time. Only call while holding the
+  /// spool lock.
+  public func removeTemporaryFiles(job id: String) throws {
+    guard JobID.isValid(id) else { return }
+    for parent in [jobsFolder, filesFolder] where try parent.status(of: FileName(id)) != nil {
+      try Outbox.removeTemporaryFiles(in: try parent.subdirectory(id))
     }
-    for folder in folders {
-      for name in try folder.entries() where name.hasPrefix(AtomicWriter.temporaryPrefix) {
-        try folder.remove(name)
-      }
+  }
+
+  private static func removeTemporaryFiles(in folder: DirectoryHandle) throws {
+    for name in try folder.entries() where name.hasPrefix(AtomicWriter.temporaryPrefix) {
+      try folder.remove(name)
     }
   }
 

@@ -212,27 +212,25 @@ public final class Spool: Sendable {
   }
 
   /// Forgets a finished job: its status file and its request.
-  public func remove(_ job: Job) throws(FileSystemError) {
-    let file = Spool.fileName(job.id)
-    try folder(job.state).remove(file)
+  public func remove(_ id: String, in state: JobState) throws(FileSystemError) {
+    let file = Spool.fileName(id)
+    try folder(state).remove(file)
     try requests.remove(file)
-    try folder(job.state).sync()
+    try folder(state).sync()
   }
 
   // MARK: Recovery
 
   /// What recovery found and did.
   public struct Recovery: Sendable {
-    /// Every job in the spool, in its latest state.
-    public var jobs: [Job] = []
     /// Status files that could not be read, now in `damaged/`: the path each was at and why.
     public var quarantined: [(path: String, reason: String)] = []
     /// Requests of quarantined jobs put back into the inbox (under these names) to be claimed anew.
     public var returned: [FileName] = []
   }
 
-  /// Every job in the spool, after undoing what a crash cut short. Only the holder of the spool's lock can
-  /// call it: it deletes.
+  /// Hands `each` every job in the spool, in its latest state, after undoing what a crash cut short.
+  /// Only the holder of the spool's lock can call it: it deletes.
   ///
   /// - a status file whose request never reached `requests/` (an unfinished claim) is removed;
   /// - a job with status files in two states (an unfinished move) keeps the later one;
@@ -241,17 +239,27 @@ public final class Spool: Sendable {
   /// - a status file that cannot be read is moved to `damaged/`; its request, when it is still there and
   ///   no other status file holds the job, goes back to `inbox` as `recovered-<id>.json` and is claimed
   ///   as a new job.
-  public func recover(_ lock: SpoolLock, returningRequestsTo inbox: DirectoryHandle) throws -> Recovery {
+  ///
+  /// Jobs are read one at a time and handed on, never held together: what it keeps is each job's file
+  /// name and state, so a spool of 100,000 jobs is recovered in a few megabytes.
+  public func recover(
+    _ lock: SpoolLock, returningRequestsTo inbox: DirectoryHandle, each: (Job) throws -> Void
+  ) throws -> Recovery {
     precondition(lock.spoolPath == root.path, "the lock is not this spool's")
     var recovery = Recovery()
-    var latest: [String: Job] = [:]
-    var damagedNames: [FileName: JobState] = [:]
+    /// The state each job is in: the latest state holding a readable status file.
+    var live: [FileName: JobState] = [:]
+    var damagedNames = Set<FileName>()
     let requestNames = Set(try requests.entries())
-    for state in JobState.allCases {
+    for state in JobState.allCases.reversed() {
       let directory = folder(state)
       for name in try directory.entries() {
         guard !name.hasPrefix(AtomicWriter.temporaryPrefix), requestNames.contains(name) else {
           try directory.remove(name)
+          continue
+        }
+        if live[name] != nil {
+          try directory.remove(name)  // an earlier state of a job whose move was cut short
           continue
         }
         switch reader.read(name, in: directory) {
@@ -259,16 +267,15 @@ public final class Spool: Sendable {
         case .damaged(let reason):
           try directory.rename(name, to: damaged, as: name)
           recovery.quarantined.append((directory.display(name), reason))
-          damagedNames[name] = state
+          damagedNames.insert(name)
         case .record(let record):
-          if let earlier = latest[record.id] { try folder(earlier.state).remove(name) }
-          latest[record.id] = Job(record: record, state: state)
+          live[name] = state
+          try each(Job(record: record, state: state))
         }
       }
     }
-    let live = Set(latest.keys.map(Spool.fileName))
-    for name in requestNames where !live.contains(name) {
-      if name.hasPrefix(AtomicWriter.temporaryPrefix) || damagedNames[name] == nil {
+    for name in requestNames where live[name] == nil {
+      if name.hasPrefix(AtomicWriter.temporaryPrefix) || !damagedNames.contains(name) {
         try requests.remove(name)
         continue
       }
@@ -280,7 +287,12 @@ public final class Spool: Sendable {
     // A retirement a crash cut short: the claimed file is deleted; anything else goes back to the inbox.
     for name in try retiring.entries() {
       let id = String(decoding: name.bytes.prefix(36), as: UTF8.self)
-      let claim = latest[id]?.record.inboxClaim
+      var claim: InboxClaim?
+      if JobID.isValid(id), let state = live[Spool.fileName(id)],
+        case .record(let record) = reader.read(Spool.fileName(id), in: folder(state))
+      {
+        claim = record.inboxClaim
+      }
       let bytes = try? FileReader.read(name, in: retiring, limit: RequestParser.maximumSize + 1)
       if let claim, bytes.map({ SHA256Digest.hex(of: $0) }) == claim.sha256 {
         try retiring.remove(name)
@@ -294,7 +306,6 @@ public final class Spool: Sendable {
     try damaged.sync()
     try requests.sync()
     if !recovery.returned.isEmpty { try inbox.sync() }
-    recovery.jobs = Array(latest.values)
     return recovery
   }
 

@@ -48,7 +48,8 @@ import Testing
       atPath: directory.file("jobs/\(id)"), withIntermediateDirectories: true)
     directory.write("x", to: "jobs/\(id)/.tmp-1-2-file.json")
     directory.write("x", to: ".tmp-1-3-index.json")
-    try outbox.removeTemporaryFiles(jobs: [id])
+    try outbox.removeTemporaryFiles()
+    try outbox.removeTemporaryFiles(job: id)
     #expect(directory.list("jobs/\(id)") == [])
     #expect(!directory.list("").contains(".tmp-1-3-index.json"))
   }

@@ -24,11 +24,15 @@ import Testing
     return FileIdentity(info)
   }
 
-  /// Recovery as the lock's holder does it.
-  func recover(_ directory: TemporaryDirectory, _ spool: Spool) throws -> Spool.Recovery {
+  /// Recovery as the lock's holder does it, with the jobs it handed on.
+  func recover(_ directory: TemporaryDirectory, _ spool: Spool) throws -> (
+    jobs: [Job], quarantined: [(path: String, reason: String)], returned: [FileName]
+  ) {
     let lock = try spool.lock()
     let inbox = try Inbox(path: directory.file("inbox"))
-    return try spool.recover(lock, returningRequestsTo: inbox.directory)
+    var jobs: [Job] = []
+    let recovery = try spool.recover(lock, returningRequestsTo: inbox.directory) { jobs.append($0) }
+    return (jobs, recovery.quarantined, recovery.returned)
   }
 
   @Test func claimKeepsACopyOfTheRequestAndCreatesOnePendingStatusFile() throws {
