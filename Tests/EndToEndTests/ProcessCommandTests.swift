@@ -167,6 +167,33 @@ import Testing
     #expect(sandbox.list("spool/success") == ["\(id).json"])
   }
 
+  @Test func aRestartTidiesTheTempFilesOfMoreJobsThanItMayOpenFiles() throws {
+    let sandbox = try Sandbox(orders: 50)
+    for index in 0..<300 { sandbox.drop("r\(index).json", Sandbox.request(filter: "eq(payment,paid)")) }
+    try sandbox.process()
+    let ids = try sandbox.index().compactMap { $0["id"] as? String }
+    #expect(ids.count == 300)
+    // What a process killed while publishing leaves: a temp file in each job's folders.
+    for id in ids {
+      for folder in ["jobs", "files"] {
+        try FileManager.default.createDirectory(
+          atPath: sandbox.outbox + "/\(folder)/\(id)", withIntermediateDirectories: true)
+        #expect(
+          FileManager.default.createFile(
+            atPath: sandbox.outbox + "/\(folder)/\(id)/.tmp-1-2-x", contents: Data("x".utf8)))
+      }
+    }
+    // 600 folders to tidy with at most 128 descriptors.
+    let result = try Spawn.run(
+      "/bin/sh", ["-c", #"ulimit -n 128 && exec "$0" "$@""#, Sandbox.binary, "process"] + sandbox.paths)
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(!result.stderr.contains("cannot tidy"), "\(result.stderr)")
+    let left = FileManager.default.enumerator(atPath: sandbox.outbox)?.compactMap { $0 as? String }
+      .filter { $0.contains(".tmp-") }
+    #expect(left == [])
+    #expect(try sandbox.index().count == 300)
+  }
+
   @Test func aSecondProcessOnTheSameSpoolSaysSoAndExitsNonZero() throws {
     let sandbox = try Sandbox(orders: 10)
     let spool = try Spool(path: sandbox.spool)
