@@ -620,7 +620,7 @@ public final class JobStore: @unchecked Sendable {
     var removed = 0
     for (id, job) in finishedJobs where job.createdAt <= cutoff {
       do {
-        try sites.open(partner: job.partner).remove(id: id)
+        try sites.open(partner: job.partner).remove(id: id, created: job.createdAt)
         CrashPoint.reached("mid-expiry")
         try spool.remove(id, in: job.state)
       } catch {
@@ -688,6 +688,7 @@ public final class JobStore: @unchecked Sendable {
         return documents
       }
       if !documents.isEmpty {
+        let assembled = ContinuousClock.now
         for (offset, document) in documents.enumerated() {
           do {
             try document.site.writeIndex(document.bytes)
@@ -699,6 +700,12 @@ public final class JobStore: @unchecked Sendable {
         let end = ConditionLock.monotonicMilliseconds()
         let elapsed = (ContinuousClock.now - clock).components
         let spent = Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15
+        logger.debug(
+          "index rendered",
+          metadata: [
+            "index.sites": "\(documents.count)", "index.assembled": "\(assembled - clock)",
+            "index.written": "\(ContinuousClock.now - assembled)",
+          ])
         lock.withLock {
           renderBudget =
             min(

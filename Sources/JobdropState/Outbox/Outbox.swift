@@ -16,7 +16,7 @@ import JobdropSystem
 /// fsynced nor their folders synced; export files are both.
 /// Each job's JSON and its row of the job page (`index.html`) are made once per change and reused by
 /// every render of the index.
-// @unchecked: its caches (`encoded`, `requestOwners`) are only touched under the JobStore's lock.
+// @unchecked: its caches (`entries`, `requestOwners`) are only touched under the JobStore's lock.
 public final class Outbox: @unchecked Sendable {
   public let root: DirectoryHandle
   let jobsFolder: DirectoryHandle
@@ -29,19 +29,13 @@ public final class Outbox: @unchecked Sendable {
   public let ttl: Int64
   /// The partner whose site this is (`nil`: the root site), for the job page's title.
   public let partner: String?
-  private var encoded: [String: Entry] = [:]
+  /// Every published job's JSON and page row, in the index's order.
+  private var entries = IndexEntries()
   /// Told of every file this site writes or removes.
   let observer: (any OutboxObserver)?
   /// This site's folder relative to the outbox folder, with a trailing `/` (empty for the root site).
   let sitePrefix: String
 
-  /// A published job as the index and the job page show it.
-  private struct Entry {
-    var created: Timestamp
-    var state: JobState
-    var json: [UInt8]
-    var row: [UInt8]
-  }
   private let encoder: JSONEncoder = {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -93,8 +87,9 @@ public final class Outbox: @unchecked Sendable {
   public func publish(_ job: Job, unlessUnchanged: Bool = false) throws {
     let jobDocument = JobDocument(job: job, links: links, ttl: ttl)
     let bytes = Array(try encoder.encode(jobDocument))
-    encoded[job.id] = Entry(
-      created: job.record.createdAt, state: job.state, json: bytes, row: JobPage.row(for: job))
+    entries.put(
+      IndexEntries.Entry(
+        id: job.id, created: job.record.createdAt, state: job.state, json: bytes, row: JobPage.row(for: job)))
     let document = Outbox.wrap(bytes)
     // Views of the spool: not fsynced (see AtomicWriter); the spool's move was durable before this.
     func put(_ bytes: [UInt8], _ path: String, _ name: FileName, _ folder: DirectoryHandle) throws {
@@ -166,28 +161,24 @@ public final class Outbox: @unchecked Sendable {
   public func indexDocuments(at now: Timestamp = .now(), row: (String) -> [UInt8]? = { _ in nil })
     -> IndexDocuments
   {
-    let ordered = encoded.sorted { ($0.value.created, $0.key) > ($1.value.created, $1.key) }
     var rows: [[UInt8]] = []
-    rows.reserveCapacity(min(ordered.count, JobPage.pageRows))
-    for (offset, entry) in ordered.enumerated() {
-      if offset < JobPage.pageRows {
-        rows.append(entry.value.row.isEmpty ? row(entry.key) ?? [] : entry.value.row)
-      } else if !entry.value.row.isEmpty {
-        encoded[entry.key]?.row = []
-      }
-    }
+    rows.reserveCapacity(min(entries.count, JobPage.pageRows))
     var json: [[UInt8]] = []
-    json.reserveCapacity(ordered.count * 2 + 2)
+    json.reserveCapacity(entries.count * 2 + 2)
     json.append(Array(#"{"data":["#.utf8))
-    var counts: [JobState: Int] = [:]
-    for (offset, entry) in ordered.enumerated() {
+    entries.walkNewestFirst { offset, entry in
+      if offset < JobPage.pageRows {
+        rows.append(entry.row.isEmpty ? row(entry.id) ?? [] : entry.row)
+      } else if !entry.row.isEmpty {
+        entry.row = []
+      }
       if offset > 0 { json.append(Outbox.comma) }
-      json.append(entry.value.json)
-      counts[entry.value.state, default: 0] += 1
+      json.append(entry.json)
     }
     json.append(Array("]}\n".utf8))
     let page = JobPage.render(
-      rows: rows[...], counts: counts, total: ordered.count, partner: partner, at: now)
+      rows: rows[...], counts: entries.counts.filter { $0.value > 0 }, total: entries.count, partner: partner,
+      at: now)
     return IndexDocuments(json: json, page: page)
   }
 
@@ -199,10 +190,11 @@ public final class Outbox: @unchecked Sendable {
     public var page: [UInt8]
   }
 
-  /// Removes a job's documents and files from the site (the index drops it on its next render).
-  public func remove(id: String) throws {
+  /// Removes the job `id` (created at `created`)'s documents and files from the site (the index drops it
+  /// on its next render).
+  public func remove(id: String, created: Timestamp) throws {
     guard JobID.isValid(id) else { return }
-    encoded[id] = nil
+    entries.remove(id: id, created: created)
     for (name, owner) in requestOwners where owner.id == id {
       requestOwners[name] = nil
       let file = Outbox.requestDocumentName(name)

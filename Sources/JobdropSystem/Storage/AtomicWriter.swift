@@ -42,20 +42,25 @@ public enum AtomicWriter {
       name, in: directory, mode: mode, syncDirectory: syncDirectory, syncFile: syncFile,
       beforeRename: beforeRename
     ) { descriptor, path in
-      var buffer: [UInt8] = []
-      buffer.reserveCapacity(1 << 20)
+      let capacity = 1 << 20
+      let buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
+      defer { buffer.deallocate() }
+      var count = 0
       for part in parts {
-        if buffer.count + part.count > 1 << 20 {
-          try writeAll(buffer, to: descriptor, path: path)
-          buffer.removeAll(keepingCapacity: true)
-        }
-        if part.count > 1 << 20 {
-          try writeAll(part, to: descriptor, path: path)
-        } else {
-          buffer += part
+        try part.withUnsafeBytes { bytes in
+          if count + bytes.count > capacity {
+            try writeAll(UnsafeRawBufferPointer(start: buffer, count: count), to: descriptor, path: path)
+            count = 0
+          }
+          if bytes.count > capacity {
+            try writeAll(bytes, to: descriptor, path: path)
+          } else if let base = bytes.baseAddress {
+            (buffer + count).copyMemory(from: base, byteCount: bytes.count)
+            count += bytes.count
+          }
         }
       }
-      try writeAll(buffer, to: descriptor, path: path)
+      try writeAll(UnsafeRawBufferPointer(start: buffer, count: count), to: descriptor, path: path)
     }
   }
 

@@ -22,9 +22,39 @@ import Testing
     try outbox.publish(newer)
     try outbox.publish(older)
     #expect(directory.read("requests/a.json")?.contains(newer.id) == true)
-    try outbox.remove(id: newer.id)
+    try outbox.remove(id: newer.id, created: newer.record.createdAt)
     #expect(directory.list("jobs") == ["\(older.id).json"])
     #expect(!directory.list("requests").contains("a.json"), "the removed job's document is gone")
+  }
+
+  @Test func theIndexListsJobsNewestFirstWhateverOrderTheyArePublishedAndRemovedIn() throws {
+    let directory = TemporaryDirectory()
+    let outbox = try Outbox(path: directory.path, links: OutboxLinks(baseURL: nil), ttl: 60)
+    // Two jobs created in the same millisecond are ordered by id.
+    let jobs = [5, 1, 3, 3, 9, 2, 7].enumerated().map {
+      job("r\($0.offset).json", created: Int64($0.element))
+    }
+    for job in jobs { try outbox.publish(job) }
+    var finished = jobs[2]
+    finished.state = .success
+    try outbox.publish(finished)  // a change keeps the job's place and its one entry
+    try outbox.remove(id: jobs[4].id, created: jobs[4].record.createdAt)
+    try outbox.remove(id: jobs[1].id, created: jobs[1].record.createdAt)
+    try outbox.remove(id: jobs[1].id, created: jobs[1].record.createdAt)  // twice: nothing more
+    let late = job("late.json", created: 4)
+    try outbox.publish(late)  // neither the newest nor the oldest
+    try outbox.publishIndex()
+
+    let index =
+      try JSONSerialization.jsonObject(with: Data(directory.read("index.json")!.utf8)) as! [String: Any]
+    let listed = (index["data"] as! [[String: Any]]).map { ($0["id"] as! String, $0["status"] as! String) }
+    let expected = (jobs.filter { $0.id != jobs[4].id && $0.id != jobs[1].id } + [late])
+      .sorted { ($0.record.createdAt, $0.id) > ($1.record.createdAt, $1.id) }
+      .map { ($0.id, $0.id == finished.id ? "success" : "pending") }
+    #expect(listed.map(\.0) == expected.map(\.0))
+    #expect(listed.map(\.1) == expected.map(\.1))
+    let page = directory.read("index.html") ?? ""
+    #expect(page.contains(#"<p id="summary">6 jobs: 5 pending, 0 started, 1 success, 0 failed."#))
   }
 
   @Test func anEmptyFilesFolderIsRemovedAndAFullOneKept() throws {
