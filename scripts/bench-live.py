@@ -6,8 +6,8 @@
 --live N: fabricates N finished jobs in a spool (as bench-daemon.py does), starts `jobdrop run` on it,
           and prints the process's peak and current RSS once index.json is written, and the index size;
           then drops --drops requests one at a time and prints drop -> index.json says success (p50, p95).
---backlog N: puts N small requests into the inbox, starts `jobdrop run`, and prints when the first job
-          reached success and how many had 5 s later.
+--backlog N: puts N small requests into the inbox (then `sync`), starts `jobdrop run`, and prints when
+          the first job reached success, how many had 5 s later, and the process's RSS then.
 Uses .build/release/jobdrop (or JOBDROP_BIN); works in .build-bench/.
 """
 import argparse
@@ -102,6 +102,9 @@ def backlog(count):
     for i in range(count):
         with open(os.path.join(work, "inbox", f"r{i}.json"), "w") as f:
             f.write('{"data": {"type": "job", "job_type": "order_export", "filter": "eq(order_number,ORD-00000001)"}}')
+    # A backlog that built up while jobdrop was down has long been written back; these files were written
+    # just now, and the first commit's syncfs would otherwise spend its time flushing them.
+    os.sync()
     started = time.perf_counter()
     daemon = run(work)
     success = os.path.join(work, "spool", "success")
@@ -113,7 +116,9 @@ def backlog(count):
         time.sleep(0.01)
     time.sleep(5)
     done = len(os.listdir(success))
-    print(f"backlog of {count}: first success after {first:.2f} s; {done} done 5 s later" if first
+    status = dict(line.split(":", 1) for line in open(f"/proc/{daemon.pid}/status") if ":" in line)
+    print(f"backlog of {count}: first success after {first:.2f} s; {done} done 5 s later; "
+          f"peak RSS {status['VmHWM'].strip()}, RSS {status['VmRSS'].strip()}" if first
           else f"backlog of {count}: no success within 120 s")
     daemon.send_signal(signal.SIGTERM)
     daemon.wait()

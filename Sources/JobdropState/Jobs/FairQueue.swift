@@ -16,7 +16,12 @@ struct FairQueue {
 
   /// Adds a job that became pending.
   mutating func insert(_ job: Job) {
-    queues[job.record.partner, default: PendingQueue()].insert(job)
+    insert(id: job.id, created: job.record.createdAt, partner: job.record.partner)
+  }
+
+  /// Adds `partner`'s job `id`, created at `created`, that became pending.
+  mutating func insert(id: String, created: Timestamp, partner: String?) {
+    queues[partner, default: PendingQueue()].insert(id: id, created: created)
   }
 
   /// Removes and returns the id of the job to run next: the oldest job of the partner served least

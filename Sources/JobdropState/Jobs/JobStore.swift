@@ -7,9 +7,10 @@ import Logging
 
 /// The live jobs, in memory and on disk: every state change goes to the spool first, then to the outbox.
 ///
-/// Holds the one in-memory table of jobs, loaded from the spool at start: live jobs whole, finished ones as
-/// a ``FinishedJob`` (what listing, cancel and expiry need; the rest is read back from the spool), so the
-/// memory a job holds once it has finished is small and flat. After each call the spool is
+/// Holds the one in-memory table of jobs, loaded from the spool at start: started jobs whole, pending and
+/// finished ones as a ``JobSummary`` (what the queue, cancel and expiry need; the rest is read back from
+/// the spool when the job starts or changes), so the memory a job holds while it waits or once it has
+/// finished is small and flat. After each call the spool is
 /// durable and the job's own documents are published; `index.json` is rendered by ``publishIndex(force:)``,
 /// which the outbox renderer calls as soon as ``onIndexChange(_:)`` tells it an index is out of date:
 /// the first change after a quiet spell renders at once, and after a render that took *t* the next waits
@@ -21,10 +22,10 @@ public final class JobStore: @unchecked Sendable {
   /// The sites jobs are published in (one per partner with `--partners`).
   public let sites: OutboxSites
   let logger: Logger
-  /// The pending and started jobs (and claims staged in a group), whole.
+  /// The started jobs (and claims staged in a group), whole.
   private var jobs: [String: Job] = [:]
-  /// The finished jobs.
-  private var finishedJobs: [String: FinishedJob] = [:]
+  /// The pending and finished jobs.
+  private var summaries: [String: JobSummary] = [:]
   private var pending = FairQueue()
   /// How many jobs of each partner are pending or started.
   private var active: [String?: Int] = [:]
@@ -57,11 +58,13 @@ public final class JobStore: @unchecked Sendable {
     var key: String
   }
 
-  /// A finished job as the table keeps it.
-  private struct FinishedJob {
+  /// A pending or finished job as the table keeps it.
+  private struct JobSummary {
     var state: JobState
     var partner: String?
     var createdAt: Timestamp
+    /// A pending job's retry time.
+    var retryAt: Timestamp?
   }
 
   /// The error of a cancelled job.
@@ -185,21 +188,27 @@ public final class JobStore: @unchecked Sendable {
     }
   }
 
-  /// Puts `job` in the table: whole while it is live, as a ``FinishedJob`` once it has finished.
+  /// Puts `job` in the table: whole while it is started, as a ``JobSummary`` while it is pending or once
+  /// it has finished.
   private func storeLocked(_ job: Job) {
-    if job.state.isFinal {
-      jobs[job.id] = nil
-      finishedJobs[job.id] = FinishedJob(
-        state: job.state, partner: job.record.partner, createdAt: job.record.createdAt)
-    } else {
+    if job.state == .started {
+      summaries[job.id] = nil
       jobs[job.id] = job
+    } else {
+      jobs[job.id] = nil
+      summaries[job.id] = JobSummary(
+        state: job.state, partner: job.record.partner, createdAt: job.record.createdAt,
+        retryAt: job.record.retryAt)
     }
   }
 
-  /// The job `id`, whole: a finished one is read back from the spool.
+  /// The job `id`, whole: a pending or finished one is read back from the spool.
   private func lookupLocked(_ id: String) -> Job? {
     if let job = jobs[id] { return job }
-    guard finishedJobs[id] != nil else { return nil }
+    guard let summary = summaries[id] else { return nil }
+    if case .record(let record) = spool.reader.read(Spool.fileName(id), in: spool.folder(summary.state)) {
+      return Job(record: record, state: summary.state)
+    }
     return spool.reader.job(id: id)
   }
 
@@ -237,7 +246,7 @@ public final class JobStore: @unchecked Sendable {
   /// How many of `partner`'s jobs are pending or started now.
   public func activeCount(partner: String?) -> Int { lock.withLock { active[partner] ?? 0 } }
 
-  /// The job with `id`, as the store has it now (a finished one as the spool has it).
+  /// The job with `id`, as the store has it now (a pending or finished one as the spool has it).
   public func job(id: String) -> Job? { lock.withLock { lookupLocked(id) } }
 
   /// Takes the pending job created first, if any, and moves it to `started` (one attempt more).
@@ -248,17 +257,26 @@ public final class JobStore: @unchecked Sendable {
   public func startNextPending(durable: Bool = true) throws -> Job? {
     try lock.withLock {
       var next: Job?
-      var notYet: [Job] = []
+      var notYet: [String] = []
       let now = Timestamp.now()
       while next == nil, let id = pending.popFirst() {
-        guard let job = jobs[id], job.state == .pending else { continue }
-        if let retryAt = job.record.retryAt, retryAt > now {
-          notYet.append(job)
-        } else {
+        guard let summary = summaries[id], summary.state == .pending else { continue }
+        if let retryAt = summary.retryAt, retryAt > now {
+          notYet.append(id)
+        } else if let job = lookupLocked(id), job.state == .pending {
           next = job
+        } else {
+          // Its status file cannot be read now (an I/O error): it stays pending and is tried again soon.
+          logger.warning("cannot read a pending job's status file; will retry", metadata: ["job.id": "\(id)"])
+          summaries[id]?.retryAt = now.adding(seconds: 1)
+          notYet.append(id)
         }
       }
-      for job in notYet { pending.insert(job) }
+      for id in notYet {
+        if let summary = summaries[id] {
+          pending.insert(id: id, created: summary.createdAt, partner: summary.partner)
+        }
+      }
       guard let next else { return nil }
       var record = next.record
       record.attempts += 1
@@ -275,7 +293,7 @@ public final class JobStore: @unchecked Sendable {
 
   /// When the earliest job waiting to retry may start, if any job waits.
   public func nextRetry() -> Timestamp? {
-    lock.withLock { jobs.values.compactMap { $0.state == .pending ? $0.record.retryAt : nil }.min() }
+    lock.withLock { summaries.values.compactMap { $0.state == .pending ? $0.retryAt : nil }.min() }
   }
 
   /// Makes `record` a new job in `state` (`pending`, or `failed` with the record's error), keeping `bytes`
@@ -357,7 +375,17 @@ public final class JobStore: @unchecked Sendable {
     }
     let handler = lock.withLock {
       for (staged, _) in group.jobs {
-        let job = jobs[staged.id] ?? staged  // with the aliases added meanwhile
+        let job = jobs[staged.id] ?? staged
+        if job.record.requestAliases != staged.record.requestAliases {
+          // Aliases added while it was staged: the commit put the staged record in place.
+          do {
+            try spool.update(job)
+          } catch {
+            logger.warning(
+              "cannot record a request's alias in the spool",
+              metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+          }
+        }
         storeLocked(job)
         if job.state == .pending { pending.insert(job) }
         publishLocked(job)
@@ -403,7 +431,7 @@ public final class JobStore: @unchecked Sendable {
       throw error
     }
     guard durable else {
-      jobs[moved.id] = moved  // published once durable
+      storeLocked(moved)  // published once durable
       return moved
     }
     return applyMoveLocked(from: job, to: moved, delivery: delivery)
@@ -482,10 +510,16 @@ public final class JobStore: @unchecked Sendable {
   /// job is no such job.
   public func cancel(id: String, partner: String?) throws -> CancelResult {
     let (result, handler): (CancelResult, (@Sendable (String) -> Void)?) = try lock.withLock {
-      if let finished = finishedJobs[id] {
-        return (finished.partner == partner ? .alreadyFinished : .noSuchJob, nil)
+      let job: Job
+      if let summary = summaries[id] {
+        guard summary.partner == partner else { return (.noSuchJob, nil) }
+        if summary.state.isFinal { return (.alreadyFinished, nil) }
+        guard let pending = lookupLocked(id) else { return (.noSuchJob, nil) }
+        job = pending
+      } else {
+        guard let started = jobs[id], started.record.partner == partner else { return (.noSuchJob, nil) }
+        job = started
       }
-      guard let job = jobs[id], job.record.partner == partner else { return (.noSuchJob, nil) }
       switch job.state {
       case .success, .failed:
         return (.alreadyFinished, nil)
@@ -517,7 +551,7 @@ public final class JobStore: @unchecked Sendable {
 
   /// The live job of `partner` with idempotency key `key`, if any.
   public func liveJob(partner: String?, idempotencyKey key: String) -> Job? {
-    lock.withLock { liveKeys[LiveKey(partner: partner, key: key)].flatMap { jobs[$0] } }
+    lock.withLock { liveKeys[LiveKey(partner: partner, key: key)].flatMap { lookupLocked($0) } }
   }
 
   /// Makes the request file `name` show `job` in `requests/` (a request with its idempotency key),
@@ -528,7 +562,7 @@ public final class JobStore: @unchecked Sendable {
       if current.record.requestAliases?.contains(name) != true {
         current.record.requestAliases = (current.record.requestAliases ?? []) + [name]
         try spool.update(current)
-        storeLocked(current)
+        if jobs[current.id] != nil { jobs[current.id] = current }  // started, or a claim being staged
       }
       publishLocked(current)
       return current
@@ -580,7 +614,8 @@ public final class JobStore: @unchecked Sendable {
     }
     return lock.withLock {
       deliveries.filter { delivery in
-        guard let state = finishedJobs[delivery.jobID]?.state, delivery.type == "job.\(state.rawValue)"
+        guard let state = summaries[delivery.jobID]?.state, state.isFinal,
+          delivery.type == "job.\(state.rawValue)"
         else {
           try? queue.remove(delivery.id)
           return false
@@ -618,7 +653,7 @@ public final class JobStore: @unchecked Sendable {
   private func expireLocked(now: Timestamp) throws -> Int {
     let cutoff = now.adding(seconds: -sites.ttl)
     var removed = 0
-    for (id, job) in finishedJobs where job.createdAt <= cutoff {
+    for (id, job) in summaries where job.state.isFinal && job.createdAt <= cutoff {
       do {
         try sites.open(partner: job.partner).remove(id: id, created: job.createdAt)
         CrashPoint.reached("mid-expiry")
@@ -628,7 +663,7 @@ public final class JobStore: @unchecked Sendable {
         logger.warning("cannot expire the job yet", metadata: ["job.id": "\(id)", "error": "\(error)"])
         continue
       }
-      finishedJobs[id] = nil
+      summaries[id] = nil
       unpublished.remove(id)
       markDirty(job.partner)
       removed += 1

@@ -18,8 +18,11 @@ struct PendingQueue {
   var count: Int { keys.count - head }
 
   /// Adds a job that became pending.
-  mutating func insert(_ job: Job) {
-    let key = Key(created: job.record.createdAt, id: job.id)
+  mutating func insert(_ job: Job) { insert(id: job.id, created: job.record.createdAt) }
+
+  /// Adds the job `id`, created at `created`, that became pending.
+  mutating func insert(id: String, created: Timestamp) {
+    let key = Key(created: created, id: id)
     if keys.last.map({ $0 < key }) ?? true {
       keys.append(key)
       return
