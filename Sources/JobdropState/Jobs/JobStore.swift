@@ -26,6 +26,8 @@ public final class JobStore: @unchecked Sendable {
   private var jobs: [String: Job] = [:]
   /// The pending and finished jobs.
   private var summaries: [String: JobSummary] = [:]
+  /// The pending jobs waiting to retry, and when each may start.
+  private var retryTimes: [String: Timestamp] = [:]
   private var pending = FairQueue()
   /// How many jobs of each partner are pending or started.
   private var active: [String?: Int] = [:]
@@ -191,6 +193,7 @@ public final class JobStore: @unchecked Sendable {
   /// Puts `job` in the table: whole while it is started, as a ``JobSummary`` while it is pending or once
   /// it has finished.
   private func storeLocked(_ job: Job) {
+    retryTimes[job.id] = job.state == .pending ? job.record.retryAt : nil
     if job.state == .started {
       summaries[job.id] = nil
       jobs[job.id] = job
@@ -269,6 +272,7 @@ public final class JobStore: @unchecked Sendable {
           // Its status file cannot be read now (an I/O error): it stays pending and is tried again soon.
           logger.warning("cannot read a pending job's status file; will retry", metadata: ["job.id": "\(id)"])
           summaries[id]?.retryAt = now.adding(seconds: 1)
+          retryTimes[id] = now.adding(seconds: 1)
           notYet.append(id)
         }
       }
@@ -293,7 +297,7 @@ public final class JobStore: @unchecked Sendable {
 
   /// When the earliest job waiting to retry may start, if any job waits.
   public func nextRetry() -> Timestamp? {
-    lock.withLock { summaries.values.compactMap { $0.state == .pending ? $0.retryAt : nil }.min() }
+    lock.withLock { retryTimes.values.min() }
   }
 
   /// Makes `record` a new job in `state` (`pending`, or `failed` with the record's error), keeping `bytes`
