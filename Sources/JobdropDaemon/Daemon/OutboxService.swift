@@ -32,6 +32,9 @@ public struct OutboxService: Service {
         do {
           if now >= nextSweep {
             try store.expire(now: .now())
+            // Jobs claimed, run and expired on several threads leave free memory in each thread's heap
+            // arena: given back once a sweep, so the resident size follows the live jobs down.
+            Heap.trim()
             nextSweep = now + expiryInterval
           }
           let waiting = store.republish()
