@@ -43,6 +43,30 @@ import Testing
     #expect(try setup.store.startNextPending() == nil, "one job, taken once")
   }
 
+  @Test func aJobWaitingToRetryStartsOnlyWhenItsTimeHasComeWithItsWholeRecord() throws {
+    let setup = try Setup()
+    let waiting = try setup.claim("a.json")
+    let due = try setup.claim("b.json")
+    let later = Timestamp.now().adding(seconds: 600)
+    let earlier = Timestamp.now().adding(seconds: -1)
+    for (job, retryAt) in [(waiting, later), (due, earlier)] {
+      let started = try #require(try setup.store.startNextPending())
+      #expect(started.id == job.id)
+      var record = started.record
+      record.retryAt = retryAt
+      try setup.store.move(started, to: .pending, record: record)
+    }
+    #expect(setup.store.nextRetry() == earlier, "the earliest retry time")
+    // The store keeps a waiting job as a summary: what starts is the record read back from the spool.
+    let again = try #require(try setup.store.startNextPending())
+    #expect(again.id == due.id && again.record.attempts == 2 && again.record.retryAt == nil)
+    #expect(again.record.request == ExportRequest(jobType: "order_export"))
+    #expect(try setup.store.startNextPending() == nil, "a.json waits for its retry time")
+    #expect(setup.store.nextRetry() == later)
+    #expect(try setup.store.cancel(id: waiting.id, partner: nil) == .cancelled)
+    #expect(setup.store.nextRetry() == nil, "a cancelled job waits for nothing")
+  }
+
   @Test func aPartnerCancelsOnlyItsOwnJobs() throws {
     let setup = try Setup()
     let acme = try setup.claim("a.json", partner: "acme")
