@@ -87,9 +87,11 @@ public final class Outbox: @unchecked Sendable {
   public func publish(_ job: Job, unlessUnchanged: Bool = false) throws {
     let jobDocument = JobDocument(job: job, links: links, ttl: ttl)
     let bytes = Array(try encoder.encode(jobDocument))
+    // At start-up most jobs are past the page's newest rows: a render makes the rows it needs.
     entries.put(
       IndexEntries.Entry(
-        id: job.id, created: job.record.createdAt, state: job.state, json: bytes, row: JobPage.row(for: job)))
+        id: job.id, created: job.record.createdAt, state: job.state, json: bytes,
+        row: unlessUnchanged ? [] : JobPage.row(for: job)))
     let document = Outbox.wrap(bytes)
     // Views of the spool: not fsynced (see AtomicWriter); the spool's move was durable before this.
     func put(_ bytes: [UInt8], _ path: String, _ name: FileName, _ folder: DirectoryHandle) throws {
@@ -168,7 +170,8 @@ public final class Outbox: @unchecked Sendable {
     json.append(Array(#"{"data":["#.utf8))
     entries.walkNewestFirst { offset, entry in
       if offset < JobPage.pageRows {
-        rows.append(entry.row.isEmpty ? row(entry.id) ?? [] : entry.row)
+        if entry.row.isEmpty { entry.row = row(entry.id) ?? [] }
+        rows.append(entry.row)
       } else if !entry.row.isEmpty {
         entry.row = []
       }

@@ -124,6 +124,8 @@ import Testing
     #expect(store.job(id: job.id)?.state == .pending)
     #expect(root.list("spool/started") == [])
     #expect(root.read("outbox/jobs/\(job.id).json")?.contains(#""status":"pending""#) == true)
+    // The page's rows of recovered jobs are made from the spool at the first render.
+    #expect(root.read("outbox/index.html")?.contains("<td>a.json</td>") == true)
   }
 
   @Test func expiryRemovesFinishedJobsEverywhere() throws {
