@@ -52,12 +52,20 @@ final class PostgresServer {
         "-D", directory + "/data", "-k", directory, "-c", "listen_addresses=127.0.0.1", "-p", "\(port)", "-c",
         "fsync=off",
       ], stdoutPath: "/dev/null", stderrPath: directory + "/server-\(UUID().uuidString).log")
-    // The server says nothing we can await: probe the port until it accepts (bounded).
+    // The server says nothing we can await: ask it with pg_isready until it takes connections (bounded).
+    // An open port is not enough: while it starts up the server accepts and then refuses.
     let deadline = Date().addingTimeInterval(30)
-    while !SFTPTests.SSHServer.accepts(port: port) && Date() < deadline && kill(pid, 0) == 0 {
+    while !isReady() && Date() < deadline && kill(pid, 0) == 0 {
       usleep(20_000)
     }
-    try #require(SFTPTests.SSHServer.accepts(port: port), "postgres did not start")
+    try #require(isReady(), "postgres did not start")
+  }
+
+  /// Whether the server takes connections (`pg_isready` exits 0; 1 while it is starting up).
+  private func isReady() -> Bool {
+    let probe = try? Spawn.run(
+      PostgresServer.binaries + "/pg_isready", ["-q", "-h", "127.0.0.1", "-p", "\(port)", "-d", "postgres"])
+    return probe?.status == 0
   }
 
   /// Fast shutdown (SIGINT) and wait.
