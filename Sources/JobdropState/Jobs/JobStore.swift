@@ -190,6 +190,17 @@ public final class JobStore: @unchecked Sendable {
     }
   }
 
+  /// Writes `job`'s record to the spool where a failure must not undo what was done: it is logged
+  /// (naming `what` was being recorded) and the table keeps the change.
+  private func saveLocked(_ job: Job, what: String) {
+    do {
+      try spool.update(job)
+    } catch {
+      logger.warning(
+        "cannot record \(what) in the spool", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+    }
+  }
+
   /// Puts `job` in the table: whole while it is started, as a ``JobSummary`` while it is pending or once
   /// it has finished.
   private func storeLocked(_ job: Job) {
@@ -382,13 +393,7 @@ public final class JobStore: @unchecked Sendable {
         let job = jobs[staged.id] ?? staged
         if job.record.requestAliases != staged.record.requestAliases {
           // Aliases added while it was staged: the commit put the staged record in place.
-          do {
-            try spool.update(job)
-          } catch {
-            logger.warning(
-              "cannot record a request's alias in the spool",
-              metadata: ["job.id": "\(job.id)", "error": "\(error)"])
-          }
+          saveLocked(job, what: "a request's alias")
         }
         storeLocked(job)
         if job.state == .pending { pending.insert(job) }
@@ -635,13 +640,7 @@ public final class JobStore: @unchecked Sendable {
     lock.withLock {
       guard var job = lookupLocked(jobID) else { return }
       job.record.webhook = status
-      do {
-        try spool.update(job)
-      } catch {
-        logger.warning(
-          "cannot record the webhook's status in the spool",
-          metadata: ["job.id": "\(jobID)", "error": "\(error)"])
-      }
+      saveLocked(job, what: "the webhook's status")
       storeLocked(job)
       publishLocked(job)
       markDirty(job.record.partner)

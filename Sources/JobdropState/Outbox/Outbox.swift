@@ -15,7 +15,7 @@ import JobdropSystem
 /// spool and republished at every start (rewritten where their bytes differ), so they are neither
 /// fsynced nor their folders synced; export files are both.
 /// Each job's JSON and its row of the job page (`index.html`) are made once per change and reused by
-/// every render of the index.
+/// every render of the index (at start-up a row is made by the first render that shows it).
 // @unchecked: its caches (`entries`, `requestOwners`) are only touched under the JobStore's lock.
 public final class Outbox: @unchecked Sendable {
   public let root: DirectoryHandle
