@@ -57,7 +57,7 @@ package final class PostgresConnection {
   deinit { PQfinish(connection) }
 
   /// Whether the connection is still usable.
-  var isHealthy: Bool {
+  package var isHealthy: Bool {
     PQstatus(connection) == CONNECTION_OK && PQtransactionStatus(connection) == PQTRANS_IDLE
   }
 
@@ -194,4 +194,50 @@ package final class PostgresResult {
   let handle: OpaquePointer?
   init(_ handle: OpaquePointer?) { self.handle = handle }
   deinit { if let handle { PQclear(handle) } }
+}
+
+extension PostgresResult {
+  /// How many rows the result holds.
+  package var count: Int { handle.map { Int(PQntuples($0)) } ?? 0 }
+
+  /// The text of column `column` in row `row`, or `nil` for NULL.
+  package func text(_ row: Int, _ column: Int) -> String? {
+    guard let handle, PQgetisnull(handle, Int32(row), Int32(column)) == 0 else { return nil }
+    return String(cString: PQgetvalue(handle, Int32(row), Int32(column)))
+  }
+
+  /// Column `column` of row `row` as an integer, or `nil` for NULL.
+  package func integer(_ row: Int, _ column: Int) -> Int64? { text(row, column).flatMap { Int64($0) } }
+
+  /// How many rows the command changed (`UPDATE`, `DELETE`, `INSERT`).
+  package var changed: Int { handle.map { Int(String(cString: PQcmdTuples($0))) ?? 0 } ?? 0 }
+}
+
+extension PostgresConnection {
+  /// Runs `body` inside `BEGIN … COMMIT`; a throw rolls back and rethrows.
+  package func transaction<R>(_ body: () throws -> R) throws -> R {
+    try execute("BEGIN")
+    do {
+      let result = try body()
+      try execute("COMMIT")
+      return result
+    } catch {
+      _ = try? execute("ROLLBACK")
+      throw error
+    }
+  }
+
+  /// The connection's socket, to wait on for notifications (`poll`).
+  package var socket: Int32 { PQsocket(connection) }
+
+  /// Reads what the server sent and returns the notifications' payloads (after `LISTEN`).
+  package func notifications() throws(PostgresError) -> [String] {
+    guard PQconsumeInput(connection) == 1 else { throw error(nil) }
+    var payloads: [String] = []
+    while let notice = PQnotifies(connection) {
+      payloads.append(String(cString: notice.pointee.extra))
+      PQfreemem(notice)
+    }
+    return payloads
+  }
 }

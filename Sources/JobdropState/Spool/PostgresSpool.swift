@@ -1,0 +1,393 @@
+import FoundationEssentials
+import JobdropExport
+import JobdropModel
+import JobdropSystem
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The job table in PostgreSQL (`--spool postgres://…`): the spool several nodes share.
+///
+/// One row per job in `jobdrop_jobs`: its state (the same ``JobState`` and legal moves as the file spool),
+/// its record (the JSON a status file holds), the request's bytes, and who runs it. A node claims the
+/// next pending job with `FOR UPDATE SKIP LOCKED` (the partner with the fewest started jobs first, then
+/// the oldest), holding a lease it renews while the job runs; every claim bumps the row's fencing token,
+/// and a move out of `started` is made only by the node holding the lease with that token, in the same
+/// `UPDATE` (``LeaseLost`` otherwise): a node whose lease lapsed cannot publish a result, and no job
+/// reaches `success` twice. Lapsed leases are reaped by any node (``reapLapsedLeases(now:)``).
+///
+/// Every change takes a number from the `jobdrop_change` sequence under a transaction-scoped advisory
+/// lock, so changes commit in the order of their numbers, and sends `NOTIFY jobdrop`: a node follows the
+/// table by reading the changes after the last one it saw (``changes(after:)``), woken at once.
+// @unchecked: the connection is used under `lock` only; `fences` too.
+public final class PostgresSpool: @unchecked Sendable {
+  /// `host:port/database`, for messages (never the password).
+  public let database: String
+  /// This node's name in the table (who holds a lease).
+  public let node: String
+  /// How long a claim holds without renewal, in seconds.
+  public let leaseSeconds: Int
+  private let conninfo: String
+  private var connection: PostgresConnection?
+  private let lock = ConditionLock()
+  /// The fencing token of each job this node started.
+  private var fences: [String: Int64] = [:]
+  /// The follower's connection, which listens for changes and holds the index lock; its thread only.
+  private var listener: PostgresConnection?
+  private var indexLockHeld = false
+  /// The channel changes are announced on.
+  public static let channel = "jobdrop"
+  /// The advisory lock that orders changes (transaction-scoped) — and, as a session lock
+  /// (``indexLockKey``), who renders the index.
+  static let changeLockKey: Int64 = 0x6a6f_6264_0001
+  static let indexLockKey: Int64 = 0x6a6f_6264_0002
+
+  /// Connects and creates the table when it is missing.
+  public init(url: String, node: String, leaseSeconds: Int) throws {
+    conninfo = url
+    database = PostgresSpool.describe(url)
+    self.node = node
+    self.leaseSeconds = leaseSeconds
+    try withConnection { connection in
+      try connection.transaction {
+        try connection.execute("SELECT pg_advisory_xact_lock(\(PostgresSpool.changeLockKey))")
+        try connection.execute(PostgresSpool.schema)
+      }
+    }
+  }
+
+  static let schema = """
+    CREATE SEQUENCE IF NOT EXISTS jobdrop_change;
+    CREATE TABLE IF NOT EXISTS jobdrop_jobs (
+      id text PRIMARY KEY,
+      partner text,
+      state text NOT NULL CHECK (state IN ('pending', 'started', 'success', 'failed')),
+      record text NOT NULL,
+      request bytea NOT NULL,
+      created_at bigint NOT NULL,
+      retry_at bigint,
+      node text,
+      lease_until timestamptz,
+      fence bigint NOT NULL DEFAULT 0,
+      cancel_requested boolean NOT NULL DEFAULT false,
+      change bigint NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS jobdrop_jobs_pending ON jobdrop_jobs (created_at) WHERE state = 'pending';
+    CREATE INDEX IF NOT EXISTS jobdrop_jobs_started ON jobdrop_jobs (partner) WHERE state = 'started';
+    CREATE INDEX IF NOT EXISTS jobdrop_jobs_change ON jobdrop_jobs (change);
+    """
+
+  /// `host:port/database` of a `postgres://` URL, without user or password.
+  static func describe(_ url: String) -> String {
+    var rest = Substring(url)
+    if let scheme = rest.firstRange(of: "://") { rest = rest[scheme.upperBound...] }
+    if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
+    if let query = rest.firstIndex(of: "?") { rest = rest[..<query] }
+    return String(rest)
+  }
+
+  /// Runs `body` with the connection (made again after one was lost), under the lock.
+  private func withConnection<R>(_ body: (PostgresConnection) throws -> R) throws -> R {
+    try lock.withLock {
+      let current: PostgresConnection
+      if let connection, connection.isHealthy {
+        current = connection
+      } else {
+        connection = nil
+        current = try PostgresConnection(conninfo: conninfo, database: database)
+        connection = current
+      }
+      do {
+        return try body(current)
+      } catch let error as PostgresError where error.isTransient {
+        connection = nil
+        throw error
+      }
+    }
+  }
+
+  /// Inside a write transaction: orders this change after every committed one and announces it.
+  private static func change(_ connection: PostgresConnection) throws {
+    try connection.execute("SELECT pg_advisory_xact_lock(\(changeLockKey))")
+    try connection.execute("SELECT pg_notify('\(channel)', '')")
+  }
+
+  // MARK: Writing
+
+  /// Makes each record a new job (`pending`, or `failed` when its request was refused) with its request's
+  /// bytes, in one transaction.
+  public func claim(_ claims: [(record: JobRecord, state: JobState, bytes: [UInt8])]) throws {
+    guard !claims.isEmpty else { return }
+    try withConnection { connection in
+      try connection.transaction {
+        try PostgresSpool.change(connection)
+        for claim in claims {
+          precondition(claim.state == .pending || claim.state == .failed)
+          try connection.execute(
+            """
+            INSERT INTO jobdrop_jobs (id, partner, state, record, request, created_at, change)
+            VALUES ($1, $2, $3, $4, decode($5, 'base64'), $6, nextval('jobdrop_change'))
+            """,
+            [
+              .text(claim.record.id), claim.record.partner.map(SQLValue.text) ?? .null,
+              .text(claim.state.rawValue), .text(try PostgresSpool.encode(claim.record)),
+              .text(Data(claim.bytes).base64EncodedString()), .integer(claim.record.createdAt.milliseconds),
+            ])
+        }
+      }
+    }
+  }
+
+  /// Claims the pending job due by `now` whose partner has the fewest started jobs (then the oldest),
+  /// skipping rows other nodes are claiming, and moves it to `started` with `change` applied to its record,
+  /// holding a lease of ``leaseSeconds``; `nil` when no job is due.
+  public func claimNext(now: Timestamp, change modify: (JobRecord) -> JobRecord) throws -> Job? {
+    try withConnection { connection in
+      try connection.transaction { () throws -> Job? in
+        let found = try connection.execute(
+          """
+          SELECT j.id, j.record FROM jobdrop_jobs j
+          WHERE j.state = 'pending' AND (j.retry_at IS NULL OR j.retry_at <= $1)
+          ORDER BY (SELECT count(*) FROM jobdrop_jobs s
+                    WHERE s.state = 'started' AND s.partner IS NOT DISTINCT FROM j.partner),
+                   j.created_at, j.id
+          LIMIT 1 FOR UPDATE OF j SKIP LOCKED
+          """, [.integer(now.milliseconds)])
+        guard found.count == 1, let id = found.text(0, 0), let text = found.text(0, 1) else { return nil }
+        let record = modify(try PostgresSpool.decode(text))
+        try PostgresSpool.change(connection)
+        let moved = try connection.execute(
+          """
+          UPDATE jobdrop_jobs SET state = 'started', record = $2, retry_at = NULL, node = $3,
+            lease_until = now() + make_interval(secs => $4), fence = fence + 1,
+            cancel_requested = false, change = nextval('jobdrop_change')
+          WHERE id = $1 RETURNING fence
+          """,
+          [.text(id), .text(try PostgresSpool.encode(record)), .text(node), .integer(Int64(leaseSeconds))])
+        guard let fence = moved.integer(0, 0) else { return nil }
+        fences[id] = fence
+        return Job(record: record, state: .started)
+      }
+    }
+  }
+
+  /// Moves `job` to `target` with `record`. A move out of `started` is made only while this node holds
+  /// the job's lease with the token it claimed it with; otherwise (the lease lapsed and the job was
+  /// claimed again, or cancelled meanwhile) it throws ``LeaseLost`` and changes nothing.
+  @discardableResult
+  public func move(_ job: Job, to target: JobState, record: JobRecord) throws -> Job {
+    guard job.state.canMove(to: target) else {
+      throw IllegalTransition(id: job.id, from: job.state, to: target)
+    }
+    try withConnection { connection in
+      try connection.transaction {
+        try PostgresSpool.change(connection)
+        let result = try connection.execute(
+          """
+          UPDATE jobdrop_jobs SET state = $3, record = $4, retry_at = $5, node = NULL, lease_until = NULL,
+            change = nextval('jobdrop_change')
+          WHERE id = $1 AND state = $2 AND ($2 <> 'started' OR (node = $6 AND fence = $7))
+          """,
+          [
+            .text(job.id), .text(job.state.rawValue), .text(target.rawValue),
+            .text(try PostgresSpool.encode(record)),
+            record.retryAt.map { .integer($0.milliseconds) } ?? .null,
+            .text(node), .integer(fence(of: job)),
+          ])
+        if result.changed != 1 { throw LeaseLost(id: job.id, node: node) }
+      }
+    }
+    if job.state == .started { fences[job.id] = nil }
+    return Job(record: record, state: target)
+  }
+
+  /// Stores a job's record in its state (progress, an alias, a webhook's status); for a started job
+  /// only while this node holds its lease, which the write renews. Returns whether its partner asked to
+  /// cancel it meanwhile (``requestCancel(id:)``).
+  @discardableResult
+  public func update(_ job: Job) throws -> Bool {
+    try withConnection { connection in
+      try connection.transaction {
+        try PostgresSpool.change(connection)
+        let result = try connection.execute(
+          """
+          UPDATE jobdrop_jobs SET record = $3, change = nextval('jobdrop_change'),
+            lease_until = CASE WHEN state = 'started' THEN now() + make_interval(secs => $6) END
+          WHERE id = $1 AND state = $2 AND ($2 <> 'started' OR (node = $4 AND fence = $5))
+          RETURNING cancel_requested
+          """,
+          [
+            .text(job.id), .text(job.state.rawValue), .text(try PostgresSpool.encode(job.record)),
+            .text(node), .integer(fence(of: job)), .integer(Int64(leaseSeconds)),
+          ])
+        guard result.count == 1 else { throw LeaseLost(id: job.id, node: node) }
+        return result.text(0, 0) == "t"
+      }
+    }
+  }
+
+  private func fence(of job: Job) -> Int64 { fences[job.id] ?? -1 }
+
+  /// Asks the node running the started job `id` to stop it (it learns at its next progress write).
+  public func requestCancel(id: String) throws {
+    _ = try withConnection { connection in
+      try connection.execute(
+        "UPDATE jobdrop_jobs SET cancel_requested = true WHERE id = $1 AND state = 'started'", [.text(id)])
+    }
+  }
+
+  /// Forgets a finished job (expiry); nothing when another node did it first.
+  public func remove(_ id: String) throws {
+    _ = try withConnection { connection in
+      try connection.execute(
+        "DELETE FROM jobdrop_jobs WHERE id = $1 AND state IN ('success', 'failed')", [.text(id)])
+    }
+  }
+
+  /// Extends the leases of every job this node runs; call well within ``leaseSeconds``.
+  public func renewLeases() throws {
+    _ = try withConnection { connection in
+      try connection.execute(
+        """
+        UPDATE jobdrop_jobs SET lease_until = now() + make_interval(secs => $2)
+        WHERE state = 'started' AND node = $1
+        """, [.text(node), .integer(Int64(leaseSeconds))])
+    }
+  }
+
+  /// Sends back to `pending` the started jobs whose lease lapsed (a node that died or lost the database),
+  /// and — at a node's start — those this node's name held before (``reclaimOwn``: they were cut short).
+  /// Returns them.
+  @discardableResult
+  public func reapLapsedLeases(now: Timestamp, reclaimOwn: Bool = false) throws -> [Job] {
+    try withConnection { connection in
+      try connection.transaction { () throws -> [Job] in
+        let found = try connection.execute(
+          """
+          SELECT id, record FROM jobdrop_jobs
+          WHERE state = 'started' AND (lease_until < now() OR ($1 AND node = $2))
+          FOR UPDATE SKIP LOCKED
+          """, [.text(reclaimOwn ? "true" : "false"), .text(node)])
+        guard found.count > 0 else { return [] }
+        try PostgresSpool.change(connection)
+        var reaped: [Job] = []
+        for row in 0..<found.count {
+          guard let id = found.text(row, 0), let text = found.text(row, 1) else { continue }
+          var record = try PostgresSpool.decode(text)
+          record.rows = nil
+          record.updatedAt = now
+          try connection.execute(
+            """
+            UPDATE jobdrop_jobs SET state = 'pending', record = $2, node = NULL, lease_until = NULL,
+              fence = fence + 1, change = nextval('jobdrop_change')
+            WHERE id = $1
+            """, [.text(id), .text(try PostgresSpool.encode(record))])
+          reaped.append(Job(record: record, state: .pending))
+        }
+        return reaped
+      }
+    }
+  }
+
+  // MARK: Following
+
+  /// Waits up to `milliseconds` for another change to be announced (on a connection of its own, which
+  /// listens); returns whether one was. Call from one thread only (the node's follower).
+  public func waitForChange(milliseconds: Int32) throws -> Bool {
+    let listener = try listening()
+    if try !listener.notifications().isEmpty { return true }
+    var descriptor = pollfd(fd: listener.socket, events: Int16(POLLIN), revents: 0)
+    guard poll(&descriptor, 1, milliseconds) > 0 else { return false }
+    do {
+      return try !listener.notifications().isEmpty
+    } catch {
+      self.listener = nil
+      throw error
+    }
+  }
+
+  /// Whether this node is the one that renders the index: it holds the session advisory lock, taken on
+  /// the listening connection when no other node holds it, and lost with that connection.
+  public func holdsIndexLock() -> Bool {
+    if indexLockHeld, listener?.isHealthy == true { return true }
+    guard let listener = try? listening(),
+      let result = try? listener.execute("SELECT pg_try_advisory_lock(\(PostgresSpool.indexLockKey))")
+    else { return false }
+    indexLockHeld = result.text(0, 0) == "t"
+    return indexLockHeld
+  }
+
+  /// The listening connection (made again after one was lost: a change may have been missed, which the
+  /// follower's reading of changes after its last one covers).
+  private func listening() throws -> PostgresConnection {
+    if let listener, listener.isHealthy { return listener }
+    listener = nil
+    indexLockHeld = false
+    let made = try PostgresConnection(conninfo: conninfo, database: database)
+    try made.execute("LISTEN \(PostgresSpool.channel)")
+    listener = made
+    return made
+  }
+
+  // MARK: Reading
+
+  /// The job `id` as the table has it now.
+  public func job(id: String) throws -> Job? {
+    try withConnection { connection in
+      let result = try connection.execute(
+        "SELECT state, record FROM jobdrop_jobs WHERE id = $1", [.text(id)])
+      return try PostgresSpool.jobs(in: result, from: 0).first?.job
+    }
+  }
+
+  /// The request's bytes as dropped.
+  public func requestBytes(of id: String) throws -> [UInt8]? {
+    try withConnection { connection in
+      let result = try connection.execute(
+        "SELECT encode(request, 'base64') FROM jobdrop_jobs WHERE id = $1", [.text(id)])
+      return result.text(0, 0).flatMap { Data(base64Encoded: $0, options: .ignoreUnknownCharacters) }
+        .map { Array($0) }
+    }
+  }
+
+  /// The jobs changed after change number `after` (every job for 0), in the order they changed, with
+  /// the number of each change; at most `limit`.
+  public func changes(after: Int64, limit: Int = 1000) throws -> [(job: Job, change: Int64)] {
+    try withConnection { connection in
+      let result = try connection.execute(
+        "SELECT state, record, change FROM jobdrop_jobs WHERE change > $1 ORDER BY change LIMIT $2",
+        [.integer(after), .integer(Int64(limit))])
+      return try PostgresSpool.jobs(in: result, from: 0)
+    }
+  }
+
+  /// Rows of `state, record[, change]` as jobs.
+  private static func jobs(in result: PostgresResult, from first: Int) throws -> [(job: Job, change: Int64)] {
+    var jobs: [(job: Job, change: Int64)] = []
+    for row in first..<result.count {
+      guard let state = result.text(row, 0).flatMap(JobState.init(rawValue:)), let text = result.text(row, 1)
+      else { continue }
+      jobs.append((Job(record: try decode(text), state: state), result.integer(row, 2) ?? 0))
+    }
+    return jobs
+  }
+
+  static func encode(_ record: JobRecord) throws -> String {
+    String(decoding: try Spool.encode(record), as: UTF8.self)
+  }
+
+  static func decode(_ text: String) throws -> JobRecord {
+    try JSONDecoder().decode(JobRecord.self, from: Data(text.utf8))
+  }
+}
+
+/// A move or write refused because this node no longer holds the job's lease: it lapsed and the job was
+/// sent back to `pending` (and maybe claimed by another node), or the job left `started` otherwise.
+public struct LeaseLost: Error, Sendable, CustomStringConvertible {
+  public var id: String
+  public var node: String
+  public var description: String {
+    "job \(id): node \(node) no longer holds its lease; its result is not recorded"
+  }
+}
