@@ -14,8 +14,22 @@ struct SharedOptions: ParsableArguments {
   var inbox: String?
 
   @Option(
-    help: "jobdrop's private job state; same file system as the inbox (env JOBDROP_SPOOL; default ./spool).")
+    help:
+      "jobdrop's private job state; same file system as the inbox (env JOBDROP_SPOOL; default ./spool), or postgres://… for a job table several nodes share."
+  )
   var spool: String?
+
+  @Option(
+    help:
+      "With --spool postgres://…: this node's own state folder, same file system as the inbox (env JOBDROP_LOCAL_SPOOL; default ./spool)."
+  )
+  var localSpool: String?
+
+  @Option(
+    help:
+      "With --spool postgres://…: how long a node's claim on a job lasts unless renewed (env JOBDROP_LEASE; default 30s)."
+  )
+  var lease: String?
 
   @Option(help: "The static site jobdrop publishes (env JOBDROP_OUTBOX; default ./outbox).")
   var outbox: String?
@@ -92,6 +106,8 @@ struct SharedOptions: ParsableArguments {
     var flags = Configuration.Flags()
     flags.inbox = inbox
     flags.spool = spool
+    flags.localSpool = localSpool
+    flags.lease = lease
     flags.outbox = outbox
     flags.source = source
     flags.catalog = catalog

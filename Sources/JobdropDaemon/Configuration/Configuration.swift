@@ -13,7 +13,10 @@ import JobdropSystem
 /// | key | flag | environment | default |
 /// |---|---|---|---|
 /// | inbox | `--inbox` | `JOBDROP_INBOX` | `./inbox` |
-/// | spool | `--spool` | `JOBDROP_SPOOL` | `./spool` |
+/// | spool | `--spool` | `JOBDROP_SPOOL` | `./spool` (or `postgres://…`: a job table several nodes share) |
+/// | local spool (with a shared one) | `--local-spool` | `JOBDROP_LOCAL_SPOOL` | `./spool` |
+/// | lease (with a shared spool) | `--lease` | `JOBDROP_LEASE` | `30s` |
+/// | node name (with a shared spool) | | `JOBDROP_NODE` | `<host name>:<local spool path>` |
 /// | outbox | `--outbox` | `JOBDROP_OUTBOX` | `./outbox` |
 /// | source | `--source` | `JOBDROP_SOURCE` | `sqlite:data/store.sqlite` |
 /// | catalog | `--catalog` | `JOBDROP_CATALOG` | the built-in catalog |
@@ -30,7 +33,14 @@ import JobdropSystem
 /// | publish | `--publish`, `--s3-endpoint` | `JOBDROP_PUBLISH`, the AWS CLI's variables and files | none |
 public struct Configuration: Sendable {
   public var inbox: String
+  /// The local spool folder (with a shared spool: this node's own state, beside the shared table).
   public var spool: String
+  /// The PostgreSQL job table several nodes share (`--spool postgres://…`), if any.
+  public var sharedSpool: String?
+  /// How long a node's claim on a job of the shared spool lasts without renewal, in seconds.
+  public var leaseSeconds: Int = 30
+  /// This node's name in the shared spool (`JOBDROP_NODE`), when set.
+  public var nodeName: String?
   public var outbox: String
   public var source: DataSourceLocation
   /// The job type catalog: the built-in one, or the operator's `--catalog` file (validated at start).
@@ -65,6 +75,7 @@ public struct Configuration: Sendable {
     public var inbox, spool, outbox, source, catalog, baseURL, ttl, settle, grace, partners: String?
     public var webhookURL, webhookSecretFile: String?
     public var publish, s3Endpoint: String?
+    public var localSpool, lease: String?
     public var workers: Int?
     public var retries: Int?
     public var emptyOK = false
@@ -83,6 +94,19 @@ public struct Configuration: Sendable {
     }
     inbox = pick(flags.inbox, "JOBDROP_INBOX", "inbox")
     spool = pick(flags.spool, "JOBDROP_SPOOL", "spool")
+    if spool.hasPrefix("postgres://") || spool.hasPrefix("postgresql://") {
+      sharedSpool = spool
+      spool = pick(flags.localSpool, "JOBDROP_LOCAL_SPOOL", "spool")
+      let leaseText = pick(flags.lease, "JOBDROP_LEASE", "30s")
+      guard let lease = DurationText.milliseconds(leaseText, in: 3000...3_600_000) else {
+        throw ConfigurationError(
+          "--lease: expected a duration from 3s to 1h, such as 30s or 2m, got '\(leaseText)'")
+      }
+      leaseSeconds = Int(lease / 1000)
+      nodeName = environment["JOBDROP_NODE"].flatMap { $0.isEmpty ? nil : $0 }
+    } else if flags.localSpool != nil || flags.lease != nil {
+      throw ConfigurationError("--local-spool and --lease go with a shared spool: --spool postgres://…")
+    }
     outbox = pick(flags.outbox, "JOBDROP_OUTBOX", "outbox")
     source = try DataSourceLocation(parsing: pick(flags.source, "JOBDROP_SOURCE", "sqlite:data/store.sqlite"))
     let catalogPath = pick(flags.catalog, "JOBDROP_CATALOG", "")

@@ -1,3 +1,4 @@
+import JobdropState
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -27,6 +28,7 @@ public struct Daemon {
       PublishService(mirror: workspace.mirror),
       WebhookService(deliverer: workspace.webhooks),
       OutboxService(store: workspace.store, logger: logger),
+      FollowService(store: workspace.store, runners: runners, logger: logger),
       RunnerService(
         runner: workspace.runner, workers: configuration.workers, control: runners, logger: logger),
       IntakeService(
@@ -45,7 +47,7 @@ public struct Daemon {
       "jobdrop running",
       metadata: [
         "inbox": "\(configuration.inbox)", "outbox": "\(configuration.outbox)",
-        "spool": "\(configuration.spool)",
+        "spool": "\(configuration.sharedSpool.map(PostgresSpool.describe) ?? configuration.spool)",
         "source": "\(configuration.source)", "workers": "\(configuration.workers)",
         "partners": "\(workspace.intakes.partners?.list.ids.joined(separator: ",") ?? "-")",
       ])

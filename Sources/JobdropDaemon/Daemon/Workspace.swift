@@ -47,7 +47,12 @@ public final class Workspace: @unchecked Sendable {
       path: configuration.outbox, links: OutboxLinks(baseURL: configuration.baseURL),
       ttl: configuration.ttlSeconds, observer: mirror)
     if partners == nil { _ = try sites.open(partner: nil) }
-    store = JobStore(spool: spool, sites: sites, logger: logger)
+    let shared = try configuration.sharedSpool.map { url in
+      try PostgresSpool(
+        url: url, node: configuration.nodeName ?? Workspace.nodeName(spool: spool.root.path),
+        leaseSeconds: configuration.leaseSeconds)
+    }
+    store = JobStore(spool: spool, sites: sites, logger: logger, shared: shared)
     if partners != nil || configuration.webhook != nil {
       let queue = try WebhookQueue(spool: spool)
       let targets = configuration.webhookTargets(partners)
@@ -73,6 +78,19 @@ public final class Workspace: @unchecked Sendable {
       lock, inbox: inbox,
       folders: Dictionary(intakes.all.map { ($0.partner, $0.intake.inbox) }) { first, _ in first })
     for delivery in store.pendingDeliveries() { webhooks?.add(delivery) }
+  }
+
+  /// A node's default name in a shared spool: the host's name and its local spool's path, which only one
+  /// process at a time can hold (so a restarted node knows the jobs it held before as its own).
+  static func nodeName(spool path: String) -> String {
+    var host = [CChar](repeating: 0, count: 256)
+    gethostname(&host, host.count - 1)
+    let resolved = realpath(path, nil).map { pointer in
+      defer { free(pointer) }
+      return String(cString: pointer)
+    }
+    let name = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return "\(name):\(resolved ?? path)"
   }
 
   /// Claiming is a rename: inbox and spool must be on one file system.

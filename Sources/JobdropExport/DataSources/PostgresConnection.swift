@@ -202,7 +202,9 @@ extension PostgresResult {
 
   /// The text of column `column` in row `row`, or `nil` for NULL.
   package func text(_ row: Int, _ column: Int) -> String? {
-    guard let handle, PQgetisnull(handle, Int32(row), Int32(column)) == 0 else { return nil }
+    guard let handle, column < PQnfields(handle), PQgetisnull(handle, Int32(row), Int32(column)) == 0 else {
+      return nil
+    }
     return String(cString: PQgetvalue(handle, Int32(row), Int32(column)))
   }
 

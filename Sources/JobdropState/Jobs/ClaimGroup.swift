@@ -16,6 +16,8 @@ public final class ClaimGroup {
   public static let dueMilliseconds: Int64 = 10
 
   var writes = GroupWrite()
+  /// The claims to insert into a shared table (``JobStore/shared``) in one transaction.
+  var rows: [(record: JobRecord, state: JobState, bytes: [UInt8])] = []
   var jobs: [(job: Job, delivery: WebhookDelivery?)] = []
   /// Who took each claim, to be told when the commit fails.
   public private(set) var takers: [(intake: RequestIntake, name: FileName)] = []
@@ -37,6 +39,7 @@ public final class ClaimGroup {
 
   func clear() {
     writes = GroupWrite()
+    rows.removeAll()
     jobs.removeAll()
     takers.removeAll()
   }

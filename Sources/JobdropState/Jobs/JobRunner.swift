@@ -84,6 +84,7 @@ public final class JobRunner: @unchecked Sendable {
       let result = try export(started, shouldStop: shouldStop, grouped: grouped) { rows in
         if shouldStop() { throw Interrupted() }
         if self.store.isCancelRequested(started.id) { throw Cancelled() }
+        if self.store.hasLostLease(started.id) { throw Interrupted() }
         current.record.rows = rows
         try? self.store.update(current)
       }
@@ -160,6 +161,20 @@ public final class JobRunner: @unchecked Sendable {
     while true {
       do {
         return try store.move(job, to: target, record: record)
+      } catch let lost as LeaseLost {
+        // Another node runs it now (this one was cut off from the table longer than a lease): its outcome
+        // here is not recorded, and its file is left for that node to replace.
+        logger.warning("job's lease lost; another node runs it", metadata: ["error": "\(lost)"])
+        return store.job(id: job.id) ?? job
+      } catch let error as PostgresError where error.isTransient && !shouldStop() {
+        if !warned {
+          logger.warning(
+            "cannot record the job's outcome in the shared spool; retrying",
+            metadata: ["job.status": "\(target.rawValue)", "error": "\(error)"])
+          warned = true
+        }
+        usleep(wait)
+        wait = min(wait * 2, 5_000_000)
       } catch let error as FileSystemError where error.isTransient && !shouldStop() {
         if !warned {
           logger.warning(

@@ -19,6 +19,16 @@ import Logging
 // @unchecked: every mutable property is read and written under `lock`; the index under `indexLock`.
 public final class JobStore: @unchecked Sendable {
   public let spool: Spool
+  /// The job table several nodes share (`--spool postgres://…`), which then holds the jobs instead of
+  /// the spool's state folders; the local spool keeps what is this node's own (retiring inbox files,
+  /// webhook events). The table here follows it (``follow()``).
+  public let shared: PostgresSpool?
+  /// The last change of the shared table applied here.
+  private var followed: Int64 = 0
+  /// Started jobs of this node whose lease it lost (their runner abandons them).
+  private var leaseLost = Set<String>()
+  /// With a shared table: whether this node holds the index lock (``checkIndexLock()``).
+  private var rendersIndex = false
   /// The sites jobs are published in (one per partner with `--partners`).
   public let sites: OutboxSites
   let logger: Logger
@@ -83,8 +93,11 @@ public final class JobStore: @unchecked Sendable {
     case noSuchJob = "no such job"
   }
 
-  public init(spool: Spool, sites: OutboxSites, logger: Logger, indexInterval: Int64 = 0) {
+  public init(
+    spool: Spool, sites: OutboxSites, logger: Logger, indexInterval: Int64 = 0, shared: PostgresSpool? = nil
+  ) {
     self.spool = spool
+    self.shared = shared
     self.sites = sites
     self.logger = logger
     self.indexInterval = indexInterval
@@ -116,7 +129,7 @@ public final class JobStore: @unchecked Sendable {
     let present = folders.mapValues { Set((try? $0.requestNames()) ?? []) }
     var claims: [String?: [FileName: (created: Timestamp, claim: InboxClaim)]] = [:]
     var cutShort: [Job] = []
-    let recovery = try spool.recover(spoolLock, returningRequestsTo: inbox.directory) { job in
+    func each(_ job: Job) throws {
       if job.state != .failed {
         do {
           let site = try sites.site(for: job)
@@ -132,11 +145,26 @@ public final class JobStore: @unchecked Sendable {
         claims[job.record.partner, default: [:]][claim.fileName] = (job.record.createdAt, claim)
       }
       // Moved only once the spool is read: recovery hands each job on as it reads it.
-      if job.state == .started {
+      if job.state == .started && shared == nil {
         cutShort.append(job)
       } else {
         tableLocked(job)
       }
+    }
+    var recovery = Spool.Recovery()
+    if let shared {
+      // This node's jobs left started by its previous run were cut short; other nodes' are theirs.
+      for job in try shared.reapLapsedLeases(now: .now(), reclaimOwn: true) {
+        logger.notice("job was cut short; it will run again", metadata: ["job.id": "\(job.id)"])
+      }
+      while case let changes = try shared.changes(after: followed), !changes.isEmpty {
+        for (job, change) in changes {
+          try each(job)
+          followed = change
+        }
+      }
+    } else {
+      recovery = try spool.recover(spoolLock, returningRequestsTo: inbox.directory, each: each)
     }
     for (path, reason) in recovery.quarantined {
       logger.error(
@@ -171,7 +199,7 @@ public final class JobStore: @unchecked Sendable {
   /// Puts a recovered job in the table and the queues and republishes its documents.
   private func tableLocked(_ job: Job) {
     storeLocked(job)
-    if job.state == .pending { pending.insert(job) }
+    if job.state == .pending && shared == nil { pending.insert(job) }
     if !job.state.isFinal {
       active[job.record.partner, default: 0] += 1
       trackKey(of: job)
@@ -194,7 +222,7 @@ public final class JobStore: @unchecked Sendable {
   /// (naming `what` was being recorded) and the table keeps the change.
   private func saveLocked(_ job: Job, what: String) {
     do {
-      try spool.update(job)
+      try writeLocked(job)
     } catch {
       logger.warning(
         "cannot record \(what) in the spool", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
@@ -216,10 +244,23 @@ public final class JobStore: @unchecked Sendable {
     }
   }
 
+  /// Writes a job's record in its state, to the shared table or the spool; a write to the shared table
+  /// learns whether its partner asked to cancel it.
+  private func writeLocked(_ job: Job) throws {
+    guard let shared else { return try spool.update(job) }
+    do {
+      if try shared.update(job) { cancelRequested.insert(job.id) }
+    } catch let error as LeaseLost {
+      leaseLost.insert(job.id)
+      throw error
+    }
+  }
+
   /// The job `id`, whole: a pending or finished one is read back from the spool.
   private func lookupLocked(_ id: String) -> Job? {
     if let job = jobs[id] { return job }
     guard let summary = summaries[id] else { return nil }
+    if let shared { return try? shared.job(id: id) }
     if case .record(let record) = spool.reader.read(Spool.fileName(id), in: spool.folder(summary.state)) {
       return Job(record: record, state: summary.state)
     }
@@ -269,7 +310,21 @@ public final class JobStore: @unchecked Sendable {
   /// job shows `started` once that is durable, at its first progress update (``update(_:)``), and a job
   /// that ends sooner goes from `pending` to its outcome at the group's commit.
   public func startNextPending(durable: Bool = true) throws -> Job? {
-    try lock.withLock {
+    if let shared {
+      let now = Timestamp.now()
+      let started = try shared.claimNext(now: now) { pending in
+        var record = pending
+        record.attempts += 1
+        record.rows = 0
+        record.retryAt = nil
+        record.updatedAt = now
+        return record
+      }
+      guard let started else { return nil }
+      lock.withLock { reconcileLocked(started) }
+      return started
+    }
+    return try lock.withLock {
       var next: Job?
       var notYet: [String] = []
       let now = Timestamp.now()
@@ -322,7 +377,11 @@ public final class JobStore: @unchecked Sendable {
       state == .failed ? try prepareEvent(&record, state: .failed, queue: queue, hasWebhook: enabled) : nil
     // The spool's writes are the new job's own: only the table and the outbox need the lock.
     do {
-      try spool.claim(record, state: state, bytes: bytes)
+      if let shared {
+        try shared.claim([(record, state, bytes)])
+      } else {
+        try spool.claim(record, state: state, bytes: bytes)
+      }
     } catch {
       if let delivery { try? webhooks?.remove(delivery.id) }
       throw error
@@ -344,7 +403,11 @@ public final class JobStore: @unchecked Sendable {
     let delivery =
       state == .failed ? try prepareEvent(&record, state: .failed, queue: queue, hasWebhook: enabled) : nil
     do {
-      try spool.stageClaim(record, state: state, bytes: bytes, in: &group.writes)
+      if shared != nil {
+        group.rows.append((record, state, bytes))
+      } else {
+        try spool.stageClaim(record, state: state, bytes: bytes, in: &group.writes)
+      }
     } catch {
       if let delivery { try? webhooks?.remove(delivery.id) }
       throw error
@@ -368,12 +431,16 @@ public final class JobStore: @unchecked Sendable {
     guard !group.isEmpty else { return }
     defer { group.clear() }
     do {
-      try group.writes.commit(fileSystems: [spool.root])
+      if let shared {
+        try shared.claim(group.rows)  // one transaction: all or none
+      } else {
+        try group.writes.commit(fileSystems: [spool.root])
+      }
     } catch {
       group.writes.discard()
       lock.withLock {
         for (job, delivery) in group.jobs {
-          try? spool.remove(job.id, in: job.state)  // the files a partial commit renamed into place
+          if shared == nil { try? spool.remove(job.id, in: job.state) }  // the files a partial commit renamed into place
           jobs[job.id] = nil
           if job.state == .pending {
             active[job.record.partner, default: 1] -= 1
@@ -396,7 +463,7 @@ public final class JobStore: @unchecked Sendable {
           saveLocked(job, what: "a request's alias")
         }
         storeLocked(job)
-        if job.state == .pending { pending.insert(job) }
+        if job.state == .pending && shared == nil { pending.insert(job) }
         publishLocked(job)
         markDirty(job.record.partner)
       }
@@ -409,7 +476,7 @@ public final class JobStore: @unchecked Sendable {
     let job = Job(record: record, state: state)
     storeLocked(job)
     if state == .pending {
-      pending.insert(job)
+      if shared == nil { pending.insert(job) }
       active[record.partner, default: 0] += 1
       trackKey(of: job)
     }
@@ -434,7 +501,11 @@ public final class JobStore: @unchecked Sendable {
       ? try prepareEvent(&record, state: target, queue: webhooks, hasWebhook: hasWebhook) : nil
     let moved: Job
     do {
-      moved = try spool.move(job, to: target, record: record, durable: durable)
+      if let shared {
+        moved = try shared.move(job, to: target, record: record)
+      } else {
+        moved = try spool.move(job, to: target, record: record, durable: durable)
+      }
     } catch {
       if let delivery { try? webhooks?.remove(delivery.id) }
       throw error
@@ -466,7 +537,11 @@ public final class JobStore: @unchecked Sendable {
               ? try prepareEvent(&record, state: target, queue: webhooks, hasWebhook: hasWebhook) : nil)
           prepared.append((job, target, record))
         }
-        let moved = try spool.commitMoves(prepared, alsoFlush: alsoFlush)
+        let moved =
+          try shared.map { shared in
+            try prepared.map { try shared.move($0.job, to: $0.target, record: $0.record) }
+          }
+          ?? spool.commitMoves(prepared, alsoFlush: alsoFlush)
         return zip(moved.indices, moved).map { index, job in
           applyMoveLocked(from: prepared[index].job, to: job, delivery: deliveries[index])
         }
@@ -483,7 +558,7 @@ public final class JobStore: @unchecked Sendable {
     let record = moved.record
     if let delivery { deliveryHandler?(delivery) }
     storeLocked(moved)
-    if target == .pending { pending.insert(moved) }
+    if target == .pending && shared == nil { pending.insert(moved) }
     if target.isFinal && !job.state.isFinal {
       active[record.partner, default: 1] -= 1
       cancelRequested.remove(moved.id)
@@ -508,7 +583,7 @@ public final class JobStore: @unchecked Sendable {
     var job = job
     job.record.updatedAt = .now()
     job.record.requestAliases = stored.record.requestAliases  // added by the intake meanwhile
-    try spool.update(job)
+    try writeLocked(job)
     jobs[job.id] = job
     publishLocked(job)
     markDirty(job.record.partner)
@@ -537,14 +612,21 @@ public final class JobStore: @unchecked Sendable {
         record.error = JobStore.cancelled
         record.rows = nil
         record.retryAt = nil
-        _ = try moveLocked(job, to: .failed, record: record)
+        do {
+          _ = try moveLocked(job, to: .failed, record: record)
+        } catch is LeaseLost {
+          // Another node started it meanwhile: its runner is asked to stop it.
+          return (.cancelled, nil)
+        }
         return (.cancelled, nil)
       case .started:
         cancelRequested.insert(id)
         return (.cancelled, cancelHandler)
       }
     }
-    // Outside the lock: interrupting a PostgreSQL query is a round trip to the server.
+    // Outside the lock: interrupting a PostgreSQL query is a round trip to the server. With a shared
+    // table the node running the job learns it at its next progress write.
+    if result == .cancelled, let shared { try shared.requestCancel(id: id) }
     handler?(id)
     return result
   }
@@ -554,6 +636,9 @@ public final class JobStore: @unchecked Sendable {
   public func onCancel(_ handler: @escaping @Sendable (String) -> Void) {
     lock.withLock { cancelHandler = handler }
   }
+
+  /// Whether this node lost the lease of its started job `id` (``PostgresSpool``): its runner abandons it.
+  public func hasLostLease(_ id: String) -> Bool { lock.withLock { leaseLost.contains(id) } }
 
   /// Whether the started job `id` was cancelled by its partner.
   public func isCancelRequested(_ id: String) -> Bool { lock.withLock { cancelRequested.contains(id) } }
@@ -570,12 +655,86 @@ public final class JobStore: @unchecked Sendable {
       guard var current = lookupLocked(job.id) else { return job }
       if current.record.requestAliases?.contains(name) != true {
         current.record.requestAliases = (current.record.requestAliases ?? []) + [name]
-        try spool.update(current)
+        try writeLocked(current)
         if jobs[current.id] != nil { jobs[current.id] = current }  // started, or a claim being staged
       }
       publishLocked(current)
       return current
     }
+  }
+
+  // MARK: A shared table
+
+  /// Applies the shared table's changes since the last one applied (other nodes' claims and moves, leases
+  /// reaped): the table, the queues and this node's outbox follow them. Returns whether a job became
+  /// pending (runners should look).
+  @discardableResult
+  public func follow() throws -> Bool {
+    guard let shared else { return false }
+    var pendingSeen = false
+    while true {
+      let after = lock.withLock { followed }
+      let changes = try shared.changes(after: after)
+      if changes.isEmpty { return pendingSeen }
+      lock.withLock {
+        for (job, change) in changes {
+          if job.state == .pending { pendingSeen = true }
+          reconcileLocked(job)
+          followed = max(followed, change)
+        }
+      }
+    }
+  }
+
+  /// Takes the shared table's index lock when no other node holds it: only its holder renders the index
+  /// (``publishIndex(force:)``); a node that becomes the holder renders every site at once.
+  public func checkIndexLock() {
+    guard let shared else { return }
+    let holds = shared.holdsIndexLock()
+    lock.withLock {
+      if holds && !rendersIndex {
+        logger.info("this node renders the index now")
+        for (partner, _) in sites.opened { markDirty(partner) }
+      }
+      rendersIndex = holds
+    }
+  }
+
+  /// Sends back to `pending` the shared table's jobs whose lease lapsed (their node died); returns how
+  /// many.
+  @discardableResult
+  public func reapLapsedLeases() throws -> Int {
+    guard let shared else { return 0 }
+    let reaped = try shared.reapLapsedLeases(now: .now())
+    for job in reaped {
+      logger.notice("a node's lease on the job lapsed; it will run again", metadata: ["job.id": "\(job.id)"])
+    }
+    lock.withLock { for job in reaped { reconcileLocked(job) } }
+    return reaped.count
+  }
+
+  /// Puts a job as the shared table has it now into this table: counts, keys and documents follow its
+  /// state. A finished job never goes back (a change read before this node's own later one).
+  private func reconcileLocked(_ job: Job) {
+    let previous = jobs[job.id]?.state ?? summaries[job.id]?.state
+    if let previous, previous.isFinal, !job.state.isFinal { return }
+    let wasLive = previous.map { !$0.isFinal } ?? false
+    storeLocked(job)
+    if !job.state.isFinal && !wasLive {
+      active[job.record.partner, default: 0] += 1
+      trackKey(of: job)
+    } else if job.state.isFinal && wasLive {
+      active[job.record.partner, default: 1] -= 1
+      cancelRequested.remove(job.id)
+      leaseLost.remove(job.id)
+      if let key = job.record.request?.idempotencyKey,
+        liveKeys[LiveKey(partner: job.record.partner, key: key)] == job.id
+      {
+        liveKeys[LiveKey(partner: job.record.partner, key: key)] = nil
+      }
+    }
+    publishLocked(job, unlessUnchanged: true)
+    markDirty(job.record.partner)
   }
 
   /// Remembers a live job's idempotency key; call with the lock held.
@@ -660,7 +819,7 @@ public final class JobStore: @unchecked Sendable {
       do {
         try sites.open(partner: job.partner).remove(id: id, created: job.createdAt)
         CrashPoint.reached("mid-expiry")
-        try spool.remove(id, in: job.state)
+        if let shared { try shared.remove(id) } else { try spool.remove(id, in: job.state) }
       } catch {
         // Tried again at the next sweep; the job stays listed until then.
         logger.warning("cannot expire the job yet", metadata: ["job.id": "\(id)", "error": "\(error)"])
@@ -710,6 +869,10 @@ public final class JobStore: @unchecked Sendable {
       let documents: [(partner: String?, site: Outbox, bytes: Outbox.IndexDocuments)] = lock.withLock {
         clock = ContinuousClock.now
         guard !indexDirty.isEmpty else { return [] }
+        if shared != nil && !rendersIndex {
+          indexDirty.removeAll()  // another node renders the index
+          return []
+        }
         let now = ConditionLock.monotonicMilliseconds()
         guard force || now >= nextIndexAllowed else { return [] }
         var documents: [(partner: String?, site: Outbox, bytes: Outbox.IndexDocuments)] = []

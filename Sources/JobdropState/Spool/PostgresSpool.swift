@@ -51,6 +51,7 @@ public final class PostgresSpool: @unchecked Sendable {
     self.leaseSeconds = leaseSeconds
     try withConnection { connection in
       try connection.transaction {
+        try connection.execute("SET LOCAL client_min_messages = warning")
         try connection.execute("SELECT pg_advisory_xact_lock(\(PostgresSpool.changeLockKey))")
         try connection.execute(PostgresSpool.schema)
       }
@@ -79,7 +80,7 @@ public final class PostgresSpool: @unchecked Sendable {
     """
 
   /// `host:port/database` of a `postgres://` URL, without user or password.
-  static func describe(_ url: String) -> String {
+  public static func describe(_ url: String) -> String {
     var rest = Substring(url)
     if let scheme = rest.firstRange(of: "://") { rest = rest[scheme.upperBound...] }
     if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }

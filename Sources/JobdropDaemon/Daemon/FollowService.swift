@@ -1,0 +1,55 @@
+import JobdropState
+import JobdropSystem
+import Logging
+import ServiceLifecycle
+
+/// With a shared spool (``JobStore/shared``): follows the job table on its own thread. Every change
+/// another node makes is applied here as soon as it is announced (the table, this node's outbox, and a
+/// runner woken for a new pending job); every third of a lease the leases of this node's running jobs
+/// are renewed, lapsed leases of other nodes are reaped, and the index lock is tried (one node at a time
+/// renders the index). Losing the database pauses this, never the daemon: it is retried each round.
+public struct FollowService: Service {
+  let store: JobStore
+  let runners: ThreadControl
+  let logger: Logger
+
+  public init(store: JobStore, runners: ThreadControl, logger: Logger) {
+    self.store = store
+    self.runners = runners
+    self.logger = logger
+  }
+
+  public func run() async throws {
+    guard let shared = store.shared else { return }
+    let control = ThreadControl()
+    try await DedicatedThread.runService(
+      name: "jobdrop-follow", what: "shared spool follower", logger: logger, stop: control.stop
+    ) { [store, runners, logger] in
+      let round = Int64(shared.leaseSeconds) * 1000 / 3
+      var nextRound: Int64 = 0
+      var failing = false
+      while !control.isStopped {
+        do {
+          let now = ConditionLock.monotonicMilliseconds()
+          if now >= nextRound {
+            try shared.renewLeases()
+            if try store.reapLapsedLeases() > 0 { runners.wake() }
+            store.checkIndexLock()
+            nextRound = now + round
+          }
+          if try store.follow() { runners.wake() }
+          if failing { logger.notice("the shared spool is reachable again") }
+          failing = false
+          _ = try shared.waitForChange(milliseconds: 500)
+        } catch {
+          if !failing {
+            logger.warning("cannot follow the shared spool; will retry", metadata: ["error": "\(error)"])
+          }
+          failing = true
+          nextRound = 0
+          guard control.sleep(untilMilliseconds: ConditionLock.monotonicMilliseconds() + 1000) else { break }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import JobdropModel
+import JobdropState
+import JobdropSystem
+import Testing
+
+/// Several `jobdrop run` nodes on one PostgreSQL spool (`--spool postgres://…`), each with its own inbox,
+/// and the shared table's leases and fencing tokens on a real server.
+@Suite(.serialized) struct SeveralNodesTests {
+  /// A node: its own inbox, local spool and outbox under `root/name`.
+  struct Node {
+    let root: String
+    var inbox: String { root + "/inbox" }
+    var outbox: String { root + "/outbox" }
+
+    init(_ sandbox: Sandbox, _ name: String) throws {
+      root = sandbox.root + "/" + name
+      try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
+    }
+
+    func start(_ sandbox: Sandbox, spool: String) throws -> RunningDaemon {
+      try RunningDaemon(
+        sandbox,
+        [
+          "--inbox", inbox, "--outbox", outbox, "--local-spool", root + "/spool", "--spool", spool,
+          "--lease", "3s", "--settle", "200ms", "--grace", "0",
+        ])
+    }
+
+    /// The index this node rendered, when it did: every job's status by request file.
+    func index() -> [String: String]? {
+      guard let data = FileManager.default.contents(atPath: outbox + "/index.json"),
+        let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+        let jobs = object["data"] as? [[String: Any]]
+      else { return nil }
+      var statuses: [String: String] = [:]
+      for job in jobs {
+        let file = ((job["meta"] as? [String: Any])?["request"] as? [String: Any])?["file"] as? String ?? ""
+        statuses[file] = job["status"] as? String
+      }
+      return statuses
+    }
+  }
+
+  /// The jobs of the shared table: state and request file, one line each.
+  static func table(_ server: PostgresServer) throws -> [(state: String, file: String, id: String)] {
+    let output = try Spawn.run(
+      "/usr/bin/psql",
+      [
+        "-X", "-q", "-A", "-t", "-F", "\t", "-d", server.url, "-c",
+        "SELECT state, record::json->>'requestFile', id FROM jobdrop_jobs ORDER BY 2",
+      ], environment: ProcessInfo.processInfo.environment)
+    return output.stdout.split(separator: "\n").map { line in
+      let fields = line.split(separator: "\t").map(String.init)
+      return (fields[0], fields[1], fields[2])
+    }
+  }
+
+  @Test func threeNodesRunEveryRequestOnceAndALostNodesJobsRunElsewhere() throws {
+    let sandbox = try Sandbox(orders: 60_000)
+    let server = try PostgresServer(directory: sandbox.root)
+    let nodes = try (1...3).map { try Node(sandbox, "node-\($0)") }
+    var daemons = try nodes.map { try $0.start(sandbox, spool: server.url) }
+    let waiter = try ChangeWaiter(folders: nodes.flatMap { [$0.outbox, $0.outbox + "/jobs"] })
+    let expectedRows = try sandbox.query("SELECT count(*) FROM orders")[0]
+    // A burst across the inboxes: 12 full order exports each, a few hundred milliseconds apiece.
+    var files: [String] = []
+    for (number, node) in nodes.enumerated() {
+      for request in 1...12 {
+        let name = "n\(number + 1)-\(request).json"
+        files.append(name)
+        let temp = node.root + "/." + name
+        try Data(#"{"jobType": "order_export", "exportFilters": {}}"#.utf8).write(
+          to: URL(fileURLWithPath: temp))
+        #expect(rename(temp, node.inbox + "/" + name) == 0)
+      }
+    }
+    // Node 2 is killed while it runs a job: that job's lease lapses and another node runs it.
+    let killed = waiter.wait(timeout: 60) { daemons[1].log.contains("job started") }
+    try #require(killed, "node 2 started no job: \(daemons[1].log)")
+    daemons[1].stop(SIGKILL)
+    let reaped = waiter.wait(timeout: 60) {
+      [daemons[0], daemons[2]].contains { $0.log.contains("a node's lease on the job lapsed") }
+    }
+    #expect(reaped, "no node took over node 2's job")
+    // The others finish what is in the table; node 2's unclaimed requests wait in its inbox until it is back.
+    daemons[1] = try nodes[1].start(sandbox, spool: server.url)
+    let done = try waiter.wait(timeout: 120) {
+      let table = try SeveralNodesTests.table(server)
+      return table.count == files.count && table.allSatisfy { $0.state == "success" }
+    }
+    let table = try SeveralNodesTests.table(server)
+    #expect(done, "not every job succeeded: \(table.map { "\($0.file) \($0.state)" })")
+    // Every request is exactly one job.
+    #expect(table.map(\.file).sorted() == files.sorted())
+    // No job succeeded on two nodes (the fencing token lets only the lease holder record a result).
+    var succeededOn: [String: Int] = [:]
+    for daemon in daemons {
+      for line in daemon.log.split(separator: "\n") where line.contains("job succeeded") {
+        for job in table where line.contains(job.id) { succeededOn[job.id, default: 0] += 1 }
+      }
+    }
+    #expect(succeededOn.values.allSatisfy { $0 == 1 }, "\(succeededOn)")
+    // One node renders the index, and it lists every job as succeeded with every row.
+    let indexed = waiter.wait(timeout: 30) {
+      nodes.contains { node in
+        node.index().map { $0.count == files.count && Set($0.values) == ["success"] } ?? false
+      }
+    }
+    #expect(indexed, "no node's index lists every job: \(nodes.map { $0.index()?.count ?? -1 })")
+    for node in nodes {
+      for file in node.index().map({ Array($0.keys) }) ?? [] {
+        guard
+          let job = try? JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: node.outbox + "/requests/" + file))) as? [String: Any]
+        else { continue }
+        let meta = (job["data"] as? [String: Any])?["meta"] as? [String: Any]
+        #expect("\(meta?["rows"] ?? "-")" == expectedRows, "\(file)")
+      }
+    }
+    for daemon in daemons { #expect(daemon.stop() == 0 || daemon === daemons[1]) }
+    server.stop()
+  }
+
+  @Test func aNodeWhoseLeaseLapsedCannotRecordAResult() throws {
+    let sandbox = try Sandbox(orders: 10)
+    let server = try PostgresServer(directory: sandbox.root)
+    let first = try PostgresSpool(url: server.url, node: "first", leaseSeconds: 3)
+    let second = try PostgresSpool(url: server.url, node: "second", leaseSeconds: 3)
+    let record = JobRecord(
+      id: JobID.make(), requestFile: "a.json", jobType: "order_export", request: nil, createdAt: .now())
+    try first.claim([(record, .pending, Array("{}".utf8))])
+    let started = try #require(try first.claimNext(now: .now()) { $0 })
+    #expect(try second.claimNext(now: .now()) { $0 } == nil, "a started job was claimed twice")
+    // The first node goes quiet: its lease lapses, the second reaps the job and runs it.
+    try server.psql("UPDATE jobdrop_jobs SET lease_until = now() - interval '1 second'")
+    #expect(try second.reapLapsedLeases(now: .now()).map(\.id) == [record.id])
+    let again = try #require(try second.claimNext(now: .now()) { $0 })
+    #expect(throws: LeaseLost.self) { try first.move(started, to: .success, record: started.record) }
+    #expect(throws: LeaseLost.self) { try first.update(started) }
+    let finished = try second.move(again, to: .success, record: again.record)
+    #expect(try first.job(id: record.id)?.state == .success)
+    // A finished job never moves again, whoever asks.
+    #expect(throws: IllegalTransition.self) { try second.move(finished, to: .started, record: again.record) }
+    #expect(throws: LeaseLost.self) { try second.move(again, to: .failed, record: again.record) }
+    server.stop()
+  }
+}
