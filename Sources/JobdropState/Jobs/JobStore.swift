@@ -440,7 +440,8 @@ public final class JobStore: @unchecked Sendable {
       group.writes.discard()
       lock.withLock {
         for (job, delivery) in group.jobs {
-          if shared == nil { try? spool.remove(job.id, in: job.state) }  // the files a partial commit renamed into place
+          // The files a partial commit renamed into place (a shared table's transaction left nothing).
+          if shared == nil { try? spool.remove(job.id, in: job.state) }
           jobs[job.id] = nil
           if job.state == .pending {
             active[job.record.partner, default: 1] -= 1
