@@ -47,11 +47,13 @@ import Testing
       ["--publish", "s3://\(bucket)" + (prefix.isEmpty ? "" : "/\(prefix)"), "--s3-endpoint", endpoint]
     }
 
-    /// boto3's comparison of the bucket under `prefix` with the outbox.
-    func compare(_ sandbox: Sandbox, prefix: String = "") throws -> (equal: Bool, report: [String: Any]) {
+    /// boto3's comparison of the bucket under `prefix` with the outbox (or the folder `outbox`).
+    func compare(_ sandbox: Sandbox, prefix: String = "", outbox: String? = nil) throws -> (
+      equal: Bool, report: [String: Any]
+    ) {
       let result = try Spawn.run(
         "/usr/bin/env",
-        ["python3", PublishTests.script, "compare", endpoint, bucket, prefix, sandbox.outbox],
+        ["python3", PublishTests.script, "compare", endpoint, bucket, prefix, outbox ?? sandbox.outbox],
         directory: sandbox.root, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
       let report =
         (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]) ?? [:]

@@ -18,13 +18,15 @@ import Testing
       try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
     }
 
-    func start(_ sandbox: Sandbox, spool: String) throws -> RunningDaemon {
+    func start(_ sandbox: Sandbox, spool: String, bucket: PublishTests.S3Server? = nil) throws
+      -> RunningDaemon
+    {
       try RunningDaemon(
         sandbox,
         [
           "--inbox", inbox, "--outbox", outbox, "--local-spool", root + "/spool", "--spool", spool,
           "--lease", "3s", "--settle", "200ms", "--grace", "0",
-        ])
+        ] + (bucket?.options() ?? []), environment: bucket?.environment ?? [:])
     }
 
     /// The index this node rendered, when it did: every job's status by request file.
@@ -59,8 +61,9 @@ import Testing
   @Test func threeNodesRunEveryRequestOnceAndALostNodesJobsRunElsewhere() throws {
     let sandbox = try Sandbox(orders: 60_000)
     let server = try PostgresServer(directory: sandbox.root)
+    let bucket = try PublishTests.S3Server(sandbox)
     let nodes = try (1...3).map { try Node(sandbox, "node-\($0)") }
-    var daemons = try nodes.map { try $0.start(sandbox, spool: server.url) }
+    var daemons = try nodes.map { try $0.start(sandbox, spool: server.url, bucket: bucket) }
     let waiter = try ChangeWaiter(folders: nodes.flatMap { [$0.outbox, $0.outbox + "/jobs"] })
     let expectedRows = try sandbox.query("SELECT count(*) FROM orders")[0]
     // A burst across the inboxes: 12 full order exports each, a few hundred milliseconds apiece.
@@ -84,7 +87,7 @@ import Testing
     }
     #expect(reaped, "no node took over node 2's job")
     // The others finish what is in the table; node 2's unclaimed requests wait in its inbox until it is back.
-    daemons[1] = try nodes[1].start(sandbox, spool: server.url)
+    daemons[1] = try nodes[1].start(sandbox, spool: server.url, bucket: bucket)
     let done = try waiter.wait(timeout: 120) {
       let table = try SeveralNodesTests.table(server)
       return table.count == files.count && table.allSatisfy { $0.state == "success" }
@@ -118,7 +121,32 @@ import Testing
         #expect("\(meta?["rows"] ?? "-")" == expectedRows, "\(file)")
       }
     }
-    for daemon in daemons { #expect(daemon.stop() == 0 || daemon === daemons[1]) }
+    // The bucket holds what the node rendering the index published and every node's export files, byte
+    // for byte with nginx's headers: the index lists every job.
+    let merged = sandbox.root + "/merged"
+    var comparison: (equal: Bool, report: [String: Any]) = (false, [:])
+    let equal = try waiter.wait(timeout: 60) {
+      guard let renderer = nodes.first(where: { $0.index()?.count == files.count }) else { return false }
+      try? FileManager.default.removeItem(atPath: merged)
+      try FileManager.default.copyItem(atPath: renderer.outbox, toPath: merged)
+      for node in nodes where node.root != renderer.root {
+        let folder = node.outbox + "/files"
+        for id in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+          for name in try FileManager.default.contentsOfDirectory(atPath: folder + "/" + id)
+          where !name.hasPrefix(".") {
+            try FileManager.default.createDirectory(
+              atPath: merged + "/files/" + id, withIntermediateDirectories: true)
+            try? FileManager.default.removeItem(atPath: merged + "/files/" + id + "/" + name)
+            try FileManager.default.copyItem(
+              atPath: folder + "/" + id + "/" + name, toPath: merged + "/files/" + id + "/" + name)
+          }
+        }
+      }
+      comparison = try bucket.compare(sandbox, outbox: merged)
+      return comparison.equal
+    }
+    #expect(equal, "\(comparison.report)")
+    for daemon in daemons { #expect(daemon.stop() == 0, "\(daemon.log.suffix(2000))") }
     server.stop()
   }
 

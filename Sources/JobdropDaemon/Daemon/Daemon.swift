@@ -28,7 +28,7 @@ public struct Daemon {
       PublishService(mirror: workspace.mirror),
       WebhookService(deliverer: workspace.webhooks),
       OutboxService(store: workspace.store, logger: logger),
-      FollowService(store: workspace.store, runners: runners, logger: logger),
+      FollowService(store: workspace.store, runners: runners, mirror: workspace.mirror, logger: logger),
       RunnerService(
         runner: workspace.runner, workers: configuration.workers, control: runners, logger: logger),
       IntakeService(

@@ -11,10 +11,13 @@ import ServiceLifecycle
 public struct FollowService: Service {
   let store: JobStore
   let runners: ThreadControl
+  /// The bucket this node publishes to: it puts the documents while this node renders the index.
+  let mirror: BucketMirror?
   let logger: Logger
 
-  public init(store: JobStore, runners: ThreadControl, logger: Logger) {
+  public init(store: JobStore, runners: ThreadControl, mirror: BucketMirror?, logger: Logger) {
     self.store = store
+    self.mirror = mirror
     self.runners = runners
     self.logger = logger
   }
@@ -24,7 +27,7 @@ public struct FollowService: Service {
     let control = ThreadControl()
     try await DedicatedThread.runService(
       name: "jobdrop-follow", what: "shared spool follower", logger: logger, stop: control.stop
-    ) { [store, runners, logger] in
+    ) { [store, runners, mirror, logger] in
       let round = Int64(shared.leaseSeconds) * 1000 / 3
       var nextRound: Int64 = 0
       var failing = false
@@ -34,7 +37,7 @@ public struct FollowService: Service {
           if now >= nextRound {
             try shared.renewLeases()
             if try store.reapLapsedLeases() > 0 { runners.wake() }
-            store.checkIndexLock()
+            mirror?.setPublishesDocuments(store.checkIndexLock())
             nextRound = now + round
           }
           if try store.follow() { runners.wake() }

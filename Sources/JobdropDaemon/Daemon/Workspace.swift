@@ -39,7 +39,9 @@ public final class Workspace: @unchecked Sendable {
     try Workspace.checkSameFileSystem(inbox: inbox.directory, spool: spool.root)
     if let target = configuration.publish {
       try target.checkCredentials()
-      mirror = BucketMirror(target: target, outbox: configuration.outbox, spool: spool.root, logger: logger)
+      mirror = BucketMirror(
+        target: target, outbox: configuration.outbox, spool: spool.root, logger: logger,
+        sharesBucket: configuration.sharedSpool != nil)
     } else {
       mirror = nil
     }

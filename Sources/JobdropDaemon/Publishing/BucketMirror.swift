@@ -19,6 +19,11 @@ import Logging
 /// what comes after it. At start the bucket is listed and compared with the outbox (size, then MD5
 /// against the ETag), and every difference is queued: a process killed mid-publish, or a bucket changed
 /// by hand, ends equal.
+///
+/// With several nodes on one bucket (a shared spool) each node puts the export files it made, and only
+/// the node that renders the index (``setPublishesDocuments(_:)``) puts the documents and the index; a
+/// node runs a job to `success` only once its export file is in the bucket
+/// (``waitUntilPublished(_:while:)``), so whichever node puts the document, the file is there before it.
 // @unchecked: every mutable property is touched under `lock`, except `bucket`, `written` and `writtenAt`,
 // which only the publishing thread uses (the mirror's own, or ``publishOnce()``'s caller).
 public final class BucketMirror: OutboxObserver, @unchecked Sendable {
@@ -45,11 +50,20 @@ public final class BucketMirror: OutboxObserver, @unchecked Sendable {
   private var thread: JoinableThread?
   private var written: PublishingStatus?
   private var writtenAt: Int64 = 0
+  /// With several nodes on one bucket: whether this mirror only puts its own export files (``rank(of:)``
+  /// 0) until it is told it publishes the documents too.
+  private let sharesBucket: Bool
+  private var publishesDocuments: Bool
+  private var resyncRequested = false
 
   /// The largest object one PUT can make.
   static let largestPut: Int64 = 5 << 30
 
-  public init(target: S3Target, outbox: String, spool: DirectoryHandle, logger: Logger) {
+  public init(
+    target: S3Target, outbox: String, spool: DirectoryHandle, logger: Logger, sharesBucket: Bool = false
+  ) {
+    self.sharesBucket = sharesBucket
+    publishesDocuments = !sharesBucket
     self.target = target
     self.outbox = outbox
     self.spool = spool
@@ -65,6 +79,7 @@ public final class BucketMirror: OutboxObserver, @unchecked Sendable {
   }
 
   private func markDirty(_ path: String) {
+    if !publishesDocuments && BucketMirror.rank(of: path) > 0 { return }  // another node's to put
     changes += 1
     dirty[path] = changes
     if queued.insert(path).inserted { queues[BucketMirror.rank(of: path)].append(path) }
@@ -83,6 +98,37 @@ public final class BucketMirror: OutboxObserver, @unchecked Sendable {
 
   /// Changes not yet in the bucket.
   public var waiting: Int { lock.withLock { dirty.count } }
+
+  /// With several nodes on one bucket: whether this node puts the documents and the index (it renders
+  /// the index). A node that takes the role compares the bucket with its outbox again; one that loses it
+  /// drops the documents it had queued.
+  public func setPublishesDocuments(_ publishes: Bool) {
+    lock.withLock {
+      guard sharesBucket, publishes != publishesDocuments else { return }
+      publishesDocuments = publishes
+      if publishes {
+        resyncRequested = true
+      } else {
+        for path in dirty.keys where BucketMirror.rank(of: path) > 0 { dirty[path] = nil }
+      }
+    }
+    lock.broadcast()
+  }
+
+  /// Waits until the current content of outbox path `path` is in the bucket, while `keepWaiting` says
+  /// so (asked every half second); returns whether it is.
+  public func waitUntilPublished(_ path: String, while keepWaiting: () -> Bool) -> Bool {
+    while true {
+      // `keepWaiting` is asked outside the lock: it may take the job store's, which is held when the
+      // outbox tells this mirror of a change.
+      let published = lock.withLock {
+        if dirty[path] != nil { lock.wait(untilMilliseconds: ConditionLock.monotonicMilliseconds() + 500) }
+        return dirty[path] == nil
+      }
+      if published { return true }
+      guard keepWaiting() else { return false }
+    }
+  }
 
   // MARK: The thread
 
@@ -120,7 +166,18 @@ public final class BucketMirror: OutboxObserver, @unchecked Sendable {
       }
     }
     while let next = nextChange() {
-      attempt(next)
+      if let next {
+        attempt(next)
+        continue
+      }
+      // Asked to compare again (this node now puts the documents too).
+      do {
+        try resync()
+      } catch {
+        lock.withLock { resyncRequested = true }
+        failed(error.description, what: "cannot list the bucket")
+        waitForRetry()
+      }
     }
   }
 
@@ -133,12 +190,17 @@ public final class BucketMirror: OutboxObserver, @unchecked Sendable {
     }
   }
 
-  /// The oldest change of the lowest rank, once one is due; `nil` when stopping.
-  private func nextChange() -> (path: String, change: Int, rank: Int)? {
+  /// The oldest change of the lowest rank, once one is due; `.some(nil)` when a resync is asked for;
+  /// `nil` when stopping.
+  private func nextChange() -> (path: String, change: Int, rank: Int)?? {
     while true {
       let idle = lock.withLock { () -> Bool? in
         if stopping { return nil }
         return dirty.isEmpty
+      }
+      if lock.withLock({ resyncRequested }) {
+        lock.withLock { resyncRequested = false }
+        return .some(nil)
       }
       guard let idle else { return nil }
       if idle { writeStatus(force: false) }
@@ -157,7 +219,7 @@ public final class BucketMirror: OutboxObserver, @unchecked Sendable {
         guard let change = dirty[path] else { return nil }
         return .some((path, change, rank))
       }
-      if let next { return next }
+      if let next { return .some(next) }
     }
   }
 
@@ -243,6 +305,7 @@ public final class BucketMirror: OutboxObserver, @unchecked Sendable {
         }
         return lastError != nil
       }
+      lock.broadcast()  // a runner may wait for this file (waitUntilPublished)
       if recovered { logger.notice("publishing to the bucket again", metadata: ["publish": "\(target)"]) }
     }
     writeStatus(force: false)
@@ -279,7 +342,18 @@ public final class BucketMirror: OutboxObserver, @unchecked Sendable {
         return
       }
     }
-    let extra = remote.keys.filter { !local.contains($0) }
+    let documents = lock.withLock { publishesDocuments }
+    let extra = remote.keys.filter { path in
+      guard !local.contains(path) else { return false }
+      guard sharesBucket else { return true }
+      // Several nodes: only the node that puts the documents deletes, and another node's export file
+      // only once its job is gone (no document of it here).
+      guard documents else { return false }
+      let parts = SiteHeaders.withinSite(path)
+      guard BucketMirror.rank(of: path) == 0, parts.count >= 3 else { return true }
+      let site = path.dropLast(parts.joined(separator: "/").count)
+      return !local.contains("\(site)jobs/\(parts[1]).json")
+    }
     lock.withLock {
       for path in differ + extra { markDirty(path) }
       resynced = true

@@ -336,18 +336,45 @@ public final class JobRunner: @unchecked Sendable {
       abandon()
       throw JobFailure(message: JobRunner.noResults, rows: 0)
     }
+    let result: Result
     do {
       // Without a sync when grouped: the group's commit flushes it before the job's success is written.
       let sha = try file.publish(durable: !grouped)
       site.exportPublished(id: job.id, name: name)
       CrashPoint.reached("export-published")
-      return Result(rows: rows, bytes: file.byteCount, sha256: sha, fileName: name)
+      result = Result(rows: rows, bytes: file.byteCount, sha256: sha, fileName: name)
     } catch {
       site.removeEmptyFilesDirectory(for: job.id)
       logger.warning(
         "cannot publish the export file", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
       throw JobFailure(message: "cannot publish the export file: \(error.reason)")
     }
+    if store.shared != nil { try waitUntilMirrored(job, name: name, in: site, shouldStop: shouldStop) }
+    return result
+  }
+}
+
+extension JobRunner {
+  /// With several nodes on one bucket: waits until the job's export file is in the bucket before its
+  /// success is recorded, so the document another node puts never points to a file not there yet. A
+  /// shutdown, a cancel or a lost lease stops the wait (the job runs again, or fails as cancelled).
+  func waitUntilMirrored(_ job: Job, name: String, in site: Outbox, shouldStop: () -> Bool)
+    throws(JobFailure)
+  {
+    var warned = false
+    let started = ConditionLock.monotonicMilliseconds()
+    let mirrored = site.waitUntilMirrored(id: job.id, name: name) {
+      if !warned && ConditionLock.monotonicMilliseconds() - started > 5000 {
+        logger.warning(
+          "waiting for the export file to reach the bucket before the job's success is recorded",
+          metadata: ["job.id": "\(job.id)"])
+        warned = true
+      }
+      return !shouldStop() && !store.isCancelRequested(job.id) && !store.hasLostLease(job.id)
+    }
+    if mirrored { return }
+    if store.isCancelRequested(job.id) { throw JobFailure(message: JobStore.cancelled) }
+    throw JobFailure(message: "interrupted", interrupted: true)
   }
 }
 

@@ -688,9 +688,11 @@ public final class JobStore: @unchecked Sendable {
   }
 
   /// Takes the shared table's index lock when no other node holds it: only its holder renders the index
-  /// (``publishIndex(force:)``); a node that becomes the holder renders every site at once.
-  public func checkIndexLock() {
-    guard let shared else { return }
+  /// (``publishIndex(force:)``); a node that becomes the holder renders every site at once. Returns
+  /// whether this node holds it (always, without a shared table).
+  @discardableResult
+  public func checkIndexLock() -> Bool {
+    guard let shared else { return true }
     let holds = shared.holdsIndexLock()
     lock.withLock {
       if holds && !rendersIndex {
@@ -699,6 +701,7 @@ public final class JobStore: @unchecked Sendable {
       }
       rendersIndex = holds
     }
+    return holds
   }
 
   /// Sends back to `pending` the shared table's jobs whose lease lapsed (their node died); returns how

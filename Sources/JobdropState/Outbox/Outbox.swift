@@ -64,6 +64,12 @@ public final class Outbox: @unchecked Sendable {
   /// Tells the observer that a job's export file was published as `files/<id>/<name>`.
   public func exportPublished(id: String, name: String) { changed("files/\(id)/\(name)") }
 
+  /// Waits until the observer has mirrored a job's export file (at once without one), while
+  /// `keepWaiting` says so; returns whether it has.
+  public func waitUntilMirrored(id: String, name: String, while keepWaiting: () -> Bool) -> Bool {
+    observer?.waitUntilPublished(sitePrefix + "files/\(id)/\(name)", while: keepWaiting) ?? true
+  }
+
   /// The folder for a job's export file, `files/<id>/`, created when missing.
   /// A new folder's entry is synced too, so a published export survives a power cut with its folder.
   /// With `durable` off the new folder is not synced: a group commit's flush makes it durable.

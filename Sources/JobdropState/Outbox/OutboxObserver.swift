@@ -7,4 +7,8 @@
 public protocol OutboxObserver: AnyObject, Sendable {
   /// `path` (relative to the outbox folder, such as `acme/jobs/<id>.json`) was written or removed.
   func outboxChanged(_ path: String)
+
+  /// Waits until what `path` holds now has reached where it is mirrored, while `keepWaiting` says so;
+  /// returns whether it has. Called without the job store's lock.
+  func waitUntilPublished(_ path: String, while keepWaiting: () -> Bool) -> Bool
 }
