@@ -24,11 +24,10 @@ public struct Daemon {
     let runners = ThreadControl()
     let folders = WatchList(workspace.intakes.folders)
     // Stopped in reverse order: intake first, webhook deliveries and publishing last.
-    let services: [any Service] = [
+    var services: [any Service] = [
       PublishService(mirror: workspace.mirror),
       WebhookService(deliverer: workspace.webhooks),
       OutboxService(store: workspace.store, logger: logger),
-      FollowService(store: workspace.store, runners: runners, mirror: workspace.mirror, logger: logger),
       RunnerService(
         runner: workspace.runner, workers: configuration.workers, control: runners, logger: logger),
       IntakeService(
@@ -38,6 +37,12 @@ public struct Daemon {
         path: configuration.inbox, folders: folders, partnersFile: configuration.partnersPath,
         mailbox: mailbox, logger: logger),
     ]
+    if workspace.store.shared != nil {
+      // Stopped after the runners: their leases are renewed until they have put their jobs back.
+      services.insert(
+        FollowService(store: workspace.store, runners: runners, mirror: workspace.mirror, logger: logger),
+        at: 3)
+    }
     let group = ServiceGroup(
       configuration: .init(
         services: services.map { .init(service: $0) },

@@ -23,7 +23,10 @@ public struct FollowService: Service {
   }
 
   public func run() async throws {
-    guard let shared = store.shared else { return }
+    guard let shared = store.shared else {
+      try? await gracefulShutdown()  // nothing to follow: a file spool
+      return
+    }
     let control = ThreadControl()
     try await DedicatedThread.runService(
       name: "jobdrop-follow", what: "shared spool follower", logger: logger, stop: control.stop

@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Several nodes on one PostgreSQL spool: burst throughput of 1, 2 and 3 `jobdrop run` nodes (each with its
+own inbox, one worker), next to one node on the file spool, and drop -> success latency of one node on
+each spool (the claim's cost is the difference).
+
+Usage: scripts/bench-nodes.py [--burst 600] [--drops 40] [--orders 2000]   (needs .build/release/jobdrop)
+
+Starts its own PostgreSQL 15 on 127.0.0.1 in .build-bench/nodes/ and stops it by its pid.
+"""
+import argparse, json, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("JOBDROP_BIN", os.path.join(ROOT, ".build/release/jobdrop"))
+PGBIN = "/usr/lib/postgresql/15/bin"
+REQUEST = json.dumps({"data": {"type": "job", "job_type": "order_export", "filter": "eq(order_number,ORD-00000001)"}})
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def as_postgres():
+    return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"] if os.getuid() == 0 else []
+
+
+class Postgres:
+    def __init__(self, work):
+        self.dir = os.path.join(work, "pg")
+        os.makedirs(self.dir)
+        with open(os.path.join(self.dir, "pwfile"), "w") as f:
+            f.write("bench\n")
+        if os.getuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+            os.chmod(os.path.join(self.dir, "pwfile"), 0o644)
+        subprocess.run(as_postgres() + [PGBIN + "/initdb", "-D", self.dir + "/data", "-U", "jobdrop",
+                                         "--pwfile=" + self.dir + "/pwfile", "--auth-host=scram-sha-256"],
+                       check=True, stdout=subprocess.DEVNULL)
+        self.port = free_port()
+        self.process = subprocess.Popen(as_postgres() + [PGBIN + "/postgres", "-D", self.dir + "/data", "-k", self.dir,
+                                                          "-c", "listen_addresses=127.0.0.1", "-p", str(self.port)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = f"postgres://jobdrop:bench@127.0.0.1:{self.port}/postgres"
+        for _ in range(300):
+            if subprocess.run([PGBIN + "/pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.port)]).returncode == 0:
+                return
+            time.sleep(0.1)
+        sys.exit("postgres did not start")
+
+    def sql(self, query):
+        out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-d", self.url, "-c", query], check=True,
+                             capture_output=True, text=True).stdout
+        return out.strip()
+
+    def stop(self):
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait()
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_node(work, name, store, spool):
+    root = os.path.join(work, name)
+    for d in ("inbox", "outbox"):
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    args = [BIN, "run", "--inbox", root + "/inbox", "--outbox", root + "/outbox", "--source", "sqlite:" + store,
+            "--log-level", "error", "--grace", "0"]
+    args += ["--spool", spool, "--local-spool", root + "/spool"] if spool.startswith("postgres") else ["--spool", root + "/spool"]
+    node = subprocess.Popen(args)
+    # Up once its outbox has its first index (the node rendering it) or its spool folder exists.
+    for _ in range(300):
+        if os.path.exists(root + "/spool/pending") or os.path.exists(root + "/spool/.lock") or os.path.exists(root + "/outbox/jobs"):
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
+    return node, root
+
+
+def burst(roots, count):
+    """Renames `count` requests into the inboxes, round robin, as fast as it can; returns the start time."""
+    staged = []
+    for i in range(count):
+        root = roots[i % len(roots)]
+        tmp = os.path.join(root, f".b-{i}.json")
+        with open(tmp, "w") as f:
+            f.write(REQUEST)
+        staged.append((tmp, os.path.join(root, "inbox", f"b-{i}.json")))
+    start = time.perf_counter()
+    for tmp, final in staged:
+        os.rename(tmp, final)
+    return start
+
+
+def succeeded_files(root):
+    folder = os.path.join(root, "outbox", "jobs")
+    done = 0
+    for name in os.listdir(folder):
+        if name.startswith(".") or not name.endswith(".json"):
+            continue
+        try:
+            with open(os.path.join(folder, name)) as f:
+                if json.load(f)["data"]["status"] == "success":
+                    done += 1
+        except (OSError, ValueError, KeyError):
+            pass
+    return done
+
+
+def throughput(work, store, spool, nodes, count, postgres):
+    if postgres:
+        postgres.sql("DROP TABLE IF EXISTS jobdrop_jobs; DROP SEQUENCE IF EXISTS jobdrop_change")
+    started = [start_node(work, f"{'pg' if postgres else 'file'}-{nodes}-{n}", store, spool) for n in range(nodes)]
+    roots = [root for _, root in started]
+    cpu_before = sum(cpu_seconds(p.pid) for p, _ in started)
+    start = burst(roots, count)
+    while True:
+        if postgres:
+            done = int(postgres.sql("SELECT count(*) FROM jobdrop_jobs WHERE state = 'success'"))
+        else:
+            done = succeeded_files(roots[0])
+        if done >= count:
+            break
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - start
+    cpu = sum(cpu_seconds(p.pid) for p, _ in started) - cpu_before
+    for p, _ in started:
+        p.send_signal(signal.SIGTERM)
+        p.wait()
+    return elapsed, cpu
+
+
+def latency(work, store, spool, drops, postgres):
+    if postgres:
+        postgres.sql("DROP TABLE IF EXISTS jobdrop_jobs; DROP SEQUENCE IF EXISTS jobdrop_change")
+    node, root = start_node(work, f"lat-{'pg' if postgres else 'file'}", store, spool)
+    import select, ctypes, struct
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    fd = libc.inotify_init1(0)
+    libc.inotify_add_watch(fd, (root + "/outbox/jobs").encode(), 0x80)
+    values = []
+    for i in range(drops):
+        name = f"lat-{i}.json"
+        tmp = os.path.join(root, "." + name)
+        with open(tmp, "w") as f:
+            f.write(REQUEST)
+        start = time.perf_counter()
+        os.rename(tmp, os.path.join(root, "inbox", name))
+        seen = None
+        while seen is None:
+            select.select([fd], [], [])
+            now = time.perf_counter()
+            data = os.read(fd, 1 << 16)
+            j = 0
+            while j < len(data):
+                _, _, _, length = struct.unpack_from("iIII", data, j)
+                doc = data[j + 16:j + 16 + length].rstrip(b"\0").decode()
+                j += 16 + length
+                if doc.startswith(".") or not doc.endswith(".json"):
+                    continue
+                try:
+                    job = json.load(open(os.path.join(root, "outbox", "jobs", doc)))["data"]
+                except (OSError, ValueError):
+                    continue
+                if job["meta"]["request"]["file"] == name and job["status"] == "success":
+                    seen = (now - start) * 1000
+        values.append(seen)
+    node.send_signal(signal.SIGTERM)
+    node.wait()
+    values.sort()
+    return statistics.median(values), values[int(len(values) * 0.95) - 1]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--burst", type=int, default=600)
+    parser.add_argument("--drops", type=int, default=40)
+    parser.add_argument("--orders", type=int, default=2000)
+    options = parser.parse_args()
+    work = tempfile.mkdtemp(prefix="jobdrop-nodes-", dir=os.path.join(ROOT, ".build-bench") if os.path.isdir(os.path.join(ROOT, ".build-bench")) else None)
+    try:
+        store = os.path.join(work, "store.sqlite")
+        subprocess.run([BIN, "demo-data", "--orders", str(options.orders), "--source", "sqlite:" + store], check=True,
+                       stdout=subprocess.DEVNULL)
+        postgres = Postgres(work)
+        print(f"nodes bench: burst of {options.burst} small jobs, one worker per node; {os.cpu_count()} cores; "
+              f"{time.strftime('%Y-%m-%d', time.gmtime())}")
+        elapsed, cpu = throughput(work, store, "", 1, options.burst, None)
+        print(f"  file spool, 1 node:     {elapsed:6.2f} s  {options.burst / elapsed:7.1f} jobs/s  {cpu:6.2f} CPU s")
+        for nodes in (1, 2, 3):
+            elapsed, cpu = throughput(work, store, postgres.url, nodes, options.burst, postgres)
+            print(f"  postgres spool, {nodes} node{'s' if nodes > 1 else ' '}: {elapsed:6.2f} s  "
+                  f"{options.burst / elapsed:7.1f} jobs/s  {cpu:6.2f} CPU s (jobdrop processes)")
+        p50, p95 = latency(work, store, "", options.drops, None)
+        print(f"  drop -> success, file spool:     p50 {p50:6.1f} ms  p95 {p95:6.1f} ms")
+        p50, p95 = latency(work, store, postgres.url, options.drops, postgres)
+        print(f"  drop -> success, postgres spool: p50 {p50:6.1f} ms  p95 {p95:6.1f} ms")
+        postgres.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
