@@ -18,6 +18,10 @@ struct ProcessCommand: ParsableCommand {
 
   func run() throws {
     let configuration = try options.configuration()
+    if configuration.sharedSpool != nil {
+      throw ValidationError(
+        "--spool: `jobdrop process` works a file spool; nodes sharing a postgres:// spool run `jobdrop run`")
+    }
     let logger = try options.logging.makeLogger()
     do {
       let workspace = try Workspace(configuration: configuration, logger: logger)

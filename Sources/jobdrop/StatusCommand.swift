@@ -1,5 +1,6 @@
 import ArgumentParser
 import JobdropDaemon
+import JobdropExport
 import JobdropState
 import JobdropSystem
 
@@ -36,6 +37,7 @@ struct StatusCommand: ParsableCommand {
 
   func run() throws {
     let configuration = try options.configuration()
+    if let url = configuration.sharedSpool { return try sharedStatus(url, configuration) }
     let spool: SpoolReader
     do {
       spool = try SpoolReader(path: configuration.spool)
@@ -82,6 +84,43 @@ struct StatusCommand: ParsableCommand {
         first = false
       }
       usleep(250_000)
+    }
+  }
+
+  /// `status` of a shared spool (`--spool postgres://…`): the table's jobs, read without changing it.
+  private func sharedStatus(_ url: String, _ configuration: Configuration) throws {
+    let shared = try PostgresSpool(url: url, node: "status", leaseSeconds: 30, reading: true)
+    do {
+      if let id {
+        guard let job = try shared.job(id: id.lowercased()) else {
+          printError("no job \(id) in \(shared.database)")
+          throw ExitCode(1)
+        }
+        let document = try Outbox.document(
+          for: job, links: OutboxLinks(baseURL: configuration.baseURL), ttl: configuration.ttlSeconds)
+        print(String(decoding: document, as: UTF8.self), terminator: "")
+        return
+      }
+      let terminal = isatty(STDOUT_FILENO) == 1
+      var drawn: [Int64]?
+      repeat {
+        let version = try shared.version()
+        if version != drawn {
+          let jobs = try shared.changes(after: 0, limit: Int(Int32.max)).map(\.job)
+            .filter { partner == nil || $0.record.partner == partner }
+            .sorted { $0.record.createdAt > $1.record.createdAt }
+          let text = StatusTable(jobs: jobs, partners: jobs.contains { $0.record.partner != nil }).text
+          print(
+            terminal && watch ? "\u{1B}[H\u{1B}[2J" + text : (drawn == nil ? "" : "\n") + text, terminator: ""
+          )
+          fflush(nil)
+          drawn = version
+        }
+        if watch { usleep(250_000) }
+      } while watch
+    } catch let error as PostgresError {
+      printError("cannot read the shared spool: \(error)")
+      throw ExitCode(1)
     }
   }
 

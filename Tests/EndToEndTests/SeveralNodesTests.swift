@@ -150,6 +150,40 @@ import Testing
     server.stop()
   }
 
+  @Test func submitStatusAndProcessWorkWithASharedSpool() throws {
+    let sandbox = try Sandbox(orders: 500)
+    let server = try PostgresServer(directory: sandbox.root)
+    let node = try Node(sandbox, "node-1")
+    let daemon = try node.start(sandbox, spool: server.url)
+    defer { daemon.stop() }
+    let shared = ["--inbox", node.inbox, "--outbox", node.outbox, "--spool", server.url]
+    let good = sandbox.root + "/good.json"
+    try Sandbox.request(filter: "eq(payment,paid)").write(toFile: good, atomically: true, encoding: .utf8)
+    // submit waits on the table: the id, then where the file is.
+    let submitted = try sandbox.run(
+      ["submit", "--wait", good, "--local-spool", node.root + "/submit"] + shared)
+    #expect(submitted.status == 0, "\(submitted.stderr)")
+    let lines = submitted.stdout.split(separator: "\n")
+    let id = String(try #require(lines.first))
+    #expect(lines.last?.hasPrefix("success: ") == true, "\(submitted.stdout)")
+    // status reads the table: the job's line, and its document by id; it never shows the password.
+    let status = try sandbox.run(["status"] + shared)
+    #expect(status.status == 0, "\(status.stderr)")
+    let line = try #require(status.stdout.split(separator: "\n").first { $0.hasPrefix(id) })
+    #expect(line.contains("success") && line.contains("good.json"), "\(status.stdout)")
+    let document = try sandbox.run(["status", id] + shared)
+    let data = try JSONSerialization.jsonObject(with: Data(document.stdout.utf8)) as? [String: Any]
+    #expect((data?["data"] as? [String: Any])?["status"] as? String == "success")
+    let missing = try sandbox.run(["status", JobID.make()] + shared)
+    #expect(missing.status == 1 && missing.stderr.contains("no job"))
+    #expect(!(status.stdout + missing.stderr + daemon.log).contains(PostgresServer.password))
+    // process works a file spool only, and says so.
+    let process = try sandbox.run(["process"] + shared)
+    #expect(process.status != 0)
+    #expect(process.stderr.contains("`jobdrop process` works a file spool"), "\(process.stderr)")
+    server.stop()
+  }
+
   @Test func aNodeWhoseLeaseLapsedCannotRecordAResult() throws {
     let sandbox = try Sandbox(orders: 10)
     let server = try PostgresServer(directory: sandbox.root)

@@ -1,3 +1,4 @@
+import JobdropExport
 import JobdropModel
 import JobdropState
 import JobdropSystem
@@ -9,10 +10,12 @@ import JobdropSystem
 /// `jobdrop submit`: puts a request into the inbox in one rename and waits for a daemon to claim it.
 ///
 /// Watches the spool's `pending/` and `failed/` folders (where a claim lands) before the request is
-/// renamed in, so the claim cannot be missed.
+/// renamed in, so the claim cannot be missed; with a shared spool (`postgres://`) it listens for the
+/// table's changes instead.
 public struct RequestSubmitter {
   let inbox: Inbox
   let spool: Spool
+  let shared: PostgresSpool?
   let partner: String?
 
   /// Submits into the inbox, or into `partner`'s drop folder (`inbox/<partner>/`, which a daemon serving
@@ -32,12 +35,24 @@ public struct RequestSubmitter {
       inbox = try Inbox(path: configuration.inbox)
     }
     spool = try Spool(path: configuration.spool)
+    shared = try configuration.sharedSpool.map {
+      try PostgresSpool(url: $0, node: "submit", leaseSeconds: configuration.leaseSeconds, reading: true)
+    }
     self.partner = partner
   }
 
   /// Waits until `job` is `success` or `failed` and returns it, calling `progress` with the job each time
   /// its status file changes (a move, or its row count while it runs). Watches the spool's state folders.
   public func waitForEnd(of job: Job, progress: (Job) -> Void) throws -> Job {
+    if let shared {
+      var current = try shared.job(id: job.id) ?? job
+      while true {
+        progress(current)
+        if current.state.isFinal { return current }
+        _ = try shared.waitForChange(milliseconds: 1000)
+        current = try shared.job(id: job.id) ?? current
+      }
+    }
     let watcher = try DirectoryWatcher(
       directories: JobState.allCases.map { spool.folder($0).path }, mask: [.movedTo, .create])
     var current = spool.reader.job(id: job.id) ?? job
@@ -84,7 +99,16 @@ public struct RequestSubmitter {
       throw error
     }
     let deadline = ConditionLock.monotonicMilliseconds() + timeoutMilliseconds
-    while ConditionLock.monotonicMilliseconds() < deadline {
+    while let shared, ConditionLock.monotonicMilliseconds() < deadline {
+      let since = Timestamp(milliseconds: started.milliseconds - 1000)
+      do {
+        if let job = try shared.claimed(file: name.display, partner: partner, since: since) { return job }
+      } catch let error as PostgresError where error.sqlState == "42P01" {
+        // No table yet: no node has started on this spool yet; one may still come up and claim it.
+      }
+      _ = try shared.waitForChange(milliseconds: 1000)
+    }
+    while shared == nil && ConditionLock.monotonicMilliseconds() < deadline {
       let remaining = deadline - ConditionLock.monotonicMilliseconds()
       guard let event = try watcher.next(timeoutSeconds: Int(min(1, max(1, remaining / 1000)))),
         let file = event.name, file.hasSuffix(".json"), !file.hasPrefix(".")

@@ -43,12 +43,14 @@ public final class PostgresSpool: @unchecked Sendable {
   static let changeLockKey: Int64 = 0x6a6f_6264_0001
   static let indexLockKey: Int64 = 0x6a6f_6264_0002
 
-  /// Connects and creates the table when it is missing.
-  public init(url: String, node: String, leaseSeconds: Int) throws {
+  /// Connects and creates the table when it is missing (unless `reading`: `jobdrop status` changes
+  /// nothing).
+  public init(url: String, node: String, leaseSeconds: Int, reading: Bool = false) throws {
     conninfo = url
     database = PostgresSpool.describe(url)
     self.node = node
     self.leaseSeconds = leaseSeconds
+    if reading { return }
     try withConnection { connection in
       try connection.transaction {
         try connection.execute("SET LOCAL client_min_messages = warning")
@@ -360,6 +362,28 @@ public final class PostgresSpool: @unchecked Sendable {
         "SELECT state, record, change FROM jobdrop_jobs WHERE change > $1 ORDER BY change LIMIT $2",
         [.integer(after), .integer(Int64(limit))])
       return try PostgresSpool.jobs(in: result, from: 0)
+    }
+  }
+
+  /// The newest job claimed from a request file named `file` (of `partner`) created at `since` or later.
+  public func claimed(file: String, partner: String?, since: Timestamp) throws -> Job? {
+    try withConnection { connection in
+      let result = try connection.execute(
+        """
+        SELECT state, record FROM jobdrop_jobs
+        WHERE created_at >= $1 AND partner IS NOT DISTINCT FROM $2 AND record::json->>'requestFile' = $3
+        ORDER BY created_at DESC LIMIT 1
+        """, [.integer(since.milliseconds), partner.map(SQLValue.text) ?? .null, .text(file)])
+      return try PostgresSpool.jobs(in: result, from: 0).first?.job
+    }
+  }
+
+  /// Every job now: how many, and the number of the last change (what `jobdrop status --watch` redraws
+  /// on).
+  public func version() throws -> [Int64] {
+    try withConnection { connection in
+      let result = try connection.execute("SELECT count(*), coalesce(max(change), 0) FROM jobdrop_jobs")
+      return [result.integer(0, 0) ?? 0, result.integer(0, 1) ?? 0]
     }
   }
 
