@@ -40,7 +40,7 @@ class Postgres:
         self.port = free_port()
         self.process = subprocess.Popen(as_postgres() + [PGBIN + "/postgres", "-D", self.dir + "/data", "-k", self.dir,
                                                           "-c", "listen_addresses=127.0.0.1", "-p", str(self.port)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                        stdout=subprocess.DEVNULL, stderr=open(os.environ.get("PGLOG", os.devnull), "w"))
         self.url = f"postgres://jobdrop:bench@127.0.0.1:{self.port}/postgres"
         for _ in range(300):
             if subprocess.run([PGBIN + "/pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.port)]).returncode == 0:
@@ -182,6 +182,7 @@ def main():
     parser.add_argument("--orders", type=int, default=2000)
     options = parser.parse_args()
     work = tempfile.mkdtemp(prefix="jobdrop-nodes-", dir=os.path.join(ROOT, ".build-bench") if os.path.isdir(os.path.join(ROOT, ".build-bench")) else None)
+    os.chmod(work, 0o755)  # postgres (its own user when run as root) must reach its folder
     try:
         store = os.path.join(work, "store.sqlite")
         subprocess.run([BIN, "demo-data", "--orders", str(options.orders), "--source", "sqlite:" + store], check=True,

@@ -106,7 +106,7 @@ struct StatusCommand: ParsableCommand {
       repeat {
         let version = try shared.version()
         if version != drawn {
-          let jobs = try shared.changes(after: 0, limit: Int(Int32.max)).map(\.job)
+          let jobs = try shared.all()
             .filter { partner == nil || $0.record.partner == partner }
             .sorted { $0.record.createdAt > $1.record.createdAt }
           let text = StatusTable(jobs: jobs, partners: jobs.contains { $0.record.partner != nil }).text

@@ -23,8 +23,8 @@ public final class JobStore: @unchecked Sendable {
   /// the spool's state folders; the local spool keeps what is this node's own (retiring inbox files,
   /// webhook events). The table here follows it (``follow()``).
   public let shared: PostgresSpool?
-  /// The last change of the shared table applied here.
-  private var followed: Int64 = 0
+  /// How far the shared table's changes are applied here.
+  private var followed = PostgresSpool.FeedPosition.start
   /// Started jobs of this node whose lease it lost (their runner abandons them).
   private var leaseLost = Set<String>()
   /// With a shared table: whether this node holds the index lock (``checkIndexLock()``).
@@ -157,11 +157,11 @@ public final class JobStore: @unchecked Sendable {
       for job in try shared.reapLapsedLeases(now: .now(), reclaimOwn: true) {
         logger.notice("job was cut short; it will run again", metadata: ["job.id": "\(job.id)"])
       }
-      while case let changes = try shared.changes(after: followed), !changes.isEmpty {
-        for (job, change) in changes {
-          try each(job)
-          followed = change
-        }
+      while true {
+        let (jobs, next) = try shared.changes(after: followed)
+        for job in jobs { try each(job) }
+        followed = next
+        if jobs.isEmpty { break }
       }
     } else {
       recovery = try spool.recover(spoolLock, returningRequestsTo: inbox.directory, each: each)
@@ -675,15 +675,15 @@ public final class JobStore: @unchecked Sendable {
     var pendingSeen = false
     while true {
       let after = lock.withLock { followed }
-      let changes = try shared.changes(after: after)
-      if changes.isEmpty { return pendingSeen }
+      let (jobs, next) = try shared.changes(after: after)
       lock.withLock {
-        for (job, change) in changes {
+        for job in jobs {
           if job.state == .pending { pendingSeen = true }
           reconcileLocked(job)
-          followed = max(followed, change)
         }
+        followed = next
       }
+      if jobs.isEmpty { return pendingSeen }
     }
   }
 

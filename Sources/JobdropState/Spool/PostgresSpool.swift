@@ -17,9 +17,11 @@ import JobdropSystem
 /// `UPDATE` (``LeaseLost`` otherwise): a node whose lease lapsed cannot publish a result, and no job
 /// reaches `success` twice. Lapsed leases are reaped by any node (``reapLapsedLeases(now:)``).
 ///
-/// Every change takes a number from the `jobdrop_change` sequence under a transaction-scoped advisory
-/// lock, so changes commit in the order of their numbers, and sends `NOTIFY jobdrop`: a node follows the
-/// table by reading the changes after the last one it saw (``changes(after:)``), woken at once.
+/// Every change stamps the row with its transaction's id and sends `NOTIFY jobdrop`: a node follows the
+/// table by reading the rows written by transactions that have ended since its last read
+/// (``changes(after:limit:)``: the ids below the oldest still running, so a transaction that commits
+/// late is never skipped), woken at once by the notification. No write waits for another's lock
+/// but on the rows it changes, so claims run side by side (`SKIP LOCKED`).
 // @unchecked: the connection is used under `lock` only; `fences` too.
 public final class PostgresSpool: @unchecked Sendable {
   /// `host:port/database`, for messages (never the password).
@@ -38,9 +40,9 @@ public final class PostgresSpool: @unchecked Sendable {
   private var indexLockHeld = false
   /// The channel changes are announced on.
   public static let channel = "jobdrop"
-  /// The advisory lock that orders changes (transaction-scoped) — and, as a session lock
-  /// (``indexLockKey``), who renders the index.
-  static let changeLockKey: Int64 = 0x6a6f_6264_0001
+  /// The advisory locks: one held by a transaction that creates the table, one (a session lock) by the
+  /// node that renders the index.
+  static let schemaLockKey: Int64 = 0x6a6f_6264_0001
   static let indexLockKey: Int64 = 0x6a6f_6264_0002
 
   /// Connects and creates the table when it is missing (unless `reading`: `jobdrop status` changes
@@ -54,7 +56,7 @@ public final class PostgresSpool: @unchecked Sendable {
     try withConnection { connection in
       try connection.transaction {
         try connection.execute("SET LOCAL client_min_messages = warning")
-        try connection.execute("SELECT pg_advisory_xact_lock(\(PostgresSpool.changeLockKey))")
+        try connection.execute("SELECT pg_advisory_xact_lock(\(PostgresSpool.schemaLockKey))")
         try connection.execute(PostgresSpool.schema)
       }
     }
@@ -74,11 +76,12 @@ public final class PostgresSpool: @unchecked Sendable {
       lease_until timestamptz,
       fence bigint NOT NULL DEFAULT 0,
       cancel_requested boolean NOT NULL DEFAULT false,
+      txid xid8 NOT NULL DEFAULT pg_current_xact_id(),
       change bigint NOT NULL
     );
     CREATE INDEX IF NOT EXISTS jobdrop_jobs_pending ON jobdrop_jobs (created_at) WHERE state = 'pending';
     CREATE INDEX IF NOT EXISTS jobdrop_jobs_started ON jobdrop_jobs (partner) WHERE state = 'started';
-    CREATE INDEX IF NOT EXISTS jobdrop_jobs_change ON jobdrop_jobs (change);
+    CREATE INDEX IF NOT EXISTS jobdrop_jobs_txid ON jobdrop_jobs (txid, id);
     """
 
   /// `host:port/database` of a `postgres://` URL, without user or password.
@@ -90,29 +93,38 @@ public final class PostgresSpool: @unchecked Sendable {
     return String(rest)
   }
 
-  /// Runs `body` with the connection (made again after one was lost), under the lock.
+  /// Runs `body` with the connection (made again after one was lost), under the lock. A transaction
+  /// the server chose to abort (a deadlock, a serialization failure) is run again, up to three times,
+  /// then reported as transient: the caller retries later, the daemon goes on.
   private func withConnection<R>(_ body: (PostgresConnection) throws -> R) throws -> R {
     try lock.withLock {
-      let current: PostgresConnection
-      if let connection, connection.isHealthy {
-        current = connection
-      } else {
-        connection = nil
-        current = try PostgresConnection(conninfo: conninfo, database: database)
-        connection = current
-      }
-      do {
-        return try body(current)
-      } catch let error as PostgresError where error.isTransient {
-        connection = nil
-        throw error
+      var attempt = 0
+      while true {
+        attempt += 1
+        let current: PostgresConnection
+        if let connection, connection.isHealthy {
+          current = connection
+        } else {
+          connection = nil
+          current = try PostgresConnection(conninfo: conninfo, database: database)
+          connection = current
+        }
+        do {
+          return try body(current)
+        } catch var error as PostgresError where ["40P01", "40001"].contains(error.sqlState ?? "") {
+          if attempt < 3 { continue }
+          error.isTransient = true
+          throw error
+        } catch let error as PostgresError where error.isTransient {
+          connection = nil
+          throw error
+        }
       }
     }
   }
 
-  /// Inside a write transaction: orders this change after every committed one and announces it.
+  /// Inside a write transaction: announces its change (delivered at commit).
   private static func change(_ connection: PostgresConnection) throws {
-    try connection.execute("SELECT pg_advisory_xact_lock(\(changeLockKey))")
     try connection.execute("SELECT pg_notify('\(channel)', '')")
   }
 
@@ -158,13 +170,17 @@ public final class PostgresSpool: @unchecked Sendable {
           LIMIT 1 FOR UPDATE OF j SKIP LOCKED
           """, [.integer(now.milliseconds)])
         guard found.count == 1, let id = found.text(0, 0), let text = found.text(0, 1) else { return nil }
+        // A start need not wait for the disk (as with the file spool inside a group): if the server
+        // loses it in a crash, the job is pending again and runs again, and this node's result is
+        // refused (its token no longer matches a started row).
+        try connection.execute("SET LOCAL synchronous_commit = off")
         let record = modify(try PostgresSpool.decode(text))
         try PostgresSpool.change(connection)
         let moved = try connection.execute(
           """
           UPDATE jobdrop_jobs SET state = 'started', record = $2, retry_at = NULL, node = $3,
             lease_until = now() + make_interval(secs => $4), fence = fence + 1,
-            cancel_requested = false, change = nextval('jobdrop_change')
+            cancel_requested = false, txid = pg_current_xact_id(), change = nextval('jobdrop_change')
           WHERE id = $1 RETURNING fence
           """,
           [.text(id), .text(try PostgresSpool.encode(record)), .text(node), .integer(Int64(leaseSeconds))])
@@ -189,7 +205,7 @@ public final class PostgresSpool: @unchecked Sendable {
         let result = try connection.execute(
           """
           UPDATE jobdrop_jobs SET state = $3, record = $4, retry_at = $5, node = NULL, lease_until = NULL,
-            change = nextval('jobdrop_change')
+            txid = pg_current_xact_id(), change = nextval('jobdrop_change')
           WHERE id = $1 AND state = $2 AND ($2 <> 'started' OR (node = $6 AND fence = $7))
           """,
           [
@@ -215,7 +231,7 @@ public final class PostgresSpool: @unchecked Sendable {
         try PostgresSpool.change(connection)
         let result = try connection.execute(
           """
-          UPDATE jobdrop_jobs SET record = $3, change = nextval('jobdrop_change'),
+          UPDATE jobdrop_jobs SET record = $3, txid = pg_current_xact_id(), change = nextval('jobdrop_change'),
             lease_until = CASE WHEN state = 'started' THEN now() + make_interval(secs => $6) END
           WHERE id = $1 AND state = $2 AND ($2 <> 'started' OR (node = $4 AND fence = $5))
           RETURNING cancel_requested
@@ -283,7 +299,7 @@ public final class PostgresSpool: @unchecked Sendable {
           try connection.execute(
             """
             UPDATE jobdrop_jobs SET state = 'pending', record = $2, node = NULL, lease_until = NULL,
-              fence = fence + 1, change = nextval('jobdrop_change')
+              fence = fence + 1, txid = pg_current_xact_id(), change = nextval('jobdrop_change')
             WHERE id = $1
             """, [.text(id), .text(try PostgresSpool.encode(record))])
           reaped.append(Job(record: record, state: .pending))
@@ -354,14 +370,36 @@ public final class PostgresSpool: @unchecked Sendable {
     }
   }
 
-  /// The jobs changed after change number `after` (every job for 0), in the order they changed, with
-  /// the number of each change; at most `limit`.
-  public func changes(after: Int64, limit: Int = 1000) throws -> [(job: Job, change: Int64)] {
+  /// Where a follower has read the table up to: every row written by a transaction before `txid` (and
+  /// those of `txid` up to `id`, when a read stopped at its limit).
+  public struct FeedPosition: Sendable, Equatable {
+    public var txid: Int64
+    public var id: String
+    /// Before every row.
+    public static let start = FeedPosition(txid: 0, id: "")
+  }
+
+  /// The jobs as they are now whose rows were written after `position` by transactions that have ended
+  /// (at most `limit`), and the position to read from next. Every transaction with an id below the
+  /// oldest one still running has ended, so a row it wrote is read once it is visible, whatever order
+  /// transactions commit in.
+  public func changes(after position: FeedPosition, limit: Int = 1000) throws -> (
+    jobs: [Job], next: FeedPosition
+  ) {
     try withConnection { connection in
       let result = try connection.execute(
-        "SELECT state, record, change FROM jobdrop_jobs WHERE change > $1 ORDER BY change LIMIT $2",
-        [.integer(after), .integer(Int64(limit))])
-      return try PostgresSpool.jobs(in: result, from: 0)
+        """
+        SELECT j.state, j.record, j.txid::text, j.id, h.horizon::text
+        FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon) h
+        LEFT JOIN jobdrop_jobs j ON (j.txid, j.id) > ($1::text::xid8, $2) AND j.txid < h.horizon
+        ORDER BY j.txid, j.id LIMIT $3
+        """, [.integer(position.txid), .text(position.id), .integer(Int64(limit))])
+      let jobs = try PostgresSpool.jobs(in: result, from: 0).map(\.job)
+      let last = result.count - 1
+      if jobs.count == limit, let txid = result.integer(last, 2), let id = result.text(last, 3) {
+        return (jobs, FeedPosition(txid: txid, id: id))
+      }
+      return (jobs, FeedPosition(txid: result.integer(0, 4) ?? position.txid, id: ""))
     }
   }
 
@@ -375,6 +413,14 @@ public final class PostgresSpool: @unchecked Sendable {
         ORDER BY created_at DESC LIMIT 1
         """, [.integer(since.milliseconds), partner.map(SQLValue.text) ?? .null, .text(file)])
       return try PostgresSpool.jobs(in: result, from: 0).first?.job
+    }
+  }
+
+  /// Every job now (what `jobdrop status` lists).
+  public func all() throws -> [Job] {
+    try withConnection { connection in
+      try PostgresSpool.jobs(in: try connection.execute("SELECT state, record FROM jobdrop_jobs"), from: 0)
+        .map(\.job)
     }
   }
 
