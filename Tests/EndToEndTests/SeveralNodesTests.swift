@@ -18,15 +18,15 @@ import Testing
       try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
     }
 
-    func start(_ sandbox: Sandbox, spool: String, bucket: PublishTests.S3Server? = nil) throws
-      -> RunningDaemon
-    {
+    func start(
+      _ sandbox: Sandbox, spool: String, bucket: PublishTests.S3Server? = nil, extra: [String] = []
+    ) throws -> RunningDaemon {
       try RunningDaemon(
         sandbox,
         [
           "--inbox", inbox, "--outbox", outbox, "--local-spool", root + "/spool", "--spool", spool,
           "--lease", "3s", "--settle", "200ms", "--grace", "0",
-        ] + (bucket?.options() ?? []), environment: bucket?.environment ?? [:])
+        ] + (bucket?.options() ?? []) + extra, environment: bucket?.environment ?? [:])
     }
 
     /// The index this node rendered, when it did: every job's status by request file.
@@ -147,6 +147,36 @@ import Testing
     }
     #expect(equal, "\(comparison.report)")
     for daemon in daemons { #expect(daemon.stop() == 0, "\(daemon.log.suffix(2000))") }
+    server.stop()
+  }
+
+  @Test func aBurstOfSmallJobsOnThreeNodesWithTwoWorkersEachRunsEveryJobOnce() throws {
+    // Many claims and moves at once on one table: no two nodes' transactions may deadlock or stop a runner.
+    let sandbox = try Sandbox(orders: 200)
+    let server = try PostgresServer(directory: sandbox.root)
+    let nodes = try (1...3).map { try Node(sandbox, "node-\($0)") }
+    let daemons = try nodes.map { try $0.start(sandbox, spool: server.url, extra: ["--workers", "2"]) }
+    let waiter = try ChangeWaiter(folders: nodes.flatMap { [$0.outbox, $0.outbox + "/jobs"] })
+    var files: [String] = []
+    for request in 0..<150 {
+      let node = nodes[request % nodes.count]
+      let name = "small-\(request).json"
+      files.append(name)
+      let temp = node.root + "/." + name
+      try Data(Sandbox.request(filter: "eq(payment,paid)").utf8).write(to: URL(fileURLWithPath: temp))
+      #expect(rename(temp, node.inbox + "/" + name) == 0)
+    }
+    let done = try waiter.wait(timeout: 120) {
+      let table = try SeveralNodesTests.table(server)
+      return table.count == files.count && table.allSatisfy { $0.state == "success" }
+    }
+    let table = try SeveralNodesTests.table(server)
+    #expect(done, "\(table.filter { $0.state != "success" }.map { "\($0.file) \($0.state)" })")
+    #expect(table.map(\.file).sorted() == files.sorted())
+    for daemon in daemons {
+      #expect(!daemon.log.contains("stopped"), "\(daemon.log.suffix(2000))")
+      #expect(daemon.stop() == 0)
+    }
     server.stop()
   }
 
