@@ -57,8 +57,7 @@ public struct RunnerService: Service {
       let ran: Job?
       do {
         // Outcomes are made durable in groups by the runner's committer (stopped with the service).
-        // (With a shared table each outcome is its own transaction, fenced by the job's lease.)
-        ran = try runner.runNext(shouldStop: { control.isStopped }, grouped: runner.store.shared == nil)
+        ran = try runner.runNext(shouldStop: { control.isStopped }, grouped: true)
         wait = 100
       } catch let error as PostgresError where error.isTransient {
         // The shared table is out of reach: the job stays pending there; try again shortly.

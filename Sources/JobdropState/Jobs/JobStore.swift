@@ -538,13 +538,25 @@ public final class JobStore: @unchecked Sendable {
               ? try prepareEvent(&record, state: target, queue: webhooks, hasWebhook: hasWebhook) : nil)
           prepared.append((job, target, record))
         }
-        let moved =
-          try shared.map { shared in
-            try prepared.map { try shared.move($0.job, to: $0.target, record: $0.record) }
+        guard let shared else {
+          let moved = try spool.commitMoves(prepared, alsoFlush: alsoFlush)
+          return zip(moved.indices, moved).map { index, job in
+            applyMoveLocked(from: prepared[index].job, to: job, delivery: deliveries[index])
           }
-          ?? spool.commitMoves(prepared, alsoFlush: alsoFlush)
+        }
+        // The export files first (one flush per file system), then every outcome in one transaction.
+        for folder in alsoFlush { try GroupWrite.syncFileSystem(folder) }
+        let moved = try shared.moveAll(prepared)
         return zip(moved.indices, moved).map { index, job in
-          applyMoveLocked(from: prepared[index].job, to: job, delivery: deliveries[index])
+          guard let job else {
+            // This node lost the job's lease: another node runs it; this outcome is not recorded.
+            logger.warning(
+              "job's lease lost; another node runs it", metadata: ["job.id": "\(prepared[index].job.id)"])
+            if let delivery = deliveries[index] { try? webhooks?.remove(delivery.id) }
+            leaseLost.insert(prepared[index].job.id)
+            return prepared[index].job
+          }
+          return applyMoveLocked(from: prepared[index].job, to: job, delivery: deliveries[index])
         }
       } catch {
         for delivery in deliveries { if let delivery { try? webhooks?.remove(delivery.id) } }

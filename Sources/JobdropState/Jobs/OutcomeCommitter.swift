@@ -1,3 +1,4 @@
+import JobdropExport
 import JobdropSystem
 import Logging
 
@@ -151,7 +152,9 @@ public final class OutcomeCommitter: @unchecked Sendable {
           lastCommitAt = ConditionLock.monotonicMilliseconds()
           retryAt = 0
         }
-      } catch let error as FileSystemError where error.isTransient {
+      } catch let error
+        where (error as? FileSystemError)?.isTransient ?? (error as? PostgresError)?.isTransient ?? false
+      {
         logger.warning(
           "cannot record the jobs' outcomes in the spool; retrying",
           metadata: ["jobs": "\(work.moves.count)", "error": "\(error)"])

@@ -203,11 +203,7 @@ public final class PostgresSpool: @unchecked Sendable {
       try connection.transaction {
         try PostgresSpool.change(connection)
         let result = try connection.execute(
-          """
-          UPDATE jobdrop_jobs SET state = $3, record = $4, retry_at = $5, node = NULL, lease_until = NULL,
-            txid = pg_current_xact_id(), change = nextval('jobdrop_change')
-          WHERE id = $1 AND state = $2 AND ($2 <> 'started' OR (node = $6 AND fence = $7))
-          """,
+          PostgresSpool.moveStatement,
           [
             .text(job.id), .text(job.state.rawValue), .text(target.rawValue),
             .text(try PostgresSpool.encode(record)),
@@ -217,9 +213,43 @@ public final class PostgresSpool: @unchecked Sendable {
         if result.changed != 1 { throw LeaseLost(id: job.id, node: node) }
       }
     }
-    if job.state == .started { fences[job.id] = nil }
+    if job.state == .started { lock.withLock { fences[job.id] = nil } }
     return Job(record: record, state: target)
   }
+
+  /// Makes several moves in one transaction (a group of outcomes: one commit, one flush of the server's
+  /// log), each fenced as ``move(_:to:record:)`` is; returns each moved job, or `nil` for one whose lease
+  /// this node lost (that move is not made; the others are).
+  public func moveAll(_ moves: [(job: Job, target: JobState, record: JobRecord)]) throws -> [Job?] {
+    for move in moves where !move.job.state.canMove(to: move.target) {
+      throw IllegalTransition(id: move.job.id, from: move.job.state, to: move.target)
+    }
+    let moved = try withConnection { connection in
+      try connection.transaction { () throws -> [Job?] in
+        try PostgresSpool.change(connection)
+        return try moves.map { move -> Job? in
+          let result = try connection.execute(
+            PostgresSpool.moveStatement,
+            [
+              .text(move.job.id), .text(move.job.state.rawValue), .text(move.target.rawValue),
+              .text(try PostgresSpool.encode(move.record)),
+              move.record.retryAt.map { .integer($0.milliseconds) } ?? .null,
+              .text(node), .integer(fence(of: move.job)),
+            ])
+          return result.changed == 1 ? Job(record: move.record, state: move.target) : nil
+        }
+      }
+    }
+    lock.withLock { for move in moves where move.job.state == .started { fences[move.job.id] = nil } }
+    return moved
+  }
+
+  /// A fenced move: `$1` id, `$2` from, `$3` to, `$4` record, `$5` retry time, `$6` node, `$7` token.
+  static let moveStatement = """
+    UPDATE jobdrop_jobs SET state = $3, record = $4, retry_at = $5, node = NULL, lease_until = NULL,
+      txid = pg_current_xact_id(), change = nextval('jobdrop_change')
+    WHERE id = $1 AND state = $2 AND ($2 <> 'started' OR (node = $6 AND fence = $7))
+    """
 
   /// Stores a job's record in its state (progress, an alias, a webhook's status); for a started job
   /// only while this node holds its lease, which the write renews. Returns whether its partner asked to
