@@ -44,6 +44,7 @@ bench: release
 	scripts/bench-formats.sh
 	python3 scripts/bench-live.py
 	python3 scripts/bench-daemon.py
+	python3 scripts/bench-nodes.py
 	scripts/plot-bench.sh
 
 ## libFuzzer (with AddressSanitizer) on the request and filter parsers for FUZZ_SECONDS, from Tests/Corpus.
