@@ -180,6 +180,52 @@ import Testing
     server.stop()
   }
 
+  @Test func aCancelDroppedOnOneNodeStopsTheJobRunningOnAnother() throws {
+    let sandbox = try Sandbox(orders: 100)
+    let server = try PostgresServer(directory: sandbox.root)
+    // A query that reads for minutes and yields no row: only an interrupt of the query stops it.
+    let source =
+      "(WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000000) SELECT x AS n FROM c WHERE x < 0) AS quiet"
+    let catalog =
+      #"{"job_types": [{"name": "silent", "summary": "Nothing, slowly.", "source": "\#(source)", "columns": [{"name": "n", "type": "integer"}], "fields": []}]}"#
+    try catalog.write(toFile: sandbox.root + "/catalog.json", atomically: true, encoding: .utf8)
+    let nodes = try (1...2).map { try Node(sandbox, "node-\($0)") }
+    let daemons = try nodes.map {
+      try $0.start(sandbox, spool: server.url, extra: ["--catalog", sandbox.root + "/catalog.json"])
+    }
+    let waiter = try ChangeWaiter(folders: nodes.flatMap { [$0.outbox, $0.outbox + "/jobs"] })
+    try Data(#"{"data": {"type": "job", "job_type": "silent"}}"#.utf8).write(
+      to: URL(fileURLWithPath: nodes[0].inbox + "/silent.json"))
+    /// The job's row: id, state, node, error.
+    func row() throws -> [String] {
+      try Spawn.run(
+        "/usr/bin/psql",
+        [
+          "-X", "-q", "-A", "-t", "-F", "\t", "-d", server.url, "-c",
+          "SELECT id, state, node, record::json->>'error' FROM jobdrop_jobs",
+        ], environment: ProcessInfo.processInfo.environment
+      ).stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\t").map(String.init)
+    }
+    let running = try waiter.wait { try row().dropFirst().first == "started" }
+    #expect(running, "\(daemons[0].log)")
+    let started = try row()
+    let id = started[0]
+    // The cancel goes to the node that is not running the job.
+    let runner = try #require(nodes.firstIndex { started[2].hasSuffix($0.root + "/spool") }, "\(started)")
+    let other = nodes[1 - runner]
+    try Data(#"{"cancel": "\#(id)"}"#.utf8).write(to: URL(fileURLWithPath: other.inbox + "/cancel.json"))
+    let failed = try waiter.wait(timeout: 30) { try row().dropFirst().first == "failed" }
+    #expect(failed, "\(daemons.map(\.log))")
+    #expect(try row().last == "cancelled")
+    let answer =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: URL(fileURLWithPath: other.outbox + "/requests/cancel.json")))
+      as? [String: Any]
+    #expect((answer?["data"] as? [String: Any])?["result"] as? String == "cancelled")
+    for daemon in daemons { #expect(daemon.stop() == 0) }
+    server.stop()
+  }
+
   @Test func submitStatusAndProcessWorkWithASharedSpool() throws {
     let sandbox = try Sandbox(orders: 500)
     let server = try PostgresServer(directory: sandbox.root)

@@ -158,7 +158,7 @@ public final class JobStore: @unchecked Sendable {
         logger.notice("job was cut short; it will run again", metadata: ["job.id": "\(job.id)"])
       }
       while true {
-        let (jobs, next) = try shared.changes(after: followed)
+        let (jobs, _, next) = try shared.changes(after: followed)
         for job in jobs { try each(job) }
         followed = next
         if jobs.isEmpty { break }
@@ -606,20 +606,23 @@ public final class JobStore: @unchecked Sendable {
   /// for its runner to stop (``isCancelRequested(_:)``); a finished one is left alone. Another partner's
   /// job is no such job.
   public func cancel(id: String, partner: String?) throws -> CancelResult {
-    let (result, handler): (CancelResult, (@Sendable (String) -> Void)?) = try lock.withLock {
+    // `tell`: a started job, or one another node started meanwhile, whose runner may be on another node.
+    let (result, handler, tell): (CancelResult, (@Sendable (String) -> Void)?, Bool) = try lock.withLock {
       let job: Job
       if let summary = summaries[id] {
-        guard summary.partner == partner else { return (.noSuchJob, nil) }
-        if summary.state.isFinal { return (.alreadyFinished, nil) }
-        guard let pending = lookupLocked(id) else { return (.noSuchJob, nil) }
+        guard summary.partner == partner else { return (.noSuchJob, nil, false) }
+        if summary.state.isFinal { return (.alreadyFinished, nil, false) }
+        guard let pending = lookupLocked(id) else { return (.noSuchJob, nil, false) }
         job = pending
       } else {
-        guard let started = jobs[id], started.record.partner == partner else { return (.noSuchJob, nil) }
+        guard let started = jobs[id], started.record.partner == partner else {
+          return (.noSuchJob, nil, false)
+        }
         job = started
       }
       switch job.state {
       case .success, .failed:
-        return (.alreadyFinished, nil)
+        return (.alreadyFinished, nil, false)
       case .pending:
         var record = job.record
         record.error = JobStore.cancelled
@@ -629,17 +632,17 @@ public final class JobStore: @unchecked Sendable {
           _ = try moveLocked(job, to: .failed, record: record)
         } catch is LeaseLost {
           // Another node started it meanwhile: its runner is asked to stop it.
-          return (.cancelled, nil)
+          return (.cancelled, nil, true)
         }
-        return (.cancelled, nil)
+        return (.cancelled, nil, false)
       case .started:
         cancelRequested.insert(id)
-        return (.cancelled, cancelHandler)
+        return (.cancelled, cancelHandler, true)
       }
     }
     // Outside the lock: interrupting a PostgreSQL query is a round trip to the server. With a shared
-    // table the node running the job learns it at its next progress write.
-    if result == .cancelled, let shared { try shared.requestCancel(id: id) }
+    // table the node running the job learns it from the table's changes.
+    if tell, let shared { try shared.requestCancel(id: id) }
     handler?(id)
     return result
   }
@@ -687,14 +690,20 @@ public final class JobStore: @unchecked Sendable {
     var pendingSeen = false
     while true {
       let after = lock.withLock { followed }
-      let (jobs, next) = try shared.changes(after: after)
-      lock.withLock {
+      let (jobs, cancelled, next) = try shared.changes(after: after)
+      let (stop, handler) = lock.withLock {
         for job in jobs {
           if job.state == .pending { pendingSeen = true }
           reconcileLocked(job)
         }
         followed = next
+        // A cancel another node took for a job running here: its query is interrupted now.
+        let stop = cancelled.filter {
+          self.jobs[$0]?.state == .started && cancelRequested.insert($0).inserted
+        }
+        return (stop, cancelHandler)
       }
+      for id in stop { handler?(id) }
       if jobs.isEmpty { return pendingSeen }
     }
   }

@@ -278,11 +278,19 @@ public final class PostgresSpool: @unchecked Sendable {
 
   private func fence(of job: Job) -> Int64 { fences[job.id] ?? -1 }
 
-  /// Asks the node running the started job `id` to stop it (it learns at its next progress write).
+  /// Asks the node running the started job `id` to stop it: a change every node reads
+  /// (``changes(after:limit:)`` lists it as cancelled), so the node running it interrupts its query.
   public func requestCancel(id: String) throws {
-    _ = try withConnection { connection in
-      try connection.execute(
-        "UPDATE jobdrop_jobs SET cancel_requested = true WHERE id = $1 AND state = 'started'", [.text(id)])
+    try withConnection { connection in
+      try connection.transaction {
+        try PostgresSpool.change(connection)
+        try connection.execute(
+          """
+          UPDATE jobdrop_jobs SET cancel_requested = true, txid = pg_current_xact_id(),
+            change = nextval('jobdrop_change')
+          WHERE id = $1 AND state = 'started'
+          """, [.text(id)])
+      }
     }
   }
 
@@ -410,26 +418,29 @@ public final class PostgresSpool: @unchecked Sendable {
   }
 
   /// The jobs as they are now whose rows were written after `position` by transactions that have ended
-  /// (at most `limit`), and the position to read from next. Every transaction with an id below the
+  /// (at most `limit`), the ids among them whose partner asked to cancel them while started, and the
+  /// position to read from next. Every transaction with an id below the
   /// oldest one still running has ended, so a row it wrote is read once it is visible, whatever order
   /// transactions commit in.
   public func changes(after position: FeedPosition, limit: Int = 1000) throws -> (
-    jobs: [Job], next: FeedPosition
+    jobs: [Job], cancelled: Set<String>, next: FeedPosition
   ) {
     try withConnection { connection in
       let result = try connection.execute(
         """
-        SELECT j.state, j.record, j.txid::text, j.id, h.horizon::text
+        SELECT j.state, j.record, j.txid::text, j.id, h.horizon::text, j.cancel_requested
         FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon) h
         LEFT JOIN jobdrop_jobs j ON (j.txid, j.id) > ($1::text::xid8, $2) AND j.txid < h.horizon
         ORDER BY j.txid, j.id LIMIT $3
         """, [.integer(position.txid), .text(position.id), .integer(Int64(limit))])
       let jobs = try PostgresSpool.jobs(in: result, from: 0).map(\.job)
+      let cancelled = Set(
+        (0..<result.count).compactMap { row in result.text(row, 5) == "t" ? result.text(row, 3) : nil })
       let last = result.count - 1
       if jobs.count == limit, let txid = result.integer(last, 2), let id = result.text(last, 3) {
-        return (jobs, FeedPosition(txid: txid, id: id))
+        return (jobs, cancelled, FeedPosition(txid: txid, id: id))
       }
-      return (jobs, FeedPosition(txid: result.integer(0, 4) ?? position.txid, id: ""))
+      return (jobs, cancelled, FeedPosition(txid: result.integer(0, 4) ?? position.txid, id: ""))
     }
   }
 
