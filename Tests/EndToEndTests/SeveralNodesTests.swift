@@ -226,6 +226,54 @@ import Testing
     server.stop()
   }
 
+  @Test func aPartnersLimitOfJobsInProgressHoldsAcrossNodes() throws {
+    let sandbox = try Sandbox(orders: 100)
+    let server = try PostgresServer(directory: sandbox.root)
+    // Jobs that run until stopped, so every admitted job stays in progress.
+    let source =
+      "(WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000000) SELECT x AS n FROM c WHERE x < 0) AS quiet"
+    let catalog =
+      #"{"job_types": [{"name": "silent", "summary": "Nothing, slowly.", "source": "\#(source)", "columns": [{"name": "n", "type": "integer"}], "fields": []}]}"#
+    try catalog.write(toFile: sandbox.root + "/catalog.json", atomically: true, encoding: .utf8)
+    let partners = try PartnersTests.serve(
+      sandbox,
+      #"{"partners": [{"id": "initech", "token": "\#(PartnersTests.initechToken)", "max_pending": 2, "scope": {"silent": ""}}]}"#
+    )
+    let nodes = try (1...2).map { try Node(sandbox, "node-\($0)") }
+    let daemons = try nodes.map {
+      try $0.start(
+        sandbox, spool: server.url, extra: ["--catalog", sandbox.root + "/catalog.json"] + partners)
+    }
+    let waiter = try ChangeWaiter(folders: nodes.map { $0.inbox + "/initech" })
+    #expect(
+      waiter.wait { nodes.allSatisfy { FileManager.default.fileExists(atPath: $0.inbox + "/initech") } })
+    // Six requests at once, three on each node: two may be in progress, whoever claims them.
+    var staged: [(String, String)] = []
+    for (number, node) in nodes.enumerated() {
+      for request in 1...3 {
+        let temp = node.root + "/.r\(request).json"
+        try Data(#"{"data": {"type": "job", "job_type": "silent"}}"#.utf8).write(
+          to: URL(fileURLWithPath: temp))
+        staged.append((temp, node.inbox + "/initech/n\(number + 1)-\(request).json"))
+      }
+    }
+    for (temp, final) in staged { #expect(rename(temp, final) == 0) }
+    let claimed = try waiter.wait(timeout: 30) { try SeveralNodesTests.table(server).count == 6 }
+    #expect(claimed)
+    let table = try SeveralNodesTests.table(server)
+    #expect(table.filter { ["pending", "started"].contains($0.state) }.count == 2, "\(table)")
+    #expect(table.filter { $0.state == "failed" }.count == 4, "\(table)")
+    let errors = try Spawn.run(
+      "/usr/bin/psql",
+      [
+        "-X", "-q", "-A", "-t", "-d", server.url, "-c",
+        "SELECT DISTINCT record::json->>'error' FROM jobdrop_jobs WHERE state = 'failed'",
+      ], environment: ProcessInfo.processInfo.environment)
+    #expect(errors.stdout == "too many jobs in progress for partner 'initech' (limit 2)\n")
+    for daemon in daemons { #expect(daemon.stop() == 0) }
+    server.stop()
+  }
+
   @Test func submitStatusAndProcessWorkWithASharedSpool() throws {
     let sandbox = try Sandbox(orders: 500)
     let server = try PostgresServer(directory: sandbox.root)
@@ -260,6 +308,32 @@ import Testing
     server.stop()
   }
 
+  @Test func theClaimItselfCountsAPartnersJobsInProgressOnEveryNode() throws {
+    let sandbox = try Sandbox(orders: 10)
+    let server = try PostgresServer(directory: sandbox.root)
+    let first = try PostgresSpool(url: server.url, node: "first", leaseSeconds: 3)
+    let second = try PostgresSpool(url: server.url, node: "second", leaseSeconds: 3)
+    let limit = PostgresSpool.PartnerLimit(maximum: 2, error: "too many jobs in progress (limit 2)")
+    func claim(_ partner: String) -> PostgresSpool.Claim {
+      var record = JobRecord(
+        id: JobID.make(), requestFile: "a.json", jobType: "order_export", request: nil, createdAt: .now())
+      record.partner = partner
+      return .init(record: record, state: .pending, bytes: Array("{}".utf8), limit: limit)
+    }
+    // The first node's group takes acme's two places; the second node's claim, which its own count let
+    // through, is refused by the table; another partner is not affected.
+    #expect(try first.claim([claim("acme"), claim("acme")]).map(\.state) == [.pending, .pending])
+    let refused = try second.claim([claim("acme"), claim("globex")])
+    #expect(refused.map(\.state) == [.failed, .pending])
+    #expect(refused.first?.record.error == "too many jobs in progress (limit 2)")
+    #expect(try second.job(id: refused[0].id)?.state == .failed)
+    // A finished job frees its place.
+    let started = try #require(try first.claimNext(now: .now()) { $0 })
+    try first.move(started, to: .success, record: started.record)
+    #expect(try second.claim([claim("acme")]).map(\.state) == [.pending])
+    server.stop()
+  }
+
   @Test func aNodeWhoseLeaseLapsedCannotRecordAResult() throws {
     let sandbox = try Sandbox(orders: 10)
     let server = try PostgresServer(directory: sandbox.root)
@@ -267,7 +341,7 @@ import Testing
     let second = try PostgresSpool(url: server.url, node: "second", leaseSeconds: 3)
     let record = JobRecord(
       id: JobID.make(), requestFile: "a.json", jobType: "order_export", request: nil, createdAt: .now())
-    try first.claim([(record, .pending, Array("{}".utf8))])
+    try first.claim([.init(record: record, state: .pending, bytes: Array("{}".utf8))])
     let started = try #require(try first.claimNext(now: .now()) { $0 })
     #expect(try second.claimNext(now: .now()) { $0 } == nil, "a started job was claimed twice")
     // The first node goes quiet: its lease lapses, the second reaps the job and runs it.

@@ -17,7 +17,7 @@ public final class ClaimGroup {
 
   var writes = GroupWrite()
   /// The claims to insert into a shared table (``JobStore/shared``) in one transaction.
-  var rows: [(record: JobRecord, state: JobState, bytes: [UInt8])] = []
+  var rows: [PostgresSpool.Claim] = []
   var jobs: [(job: Job, delivery: WebhookDelivery?)] = []
   /// Who took each claim, to be told when the commit fails.
   public private(set) var takers: [(intake: RequestIntake, name: FileName)] = []

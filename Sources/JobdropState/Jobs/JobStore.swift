@@ -367,10 +367,14 @@ public final class JobStore: @unchecked Sendable {
   }
 
   /// Makes `record` a new job in `state` (`pending`, or `failed` with the record's error), keeping `bytes`
-  /// as its request.
+  /// as its request. With a shared table, `limit` (its partner's) is checked again by the claim itself,
+  /// across every node: a pending claim past it is made `failed`.
   @discardableResult
-  public func claim(_ record: JobRecord, state: JobState, bytes: [UInt8]) throws -> Job {
+  public func claim(
+    _ record: JobRecord, state: JobState, bytes: [UInt8], limit: PostgresSpool.PartnerLimit? = nil
+  ) throws -> Job {
     var record = record
+    var state = state
     // A refused request is a failed job: its event is saved before the claim that makes it one.
     let (queue, enabled, handler) = lock.withLock { (webhooks, hasWebhook, deliveryHandler) }
     let delivery =
@@ -378,7 +382,10 @@ public final class JobStore: @unchecked Sendable {
     // The spool's writes are the new job's own: only the table and the outbox need the lock.
     do {
       if let shared {
-        try shared.claim([(record, state, bytes)])
+        let made = try shared.claim([.init(record: record, state: state, bytes: bytes, limit: limit)])
+        if let made = made.first, made.state != state {
+          (record, state) = (made.record, made.state)
+        }
       } else {
         try spool.claim(record, state: state, bytes: bytes)
       }
@@ -386,25 +393,47 @@ public final class JobStore: @unchecked Sendable {
       if let delivery { try? webhooks?.remove(delivery.id) }
       throw error
     }
-    let job = lock.withLock { claimLocked(record, state: state) }
-    if let delivery { handler?(delivery) }
+    let (job, refused) = lock.withLock {
+      let job = claimLocked(record, state: state)
+      return (job, delivery == nil && state == .failed ? refusedByLimitLocked(job) : nil)
+    }
+    if let delivery = delivery ?? refused { handler?(delivery) }
     return job
+  }
+
+  /// The webhook event of a claim the shared table refused past its partner's limit (after the claim:
+  /// the request looked acceptable here), saved and its job's record updated; call with the lock held.
+  private func refusedByLimitLocked(_ job: Job) -> WebhookDelivery? {
+    logger.info(
+      "request refused by the shared spool: its partner's limit was reached on another node",
+      metadata: ["job.id": "\(job.id)", "error": "\(job.record.error ?? "")"])
+    var refused = job
+    guard
+      let delivery = try? prepareEvent(
+        &refused.record, state: .failed, queue: webhooks, hasWebhook: hasWebhook)
+    else { return nil }
+    saveLocked(refused, what: "the webhook's status")
+    storeLocked(refused)
+    publishLocked(refused)
+    markDirty(refused.record.partner)
+    return delivery
   }
 
   /// Takes a request into `group` (see ``ClaimGroup``): its files are written as temp files and the job
   /// counts at once for ``activeCount(partner:)`` and ``liveJob(partner:idempotencyKey:)``, but it is
   /// queued and published only by ``commitClaims(_:)``.
   @discardableResult
-  public func stageClaim(_ record: JobRecord, state: JobState, bytes: [UInt8], into group: ClaimGroup) throws
-    -> Job
-  {
+  public func stageClaim(
+    _ record: JobRecord, state: JobState, bytes: [UInt8], limit: PostgresSpool.PartnerLimit? = nil,
+    into group: ClaimGroup
+  ) throws -> Job {
     var record = record
     let (queue, enabled) = lock.withLock { (webhooks, hasWebhook) }
     let delivery =
       state == .failed ? try prepareEvent(&record, state: .failed, queue: queue, hasWebhook: enabled) : nil
     do {
       if shared != nil {
-        group.rows.append((record, state, bytes))
+        group.rows.append(.init(record: record, state: state, bytes: bytes, limit: limit))
       } else {
         try spool.stageClaim(record, state: state, bytes: bytes, in: &group.writes)
       }
@@ -430,9 +459,11 @@ public final class JobStore: @unchecked Sendable {
   public func commitClaims(_ group: ClaimGroup) throws {
     guard !group.isEmpty else { return }
     defer { group.clear() }
+    var made: [String: Job] = [:]
     do {
       if let shared {
-        try shared.claim(group.rows)  // one transaction: all or none
+        // One transaction: all or none; a claim past its partner's limit comes back failed.
+        for job in try shared.claim(group.rows) { made[job.id] = job }
       } else {
         try group.writes.commit(fileSystems: [spool.root])
       }
@@ -456,9 +487,28 @@ public final class JobStore: @unchecked Sendable {
       }
       throw error
     }
-    let handler = lock.withLock {
+    let (handler, refused) = lock.withLock {
+      var refused: [WebhookDelivery] = []
       for (staged, _) in group.jobs {
-        let job = jobs[staged.id] ?? staged
+        // Another node, or this node's follower, may have moved it on already: it never goes back.
+        if let state = summaries[staged.id]?.state, state > staged.state { continue }
+        var job = jobs[staged.id] ?? staged
+        if let made = made[staged.id], made.state == .failed, job.state == .pending {
+          // Past its partner's limit, counted across every node by the claim itself.
+          job.state = .failed
+          job.record.error = made.record.error
+          active[job.record.partner, default: 1] -= 1
+          if let key = job.record.request?.idempotencyKey,
+            liveKeys[LiveKey(partner: job.record.partner, key: key)] == job.id
+          {
+            liveKeys[LiveKey(partner: job.record.partner, key: key)] = nil
+          }
+          storeLocked(job)
+          if let delivery = refusedByLimitLocked(job) {
+            refused.append(delivery)
+            continue
+          }
+        }
         if job.record.requestAliases != staged.record.requestAliases {
           // Aliases added while it was staged: the commit put the staged record in place.
           saveLocked(job, what: "a request's alias")
@@ -468,9 +518,10 @@ public final class JobStore: @unchecked Sendable {
         publishLocked(job)
         markDirty(job.record.partner)
       }
-      return deliveryHandler
+      return (deliveryHandler, refused)
     }
     for case (_, let delivery?) in group.jobs { handler?(delivery) }
+    for delivery in refused { handler?(delivery) }
   }
 
   private func claimLocked(_ record: JobRecord, state: JobState) -> Job {

@@ -227,10 +227,10 @@ public final class RequestIntake: @unchecked Sendable {
     let job: Job
     do {
       if let group {
-        job = try store.stageClaim(record, state: state, bytes: kept, into: group)
+        job = try store.stageClaim(record, state: state, bytes: kept, limit: partnerLimit, into: group)
         group.taken(by: self, name: name)
       } else {
-        job = try store.claim(record, state: state, bytes: kept)
+        job = try store.claim(record, state: state, bytes: kept, limit: partnerLimit)
       }
     } catch {
       retryLater(name, because: "cannot claim the request", error, into: &pass)
@@ -280,9 +280,18 @@ public final class RequestIntake: @unchecked Sendable {
   private func checkPartner(_ request: ExportRequest) throws(RequestError) {
     guard let id = partner, let current = partners?.partner(id: id) else { return }
     if case .notEnabled(let message) = current.access(to: request.jobType) { throw RequestError(message) }
-    if store.activeCount(partner: id) >= current.maximumPending {
-      throw RequestError("too many jobs in progress for partner '\(id)' (limit \(current.maximumPending))")
+    if let limit = partnerLimit, store.activeCount(partner: id) >= limit.maximum {
+      throw RequestError(limit.error)
     }
+  }
+
+  /// This intake's partner's limit of jobs in progress, as the partners file in force says now (a shared
+  /// table checks it again as it claims, across every node).
+  private var partnerLimit: PostgresSpool.PartnerLimit? {
+    guard let id = partner, let current = partners?.partner(id: id) else { return nil }
+    return PostgresSpool.PartnerLimit(
+      maximum: current.maximumPending,
+      error: "too many jobs in progress for partner '\(id)' (limit \(current.maximumPending))")
   }
 
   /// Whether `name` is a claimed file in its grace time: the same file with the same bytes.

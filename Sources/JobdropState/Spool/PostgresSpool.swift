@@ -44,6 +44,8 @@ public final class PostgresSpool: @unchecked Sendable {
   /// node that renders the index.
   static let schemaLockKey: Int64 = 0x6a6f_6264_0001
   static let indexLockKey: Int64 = 0x6a6f_6264_0002
+  /// The first key of a partner's claim lock (two-key advisory lock: this, the partner's hash).
+  static let partnerLockKey: Int32 = 0x6a64_7001
 
   /// Connects and creates the table when it is missing (unless `reading`: `jobdrop status` changes
   /// nothing).
@@ -130,26 +132,77 @@ public final class PostgresSpool: @unchecked Sendable {
 
   // MARK: Writing
 
-  /// Makes each record a new job (`pending`, or `failed` when its request was refused) with its request's
-  /// bytes, in one transaction.
-  public func claim(_ claims: [(record: JobRecord, state: JobState, bytes: [UInt8])]) throws {
-    guard !claims.isEmpty else { return }
-    try withConnection { connection in
-      try connection.transaction {
+  /// A partner's limit of jobs in progress, checked by the claim itself (``claim(_:)``).
+  public struct PartnerLimit: Sendable {
+    public var maximum: Int
+    /// The error of a request past the limit.
+    public var error: String
+
+    public init(maximum: Int, error: String) {
+      self.maximum = maximum
+      self.error = error
+    }
+  }
+
+  /// A request to make a job of: its record, state (`pending`, or `failed` when it was refused), the
+  /// request's bytes, and its partner's limit of jobs in progress.
+  public struct Claim: Sendable {
+    public var record: JobRecord
+    public var state: JobState
+    public var bytes: [UInt8]
+    public var limit: PartnerLimit?
+
+    public init(record: JobRecord, state: JobState, bytes: [UInt8], limit: PartnerLimit? = nil) {
+      self.record = record
+      self.state = state
+      self.bytes = bytes
+      self.limit = limit
+    }
+  }
+
+  /// Makes each claim a new job in one transaction; returns the jobs as made. A pending claim whose
+  /// partner already has its limit of jobs pending or started, counted across every node under a lock
+  /// of that partner's, is made `failed` with the limit's error instead: the limit holds however many
+  /// nodes claim at once.
+  @discardableResult
+  public func claim(_ claims: [Claim]) throws -> [Job] {
+    guard !claims.isEmpty else { return [] }
+    return try withConnection { connection in
+      try connection.transaction { () throws -> [Job] in
         try PostgresSpool.change(connection)
+        // Partners locked in one order, so two nodes' claims never wait on each other in a circle.
+        let limited = Set(claims.compactMap { $0.limit == nil ? nil : $0.record.partner }).sorted()
+        for partner in limited {
+          try connection.execute(
+            "SELECT pg_advisory_xact_lock(\(PostgresSpool.partnerLockKey), hashtext($1))", [.text(partner)])
+        }
+        var made: [Job] = []
         for claim in claims {
           precondition(claim.state == .pending || claim.state == .failed)
+          var record = claim.record
+          var state = claim.state
+          if state == .pending, let limit = claim.limit, let partner = record.partner {
+            let live = try connection.execute(
+              "SELECT count(*) FROM jobdrop_jobs WHERE partner = $1 AND state IN ('pending', 'started')",
+              [.text(partner)])
+            if (live.integer(0, 0) ?? 0) >= Int64(limit.maximum) {
+              record.error = limit.error
+              state = .failed
+            }
+          }
           try connection.execute(
             """
             INSERT INTO jobdrop_jobs (id, partner, state, record, request, created_at, change)
             VALUES ($1, $2, $3, $4, decode($5, 'base64'), $6, nextval('jobdrop_change'))
             """,
             [
-              .text(claim.record.id), claim.record.partner.map(SQLValue.text) ?? .null,
-              .text(claim.state.rawValue), .text(try PostgresSpool.encode(claim.record)),
-              .text(Data(claim.bytes).base64EncodedString()), .integer(claim.record.createdAt.milliseconds),
+              .text(record.id), record.partner.map(SQLValue.text) ?? .null, .text(state.rawValue),
+              .text(try PostgresSpool.encode(record)), .text(Data(claim.bytes).base64EncodedString()),
+              .integer(record.createdAt.milliseconds),
             ])
+          made.append(Job(record: record, state: state))
         }
+        return made
       }
     }
   }
