@@ -139,7 +139,9 @@ public final class JobStore: @unchecked Sendable {
           logger.warning("cannot tidy the outbox; going on", metadata: ["error": "\(error)"])
         }
       }
-      if let claim = job.record.inboxClaim, present[job.record.partner]?.contains(claim.fileName) == true,
+      // (With a shared spool, only the claims this node made from its own inbox.)
+      if let claim = job.record.inboxClaim, claim.node == shared?.node,
+        present[job.record.partner]?.contains(claim.fileName) == true,
         (claims[job.record.partner]?[claim.fileName]?.created).map({ $0 < job.record.createdAt }) ?? true
       {
         claims[job.record.partner, default: [:]][claim.fileName] = (job.record.createdAt, claim)

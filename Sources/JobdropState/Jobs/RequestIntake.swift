@@ -223,7 +223,8 @@ public final class RequestIntake: @unchecked Sendable {
     refused.remove(name)
     cutShortAfterClose[name] = nil
     let state: JobState = record.error == nil ? .pending : .failed
-    record.inboxClaim = InboxClaim(jobID: record.id, name: name, identity: pin.identity, sha256: sha256)
+    record.inboxClaim = InboxClaim(
+      jobID: record.id, name: name, identity: pin.identity, sha256: sha256, node: store.shared?.node)
     let job: Job
     do {
       if let group {

@@ -12,12 +12,15 @@ public struct InboxClaim: Codable, Sendable, Equatable {
   public var identity: FileIdentity
   /// The SHA-256 of the bytes that were read and kept; `nil` for a file the service could not read.
   public var sha256: String?
+  /// With a shared spool: the node whose inbox it is (only that node takes it away).
+  public var node: String?
 
-  public init(jobID: String, name: FileName, identity: FileIdentity, sha256: String?) {
+  public init(jobID: String, name: FileName, identity: FileIdentity, sha256: String?, node: String? = nil) {
     self.jobID = jobID
     self.name = name.bytes
     self.identity = identity
     self.sha256 = sha256
+    self.node = node
   }
 
   /// The name in the inbox.
