@@ -334,6 +334,32 @@ import Testing
     server.stop()
   }
 
+  @Test func theNextClaimOnAnyNodeGoesToThePartnerWithFewestJobsRunningAnywhere() throws {
+    let sandbox = try Sandbox(orders: 10)
+    let server = try PostgresServer(directory: sandbox.root)
+    let first = try PostgresSpool(url: server.url, node: "first", leaseSeconds: 30)
+    let second = try PostgresSpool(url: server.url, node: "second", leaseSeconds: 30)
+    var created = Timestamp.now().milliseconds
+    func claim(_ partner: String) -> PostgresSpool.Claim {
+      created += 1
+      var record = JobRecord(
+        id: JobID.make(), requestFile: "\(partner).json", jobType: "order_export", request: nil,
+        createdAt: Timestamp(milliseconds: created))
+      record.partner = partner
+      return .init(record: record, state: .pending, bytes: Array("{}".utf8))
+    }
+    // acme's backlog is older than globex's one request.
+    try first.claim([claim("acme"), claim("acme"), claim("acme"), claim("globex")])
+    let a = try #require(try first.claimNext(now: .now()) { $0 })
+    #expect(a.record.partner == "acme", "the oldest first while no partner runs a job")
+    // acme now runs a job on the first node: the second node's next claim is globex's, though newer.
+    let b = try #require(try second.claimNext(now: .now()) { $0 })
+    #expect(b.record.partner == "globex")
+    let c = try #require(try second.claimNext(now: .now()) { $0 })
+    #expect(c.record.partner == "acme")
+    server.stop()
+  }
+
   @Test func aNodeWhoseLeaseLapsedCannotRecordAResult() throws {
     let sandbox = try Sandbox(orders: 10)
     let server = try PostgresServer(directory: sandbox.root)
