@@ -274,6 +274,33 @@ import Testing
     server.stop()
   }
 
+  @Test func aDatabaseThatGoesAwayAndComesBackLosesNoRequestAndStopsNoNode() throws {
+    let sandbox = try Sandbox(orders: 300)
+    let server = try PostgresServer(directory: sandbox.root)
+    let node = try Node(sandbox, "node-1")
+    let daemon = try node.start(sandbox, spool: server.url)
+    let waiter = try ChangeWaiter(folders: [node.outbox, node.outbox + "/jobs", node.inbox])
+    try Data(Sandbox.request(filter: "eq(payment,paid)").utf8).write(
+      to: URL(fileURLWithPath: node.root + "/.a"))
+    #expect(rename(node.root + "/.a", node.inbox + "/before.json") == 0)
+    #expect(waiter.wait { (node.index() ?? [:])["before.json"] == "success" }, "\(daemon.log)")
+    // The database stops (a restart, a failover): requests wait in the inbox, the node keeps running.
+    server.stop()
+    try Data(Sandbox.request(filter: "eq(payment,paid)").utf8).write(
+      to: URL(fileURLWithPath: node.root + "/.b"))
+    #expect(rename(node.root + "/.b", node.inbox + "/during.json") == 0)
+    let noticed = waiter.wait { daemon.log.contains("cannot claim") && daemon.log.contains("cannot follow") }
+    #expect(noticed, "\(daemon.log)")
+    #expect(kill(daemon.pid, 0) == 0, "the node stopped: \(daemon.log)")
+    #expect(FileManager.default.fileExists(atPath: node.inbox + "/during.json"))
+    try server.start()
+    #expect(waiter.wait { (node.index() ?? [:])["during.json"] == "success" }, "\(daemon.log)")
+    #expect(try SeveralNodesTests.table(server).map(\.file).sorted() == ["before.json", "during.json"])
+    #expect(daemon.log.contains("the shared spool is reachable again"))
+    #expect(daemon.stop() == 0, "\(daemon.log)")
+    server.stop()
+  }
+
   @Test func submitStatusAndProcessWorkWithASharedSpool() throws {
     let sandbox = try Sandbox(orders: 500)
     let server = try PostgresServer(directory: sandbox.root)

@@ -40,7 +40,9 @@ public struct FollowService: Service {
           if now >= nextRound {
             try shared.renewLeases()
             if try store.reapLapsedLeases() > 0 { runners.wake() }
-            mirror?.setPublishesDocuments(store.checkIndexLock())
+            // (Not inside `mirror?.…(…)`: without a bucket that would skip the call, and no index.)
+            let rendersIndex = store.checkIndexLock()
+            mirror?.setPublishesDocuments(rendersIndex)
             nextRound = now + round
           }
           if try store.follow() { runners.wake() }
