@@ -301,6 +301,31 @@ import Testing
     server.stop()
   }
 
+  @Test func anExpiredJobLeavesTheTableAndTheOutbox() throws {
+    let sandbox = try Sandbox(orders: 300)
+    let server = try PostgresServer(directory: sandbox.root)
+    let node = try Node(sandbox, "node-1")
+    var daemon = try node.start(sandbox, spool: server.url, extra: ["--ttl", "1s"])
+    let waiter = try ChangeWaiter(folders: [node.outbox, node.outbox + "/jobs"])
+    try Data(Sandbox.request(filter: "eq(payment,paid)").utf8).write(
+      to: URL(fileURLWithPath: node.root + "/.a"))
+    #expect(rename(node.root + "/.a", node.inbox + "/old.json") == 0)
+    #expect(waiter.wait { (node.index() ?? [:])["old.json"] == "success" }, "\(daemon.log)")
+    let id = try #require(try SeveralNodesTests.table(server).first?.id)
+    #expect(daemon.stop() == 0)
+    // The time to live is what is waited for here: a second after its creation the job has expired.
+    usleep(1_200_000)
+    daemon = try node.start(sandbox, spool: server.url, extra: ["--ttl", "1s"])  // a sweep at start
+    let expired = try waiter.wait {
+      try SeveralNodesTests.table(server).isEmpty && node.index()?.isEmpty == true
+    }
+    #expect(expired, "\(daemon.log)")
+    #expect(!FileManager.default.fileExists(atPath: node.outbox + "/jobs/\(id).json"))
+    #expect(!FileManager.default.fileExists(atPath: node.outbox + "/files/\(id)"))
+    #expect(daemon.stop() == 0)
+    server.stop()
+  }
+
   @Test func submitStatusAndProcessWorkWithASharedSpool() throws {
     let sandbox = try Sandbox(orders: 500)
     let server = try PostgresServer(directory: sandbox.root)
