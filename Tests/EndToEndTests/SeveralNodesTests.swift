@@ -326,6 +326,53 @@ import Testing
     server.stop()
   }
 
+  @Test func twoNodesSignOneEventPerFinishedJobAndTheIndexSaysItWasDelivered() throws {
+    let sandbox = try Sandbox(orders: 300)
+    let server = try PostgresServer(directory: sandbox.root)
+    let receiver = try WebhookTests.Receiver(sandbox)
+    let nodes = try (1...2).map { try Node(sandbox, "node-\($0)") }
+    let daemons = try nodes.map {
+      try $0.start(sandbox, spool: server.url, extra: try receiver.options(sandbox))
+    }
+    let waiter = try ChangeWaiter(folders: nodes.flatMap { [$0.outbox, $0.outbox + "/jobs"] })
+    var files: [String] = []
+    for (number, node) in nodes.enumerated() {
+      for (request, text) in [
+        ("paid", Sandbox.request(filter: "eq(payment,paid)")),
+        ("unknown", #"{"data": {"type": "job", "job_type": "nope"}}"#),
+      ] {
+        let name = "\(request)-\(number + 1).json"
+        files.append(name)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: node.root + "/.r"))
+        #expect(rename(node.root + "/.r", node.inbox + "/" + name) == 0)
+      }
+    }
+    let delivered = waiter.wait { receiver.events.count >= files.count }
+    let table = try SeveralNodesTests.table(server)
+    #expect(delivered, "\(receiver.events) \(table)")
+    // One verified event per job, whichever node moved it, typed by its outcome.
+    let events = receiver.events
+    #expect(events.count == files.count)
+    #expect(events.allSatisfy { $0["verified"] as? Bool == true }, "\(events)")
+    #expect(Set(events.compactMap { $0["job"] as? String }) == Set(table.map(\.id)))
+    for job in table {
+      let event = events.first { $0["job"] as? String == job.id }
+      #expect(event?["type"] as? String == "job.\(job.state)", "\(job.file)")
+    }
+    // The node rendering the index shows every job's delivery, whichever node delivered it.
+    func deliveries(_ node: Node) -> Int {
+      guard let data = FileManager.default.contents(atPath: node.outbox + "/index.json"),
+        let jobs = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["data"]
+          as? [[String: Any]]
+      else { return 0 }
+      return jobs.filter { WebhookTests.webhookMeta($0)?["delivered_at"] is String }.count
+    }
+    let shown = waiter.wait { nodes.contains { deliveries($0) == files.count } }
+    #expect(shown, "\(nodes.map(deliveries))")
+    for daemon in daemons { #expect(daemon.stop() == 0) }
+    server.stop()
+  }
+
   @Test func submitStatusAndProcessWorkWithASharedSpool() throws {
     let sandbox = try Sandbox(orders: 500)
     let server = try PostgresServer(directory: sandbox.root)
