@@ -55,6 +55,10 @@ public struct FollowService: Service {
           }
           failing = true
           nextRound = 0
+          // A node cut off from the database may have lost the index lock with its connection: it
+          // stops rendering until it holds the lock again.
+          let rendersIndex = store.checkIndexLock()
+          mirror?.setPublishesDocuments(rendersIndex)
           guard control.sleep(untilMilliseconds: ConditionLock.monotonicMilliseconds() + 1000) else { break }
         }
       }
