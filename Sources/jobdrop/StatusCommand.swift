@@ -106,10 +106,16 @@ struct StatusCommand: ParsableCommand {
       repeat {
         let version = try shared.version()
         if version != drawn {
-          let jobs = try shared.all()
-            .filter { partner == nil || $0.record.partner == partner }
-            .sorted { $0.record.createdAt > $1.record.createdAt }
-          let text = StatusTable(jobs: jobs, partners: jobs.contains { $0.record.partner != nil }).text
+          let rows = try shared.all()
+            .filter { partner == nil || $0.job.record.partner == partner }
+            .sorted { $0.job.record.createdAt > $1.job.record.createdAt }
+          let jobs = rows.map(\.job)
+          let text = StatusTable(
+            jobs: jobs, partners: jobs.contains { $0.record.partner != nil },
+            nodes: Dictionary(rows.compactMap { row in row.node.map { (row.job.id, $0) } }) { first, _ in
+              first
+            }
+          ).text
           print(
             terminal && watch ? "\u{1B}[H\u{1B}[2J" + text : (drawn == nil ? "" : "\n") + text, terminator: ""
           )
@@ -142,20 +148,25 @@ struct StatusTable {
   let jobs: [Job]
   /// Whether to show the partner column (a jobdrop serving partners).
   var partners = false
+  /// With a shared spool: the node running each started job (a NODE column).
+  var nodes: [String: String]?
 
   var text: String {
     var rows = [
-      ["ID"] + (partners ? ["PARTNER"] : []) + ["STATUS", "TYPE", "ROWS", "CREATED", "FILE / ERROR"]
+      ["ID"] + (partners ? ["PARTNER"] : []) + ["STATUS"] + (nodes != nil ? ["NODE"] : []) + [
+        "TYPE", "ROWS", "CREATED", "FILE / ERROR",
+      ]
     ]
     for job in jobs {
       let record = job.record
       let detail = job.state == .failed ? (record.error ?? "") : record.requestFile
       rows.append(
-        [job.id] + (partners ? [record.partner ?? "-"] : []) + [
-          job.state.rawValue, record.jobType.isEmpty ? "-" : record.jobType,
-          record.rows.map(String.init) ?? "-",
-          record.createdAt.rfc3339, String(detail.prefix(80)),
-        ])
+        [job.id] + (partners ? [record.partner ?? "-"] : []) + [job.state.rawValue]
+          + (nodes.map { [$0[job.id] ?? "-"] } ?? []) + [
+            record.jobType.isEmpty ? "-" : record.jobType,
+            record.rows.map(String.init) ?? "-",
+            record.createdAt.rfc3339, String(detail.prefix(80)),
+          ])
     }
     let widths = (0..<rows[0].count - 1).map { column in rows.map { $0[column].count }.max() ?? 0 }
     return rows.map { row in

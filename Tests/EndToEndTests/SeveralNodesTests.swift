@@ -213,6 +213,11 @@ import Testing
     // The cancel goes to the node that is not running the job.
     let runner = try #require(nodes.firstIndex { started[2].hasSuffix($0.root + "/spool") }, "\(started)")
     let other = nodes[1 - runner]
+    // status names the node running it.
+    let status = try sandbox.run(["status", "--spool", server.url])
+    let line = status.stdout.split(separator: "\n").first { $0.hasPrefix(id) }
+    #expect(status.stdout.hasPrefix("ID ") && status.stdout.contains("NODE"), "\(status.stdout)")
+    #expect(line?.contains("started  \(started[2])") == true, "\(status.stdout)")
     try Data(#"{"cancel": "\#(id)"}"#.utf8).write(to: URL(fileURLWithPath: other.inbox + "/cancel.json"))
     let failed = try waiter.wait(timeout: 30) { try row().dropFirst().first == "failed" }
     #expect(failed, "\(daemons.map(\.log))")

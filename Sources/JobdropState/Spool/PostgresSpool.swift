@@ -510,11 +510,16 @@ public final class PostgresSpool: @unchecked Sendable {
     }
   }
 
-  /// Every job now (what `jobdrop status` lists).
-  public func all() throws -> [Job] {
+  /// Every job now, with the node running each started one (what `jobdrop status` lists).
+  public func all() throws -> [(job: Job, node: String?)] {
     try withConnection { connection in
-      try PostgresSpool.jobs(in: try connection.execute("SELECT state, record FROM jobdrop_jobs"), from: 0)
-        .map(\.job)
+      let result = try connection.execute("SELECT state, record, node FROM jobdrop_jobs")
+      return try (0..<result.count).compactMap { row in
+        guard let state = result.text(row, 0).flatMap(JobState.init(rawValue:)),
+          let text = result.text(row, 1)
+        else { return nil }
+        return (Job(record: try PostgresSpool.decode(text), state: state), result.text(row, 2))
+      }
     }
   }
 
