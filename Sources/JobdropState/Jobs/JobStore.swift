@@ -27,6 +27,9 @@ public final class JobStore: @unchecked Sendable {
   private var followed = PostgresSpool.FeedPosition.start
   /// Started jobs of this node whose lease it lost (their runner abandons them).
   private var leaseLost = Set<String>()
+  /// With a shared table: the jobs this node started and runs now (the table's echo of their start is
+  /// not applied again; their `started` is shown as with the file spool, at their first progress write).
+  private var runningHere = Set<String>()
   /// With a shared table: whether this node holds the index lock (``checkIndexLock()``).
   private var rendersIndex = false
   /// The sites jobs are published in (one per partner with `--partners`).
@@ -235,6 +238,7 @@ public final class JobStore: @unchecked Sendable {
   /// it has finished.
   private func storeLocked(_ job: Job) {
     retryTimes[job.id] = job.state == .pending ? job.record.retryAt : nil
+    if job.state != .started { runningHere.remove(job.id) }
     if job.state == .started {
       summaries[job.id] = nil
       jobs[job.id] = job
@@ -323,7 +327,12 @@ public final class JobStore: @unchecked Sendable {
         return record
       }
       guard let started else { return nil }
-      lock.withLock { reconcileLocked(started) }
+      // As a start inside a group on the file spool: shown at its first progress write, and a job that
+      // ends sooner goes from `pending` to its outcome in its documents.
+      lock.withLock {
+        reconcileLocked(started, publish: durable)
+        runningHere.insert(started.id)
+      }
       return started
     }
     return try lock.withLock {
@@ -793,7 +802,9 @@ public final class JobStore: @unchecked Sendable {
 
   /// Puts a job as the shared table has it now into this table: counts, keys and documents follow its
   /// state. A finished job never goes back (a change read before this node's own later one).
-  private func reconcileLocked(_ job: Job) {
+  private func reconcileLocked(_ job: Job, publish: Bool = true) {
+    // This node's own start, read back: the table here is as new (its progress may be newer).
+    if job.state == .started && runningHere.contains(job.id) { return }
     let previous = jobs[job.id]?.state ?? summaries[job.id]?.state
     if let previous, previous.isFinal, !job.state.isFinal { return }
     let wasLive = previous.map { !$0.isFinal } ?? false
@@ -811,6 +822,7 @@ public final class JobStore: @unchecked Sendable {
         liveKeys[LiveKey(partner: job.record.partner, key: key)] = nil
       }
     }
+    guard publish else { return }
     publishLocked(job, unlessUnchanged: true)
     markDirty(job.record.partner)
   }
