@@ -66,6 +66,9 @@ import Testing
     var daemons = try nodes.map { try $0.start(sandbox, spool: server.url, bucket: bucket) }
     let waiter = try ChangeWaiter(folders: nodes.flatMap { [$0.outbox, $0.outbox + "/jobs"] })
     let expectedRows = try sandbox.query("SELECT count(*) FROM orders")[0]
+    // The node that renders the index (it writes the first index.json) is the one that will be killed.
+    #expect(waiter.wait { nodes.contains { $0.index() != nil } })
+    let lost = try #require(nodes.firstIndex { $0.index() != nil })
     // A burst across the inboxes: 12 full order exports each, a few hundred milliseconds apiece.
     var files: [String] = []
     for (number, node) in nodes.enumerated() {
@@ -78,16 +81,19 @@ import Testing
         #expect(rename(temp, node.inbox + "/" + name) == 0)
       }
     }
-    // Node 2 is killed while it runs a job: that job's lease lapses and another node runs it.
-    let killed = waiter.wait(timeout: 60) { daemons[1].log.contains("job started") }
-    try #require(killed, "node 2 started no job: \(daemons[1].log)")
-    daemons[1].stop(SIGKILL)
+    // It is killed while it runs a job: that job's lease lapses and another node runs it, and another
+    // node takes the index over (publishing every job's documents first).
+    let killed = waiter.wait(timeout: 60) { daemons[lost].log.contains("job started") }
+    try #require(killed, "node \(lost + 1) started no job: \(daemons[lost].log)")
+    daemons[lost].stop(SIGKILL)
+    let others = daemons.indices.filter { $0 != lost }.map { daemons[$0] }
     let reaped = waiter.wait(timeout: 60) {
-      [daemons[0], daemons[2]].contains { $0.log.contains("a node's lease on the job lapsed") }
+      others.contains { $0.log.contains("a node's lease on the job lapsed") }
     }
-    #expect(reaped, "no node took over node 2's job")
-    // The others finish what is in the table; node 2's unclaimed requests wait in its inbox until it is back.
-    daemons[1] = try nodes[1].start(sandbox, spool: server.url, bucket: bucket)
+    #expect(reaped, "no node took over node \(lost + 1)'s job")
+    #expect(waiter.wait { others.contains { $0.log.contains("this node renders the index now") } })
+    // The others finish what is in the table; its unclaimed requests wait in its inbox until it is back.
+    daemons[lost] = try nodes[lost].start(sandbox, spool: server.url, bucket: bucket)
     let done = try waiter.wait(timeout: 120) {
       let table = try SeveralNodesTests.table(server)
       return table.count == files.count && table.allSatisfy { $0.state == "success" }
@@ -111,22 +117,30 @@ import Testing
       }
     }
     #expect(indexed, "no node's index lists every job: \(nodes.map { $0.index()?.count ?? -1 })")
-    for node in nodes {
-      for file in node.index().map({ Array($0.keys) }) ?? [] {
-        guard
-          let job = try? JSONSerialization.jsonObject(
-            with: Data(contentsOf: URL(fileURLWithPath: node.outbox + "/requests/" + file))) as? [String: Any]
-        else { continue }
-        let meta = (job["data"] as? [String: Any])?["meta"] as? [String: Any]
-        #expect("\(meta?["rows"] ?? "-")" == expectedRows, "\(file)")
+    // Its documents are current (the others keep their own jobs' documents only, and the killed node's
+    // index is as it left it).
+    let renderer = nodes.first { node in
+      node.index().map { $0.count == files.count && Set($0.values) == ["success"] } ?? false
+    }
+    for file in files {
+      let job = renderer.flatMap { node in
+        try? JSONSerialization.jsonObject(
+          with: Data(contentsOf: URL(fileURLWithPath: node.outbox + "/requests/" + file))) as? [String: Any]
       }
+      let meta = (job?["data"] as? [String: Any])?["meta"] as? [String: Any]
+      #expect("\(meta?["rows"] ?? "-")" == expectedRows, "\(file)")
     }
     // The bucket holds what the node rendering the index published and every node's export files, byte
     // for byte with nginx's headers: the index lists every job.
     let merged = sandbox.root + "/merged"
     var comparison: (equal: Bool, report: [String: Any]) = (false, [:])
     let equal = try waiter.wait(timeout: 60) {
-      guard let renderer = nodes.first(where: { $0.index()?.count == files.count }) else { return false }
+      // (The killed node's last index.json is still in its outbox, out of date: the renderer's is current.)
+      guard
+        let renderer = nodes.first(where: { node in
+          node.index().map { $0.count == files.count && Set($0.values) == ["success"] } ?? false
+        })
+      else { return false }
       try? FileManager.default.removeItem(atPath: merged)
       try FileManager.default.copyItem(atPath: renderer.outbox, toPath: merged)
       for node in nodes where node.root != renderer.root {

@@ -41,7 +41,7 @@ public struct FollowService: Service {
             try shared.renewLeases()
             if try store.reapLapsedLeases() > 0 { runners.wake() }
             // (Not inside `mirror?.…(…)`: without a bucket that would skip the call, and no index.)
-            let rendersIndex = store.checkIndexLock()
+            let rendersIndex = try store.checkIndexLock()
             mirror?.setPublishesDocuments(rendersIndex)
             nextRound = now + round
           }
@@ -57,7 +57,7 @@ public struct FollowService: Service {
           nextRound = 0
           // A node cut off from the database may have lost the index lock with its connection: it
           // stops rendering until it holds the lock again.
-          let rendersIndex = store.checkIndexLock()
+          let rendersIndex = (try? store.checkIndexLock()) ?? false
           mirror?.setPublishesDocuments(rendersIndex)
           guard control.sleep(untilMilliseconds: ConditionLock.monotonicMilliseconds() + 1000) else { break }
         }

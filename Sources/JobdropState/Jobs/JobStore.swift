@@ -330,7 +330,7 @@ public final class JobStore: @unchecked Sendable {
       // As a start inside a group on the file spool: shown at its first progress write, and a job that
       // ends sooner goes from `pending` to its outcome in its documents.
       lock.withLock {
-        reconcileLocked(started, publish: durable)
+        reconcileLocked(started, publish: durable ? nil : false)
         runningHere.insert(started.id)
       }
       return started
@@ -744,7 +744,8 @@ public final class JobStore: @unchecked Sendable {
   // MARK: A shared table
 
   /// Applies the shared table's changes since the last one applied (other nodes' claims and moves, leases
-  /// reaped): the table, the queues and this node's outbox follow them. Returns whether a job became
+  /// reaped): the table and the queues follow them, and, on the node that renders the index, the
+  /// documents. Returns whether a job became
   /// pending (runners should look).
   @discardableResult
   public func follow() throws -> Bool {
@@ -771,20 +772,30 @@ public final class JobStore: @unchecked Sendable {
   }
 
   /// Takes the shared table's index lock when no other node holds it: only its holder renders the index
-  /// (``publishIndex(force:)``); a node that becomes the holder renders every site at once. Returns
-  /// whether this node holds it (always, without a shared table).
+  /// (``publishIndex(force:)``) and keeps every job's documents (the others keep their own jobs'). A node
+  /// that becomes the holder first publishes every job's documents as the table has them, then renders
+  /// every site. Returns whether this node renders the index now (always, without a shared table).
   @discardableResult
-  public func checkIndexLock() -> Bool {
+  public func checkIndexLock() throws -> Bool {
     guard let shared else { return true }
-    let holds = shared.holdsIndexLock()
-    lock.withLock {
-      if holds && !rendersIndex {
-        logger.info("this node renders the index now")
-        for (partner, _) in sites.opened { markDirty(partner) }
-      }
-      rendersIndex = holds
+    guard shared.holdsIndexLock() else {
+      lock.withLock { rendersIndex = false }
+      return false
     }
-    return holds
+    if lock.withLock({ rendersIndex }) { return true }
+    var position = PostgresSpool.FeedPosition.start
+    while true {
+      let (jobs, _, next) = try shared.changes(after: position)
+      if jobs.isEmpty { break }
+      lock.withLock { for job in jobs { reconcileLocked(job, publish: true) } }
+      position = next
+    }
+    lock.withLock {
+      logger.info("this node renders the index now")
+      rendersIndex = true
+      for (partner, _) in sites.opened { markDirty(partner) }
+    }
+    return true
   }
 
   /// Sends back to `pending` the shared table's jobs whose lease lapsed (their node died); returns how
@@ -802,7 +813,8 @@ public final class JobStore: @unchecked Sendable {
 
   /// Puts a job as the shared table has it now into this table: counts, keys and documents follow its
   /// state. A finished job never goes back (a change read before this node's own later one).
-  private func reconcileLocked(_ job: Job, publish: Bool = true) {
+  /// `publish`: whether to publish its documents (`nil`: if this node renders the index).
+  private func reconcileLocked(_ job: Job, publish: Bool? = nil) {
     // This node's own start, read back: the table here is as new (its progress may be newer).
     if job.state == .started && runningHere.contains(job.id) { return }
     let previous = jobs[job.id]?.state ?? summaries[job.id]?.state
@@ -822,7 +834,9 @@ public final class JobStore: @unchecked Sendable {
         liveKeys[LiveKey(partner: job.record.partner, key: key)] = nil
       }
     }
-    guard publish else { return }
+    // Another node's change is published here only by the node that renders the index (the others
+    // keep their own jobs' documents, written as they change them).
+    guard publish ?? rendersIndex else { return }
     publishLocked(job, unlessUnchanged: true)
     markDirty(job.record.partner)
   }
