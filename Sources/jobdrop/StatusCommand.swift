@@ -47,14 +47,8 @@ struct StatusCommand: ParsableCommand {
       throw ExitCode(1)
     }
     if let id {
-      guard let job = spool.job(id: id.lowercased()) else {
-        printError("no job \(id) in \(configuration.spool)")
-        throw ExitCode(1)
-      }
-      let document = try Outbox.document(
-        for: job, links: OutboxLinks(baseURL: configuration.baseURL), ttl: configuration.ttlSeconds)
-      print(String(decoding: document, as: UTF8.self), terminator: "")
-      return
+      return try printDocument(
+        of: spool.job(id: id.lowercased()), id: id, in: configuration.spool, configuration)
     }
     guard watch else {
       print(try table(spool, reportDamaged: true), terminator: "")
@@ -87,19 +81,26 @@ struct StatusCommand: ParsableCommand {
     }
   }
 
+  /// Prints `job`'s document as published, or says there is no job `id` in `place` (exit 1).
+  private func printDocument(of job: Job?, id: String, in place: String, _ configuration: Configuration)
+    throws
+  {
+    guard let job else {
+      printError("no job \(id) in \(place)")
+      throw ExitCode(1)
+    }
+    let document = try Outbox.document(
+      for: job, links: OutboxLinks(baseURL: configuration.baseURL), ttl: configuration.ttlSeconds)
+    print(String(decoding: document, as: UTF8.self), terminator: "")
+  }
+
   /// `status` of a shared spool (`--spool postgres://…`): the table's jobs, read without changing it.
   private func sharedStatus(_ url: String, _ configuration: Configuration) throws {
     let shared = try PostgresSpool(url: url, node: "status", leaseSeconds: 30, reading: true)
     do {
       if let id {
-        guard let job = try shared.job(id: id.lowercased()) else {
-          printError("no job \(id) in \(shared.database)")
-          throw ExitCode(1)
-        }
-        let document = try Outbox.document(
-          for: job, links: OutboxLinks(baseURL: configuration.baseURL), ttl: configuration.ttlSeconds)
-        print(String(decoding: document, as: UTF8.self), terminator: "")
-        return
+        return try printDocument(
+          of: shared.job(id: id.lowercased()), id: id, in: shared.database, configuration)
       }
       let terminal = isatty(STDOUT_FILENO) == 1
       var drawn: [Int64]?

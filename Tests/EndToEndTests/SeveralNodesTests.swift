@@ -29,6 +29,14 @@ import Testing
         ] + (bucket?.options() ?? []) + extra, environment: bucket?.environment ?? [:])
     }
 
+    /// Writes `text` beside the inbox and renames it in as `name` (below the inbox in `folder`), as an
+    /// SFTP client's upload ends.
+    func drop(_ name: String, _ text: String, folder: String = "") throws {
+      let temp = root + "/." + name
+      try Data(text.utf8).write(to: URL(fileURLWithPath: temp))
+      #expect(rename(temp, inbox + folder + "/" + name) == 0)
+    }
+
     /// The index this node rendered, when it did: every job's status by request file.
     func index() -> [String: String]? {
       guard let data = FileManager.default.contents(atPath: outbox + "/index.json"),
@@ -44,18 +52,30 @@ import Testing
     }
   }
 
+  /// The rows `sql` selects from the shared table, read with psql: one array of fields per row.
+  static func rows(_ server: PostgresServer, _ sql: String) throws -> [[String]] {
+    let output = try Spawn.run(
+      "/usr/bin/psql", ["-X", "-q", "-A", "-t", "-F", "\t", "-d", server.url, "-c", sql],
+      environment: ProcessInfo.processInfo.environment)
+    return output.stdout.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
+  }
+
   /// The jobs of the shared table: state and request file, one line each.
   static func table(_ server: PostgresServer) throws -> [(state: String, file: String, id: String)] {
-    let output = try Spawn.run(
-      "/usr/bin/psql",
-      [
-        "-X", "-q", "-A", "-t", "-F", "\t", "-d", server.url, "-c",
-        "SELECT state, record::json->>'requestFile', id FROM jobdrop_jobs ORDER BY 2",
-      ], environment: ProcessInfo.processInfo.environment)
-    return output.stdout.split(separator: "\n").map { line in
-      let fields = line.split(separator: "\t").map(String.init)
-      return (fields[0], fields[1], fields[2])
+    try rows(server, "SELECT state, record::json->>'requestFile', id FROM jobdrop_jobs ORDER BY 2").map {
+      ($0[0], $0[1], $0[2])
     }
+  }
+
+  /// A catalog of one job type, `silent`: a query that reads for minutes and yields no row, so only an
+  /// interrupt of the query stops it and an admitted job stays in progress. The options that load it.
+  static func silentCatalog(_ sandbox: Sandbox) throws -> [String] {
+    let source =
+      "(WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000000) SELECT x AS n FROM c WHERE x < 0) AS quiet"
+    let catalog =
+      #"{"job_types": [{"name": "silent", "summary": "Nothing, slowly.", "source": "\#(source)", "columns": [{"name": "n", "type": "integer"}], "fields": []}]}"#
+    try catalog.write(toFile: sandbox.root + "/catalog.json", atomically: true, encoding: .utf8)
+    return ["--catalog", sandbox.root + "/catalog.json"]
   }
 
   @Test func threeNodesRunEveryRequestOnceAndALostNodesJobsRunElsewhere() throws {
@@ -75,10 +95,7 @@ import Testing
       for request in 1...12 {
         let name = "n\(number + 1)-\(request).json"
         files.append(name)
-        let temp = node.root + "/." + name
-        try Data(#"{"jobType": "order_export", "exportFilters": {}}"#.utf8).write(
-          to: URL(fileURLWithPath: temp))
-        #expect(rename(temp, node.inbox + "/" + name) == 0)
+        try node.drop(name, #"{"jobType": "order_export", "exportFilters": {}}"#)
       }
     }
     // It is killed while it runs a job: that job's lease lapses and another node runs it, and another
@@ -176,9 +193,7 @@ import Testing
       let node = nodes[request % nodes.count]
       let name = "small-\(request).json"
       files.append(name)
-      let temp = node.root + "/." + name
-      try Data(Sandbox.request(filter: "eq(payment,paid)").utf8).write(to: URL(fileURLWithPath: temp))
-      #expect(rename(temp, node.inbox + "/" + name) == 0)
+      try node.drop(name, Sandbox.request(filter: "eq(payment,paid)"))
     }
     let done = try waiter.wait(timeout: 120) {
       let table = try SeveralNodesTests.table(server)
@@ -197,28 +212,17 @@ import Testing
   @Test func aCancelDroppedOnOneNodeStopsTheJobRunningOnAnother() throws {
     let sandbox = try Sandbox(orders: 100)
     let server = try PostgresServer(directory: sandbox.root)
-    // A query that reads for minutes and yields no row: only an interrupt of the query stops it.
-    let source =
-      "(WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000000) SELECT x AS n FROM c WHERE x < 0) AS quiet"
-    let catalog =
-      #"{"job_types": [{"name": "silent", "summary": "Nothing, slowly.", "source": "\#(source)", "columns": [{"name": "n", "type": "integer"}], "fields": []}]}"#
-    try catalog.write(toFile: sandbox.root + "/catalog.json", atomically: true, encoding: .utf8)
+    let catalog = try SeveralNodesTests.silentCatalog(sandbox)
     let nodes = try (1...2).map { try Node(sandbox, "node-\($0)") }
-    let daemons = try nodes.map {
-      try $0.start(sandbox, spool: server.url, extra: ["--catalog", sandbox.root + "/catalog.json"])
-    }
+    let daemons = try nodes.map { try $0.start(sandbox, spool: server.url, extra: catalog) }
     let waiter = try ChangeWaiter(folders: nodes.flatMap { [$0.outbox, $0.outbox + "/jobs"] })
     try Data(#"{"data": {"type": "job", "job_type": "silent"}}"#.utf8).write(
       to: URL(fileURLWithPath: nodes[0].inbox + "/silent.json"))
     /// The job's row: id, state, node, error.
     func row() throws -> [String] {
-      try Spawn.run(
-        "/usr/bin/psql",
-        [
-          "-X", "-q", "-A", "-t", "-F", "\t", "-d", server.url, "-c",
-          "SELECT id, state, node, record::json->>'error' FROM jobdrop_jobs",
-        ], environment: ProcessInfo.processInfo.environment
-      ).stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\t").map(String.init)
+      try SeveralNodesTests.rows(
+        server, "SELECT id, state, node, record::json->>'error' FROM jobdrop_jobs"
+      ).first ?? []
     }
     let running = try waiter.wait { try row().dropFirst().first == "started" }
     #expect(running, "\(daemons[0].log)")
@@ -249,11 +253,7 @@ import Testing
     let sandbox = try Sandbox(orders: 100)
     let server = try PostgresServer(directory: sandbox.root)
     // Jobs that run until stopped, so every admitted job stays in progress.
-    let source =
-      "(WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000000) SELECT x AS n FROM c WHERE x < 0) AS quiet"
-    let catalog =
-      #"{"job_types": [{"name": "silent", "summary": "Nothing, slowly.", "source": "\#(source)", "columns": [{"name": "n", "type": "integer"}], "fields": []}]}"#
-    try catalog.write(toFile: sandbox.root + "/catalog.json", atomically: true, encoding: .utf8)
+    let catalog = try SeveralNodesTests.silentCatalog(sandbox)
     let partners = try PartnersTests.serve(
       sandbox,
       #"{"partners": [{"id": "initech", "token": "\#(PartnersTests.initechToken)", "max_pending": 2, "scope": {"silent": ""}}]}"#
@@ -261,7 +261,7 @@ import Testing
     let nodes = try (1...2).map { try Node(sandbox, "node-\($0)") }
     let daemons = try nodes.map {
       try $0.start(
-        sandbox, spool: server.url, extra: ["--catalog", sandbox.root + "/catalog.json"] + partners)
+        sandbox, spool: server.url, extra: catalog + partners)
     }
     let waiter = try ChangeWaiter(folders: nodes.map { $0.inbox + "/initech" })
     #expect(
@@ -282,13 +282,9 @@ import Testing
     let table = try SeveralNodesTests.table(server)
     #expect(table.filter { ["pending", "started"].contains($0.state) }.count == 2, "\(table)")
     #expect(table.filter { $0.state == "failed" }.count == 4, "\(table)")
-    let errors = try Spawn.run(
-      "/usr/bin/psql",
-      [
-        "-X", "-q", "-A", "-t", "-d", server.url, "-c",
-        "SELECT DISTINCT record::json->>'error' FROM jobdrop_jobs WHERE state = 'failed'",
-      ], environment: ProcessInfo.processInfo.environment)
-    #expect(errors.stdout == "too many jobs in progress for partner 'initech' (limit 2)\n")
+    let errors = try SeveralNodesTests.rows(
+      server, "SELECT DISTINCT record::json->>'error' FROM jobdrop_jobs WHERE state = 'failed'")
+    #expect(errors == [["too many jobs in progress for partner 'initech' (limit 2)"]])
     for daemon in daemons { #expect(daemon.stop() == 0) }
     server.stop()
   }
@@ -299,15 +295,11 @@ import Testing
     let node = try Node(sandbox, "node-1")
     let daemon = try node.start(sandbox, spool: server.url)
     let waiter = try ChangeWaiter(folders: [node.outbox, node.outbox + "/jobs", node.inbox])
-    try Data(Sandbox.request(filter: "eq(payment,paid)").utf8).write(
-      to: URL(fileURLWithPath: node.root + "/.a"))
-    #expect(rename(node.root + "/.a", node.inbox + "/before.json") == 0)
+    try node.drop("before.json", Sandbox.request(filter: "eq(payment,paid)"))
     #expect(waiter.wait { (node.index() ?? [:])["before.json"] == "success" }, "\(daemon.log)")
     // The database stops (a restart, a failover): requests wait in the inbox, the node keeps running.
     server.stop()
-    try Data(Sandbox.request(filter: "eq(payment,paid)").utf8).write(
-      to: URL(fileURLWithPath: node.root + "/.b"))
-    #expect(rename(node.root + "/.b", node.inbox + "/during.json") == 0)
+    try node.drop("during.json", Sandbox.request(filter: "eq(payment,paid)"))
     let noticed = waiter.wait { daemon.log.contains("cannot claim") && daemon.log.contains("cannot follow") }
     #expect(noticed, "\(daemon.log)")
     #expect(kill(daemon.pid, 0) == 0, "the node stopped: \(daemon.log)")
@@ -326,9 +318,7 @@ import Testing
     let node = try Node(sandbox, "node-1")
     var daemon = try node.start(sandbox, spool: server.url, extra: ["--ttl", "1s"])
     let waiter = try ChangeWaiter(folders: [node.outbox, node.outbox + "/jobs"])
-    try Data(Sandbox.request(filter: "eq(payment,paid)").utf8).write(
-      to: URL(fileURLWithPath: node.root + "/.a"))
-    #expect(rename(node.root + "/.a", node.inbox + "/old.json") == 0)
+    try node.drop("old.json", Sandbox.request(filter: "eq(payment,paid)"))
     #expect(waiter.wait { (node.index() ?? [:])["old.json"] == "success" }, "\(daemon.log)")
     let id = try #require(try SeveralNodesTests.table(server).first?.id)
     #expect(daemon.stop() == 0)
@@ -362,8 +352,7 @@ import Testing
       ] {
         let name = "\(request)-\(number + 1).json"
         files.append(name)
-        try Data(text.utf8).write(to: URL(fileURLWithPath: node.root + "/.r"))
-        #expect(rename(node.root + "/.r", node.inbox + "/" + name) == 0)
+        try node.drop(name, text)
       }
     }
     let delivered = waiter.wait { receiver.events.count >= files.count }

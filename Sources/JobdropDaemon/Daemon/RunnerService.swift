@@ -59,14 +59,9 @@ public struct RunnerService: Service {
         // Outcomes are made durable in groups by the runner's committer (stopped with the service).
         ran = try runner.runNext(shouldStop: { control.isStopped }, grouped: true)
         wait = 100
-      } catch let error as PostgresError where error.isTransient {
-        // The shared table is out of reach: the job stays pending there; try again shortly.
-        logger.warning("cannot start a job; retrying", metadata: ["error": "\(error)"])
-        guard control.sleep(untilMilliseconds: ConditionLock.monotonicMilliseconds() + wait) else { return }
-        wait = min(wait * 2, 5_000)
-        continue
-      } catch let error as FileSystemError where error.isTransient {
-        // A full or failing spool disk: the job stays pending; try again shortly.
+      } catch  where JobStore.isTransient(error) {
+        // A full or failing spool disk, or a shared table out of reach: the job stays pending; try again
+        // shortly.
         logger.warning("cannot start a job; retrying", metadata: ["error": "\(error)"])
         guard control.sleep(untilMilliseconds: ConditionLock.monotonicMilliseconds() + wait) else { return }
         wait = min(wait * 2, 5_000)

@@ -166,16 +166,7 @@ public final class JobRunner: @unchecked Sendable {
         // here is not recorded, and its file is left for that node to replace.
         logger.warning("job's lease lost; another node runs it", metadata: ["error": "\(lost)"])
         return store.job(id: job.id) ?? job
-      } catch let error as PostgresError where error.isTransient && !shouldStop() {
-        if !warned {
-          logger.warning(
-            "cannot record the job's outcome in the shared spool; retrying",
-            metadata: ["job.status": "\(target.rawValue)", "error": "\(error)"])
-          warned = true
-        }
-        usleep(wait)
-        wait = min(wait * 2, 5_000_000)
-      } catch let error as FileSystemError where error.isTransient && !shouldStop() {
+      } catch  where JobStore.isTransient(error) && !shouldStop() {
         if !warned {
           logger.warning(
             "cannot record the job's outcome in the spool; retrying",

@@ -1,3 +1,4 @@
+import JobdropExport
 import JobdropSystem
 import Logging
 
@@ -84,6 +85,12 @@ public final class JobStore: @unchecked Sendable {
 
   /// The error of a cancelled job.
   public static let cancelled = "cancelled"
+
+  /// Whether a failed spool write may succeed later (a full or failing disk, a shared table out of
+  /// reach): the step is retried, the job and the daemon go on.
+  public static func isTransient(_ error: any Error) -> Bool {
+    (error as? FileSystemError)?.isTransient ?? (error as? PostgresError)?.isTransient ?? false
+  }
   /// Webhook events: where they are kept, who has a webhook, and who delivers them.
   private var webhooks: WebhookQueue?
   private var hasWebhook: (@Sendable (String?) -> Bool)?

@@ -153,7 +153,7 @@ public final class OutcomeCommitter: @unchecked Sendable {
           retryAt = 0
         }
       } catch let error
-        where (error as? FileSystemError)?.isTransient ?? (error as? PostgresError)?.isTransient ?? false
+        where JobStore.isTransient(error)
       {
         logger.warning(
           "cannot record the jobs' outcomes in the spool; retrying",

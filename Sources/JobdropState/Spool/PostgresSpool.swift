@@ -447,7 +447,7 @@ public final class PostgresSpool: @unchecked Sendable {
     try withConnection { connection in
       let result = try connection.execute(
         "SELECT state, record FROM jobdrop_jobs WHERE id = $1", [.text(id)])
-      return try PostgresSpool.jobs(in: result, from: 0).first?.job
+      return try PostgresSpool.jobs(in: result).first
     }
   }
 
@@ -486,7 +486,7 @@ public final class PostgresSpool: @unchecked Sendable {
         LEFT JOIN jobdrop_jobs j ON (j.txid, j.id) > ($1::text::xid8, $2) AND j.txid < h.horizon
         ORDER BY j.txid, j.id LIMIT $3
         """, [.integer(position.txid), .text(position.id), .integer(Int64(limit))])
-      let jobs = try PostgresSpool.jobs(in: result, from: 0).map(\.job)
+      let jobs = try PostgresSpool.jobs(in: result)
       let cancelled = Set(
         (0..<result.count).compactMap { row in result.text(row, 5) == "t" ? result.text(row, 3) : nil })
       let last = result.count - 1
@@ -506,7 +506,7 @@ public final class PostgresSpool: @unchecked Sendable {
         WHERE created_at >= $1 AND partner IS NOT DISTINCT FROM $2 AND record::json->>'requestFile' = $3
         ORDER BY created_at DESC LIMIT 1
         """, [.integer(since.milliseconds), partner.map(SQLValue.text) ?? .null, .text(file)])
-      return try PostgresSpool.jobs(in: result, from: 0).first?.job
+      return try PostgresSpool.jobs(in: result).first
     }
   }
 
@@ -515,10 +515,7 @@ public final class PostgresSpool: @unchecked Sendable {
     try withConnection { connection in
       let result = try connection.execute("SELECT state, record, node FROM jobdrop_jobs")
       return try (0..<result.count).compactMap { row in
-        guard let state = result.text(row, 0).flatMap(JobState.init(rawValue:)),
-          let text = result.text(row, 1)
-        else { return nil }
-        return (Job(record: try PostgresSpool.decode(text), state: state), result.text(row, 2))
+        try PostgresSpool.job(in: result, row: row).map { ($0, result.text(row, 2)) }
       }
     }
   }
@@ -532,15 +529,17 @@ public final class PostgresSpool: @unchecked Sendable {
     }
   }
 
-  /// Rows of `state, record[, change]` as jobs.
-  private static func jobs(in result: PostgresResult, from first: Int) throws -> [(job: Job, change: Int64)] {
-    var jobs: [(job: Job, change: Int64)] = []
-    for row in first..<result.count {
-      guard let state = result.text(row, 0).flatMap(JobState.init(rawValue:)), let text = result.text(row, 1)
-      else { continue }
-      jobs.append((Job(record: try decode(text), state: state), result.integer(row, 2) ?? 0))
-    }
-    return jobs
+  /// The rows of a result whose first two columns are `state, record`, as jobs (a row with no job,
+  /// NULLs, left out).
+  private static func jobs(in result: PostgresResult) throws -> [Job] {
+    try (0..<result.count).compactMap { try job(in: result, row: $0) }
+  }
+
+  /// Row `row` of a result whose first two columns are `state, record`, as a job.
+  private static func job(in result: PostgresResult, row: Int) throws -> Job? {
+    guard let state = result.text(row, 0).flatMap(JobState.init(rawValue:)), let text = result.text(row, 1)
+    else { return nil }
+    return Job(record: try decode(text), state: state)
   }
 
   static func encode(_ record: JobRecord) throws -> String {
