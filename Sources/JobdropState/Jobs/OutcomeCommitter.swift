@@ -152,9 +152,7 @@ public final class OutcomeCommitter: @unchecked Sendable {
           lastCommitAt = ConditionLock.monotonicMilliseconds()
           retryAt = 0
         }
-      } catch let error
-        where JobStore.isTransient(error)
-      {
+      } catch  where JobStore.isTransient(error) {
         logger.warning(
           "cannot record the jobs' outcomes in the spool; retrying",
           metadata: ["jobs": "\(work.moves.count)", "error": "\(error)"])
