@@ -16,6 +16,11 @@ static inline int jobdrop_start_writeback(int fd, long long offset, long long le
   return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
 }
 
+/// fallocate(2) mode 0: allocate a file's blocks now (not at writeback); -1 where unsupported.
+static inline int jobdrop_allocate(int fd, long long length) {
+  return fallocate(fd, 0, 0, length);
+}
+
 /// O_PATH: a descriptor that pins a file without read permission (open(2)).
 static const int jobdrop_O_PATH = O_PATH;
 

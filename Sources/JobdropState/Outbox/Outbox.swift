@@ -95,9 +95,8 @@ public final class Outbox: @unchecked Sendable {
     let bytes = Array(try encoder.encode(jobDocument))
     // At start-up most jobs are past the page's newest rows: a render makes the rows it needs.
     entries.put(
-      IndexEntries.Entry(
-        id: job.id, created: job.record.createdAt, state: job.state, json: bytes,
-        row: unlessUnchanged ? [] : JobPage.row(for: job)))
+      id: job.id, created: job.record.createdAt, state: job.state, json: bytes,
+      row: unlessUnchanged ? [] : JobPage.row(for: job))
     let document = Outbox.wrap(bytes)
     // Views of the spool: not fsynced (see AtomicWriter); the spool's move was durable before this.
     func put(_ bytes: [UInt8], _ path: String, _ name: FileName, _ folder: DirectoryHandle) throws {
@@ -159,43 +158,26 @@ public final class Outbox: @unchecked Sendable {
     changed("index.html")
   }
 
-  /// `index.json` as its parts (each job's cached JSON between the brackets and commas: references, not
-  /// copies, so a 100,000-job index is never assembled in memory) and `index.html`: every published job,
-  /// newest first (the page holds the newest ``JobPage/pageRows``; its script loads the rest).
+  /// `index.json` as its parts (the index's blocks of jobs' JSON: references, not copies, so a
+  /// 100,000-job index is never assembled in memory, nor walked job by job) and `index.html`: every
+  /// published job, newest first (the page holds the newest ``JobPage/pageRows``; its script loads the
+  /// rest).
   ///
   /// A job's page row is kept only while it is among the newest ``JobPage/pageRows``: past them it is
-  /// dropped (the page never shows it again unless the job changes, which makes a new one), so the memory
-  /// a job holds once it is old is its JSON alone. `row` makes a row again for a job that needs one.
+  /// dropped (see ``IndexEntries/newestRows(_:make:)``). `row` makes a row again for a job that needs one.
   public func indexDocuments(at now: Timestamp = .now(), row: (String) -> [UInt8]? = { _ in nil })
     -> IndexDocuments
   {
-    var rows: [[UInt8]] = []
-    rows.reserveCapacity(min(entries.count, JobPage.pageRows))
-    var json: [[UInt8]] = []
-    json.reserveCapacity(entries.count * 2 + 2)
-    json.append(Array(#"{"data":["#.utf8))
-    entries.walkNewestFirst { offset, entry in
-      if offset < JobPage.pageRows {
-        if entry.row.isEmpty { entry.row = row(entry.id) ?? [] }
-        rows.append(entry.row)
-      } else if !entry.row.isEmpty {
-        entry.row = []
-      }
-      if offset > 0 { json.append(Outbox.comma) }
-      json.append(entry.json)
-    }
-    json.append(Array("]}\n".utf8))
+    let rows = entries.newestRows(JobPage.pageRows, make: row)
     let page = JobPage.render(
       rows: rows[...], counts: entries.counts.filter { $0.value > 0 }, total: entries.count, partner: partner,
       at: now)
-    return IndexDocuments(json: json, page: page)
+    return IndexDocuments(json: entries.json(), page: page)
   }
-
-  private static let comma: [UInt8] = [0x2C]
 
   /// `index.json` (in parts) and `index.html`, rendered together.
   public struct IndexDocuments: Sendable {
-    public var json: [[UInt8]]
+    public var json: [ArraySlice<UInt8>]
     public var page: [UInt8]
   }
 

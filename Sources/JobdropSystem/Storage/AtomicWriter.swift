@@ -1,3 +1,4 @@
+import CLinux
 import Synchronization
 
 #if canImport(Glibc)
@@ -32,35 +33,71 @@ public enum AtomicWriter {
   }
 
   /// Like ``write(_:to:in:mode:syncDirectory:syncFile:beforeRename:)``, with the content given in
-  /// `parts`, written in order through a 1 MiB buffer: a large document made of cached pieces is never
-  /// assembled in memory.
+  /// `parts`, written in order with `writev` straight from them: a large document made of cached pieces
+  /// is never assembled in memory, and the kernel sees one large write (on ext4 an 11 MB file written in
+  /// 73 KB `write`s took twice as long as in one call).
+  ///
+  /// A file of 1 MiB or more has its blocks allocated before it is written (`fallocate`, where the file
+  /// system has it): ext4 flushes a file renamed over another at the rename if its blocks are still to be
+  /// allocated (`auto_da_alloc`), which made replacing an 11 MB `index.json` take 10 ms instead of 3.
   public static func write(
-    parts: [[UInt8]], to name: FileName, in directory: DirectoryHandle, mode: mode_t = 0o644,
+    parts: [ArraySlice<UInt8>], to name: FileName, in directory: DirectoryHandle, mode: mode_t = 0o644,
     syncDirectory: Bool = true, syncFile: Bool = true, beforeRename: () -> Void = {}
   ) throws {
     try replace(
       name, in: directory, mode: mode, syncDirectory: syncDirectory, syncFile: syncFile,
       beforeRename: beforeRename
     ) { descriptor, path in
-      let capacity = 1 << 20
-      let buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
-      defer { buffer.deallocate() }
-      var count = 0
-      for part in parts {
-        try part.withUnsafeBytes { bytes in
-          if count + bytes.count > capacity {
-            try writeAll(UnsafeRawBufferPointer(start: buffer, count: count), to: descriptor, path: path)
-            count = 0
-          }
-          if bytes.count > capacity {
-            try writeAll(bytes, to: descriptor, path: path)
-          } else if let base = bytes.baseAddress {
-            (buffer + count).copyMemory(from: base, byteCount: bytes.count)
-            count += bytes.count
-          }
+      let total = parts.reduce(0) { $0 + $1.count }
+      if total >= 1 << 20 { _ = jobdrop_allocate(descriptor, Int64(total)) }
+      var start = 0
+      while start < parts.count {
+        let end = min(parts.count, start + gatherLimit)
+        var vectors: [iovec] = []
+        vectors.reserveCapacity(end - start)
+        try gather(parts, from: start, to: end, into: &vectors) { vectors in
+          try writeAll(vectors, to: descriptor, path: path)
         }
+        start = end
       }
-      try writeAll(UnsafeRawBufferPointer(start: buffer, count: count), to: descriptor, path: path)
+    }
+  }
+
+  /// The most parts one `writev` takes (`IOV_MAX` is 1,024 on Linux).
+  private static let gatherLimit = 1_024
+
+  /// Calls `body` with an `iovec` for each of `parts[start..<end]`, each pointing into its part while
+  /// `body` runs (one nested borrow per part).
+  private static func gather(
+    _ parts: [ArraySlice<UInt8>], from index: Int, to end: Int, into vectors: inout [iovec],
+    _ body: ([iovec]) throws -> Void
+  ) throws {
+    guard index < end else { return try body(vectors) }
+    try parts[index].withUnsafeBytes { bytes in
+      if let base = bytes.baseAddress, bytes.count > 0 {
+        vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: base), iov_len: bytes.count))
+      }
+      try gather(parts, from: index + 1, to: end, into: &vectors, body)
+    }
+  }
+
+  /// Writes every byte `vectors` point to, in order, retrying short writes and `EINTR`.
+  private static func writeAll(_ vectors: [iovec], to descriptor: Int32, path: String) throws(FileSystemError)
+  {
+    var vectors = vectors[...]
+    while !vectors.isEmpty {
+      var written = try syscall("write", path) {
+        vectors.withUnsafeBufferPointer { Glibc.writev(descriptor, $0.baseAddress, Int32($0.count)) }
+      }
+      // A short write: drop what went out and go on from the first byte that did not.
+      while written > 0, let vector = vectors.first, written >= vector.iov_len {
+        written -= vector.iov_len
+        vectors = vectors.dropFirst()
+      }
+      if written > 0 {
+        vectors[vectors.startIndex].iov_base += written
+        vectors[vectors.startIndex].iov_len -= written
+      }
     }
   }
 
