@@ -80,4 +80,29 @@ import Testing
     #expect(
       everything.filter { $0.split(separator: "/").contains { $0.hasPrefix(".") } }.isEmpty, "\(everything)")
   }
+
+  /// A lone job's claim and outcome sync their own files and folders, so its commit never waits for
+  /// whatever else is dirty on the file system (a large `index.json`, an upload in progress): with every
+  /// `syncfs` failing, it still succeeds. A burst's group flushes the file system instead: the first
+  /// `syncfs` failing refuses that group's claims, which stay in the inbox and are claimed again.
+  @Test func aLoneJobSyncsOnlyItsOwnFilesAndABurstFlushesTheFileSystem() throws {
+    let sandbox = try Sandbox(orders: 300)
+    sandbox.drop("lone.json", Sandbox.request(filter: "eq(payment,paid)"))
+    // Bounded: were a lone commit to flush the file system, this run would retry it for ever.
+    let lone = try Spawn.run(
+      "/usr/bin/timeout", ["60", Sandbox.binary, "process", "--settle", "10ms"] + sandbox.paths,
+      directory: sandbox.root,
+      environment: ProcessInfo.processInfo.environment.merging(["JOBDROP_FAULTS": "syncfs:EIO:1+"]) { $1 })
+    #expect(lone.status == 0, "exit \(lone.status): \(lone.stderr)")
+    #expect(try sandbox.job(file: "lone.json")["status"] as? String == "success")
+
+    let burst = (0..<30).map { "burst-\($0).json" }
+    for name in burst { sandbox.drop(name, Sandbox.request()) }
+    let refused = try sandbox.process(["--settle", "10ms"], environment: ["JOBDROP_FAULTS": "syncfs:EIO:1"])
+    #expect(refused.status == 0, "\(refused.stderr)")
+    #expect(
+      refused.stderr.contains("syncfs") && refused.stderr.contains("Input/output error"), "\(refused.stderr)")
+    #expect(sandbox.list("inbox") == [])
+    for name in burst { #expect(try sandbox.job(file: name)["status"] as? String == "success", "\(name)") }
+  }
 }

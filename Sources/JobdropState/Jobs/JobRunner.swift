@@ -145,8 +145,16 @@ public final class JobRunner: @unchecked Sendable {
     _ job: Job, to target: JobState, record: JobRecord, grouped: Bool, shouldStop: () -> Bool
   ) throws -> Job {
     guard grouped else { return try settle(job, to: target, record: record, shouldStop: shouldStop) }
-    let site = try? store.sites.site(for: job)
-    committer.stage(job, to: target, record: record, fileSystem: target == .success ? site?.root : nil)
+    var export: UnsyncedFile?
+    if target == .success, let site = try? store.sites.site(for: job) {
+      do {
+        export = try site.unsyncedExport(id: job.id, name: record.fileName ?? "")
+      } catch {
+        // Its folder cannot be opened now (no descriptor left): the file system is flushed instead.
+        try GroupWrite.syncFileSystem(site.root)
+      }
+    }
+    committer.stage(job, to: target, record: record, export: export)
     return Job(record: record, state: target)
   }
 

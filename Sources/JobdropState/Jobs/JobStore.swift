@@ -483,7 +483,7 @@ public final class JobStore: @unchecked Sendable {
         // One transaction: all or none; a claim past its partner's limit comes back failed.
         for job in try shared.claim(group.rows) { made[job.id] = job }
       } else {
-        try group.writes.commit(fileSystems: [spool.root])
+        try group.writes.commit()
       }
     } catch {
       group.writes.discard()
@@ -588,11 +588,10 @@ public final class JobStore: @unchecked Sendable {
   }
 
   /// Makes the outcomes of a group of jobs durable together (``Spool/commitMoves(_:alsoFlush:)``), then
-  /// publishes them; `alsoFlush` holds a folder of each outbox file system their export files were
-  /// published to without a sync. Each record keeps the request aliases the intake added meanwhile.
+  /// publishes them; `alsoFlush` holds their export files, published without a sync. Each record keeps the request aliases the intake added meanwhile.
   @discardableResult
   public func commitMoves(
-    _ moves: [(job: Job, target: JobState, record: JobRecord)], alsoFlush: [DirectoryHandle]
+    _ moves: [(job: Job, target: JobState, record: JobRecord)], alsoFlush: [UnsyncedFile]
   ) throws -> [Job] {
     try lock.withLock {
       var prepared: [(job: Job, target: JobState, record: JobRecord)] = []
@@ -613,8 +612,8 @@ public final class JobStore: @unchecked Sendable {
             applyMoveLocked(from: prepared[index].job, to: job, delivery: deliveries[index])
           }
         }
-        // The export files first (one flush per file system), then every outcome in one transaction.
-        for folder in alsoFlush { try GroupWrite.syncFileSystem(folder) }
+        // The export files first, then every outcome in one transaction.
+        try GroupWrite.flush(alsoFlush)
         let moved = try shared.moveAll(prepared)
         return zip(moved.indices, moved).map { index, job in
           guard let job else {

@@ -26,7 +26,8 @@ public final class OutcomeCommitter: @unchecked Sendable {
   let logger: Logger
   private let lock = ConditionLock()
   private var moves: [(job: Job, target: JobState, record: JobRecord)] = []
-  private var fileSystems: [DirectoryHandle] = []
+  /// The staged jobs' export files, published without a sync.
+  private var exports: [UnsyncedFile] = []
   private var firstStagedAt: Int64 = 0
   private var lastCommitAt: Int64 = .min / 2
   /// Jobs started without a sync, and when.
@@ -55,16 +56,13 @@ public final class OutcomeCommitter: @unchecked Sendable {
   /// Forgets a started job whose outcome was recorded without the group (it went back to `pending`).
   func forget(_ id: String) { lock.withLock { unconfirmed[id] = nil } }
 
-  /// Stages a finished job's outcome; `fileSystem` is a folder on the file system its export file was
-  /// published to without a sync.
-  func stage(_ job: Job, to target: JobState, record: JobRecord, fileSystem: DirectoryHandle?) {
+  /// Stages a finished job's outcome; `export` is its export file, published without a sync.
+  func stage(_ job: Job, to target: JobState, record: JobRecord, export: UnsyncedFile?) {
     lock.withLock {
       unconfirmed[job.id] = nil
       if moves.isEmpty { firstStagedAt = ConditionLock.monotonicMilliseconds() }
       moves.append((job, target, record))
-      if let fileSystem, !fileSystems.contains(where: { $0 === fileSystem }) {
-        fileSystems.append(fileSystem)
-      }
+      if let export { exports.append(export) }
     }
     lock.broadcast()
   }
@@ -103,7 +101,7 @@ public final class OutcomeCommitter: @unchecked Sendable {
     while true {
       let work:
         (
-          moves: [(job: Job, target: JobState, record: JobRecord)], fileSystems: [DirectoryHandle],
+          moves: [(job: Job, target: JobState, record: JobRecord)], exports: [UnsyncedFile],
           confirm: [String]
         )? = lock.withLock {
           while true {
@@ -124,13 +122,13 @@ public final class OutcomeCommitter: @unchecked Sendable {
             if due || !confirm.isEmpty {
               for id in confirm { unconfirmed[id] = nil }
               let taken = due ? moves : []
-              let systems = due ? fileSystems : []
+              let files = due ? exports : []
               if due {
                 moves.removeAll()
-                fileSystems.removeAll()
+                exports.removeAll()
                 committing = true
               }
-              return (taken, systems, confirm)
+              return (taken, files, confirm)
             }
             if let earliest = unconfirmed.values.min() {
               let at = earliest + OutcomeCommitter.confirmMilliseconds
@@ -146,7 +144,7 @@ public final class OutcomeCommitter: @unchecked Sendable {
       }
       guard !work.moves.isEmpty else { continue }
       do {
-        try store.commitMoves(work.moves, alsoFlush: work.fileSystems)
+        try store.commitMoves(work.moves, alsoFlush: work.exports)
         lock.withLock {
           committing = false
           lastCommitAt = ConditionLock.monotonicMilliseconds()
@@ -159,7 +157,7 @@ public final class OutcomeCommitter: @unchecked Sendable {
         lock.withLock {
           // Back in front of what was staged meanwhile, tried again shortly.
           moves = work.moves + moves
-          fileSystems += work.fileSystems.filter { folder in !fileSystems.contains { $0 === folder } }
+          exports = work.exports + exports
           firstStagedAt = .min / 2
           committing = false
           retryAt = ConditionLock.monotonicMilliseconds() + 500

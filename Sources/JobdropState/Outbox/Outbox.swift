@@ -81,6 +81,13 @@ public final class Outbox: @unchecked Sendable {
     return folder
   }
 
+  /// A job's export file published without a sync (`files/<id>/<name>`), for a group commit to make
+  /// durable with the entries leading to it (in `files/<id>/`, and `files/<id>/`'s own in `files/`).
+  public func unsyncedExport(id: String, name: String) throws(FileSystemError) -> UnsyncedFile {
+    let folder = try filesFolder.subdirectory(id)
+    return UnsyncedFile(folder: folder, name: FileName(name), folders: [folder, filesFolder])
+  }
+
   /// Removes `files/<id>/` if it is empty (the export failed before a file was published).
   public func removeEmptyFilesDirectory(for id: String) {
     guard JobID.isValid(id) else { return }

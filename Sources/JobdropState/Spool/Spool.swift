@@ -173,14 +173,14 @@ public final class Spool: Sendable {
   }
 
   /// Makes many moves durably together (a group commit, ``GroupWrite``): every new status file is
-  /// written, the spool's file system and `alsoFlush` (the outbox's, holding the jobs' export files) are
-  /// flushed once, the files are renamed into their state folders, the file systems are flushed again,
-  /// and the old status files are retired. Two flushes for the whole group where ``move(_:to:record:durable:)``
-  /// pays three fsyncs per job. A crash anywhere leaves each job in its old state or its new one (both
+  /// written and made durable with `alsoFlush` (the jobs' export files, published without a sync), the
+  /// files are renamed into their state folders, the renames are made durable, and the old status files
+  /// are retired. A burst pays two file-system flushes for the whole group where
+  /// ``move(_:to:record:durable:)`` pays three fsyncs per job. A crash anywhere leaves each job in its old state or its new one (both
   /// files: the later state is the true one, as for a single move); when it returns, every job is durably
   /// in its target state.
   public func commitMoves(
-    _ moves: [(job: Job, target: JobState, record: JobRecord)], alsoFlush: [DirectoryHandle]
+    _ moves: [(job: Job, target: JobState, record: JobRecord)], alsoFlush: [UnsyncedFile]
   )
     throws -> [Job]
   {
@@ -194,7 +194,7 @@ public final class Spool: Sendable {
           try Spool.encode(move.record), as: Spool.fileName(move.job.id), in: folder(move.target), mode: 0o600
         )
       }
-      try group.commit(fileSystems: [root] + alsoFlush)
+      try group.commit(alsoFlushing: alsoFlush)
     } catch {
       group.discard()
       throw error

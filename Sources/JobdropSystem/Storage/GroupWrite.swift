@@ -5,16 +5,24 @@ import CLinux
 #endif
 
 /// Replaces many files durably together (a group commit): every new content is written to a temp file,
-/// the file systems are flushed (`syncfs`, one journal commit however many files), every temp file is
-/// renamed into place, and the file systems are flushed again. Where ``AtomicWriter`` pays two `fsync`s
-/// per file, a group of any size pays two `syncfs`.
+/// made durable, every temp file is renamed into place, and the renames are made durable.
 ///
-/// The first flush makes every new content durable before any name points at it, so a crash at any
-/// point leaves each file either as it was or whole with its new content, never empty or partial; after
-/// ``commit(fileSystems:)`` returns, every rename is durable. Files already renamed into place by other
-/// means before the commit (an export file published without its own fsync) are made durable by the
-/// same first flush.
+/// How it is made durable depends on the group's size. A small group (at most ``targetedLimit`` files,
+/// a lone job's claim or outcome) syncs exactly its own files (`fdatasync` each, after starting the
+/// writeback of all) and then the folders it renamed into: nothing else on the file system is written,
+/// so a large `index.json` or an upload in progress never rides along with a job's commit. A larger
+/// group flushes the file systems (`syncfs`, one journal commit however many files), renames, and
+/// flushes again: where ``AtomicWriter`` pays two `fsync`s per file, a burst pays two `syncfs`.
+///
+/// Either way every new content is durable before any name points at it, so a crash at any point leaves
+/// each file either as it was or whole with its new content, never empty or partial; after
+/// ``commit(alsoFlushing:)`` returns, every rename is durable. Files already renamed into place by other
+/// means before the commit (an export file published without its own fsync, ``UnsyncedFile``) are made
+/// durable before the group's renames.
 public struct GroupWrite {
+  /// The most files (staged and unsynced) a group syncs one by one rather than by flushing file systems.
+  public static let targetedLimit = 8
+
   private var staged: [(directory: DirectoryHandle, temporary: FileName, name: FileName)] = []
 
   public init() {}
@@ -40,26 +48,34 @@ public struct GroupWrite {
     staged.append((directory, temporary, name))
   }
 
-  /// Flushes `fileSystems` (each a folder on a file system to flush; one flush per device), renames
-  /// every temp file into place, and flushes again. On a failure the temp files not yet renamed are
-  /// removed and the error thrown; the files renamed so far hold their new content whole.
-  public func commit(fileSystems: [DirectoryHandle]) throws {
-    var devices = Set<UInt64>()
-    let flushed = fileSystems.filter { folder in
-      var info = stat()
-      return fstat(folder.descriptor, &info) != 0 || devices.insert(UInt64(info.st_dev)).inserted
-    }
+  /// Makes every staged content and `unsynced` durable, renames every temp file into place, and makes the
+  /// renames durable. On a failure the temp files not yet renamed are removed and the error thrown; the
+  /// files renamed so far hold their new content whole.
+  public func commit(alsoFlushing unsynced: [UnsyncedFile] = []) throws {
+    let targeted = staged.count + unsynced.count <= GroupWrite.targetedLimit
+    let fileSystems =
+      targeted ? [] : GroupWrite.fileSystems(of: staged.map(\.directory) + unsynced.map(\.folder))
     var renamed = 0
     do {
       CrashPoint.reached("group-written")
-      for folder in flushed { try GroupWrite.syncFileSystem(folder) }
+      if targeted {
+        try GroupWrite.sync(
+          staged.map { ($0.directory, $0.temporary) } + unsynced.map { ($0.folder, $0.name) })
+        for folder in GroupWrite.distinct(unsynced.flatMap(\.folders)) { try folder.sync() }
+      } else {
+        for folder in fileSystems { try GroupWrite.syncFileSystem(folder) }
+      }
       CrashPoint.reached("group-flushed")
       for item in staged {
         try item.directory.rename(item.temporary, to: item.directory, as: item.name)
         renamed += 1
         if renamed == 1 { CrashPoint.reached("group-renaming") }
       }
-      for folder in flushed { try GroupWrite.syncFileSystem(folder) }
+      if targeted {
+        for folder in GroupWrite.distinct(staged.map(\.directory)) { try folder.sync() }
+      } else {
+        for folder in fileSystems { try GroupWrite.syncFileSystem(folder) }
+      }
       CrashPoint.reached("group-committed")
     } catch {
       for item in staged.dropFirst(renamed) { try? item.directory.remove(item.temporary) }
@@ -72,8 +88,65 @@ public struct GroupWrite {
     for item in staged { try? item.directory.remove(item.temporary) }
   }
 
+  /// Makes `files` durable: one by one when they are few (with their folders), else by flushing their
+  /// file systems.
+  public static func flush(_ files: [UnsyncedFile]) throws {
+    guard files.count > targetedLimit else {
+      try sync(files.map { ($0.folder, $0.name) })
+      for folder in distinct(files.flatMap(\.folders)) { try folder.sync() }
+      return
+    }
+    for folder in fileSystems(of: files.map(\.folder)) { try syncFileSystem(folder) }
+  }
+
   /// `syncfs(2)` on the file system holding `folder`.
   public static func syncFileSystem(_ folder: DirectoryHandle) throws(FileSystemError) {
     try syscall("syncfs", folder.path) { jobdrop_syncfs(folder.descriptor) }
+  }
+
+  /// Makes the content of each file durable: starts the writeback of all, then `fdatasync`s each (the
+  /// first one's journal commit carries the others' new inodes, so a few files cost about one commit).
+  private static func sync(_ files: [(folder: DirectoryHandle, name: FileName)]) throws {
+    for file in files {
+      let descriptor = try file.folder.openFile(file.name, flags: O_RDONLY | O_NOFOLLOW)
+      DirectoryHandle.startWriteback(descriptor.raw, offset: 0, length: 0)
+      try descriptor.close(path: file.folder.display(file.name))
+    }
+    for file in files {
+      let path = file.folder.display(file.name)
+      let descriptor = try file.folder.openFile(file.name, flags: O_RDONLY | O_NOFOLLOW)
+      try syscall("fsync", path) { fdatasync(descriptor.raw) }
+      try descriptor.close(path: path)
+    }
+  }
+
+  /// One folder of each file system among `folders`.
+  private static func fileSystems(of folders: [DirectoryHandle]) -> [DirectoryHandle] {
+    var devices = Set<UInt64>()
+    return folders.filter { folder in
+      var info = stat()
+      return fstat(folder.descriptor, &info) != 0 || devices.insert(UInt64(info.st_dev)).inserted
+    }
+  }
+
+  /// `folders` without repeats (the same handle, or the same path).
+  private static func distinct(_ folders: [DirectoryHandle]) -> [DirectoryHandle] {
+    var seen = Set<String>()
+    return folders.filter { seen.insert($0.path).inserted }
+  }
+}
+
+/// A file already renamed into place without a sync (an export file published inside a group), which a
+/// group commit makes durable before anything that points to it: the file `name` in `folder`, and the
+/// entries leading to it (`folders`: its own folder, and that folder's parent when the folder is new).
+public struct UnsyncedFile: Sendable {
+  public let folder: DirectoryHandle
+  public let name: FileName
+  public let folders: [DirectoryHandle]
+
+  public init(folder: DirectoryHandle, name: FileName, folders: [DirectoryHandle]) {
+    self.folder = folder
+    self.name = name
+    self.folders = folders
   }
 }
