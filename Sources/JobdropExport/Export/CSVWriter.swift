@@ -23,6 +23,8 @@ public final class CSVWriter: RowWriter {
   public let byteOrderMark: Bool
   /// The delimiter in every byte of a word, for ``scan(_:_:)``.
   private let delimiterWord: UInt64
+  /// 1 for the delimiter, `"`, LF and CR, 0 for every other byte, for ``scan(_:_:)``.
+  private let specials: UnsafeMutablePointer<UInt8>
 
   public init(
     file: any ByteSink, guardFormulas: Bool = true, delimiter: UInt8 = 0x2C, byteOrderMark: Bool = false,
@@ -35,6 +37,9 @@ public final class CSVWriter: RowWriter {
     self.delimiterWord = UInt64(delimiter) &* 0x0101_0101_0101_0101
     self.capacity = bufferSize
     self.buffer = .allocate(capacity: bufferSize)
+    self.specials = .allocate(capacity: 256)
+    specials.initialize(repeating: 0, count: 256)
+    for byte in [delimiter, 0x22, 0x0A, 0x0D] { specials[Int(byte)] = 1 }
   }
 
   public var formatsInSlices: Bool { true }
@@ -45,7 +50,10 @@ public final class CSVWriter: RowWriter {
       bufferSize: 1 << 16)
   }
 
-  deinit { buffer.deallocate() }
+  deinit {
+    buffer.deallocate()
+    specials.deallocate()
+  }
 
   /// Writes a header row of `names` (after the byte order mark, if there is one).
   public func header(_ names: [String]) throws {
@@ -99,7 +107,7 @@ public final class CSVWriter: RowWriter {
       return
     }
     if quotes == 0 {
-      (buffer + count).update(from: base.assumingMemoryBound(to: UInt8.self), count: length)
+      CSVWriter.copy(base, length, to: buffer + count)
       count += length
     } else {
       let source = base.assumingMemoryBound(to: UInt8.self)
@@ -115,40 +123,66 @@ public final class CSVWriter: RowWriter {
   /// Whether `length` bytes at `base` need quoting (the delimiter, `"`, LF or CR), and how many `"` they
   /// hold.
   ///
-  /// Eight bytes at a time: a word with no byte below 0x2D and none equal to the delimiter cannot hold
-  /// any of the four, so most words of ids, emails and timestamps are cleared with a few instructions.
+  /// Eight bytes at a time (the last word overlapping the one before it), testing each word for any of
+  /// the four exactly, so a cell that needs no quoting (nearly all of them) is cleared with a few
+  /// instructions per word; a shorter cell is looked up byte by byte in a table of the four. Only a cell
+  /// that holds one of them is counted byte by byte.
   @inline(__always)
   func scan(_ base: UnsafeRawPointer, _ length: Int) -> (Bool, Int) {
-    let delimiter = self.delimiter
-    let delimiterWord = self.delimiterWord
-    var needsQuotes = false
-    var quotes = 0
-    var index = 0
-    while index + 8 <= length {
-      let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-      let same = word ^ delimiterWord
-      let flags =
-        ((word &- 0x2D2D_2D2D_2D2D_2D2D) & ~word) | ((same &- 0x0101_0101_0101_0101) & ~same)
-      if flags & 0x8080_8080_8080_8080 != 0 {
-        for offset in index..<index + 8 {
-          let byte = base.load(fromByteOffset: offset, as: UInt8.self)
-          if byte == delimiter || byte == 0x22 || byte == 0x0A || byte == 0x0D {
-            needsQuotes = true
-            if byte == 0x22 { quotes += 1 }
-          }
+    if length >= 8 {
+      var index = 0
+      var found = false
+      while index + 8 <= length {
+        if isSpecial(base.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
+          found = true
+          break
         }
+        index += 8
       }
-      index += 8
-    }
-    while index < length {
-      let byte = base.load(fromByteOffset: index, as: UInt8.self)
-      if byte == delimiter || byte == 0x22 || byte == 0x0A || byte == 0x0D {
-        needsQuotes = true
-        if byte == 0x22 { quotes += 1 }
+      if !found && index < length {
+        found = isSpecial(base.loadUnaligned(fromByteOffset: length - 8, as: UInt64.self))
       }
-      index += 1
+      if !found { return (false, 0) }
+    } else {
+      var found: UInt8 = 0
+      for index in 0..<length { found |= specials[Int(base.load(fromByteOffset: index, as: UInt8.self))] }
+      if found == 0 { return (false, 0) }
     }
-    return (needsQuotes, quotes)
+    var quotes = 0
+    for index in 0..<length where base.load(fromByteOffset: index, as: UInt8.self) == 0x22 { quotes += 1 }
+    return (true, quotes)
+  }
+
+  /// Whether any byte of `word` is the delimiter, `"`, LF or CR.
+  @inline(__always)
+  private func isSpecial(_ word: UInt64) -> Bool {
+    @inline(__always) func zeroBytes(_ value: UInt64) -> UInt64 { (value &- 0x0101_0101_0101_0101) & ~value }
+    let found =
+      zeroBytes(word ^ delimiterWord) | zeroBytes(word ^ 0x2222_2222_2222_2222)
+      | zeroBytes(word ^ 0x0A0A_0A0A_0A0A_0A0A) | zeroBytes(word ^ 0x0D0D_0D0D_0D0D_0D0D)
+    return found & 0x8080_8080_8080_8080 != 0
+  }
+
+  /// Copies `length` bytes from `source` to `target`: a short cell with two overlapping loads and stores,
+  /// a long one with `memmove` (a call per cell costs more than the copy for most cells).
+  @inline(__always)
+  static func copy(_ source: UnsafeRawPointer, _ length: Int, to target: UnsafeMutablePointer<UInt8>) {
+    let raw = UnsafeMutableRawPointer(target)
+    if length >= 8 && length <= 16 {
+      let head = source.loadUnaligned(as: UInt64.self)
+      let tail = source.loadUnaligned(fromByteOffset: length - 8, as: UInt64.self)
+      raw.storeBytes(of: head, as: UInt64.self)
+      raw.storeBytes(of: tail, toByteOffset: length - 8, as: UInt64.self)
+    } else if length >= 4 && length < 8 {
+      let head = source.loadUnaligned(as: UInt32.self)
+      let tail = source.loadUnaligned(fromByteOffset: length - 4, as: UInt32.self)
+      raw.storeBytes(of: head, as: UInt32.self)
+      raw.storeBytes(of: tail, toByteOffset: length - 4, as: UInt32.self)
+    } else if length < 4 {
+      for index in 0..<length { target[index] = source.load(fromByteOffset: index, as: UInt8.self) }
+    } else {
+      target.update(from: source.assumingMemoryBound(to: UInt8.self), count: length)
+    }
   }
 
   /// Ends the current row.

@@ -85,4 +85,36 @@ import Testing
     file.discard()
     #expect(directory.list(".") == [])
   }
+
+  /// Every length a cell is scanned and copied by (byte table, 4- and 8-byte overlapping words, memmove),
+  /// with each special byte at every place in it, and integers at every digit count and both ends: as
+  /// RFC 4180 and `String(value)` say.
+  @Test func everyCellLengthAndPlaceOfASpecialByteAndEveryDigitCount() throws {
+    var rows: [[Cell]] = []
+    var expected: [String] = []
+    for length in 0...40 {
+      let plain = String((0..<length).map { Character(UnicodeScalar(UInt8(0x61 + $0 % 26))) })
+      rows.append([.text(plain, guarded: false)])
+      expected.append(plain)
+      for place in 0..<length {
+        for special in [",", "\"", "\n", "\r"] {
+          var characters = Array(plain)
+          characters[place] = Character(special)
+          let text = String(characters)
+          rows.append([.text(text, guarded: false)])
+          expected.append("\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"")
+        }
+      }
+    }
+    var integers: [Int64] = [0, Int64.min, Int64.max, Int64.min + 1]
+    var power: Int64 = 1
+    for _ in 0..<19 {
+      integers += [power - 1, power, power + 1, -power, -(power - 1)]
+      if power <= Int64.max / 10 { power *= 10 }
+    }
+    rows += integers.map { [.integer($0)] }
+    expected += integers.map { String($0) }
+    let (text, _) = try csv(rows, guardFormulas: false)
+    #expect(text == expected.map { $0 + "\r\n" }.joined())
+  }
 }
