@@ -21,7 +21,7 @@ import CLinux
 /// durable before the group's renames.
 public struct GroupWrite {
   /// The most files (staged and unsynced) a group syncs one by one rather than by flushing file systems.
-  public static let targetedLimit = 8
+  public static let targetedLimit = 2
 
   private var staged: [(directory: DirectoryHandle, temporary: FileName, name: FileName)] = []
 
