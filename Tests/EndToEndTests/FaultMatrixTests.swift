@@ -81,25 +81,39 @@ import Testing
       everything.filter { $0.split(separator: "/").contains { $0.hasPrefix(".") } }.isEmpty, "\(everything)")
   }
 
-  /// A lone job's claim and outcome sync their own files and folders, so its commit never waits for
-  /// whatever else is dirty on the file system (a large `index.json`, an upload in progress): with every
-  /// `syncfs` failing, it still succeeds. A burst's group flushes the file system instead: the first
-  /// `syncfs` failing refuses that group's claims, which stay in the inbox and are claimed again.
-  @Test func aLoneJobSyncsOnlyItsOwnFilesAndABurstFlushesTheFileSystem() throws {
+  /// A lone job's claim and outcome sync their own files and folders when much waits to be written
+  /// (forced here with `JOBDROP_OWN_FILES_SYNC_FROM=0`), so its commit never waits for whatever else is
+  /// dirty on the file system (a large `index.json`, an upload in progress): with every `syncfs` failing,
+  /// it still succeeds. With little waiting (forced with a threshold no page cache reaches) a lone job's
+  /// commit flushes the file system, and a burst's group always does: the first `syncfs` failing refuses
+  /// that commit's claims, which stay in the inbox and are claimed again.
+  @Test func aLoneJobSyncsItsOwnFilesWhenMuchWaitsAndABurstFlushesTheFileSystem() throws {
     let sandbox = try Sandbox(orders: 300)
+    func process(faults: String, ownFilesFrom: Int) throws -> Spawn.Output {
+      // Bounded: were a commit to flush the file system where it should not, this run would retry it
+      // for ever.
+      try Spawn.run(
+        "/usr/bin/timeout", ["60", Sandbox.binary, "process", "--settle", "10ms"] + sandbox.paths,
+        directory: sandbox.root,
+        environment: ProcessInfo.processInfo.environment.merging([
+          "JOBDROP_FAULTS": faults, "JOBDROP_OWN_FILES_SYNC_FROM": "\(ownFilesFrom)",
+        ]) { $1 })
+    }
     sandbox.drop("lone.json", Sandbox.request(filter: "eq(payment,paid)"))
-    // Bounded: were a lone commit to flush the file system, this run would retry it for ever.
-    let lone = try Spawn.run(
-      "/usr/bin/timeout", ["60", Sandbox.binary, "process", "--settle", "10ms"] + sandbox.paths,
-      directory: sandbox.root,
-      environment: ProcessInfo.processInfo.environment.merging(["JOBDROP_FAULTS": "syncfs:EIO:1+"]) { $1 })
+    let lone = try process(faults: "syncfs:EIO:1+", ownFilesFrom: 0)
     #expect(lone.status == 0, "exit \(lone.status): \(lone.stderr)")
     #expect(try sandbox.job(file: "lone.json")["status"] as? String == "success")
 
+    sandbox.drop("quiet.json", Sandbox.request(filter: "eq(payment,paid)"))
+    let quiet = try process(faults: "syncfs:EIO:1", ownFilesFrom: Int.max)
+    #expect(quiet.status == 0, "exit \(quiet.status): \(quiet.stderr)")
+    #expect(quiet.stderr.contains("syncfs") && quiet.stderr.contains("Input/output error"), "\(quiet.stderr)")
+    #expect(try sandbox.job(file: "quiet.json")["status"] as? String == "success")
+
     let burst = (0..<30).map { "burst-\($0).json" }
     for name in burst { sandbox.drop(name, Sandbox.request()) }
-    let refused = try sandbox.process(["--settle", "10ms"], environment: ["JOBDROP_FAULTS": "syncfs:EIO:1"])
-    #expect(refused.status == 0, "\(refused.stderr)")
+    let refused = try process(faults: "syncfs:EIO:1", ownFilesFrom: 0)
+    #expect(refused.status == 0, "exit \(refused.status): \(refused.stderr)")
     #expect(
       refused.stderr.contains("syncfs") && refused.stderr.contains("Input/output error"), "\(refused.stderr)")
     #expect(sandbox.list("inbox") == [])

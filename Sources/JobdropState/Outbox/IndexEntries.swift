@@ -78,6 +78,7 @@ struct IndexEntries {
       return
     }
     count += 1
+    // It goes after the JSON of the jobs that will be newer than it: those from `index` on.
     let offset = blocks[block].offset(of: index - 1)
     blocks[block].json.insert(contentsOf: bytes, at: offset)
     blocks[block].entries.insert(entry, at: index)

@@ -7,12 +7,15 @@ import CLinux
 /// Replaces many files durably together (a group commit): every new content is written to a temp file,
 /// made durable, every temp file is renamed into place, and the renames are made durable.
 ///
-/// How it is made durable depends on the group's size. A small group (at most ``targetedLimit`` files,
-/// a lone job's claim or outcome) syncs exactly its own files (`fdatasync` each, after starting the
-/// writeback of all) and then the folders it renamed into: nothing else on the file system is written,
-/// so a large `index.json` or an upload in progress never rides along with a job's commit. A larger
-/// group flushes the file systems (`syncfs`, one journal commit however many files), renames, and
-/// flushes again: where ``AtomicWriter`` pays two `fsync`s per file, a burst pays two `syncfs`.
+/// How it is made durable depends on the group's size and on what else waits to be written. A group
+/// flushes the file systems (`syncfs`, one journal commit however many files), renames, and flushes
+/// again: where ``AtomicWriter`` pays two `fsync`s per file, a burst pays two `syncfs`. But `syncfs`
+/// writes everything that waits on the file system, so a small group (at most ``targetedLimit`` files: a
+/// lone job's claim or outcome) syncs exactly its own files instead (`fdatasync` each, after starting
+/// the writeback of all, then the folders involved) when the page cache holds at least
+/// ``ownFilesFrom`` bytes not yet on disk: a large `index.json` or an upload in progress then never
+/// rides along with a job's commit. (With little waiting, the few more sync calls cost more than the
+/// flush: about a millisecond a job here.)
 ///
 /// Either way every new content is durable before any name points at it, so a crash at any point leaves
 /// each file either as it was or whole with its new content, never empty or partial; after
@@ -22,6 +25,23 @@ import CLinux
 public struct GroupWrite {
   /// The most files (staged and unsynced) a group syncs one by one rather than by flushing file systems.
   public static let targetedLimit = 2
+
+  /// The bytes waiting to be written (`Dirty` + `Writeback`) from which a small group syncs its own files:
+  /// 1 MiB, about what this machine's disk writes in the millisecond the extra sync calls cost. Debug
+  /// builds take `JOBDROP_OWN_FILES_SYNC_FROM` (bytes) instead, so tests can force either way.
+  public static let ownFilesFrom: Int = {
+    #if DEBUG
+      if let text = getenv("JOBDROP_OWN_FILES_SYNC_FROM"), let bytes = Int(String(cString: text)) {
+        return bytes
+      }
+    #endif
+    return 1 << 20
+  }()
+
+  /// Whether `files` files are synced one by one (see ``ownFilesFrom``).
+  private static func syncsOwnFiles(_ files: Int) -> Bool {
+    files <= targetedLimit && (PageCache.unwrittenBytes() ?? .max) >= ownFilesFrom
+  }
 
   private var staged: [(directory: DirectoryHandle, temporary: FileName, name: FileName)] = []
 
@@ -52,16 +72,16 @@ public struct GroupWrite {
   /// renames durable. On a failure the temp files not yet renamed are removed and the error thrown; the
   /// files renamed so far hold their new content whole.
   public func commit(alsoFlushing unsynced: [UnsyncedFile] = []) throws {
-    let targeted = staged.count + unsynced.count <= GroupWrite.targetedLimit
+    let targeted = GroupWrite.syncsOwnFiles(staged.count + unsynced.count)
     let fileSystems =
       targeted ? [] : GroupWrite.fileSystems(of: staged.map(\.directory) + unsynced.map(\.folder))
     var renamed = 0
     do {
       CrashPoint.reached("group-written")
       if targeted {
-        try GroupWrite.sync(
-          staged.map { ($0.directory, $0.temporary) } + unsynced.map { ($0.folder, $0.name) })
-        for folder in GroupWrite.distinct(unsynced.flatMap(\.folders)) { try folder.sync() }
+        try GroupWrite.syncEach(
+          staged.map { ($0.directory, $0.temporary) } + unsynced.map { ($0.folder, $0.name) },
+          folders: unsynced.flatMap(\.folders))
       } else {
         for folder in fileSystems { try GroupWrite.syncFileSystem(folder) }
       }
@@ -88,13 +108,11 @@ public struct GroupWrite {
     for item in staged { try? item.directory.remove(item.temporary) }
   }
 
-  /// Makes `files` durable: one by one when they are few (with their folders), else by flushing their
-  /// file systems.
+  /// Makes `files` durable: one by one with their folders (when they are few and much else waits, see
+  /// ``ownFilesFrom``), else by flushing their file systems.
   public static func flush(_ files: [UnsyncedFile]) throws {
-    guard files.count > targetedLimit else {
-      try sync(files.map { ($0.folder, $0.name) })
-      for folder in distinct(files.flatMap(\.folders)) { try folder.sync() }
-      return
+    guard !syncsOwnFiles(files.count) else {
+      return try syncEach(files.map { ($0.folder, $0.name) }, folders: files.flatMap(\.folders))
     }
     for folder in fileSystems(of: files.map(\.folder)) { try syncFileSystem(folder) }
   }
@@ -104,9 +122,14 @@ public struct GroupWrite {
     try syscall("syncfs", folder.path) { jobdrop_syncfs(folder.descriptor) }
   }
 
-  /// Makes the content of each file durable: starts the writeback of all, then `fdatasync`s each (the
-  /// first one's journal commit carries the others' new inodes, so a few files cost about one commit).
-  private static func sync(_ files: [(folder: DirectoryHandle, name: FileName)]) throws {
+  /// Makes the content of each file durable, then the entries of `folders`: starts the writeback of all
+  /// the files, then `fdatasync`s each (the first one's journal commit carries the others' new inodes, so a
+  /// few files cost about one commit), then fsyncs each folder once.
+  private static func syncEach(
+    _ files: [(folder: DirectoryHandle, name: FileName)], folders: [DirectoryHandle]
+  )
+    throws
+  {
     for file in files {
       let descriptor = try file.folder.openFile(file.name, flags: O_RDONLY | O_NOFOLLOW)
       DirectoryHandle.startWriteback(descriptor.raw, offset: 0, length: 0)
@@ -118,6 +141,7 @@ public struct GroupWrite {
       try syscall("fsync", path) { fdatasync(descriptor.raw) }
       try descriptor.close(path: path)
     }
+    for folder in distinct(folders) { try folder.sync() }
   }
 
   /// One folder of each file system among `folders`.
@@ -129,24 +153,9 @@ public struct GroupWrite {
     }
   }
 
-  /// `folders` without repeats (the same handle, or the same path).
+  /// `folders` without repeats (by path).
   private static func distinct(_ folders: [DirectoryHandle]) -> [DirectoryHandle] {
     var seen = Set<String>()
     return folders.filter { seen.insert($0.path).inserted }
-  }
-}
-
-/// A file already renamed into place without a sync (an export file published inside a group), which a
-/// group commit makes durable before anything that points to it: the file `name` in `folder`, and the
-/// entries leading to it (`folders`: its own folder, and that folder's parent when the folder is new).
-public struct UnsyncedFile: Sendable {
-  public let folder: DirectoryHandle
-  public let name: FileName
-  public let folders: [DirectoryHandle]
-
-  public init(folder: DirectoryHandle, name: FileName, folders: [DirectoryHandle]) {
-    self.folder = folder
-    self.name = name
-    self.folders = folders
   }
 }
