@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import JobdropDemo
 @testable import JobdropModel
 @testable import JobdropState
 @testable import JobdropSystem
@@ -11,18 +12,6 @@ import Testing
     var id: String
     var created: Int64
     var state: JobState
-  }
-
-  /// A fixed sequence of numbers (SplitMix64), so a failure can be replayed.
-  struct Numbers: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
   }
 
   func json(_ job: Listed) -> [UInt8] {
@@ -44,7 +33,8 @@ import Testing
   @Test func blocksListWhatASortedListWouldAfterThousandsOfChangesInAnyOrder() throws {
     var entries = IndexEntries(blockSize: 4)
     var model: [String: Listed] = [:]
-    var numbers = Numbers(state: 19)
+    // A fixed sequence (the demo data's generator), so a failure can be replayed.
+    var numbers = SplitMix64(seed: 19)
     #expect(try listed(entries) == [])
     for step in 0..<3_000 {
       let choice = Int.random(in: 0..<10, using: &numbers)
