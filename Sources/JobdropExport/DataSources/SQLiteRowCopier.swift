@@ -17,10 +17,21 @@ struct SQLiteRowCopier {
   ) throws -> Int {
     let handle = statement.handle
     var rows = 0
+    // A statement's result row is a fixed run of its registers: each column's value is at the same address
+    // row after row, so the addresses are looked up again only when the first column's moves (they never
+    // do for a plain SELECT). Each lookup locks and unlocks the connection and checks the statement: half
+    // of SQLite's cost per cell beyond decoding it.
+    let values = UnsafeMutableBufferPointer<OpaquePointer?>.allocate(capacity: max(kinds.count, 1))
+    defer { values.deallocate() }
+    values.initialize(repeating: nil)
     while try statement.step() {
+      let first = sqlite3_column_value(handle, 0)
+      if first != values[0] {
+        for offset in kinds.indices { values[offset] = sqlite3_column_value(handle, Int32(offset)) }
+      }
       for (offset, kind) in kinds.enumerated() {
-        // One lookup per cell; the value accessors below need no further checks on the statement.
-        let value = sqlite3_column_value(handle, Int32(offset))
+        // The value accessors below need no further checks on the statement.
+        let value = values[offset]
         if kind == .number {
           switch sqlite3_value_type(value) {
           case SQLITE_INTEGER:

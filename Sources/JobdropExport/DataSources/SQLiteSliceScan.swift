@@ -26,14 +26,14 @@ struct SQLiteSliceScan {
     let helpers = readers.dropFirst().map { reader in
       JoinableThread {
         do {
-          try work(reader, copier: copier, slices: slices) { _ in }
+          try work(reader, copier: copier, slices: slices, writer: writer) { _ in }
         } catch {
           slices.stop(error)
         }
       }
     }
     do {
-      try work(readers[0], copier: copier, slices: slices, progress: progress)
+      try work(readers[0], copier: copier, slices: slices, writer: writer, progress: progress)
     } catch {
       slices.stop(error)
     }
@@ -43,11 +43,11 @@ struct SQLiteSliceScan {
 
   /// Formats slices until none is left, handing each to the queue.
   private func work<Writer: RowWriter>(
-    _ reader: SQLiteSliceCursor.Reader, copier: SQLiteRowCopier, slices: SliceQueue<Writer>,
+    _ reader: SQLiteSliceCursor.Reader, copier: SQLiteRowCopier, slices: SliceQueue, writer: Writer,
     progress: (Int) throws -> Void
   ) throws {
     let target = SwitchableSink()
-    let local = slices.writer.sliceWriter(into: target)
+    let local = writer.sliceWriter(into: target)
     while let (number, slice, buffer) = try slices.claim(with: reader) {
       target.buffer = buffer
       slice.statement.reset()
@@ -72,11 +72,11 @@ private final class SwitchableSink: ByteSink {
 /// The slices still to read, the buffers free to read them into, and the finished slices waiting for
 /// their turn to be written; the first error of any connection stops them all.
 // @unchecked: the slice cursor and the finished buffers are only touched under `lock`.
-private final class SliceQueue<Writer: RowWriter>: @unchecked Sendable {
+private final class SliceQueue: @unchecked Sendable {
   private let lock = ConditionLock()
   private let cursor: SQLiteSliceCursor
-  /// The export's writer; slices are formatted by its ``RowWriter/sliceWriter(into:)`` writers.
-  let writer: Writer
+  /// The export's writer, which writes the slices its ``RowWriter/sliceWriter(into:)`` writers formatted.
+  private let writer: any RowWriter
   private var claimed = 0
   private var nextToWrite = 0
   private var free: [ChunkBuffer]
@@ -84,7 +84,7 @@ private final class SliceQueue<Writer: RowWriter>: @unchecked Sendable {
   private var rows = 0
   private var failure: (any Error)?
 
-  init(cursor: SQLiteSliceCursor, buffers: Int, writer: Writer) {
+  init(cursor: SQLiteSliceCursor, buffers: Int, writer: any RowWriter) {
     self.cursor = cursor
     self.writer = writer
     free = (0..<buffers).map { _ in ChunkBuffer() }
@@ -109,20 +109,25 @@ private final class SliceQueue<Writer: RowWriter>: @unchecked Sendable {
     }
     while let (buffer, count) = due {
       do {
-        try writer.append(formatted: buffer.bytes)
+        // A large slice goes to the file as it is: its buffer comes back once written.
+        try writer.append(formatted: buffer.bytes) { [self] in giveBack(buffer) }
       } catch {
         stop(error)
         throw error
       }
-      buffer.removeAll()
       due = lock.withLock {
-        free.append(buffer)
         rows += count
         nextToWrite += 1
         return finished.removeValue(forKey: nextToWrite)
       }
-      lock.broadcast()
     }
+  }
+
+  /// Empties a written slice's buffer for the next slice.
+  private func giveBack(_ buffer: ChunkBuffer) {
+    buffer.removeAll()
+    lock.withLock { free.append(buffer) }
+    lock.broadcast()
   }
 
   /// Rows written so far.

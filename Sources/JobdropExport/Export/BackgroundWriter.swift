@@ -9,6 +9,8 @@ import JobdropSystem
 /// ``submit(_:)`` copies the bytes into one of a few fixed buffers and returns; the writer thread runs
 /// SHA-256 and `write(2)` on them in order. Memory is the buffers, whatever the export's size. The
 /// first write error is reported by the next ``submit(_:)`` or by ``finish()``.
+/// ``submit(lending:returned:)`` queues the caller's own bytes instead (a parallel export's formatted
+/// slice), with no copy: the thread hands them back through `returned` once written.
 ///
 /// Every few megabytes the thread asks the kernel to start writing what it wrote back to disk, so the
 /// `fsync` that publishes the file waits for the last few megabytes rather than all of them.
@@ -24,7 +26,7 @@ final class BackgroundWriter: @unchecked Sendable {
   private let digest: SHA256Digest
   private let lock = ConditionLock()
   private var free: [UnsafeMutableRawPointer] = []
-  private var filled: [(UnsafeMutableRawPointer, Int)] = []
+  private var filled: [Piece] = []
   private var stopping = false
   private var failure: FileSystemError?
   private var thread: JoinableThread?
@@ -43,10 +45,18 @@ final class BackgroundWriter: @unchecked Sendable {
     thread = JoinableThread { [unowned(unsafe) self] in self.loop() }
   }
 
+  /// Bytes waiting to be written: in one of the writer's own buffers (`returned` is `nil`), or lent by
+  /// the caller until `returned` is called.
+  private struct Piece {
+    let start: UnsafeRawPointer
+    let count: Int
+    let returned: (@Sendable () -> Void)?
+  }
+
   deinit {
     stop()
+    recycle(filled).forEach { $0() }
     free.forEach { $0.deallocate() }
-    filled.forEach { $0.0.deallocate() }
   }
 
   /// Queues `bytes` for hashing and writing (in pieces of at most one buffer).
@@ -60,10 +70,31 @@ final class BackgroundWriter: @unchecked Sendable {
         return free.removeLast()
       }
       buffer.copyMemory(from: bytes.baseAddress! + offset, byteCount: count)
-      lock.withLock { filled.append((buffer, count)) }
+      lock.withLock { filled.append(Piece(start: buffer, count: count, returned: nil)) }
       lock.broadcast()
       offset += count
     }
+  }
+
+  /// Queues `bytes` for hashing and writing where they are; `returned` is called once they are written
+  /// (or dropped after a write error). The caller bounds how much it lends.
+  func submit(lending bytes: UnsafeRawBufferPointer, returned: @escaping @Sendable () -> Void)
+    throws(FileSystemError)
+  {
+    guard let base = bytes.baseAddress, !bytes.isEmpty else {
+      returned()
+      return
+    }
+    let failed: FileSystemError? = lock.withLock {
+      if let failure { return failure }
+      filled.append(Piece(start: base, count: bytes.count, returned: returned))
+      return nil
+    }
+    if let failed {
+      returned()
+      throw failed
+    }
+    lock.broadcast()
   }
 
   /// Waits until everything submitted is written; throws the first write error.
@@ -84,12 +115,13 @@ final class BackgroundWriter: @unchecked Sendable {
 
   private func loop() {
     while true {
-      let next: (UnsafeMutableRawPointer, Int)? = lock.withLock {
+      let next: Piece? = lock.withLock {
         while filled.isEmpty && !stopping { lock.wait(untilMilliseconds: nil) }
-        return filled.isEmpty ? nil : filled[0]
+        return filled.first
       }
-      guard let (buffer, count) = next else { return }
-      let bytes = UnsafeRawBufferPointer(start: buffer, count: count)
+      guard let piece = next else { return }
+      let count = piece.count
+      let bytes = UnsafeRawBufferPointer(start: piece.start, count: count)
       digest.update(bytes)
       var error: FileSystemError?
       do {
@@ -104,16 +136,32 @@ final class BackgroundWriter: @unchecked Sendable {
       } catch let failed {
         error = failed
       }
-      lock.withLock {
-        filled.removeFirst()
-        free.append(buffer)
-        if let error, failure == nil { failure = error }
-        if error != nil {
-          filled.forEach { free.append($0.0) }
+      let returns = lock.withLock {
+        var done = [filled.removeFirst()]
+        if let error {
+          if failure == nil { failure = error }
+          done += filled
           filled.removeAll()
         }
+        return recycle(done)
       }
+      // Outside the lock: an owner takes its own lock to take its bytes back.
+      returns.forEach { $0() }
       lock.broadcast()
     }
+  }
+
+  /// Puts written or dropped pieces in own buffers back on the free list (under `lock`); returns the
+  /// calls that give lent pieces back to their owners.
+  private func recycle(_ pieces: [Piece]) -> [@Sendable () -> Void] {
+    var returns: [@Sendable () -> Void] = []
+    for piece in pieces {
+      if let returned = piece.returned {
+        returns.append(returned)
+      } else {
+        free.append(UnsafeMutableRawPointer(mutating: piece.start))
+      }
+    }
+    return returns
   }
 }

@@ -4,8 +4,39 @@ import JobdropSystem
 public protocol ByteSink: AnyObject {
   /// Takes `bytes` (copying what it keeps).
   func write(_ bytes: UnsafeRawBufferPointer) throws(FileSystemError)
+  /// Takes `bytes` without copying them where the sink can: they stay valid and unchanged until the sink
+  /// calls `returned` (once, on any thread, also when the write fails). By default a copy, and `returned`
+  /// at once.
+  func write(lending bytes: UnsafeRawBufferPointer, returned: @escaping @Sendable () -> Void)
+    throws(FileSystemError)
   /// Ends the stream; no writes follow.
   func finish() throws(FileSystemError)
+}
+
+extension ByteSink {
+  public func write(lending bytes: UnsafeRawBufferPointer, returned: @escaping @Sendable () -> Void)
+    throws(FileSystemError)
+  {
+    defer { returned() }
+    try write(bytes)
+  }
+}
+
+extension ByteSink {
+  /// Lends `bytes` (see ``write(lending:returned:)``) once `flush` has written what a writer buffered
+  /// before them; `returned` is called also when `flush` fails.
+  func write(
+    lending bytes: UnsafeRawBufferPointer, after flush: () throws(FileSystemError) -> Void,
+    returned: @escaping @Sendable () -> Void
+  ) throws(FileSystemError) {
+    do {
+      try flush()
+    } catch {
+      returned()
+      throw error
+    }
+    try write(lending: bytes, returned: returned)
+  }
 }
 
 extension ExportFile {

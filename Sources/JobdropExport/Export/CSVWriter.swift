@@ -9,6 +9,9 @@ import JobdropSystem
 public final class CSVWriter: RowWriter {
   /// The default buffer size; one `write(2)` per this many bytes.
   public static let bufferSize = 1 << 20
+  /// The smallest run of formatted rows handed to the file without a copy (smaller runs gather in the
+  /// buffer: one `write(2)` for many).
+  static let lendingMinimum = 1 << 18
 
   private let file: any ByteSink
   private let capacity: Int
@@ -204,6 +207,19 @@ public final class CSVWriter: RowWriter {
       (buffer + count).update(from: base.assumingMemoryBound(to: UInt8.self), count: bytes.count)
       count += bytes.count
     }
+  }
+
+  /// Appends rows another writer formatted; a run of ``lendingMinimum`` bytes or more goes to the file
+  /// as it is, without a copy into the buffer (what is buffered is written first).
+  public func append(formatted bytes: UnsafeRawBufferPointer, returned: @escaping @Sendable () -> Void)
+    throws(FileSystemError)
+  {
+    guard bytes.count >= CSVWriter.lendingMinimum else {
+      defer { returned() }
+      try append(formatted: bytes)
+      return
+    }
+    try file.write(lending: bytes, after: flush, returned: returned)
   }
 
   /// Writes out everything buffered.

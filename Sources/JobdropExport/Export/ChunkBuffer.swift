@@ -1,7 +1,9 @@
 import JobdropSystem
 
 /// Bytes kept in memory until their turn to be written: one slice of a parallel export.
-final class ChunkBuffer: ByteSink {
+// @unchecked: a buffer has one user at a time: the connection formatting a slice into it, then the
+// writer thread writing it; ``SQLiteSliceScan``'s queue hands it over under its lock.
+final class ChunkBuffer: ByteSink, @unchecked Sendable {
   private(set) var storage: UnsafeMutableRawPointer
   private(set) var count = 0
   private var capacity: Int

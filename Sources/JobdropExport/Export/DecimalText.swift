@@ -34,13 +34,16 @@ enum DecimalText {
     return sign + digits
   }
 
-  /// "00", "01", … "99", one after another. Written once, before its first read, and never again.
-  nonisolated(unsafe) private static let pairs: UnsafeMutablePointer<UInt8> = {
-    let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 200)
-    for number in 0..<100 {
-      table[number * 2] = UInt8(0x30 + number / 10)
-      table[number * 2 + 1] = UInt8(0x30 + number % 10)
-    }
-    return table
-  }()
+  /// "00", "01", … "99", one after another: a literal in the binary, so reading it needs no lazy
+  /// initialisation (a `static let` table cost a `swift_once` call per integer).
+  private static var pairs: UnsafePointer<UInt8> {
+    let table: StaticString = """
+      0001020304050607080910111213141516171819\
+      2021222324252627282930313233343536373839\
+      4041424344454647484950515253545556575859\
+      6061626364656667686970717273747576777879\
+      8081828384858687888990919293949596979899
+      """
+    return table.utf8Start
+  }
 }

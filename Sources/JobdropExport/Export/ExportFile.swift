@@ -43,6 +43,14 @@ public final class ExportFile: ByteSink {
     byteCount += bytes.count
   }
 
+  /// Appends `bytes` without copying them: the writer thread hashes and writes them where they are.
+  public func write(lending bytes: UnsafeRawBufferPointer, returned: @escaping @Sendable () -> Void)
+    throws(FileSystemError)
+  {
+    try writer.submit(lending: bytes, returned: returned)
+    byteCount += bytes.count
+  }
+
   /// Makes the file durable under its final name and returns its SHA-256 in hex.
   ///
   /// With `durable` off it is only renamed into place: the caller makes it durable with a flush of its

@@ -87,6 +87,19 @@ public final class JSONLinesWriter: RowWriter {
     try raw(bytes)
   }
 
+  /// Appends rows another writer formatted; a large run goes to the file without a copy (as in
+  /// ``CSVWriter``).
+  public func append(formatted bytes: UnsafeRawBufferPointer, returned: @escaping @Sendable () -> Void)
+    throws(FileSystemError)
+  {
+    guard bytes.count >= CSVWriter.lendingMinimum else {
+      defer { returned() }
+      try raw(bytes)
+      return
+    }
+    try file.write(lending: bytes, after: flush, returned: returned)
+  }
+
   public func flush() throws(FileSystemError) {
     guard count > 0 else { return }
     try file.write(UnsafeRawBufferPointer(start: buffer, count: count))

@@ -27,8 +27,20 @@ public protocol RowWriter: AnyObject {
   func sliceWriter(into sink: any ByteSink) -> Self
   /// Appends rows a ``sliceWriter(into:)`` formatted, after what is buffered.
   func append(formatted bytes: UnsafeRawBufferPointer) throws
+  /// Appends rows a ``sliceWriter(into:)`` formatted, handing a large run to the file as it is (see
+  /// ``ByteSink/write(lending:returned:)``): `returned` is called once `bytes` are no longer needed. By
+  /// default a copy, and `returned` at once.
+  func append(formatted bytes: UnsafeRawBufferPointer, returned: @escaping @Sendable () -> Void) throws
   /// Writes out everything buffered.
   func flush() throws
   /// Ends the file (a gzip trailer, a workbook's closing parts); call once, after the last row.
   func finish() throws
+}
+
+extension RowWriter {
+  public func append(formatted bytes: UnsafeRawBufferPointer, returned: @escaping @Sendable () -> Void) throws
+  {
+    defer { returned() }
+    try append(formatted: bytes)
+  }
 }

@@ -32,11 +32,15 @@ import Testing
     #"like(email,"*@example.com")"#, "eq(product_sku,SKU-00042)", "eq(created_at,2025-06-01)",
   ]
 
-  @Test(arguments: filters) func slicesGiveTheBytesOfOneReader(filter: String) throws {
+  /// Small slices are copied into the writer's buffer; slices of 256 KiB or more (4,096 orders) are
+  /// handed to the file's writer thread as they are.
+  @Test(arguments: filters, [97, 4_096]) func slicesGiveTheBytesOfOneReader(filter: String, sliceRows: Int64)
+    throws
+  {
     let query = try Self.query(filter)
     for path in [store, storeByID] {
       let (sliced, slicedRows) = try export(
-        query, with: SQLiteSource(path: path, workers: 3, sliceRows: 97), as: "a")
+        query, with: SQLiteSource(path: path, workers: 3, sliceRows: sliceRows), as: "a")
       let (whole, wholeRows) = try export(
         query, with: SQLiteSource(path: path, workers: 1, sliceRows: 1 << 40), as: "b")
       #expect(sliced == whole)
@@ -51,6 +55,20 @@ import Testing
         #expect(written.sorted() == expected.sorted())
       }
     }
+  }
+
+  @Test(arguments: [97, 4_096]) func jsonLinesSlicesGiveTheBytesOfOneReader(sliceRows: Int64) throws {
+    let query = try Self.query("")
+    let (sliced, rows) = try export(
+      query, with: SQLiteSource(path: store, workers: 3, sliceRows: sliceRows), as: "a", jsonLines: true)
+    let (whole, _) = try export(
+      query, with: SQLiteSource(path: store, workers: 1, sliceRows: 1 << 40), as: "b", jsonLines: true)
+    #expect(sliced == whole)
+    #expect(rows == SQLiteSliceScanTests.orders)
+    let lines = String(decoding: sliced, as: UTF8.self).split(separator: "\n")
+    #expect(lines.count == SQLiteSliceScanTests.orders)
+    let last = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as? [String: Any]
+    #expect(last?["id"] as? String == (try ids(in: store, where: query.condition)).last)
   }
 
   @Test func theRangeIsReadThroughItsIndexOnlyWhenRowsAreStoredInItsOrder() throws {
@@ -146,17 +164,26 @@ import Testing
     try ExportQuery(jobType: .orderExport, request: ExportRequest(jobType: "order_export", filter: filter))
   }
 
-  private func export(_ query: ExportQuery, with source: SQLiteSource, as name: String) throws -> (
-    [UInt8], Int
-  ) {
+  private func export(
+    _ query: ExportQuery, with source: SQLiteSource, as name: String, jsonLines: Bool = false
+  )
+    throws -> ([UInt8], Int)
+  {
     let file = try ExportFile(
-      directory: try DirectoryHandle(path: directory.path), name: FileName(name + ".csv"))
-    let writer = CSVWriter(file: file)
-    try writer.header(query.columns.map(\.name))
-    let rows = try source.export(query, to: writer) { _ in }
-    try writer.finish()
+      directory: try DirectoryHandle(path: directory.path), name: FileName(name + ".out"))
+    let rows: Int
+    if jsonLines {
+      let writer = JSONLinesWriter(file: file, columns: query.columns)
+      rows = try source.export(query, to: writer) { _ in }
+      try writer.finish()
+    } else {
+      let writer = CSVWriter(file: file)
+      try writer.header(query.columns.map(\.name))
+      rows = try source.export(query, to: writer) { _ in }
+      try writer.finish()
+    }
     _ = try file.publish()
-    return (Array(try Data(contentsOf: URL(fileURLWithPath: directory.file(name + ".csv")))), rows)
+    return (Array(try Data(contentsOf: URL(fileURLWithPath: directory.file(name + ".out")))), rows)
   }
 
   private func ids(in path: String, where condition: SQLCondition) throws -> [String] {
