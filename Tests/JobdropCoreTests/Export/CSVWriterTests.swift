@@ -92,7 +92,7 @@ import Testing
   @Test func everyCellLengthAndPlaceOfASpecialByteAndEveryDigitCount() throws {
     var rows: [[Cell]] = []
     var expected: [String] = []
-    for length in 0...40 {
+    for length in 0...70 {
       let plain = String((0..<length).map { Character(UnicodeScalar(UInt8(0x61 + $0 % 26))) })
       rows.append([.text(plain, guarded: false)])
       expected.append(plain)
