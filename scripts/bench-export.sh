@@ -29,9 +29,9 @@ cols="id,order_number,external_ref,status,payment,shipping,customer_id,name,emai
 filter_ep="ge(created_at,2025-01-01):lt(created_at,2026-01-01):eq(payment,paid)"
 filter_sql="created_at >= '2025-01-01T00:00:00Z' AND created_at < '2026-01-01T00:00:00Z' AND payment = 'paid'"
 
-measure() { # name, command...: prints "name seconds kilobytes"
+measure() { # name, command...: prints "name seconds kilobytes user-seconds system-seconds"
   local name=$1; shift
-  /usr/bin/time -f "$name %e %M" "$@" 2>&1 >/dev/null | tail -n 1
+  /usr/bin/time -f "$name %e %M %U %S" "$@" 2>&1 >/dev/null | tail -n 1
 }
 jobdrop_prepare() { # filter (may be empty): a fresh inbox with one request, empty spool and outbox
   rm -rf "$work/inbox" "$work/spool" "$work/outbox"; mkdir -p "$work/inbox"

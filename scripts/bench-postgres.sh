@@ -32,7 +32,7 @@ cols="id,order_number,external_ref,status,payment,shipping,customer_id,name,emai
 filter_ep="ge(created_at,2025-01-01):lt(created_at,2026-01-01):eq(payment,paid)"
 filter_sql="created_at >= '2025-01-01T00:00:00Z' AND created_at < '2026-01-01T00:00:00Z' AND payment = 'paid'"
 jobs=$work/jobs
-measure() { local name=$1; shift; /usr/bin/time -f "$name %e %M" "$@" 2>&1 >/dev/null | tail -n 1; }
+measure() { local name=$1; shift; /usr/bin/time -f "$name %e %M %U %S" "$@" 2>&1 >/dev/null | tail -n 1; }
 jobdrop_measure() { # name, filter: a fresh inbox with one request (made before the timed run)
   rm -rf "$jobs"; mkdir -p "$jobs/inbox"
   if [ -n "$2" ]; then f=", \"filter\": \"$2\""; else f=""; fi
