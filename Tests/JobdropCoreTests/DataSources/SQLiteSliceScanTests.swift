@@ -43,7 +43,7 @@ import Testing
         query, with: SQLiteSource(path: path, workers: 3, sliceRows: sliceRows), as: "a")
       let (whole, wholeRows) = try export(
         query, with: SQLiteSource(path: path, workers: 1, sliceRows: 1 << 40), as: "b")
-      #expect(sliced == whole)
+      expectSameBytes(sliced, whole)
       let expected = try ids(in: path, where: query.condition)
       #expect(slicedRows == expected.count && wholeRows == expected.count)
       let written = String(decoding: sliced, as: UTF8.self).split(separator: "\r\n").dropFirst()
@@ -63,7 +63,7 @@ import Testing
       query, with: SQLiteSource(path: store, workers: 3, sliceRows: sliceRows), as: "a", jsonLines: true)
     let (whole, _) = try export(
       query, with: SQLiteSource(path: store, workers: 1, sliceRows: 1 << 40), as: "b", jsonLines: true)
-    #expect(sliced == whole)
+    expectSameBytes(sliced, whole)
     #expect(rows == SQLiteSliceScanTests.orders)
     let lines = String(decoding: sliced, as: UTF8.self).split(separator: "\n")
     #expect(lines.count == SQLiteSliceScanTests.orders)
@@ -107,7 +107,7 @@ import Testing
       query, with: SQLiteSource(path: store, workers: 3, sliceRows: 97), as: "a")
     let (whole, _) = try export(
       query, with: SQLiteSource(path: store, workers: 1, sliceRows: 1 << 40), as: "b")
-    #expect(sliced == whole)
+    expectSameBytes(sliced, whole)
     let expected = try SQLiteDatabase(path: store).rows(
       "SELECT id FROM orders WHERE created_at >= '2025-01-01T00:00:00Z' ORDER BY created_at, rowid"
     ).map { $0[0] ?? "" }
@@ -130,7 +130,7 @@ import Testing
       query, with: SQLiteSource(path: store, workers: 3, sliceRows: 97), as: "a")
     let (whole, _) = try export(
       query, with: SQLiteSource(path: store, workers: 1, sliceRows: 1 << 40), as: "b")
-    #expect(sliced == whole)
+    expectSameBytes(sliced, whole)
     #expect(rows == (try ids(in: store, where: query.condition)).count)
   }
 
@@ -141,7 +141,7 @@ import Testing
     let writable = try SQLiteDatabase(path: store, writable: true)
     try writable.execute("PRAGMA journal_mode = WAL")
     let (after, rows) = try export(query, with: SQLiteSource(path: store, workers: 3, sliceRows: 97), as: "b")
-    #expect(after == before)
+    expectSameBytes(after, before)
     #expect(rows == (try ids(in: store, where: query.condition)).count)
   }
 
@@ -184,6 +184,25 @@ import Testing
     }
     _ = try file.publish()
     return (Array(try Data(contentsOf: URL(fileURLWithPath: directory.file(name + ".out")))), rows)
+  }
+
+  /// Fails with the sizes and the first line that differs (not two whole files' bytes) when `actual`
+  /// is not `expected`.
+  private func expectSameBytes(
+    _ actual: [UInt8], _ expected: [UInt8], sourceLocation: SourceLocation = #_sourceLocation
+  ) {
+    guard actual != expected else { return }
+    let differs =
+      zip(actual, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+      ?? min(actual.count, expected.count)
+    let lineStart = expected[..<differs].lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
+    func line(_ bytes: [UInt8]) -> String {
+      String(decoding: bytes[min(lineStart, bytes.count)...].prefix { $0 != 0x0A }, as: UTF8.self)
+    }
+    let message =
+      "\(actual.count) bytes, expected \(expected.count); first difference at byte \(differs), in the line "
+      + "\(line(actual)) (expected \(line(expected)))"
+    Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation)
   }
 
   private func ids(in path: String, where condition: SQLCondition) throws -> [String] {
