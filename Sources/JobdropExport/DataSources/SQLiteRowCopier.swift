@@ -25,8 +25,7 @@ struct SQLiteRowCopier {
     defer { values.deallocate() }
     values.initialize(repeating: nil)
     while try statement.step() {
-      let first = sqlite3_column_value(handle, 0)
-      if first != values[0] {
+      if !kinds.isEmpty && sqlite3_column_value(handle, 0) != values[0] {
         for offset in kinds.indices { values[offset] = sqlite3_column_value(handle, Int32(offset)) }
       }
       for (offset, kind) in kinds.enumerated() {

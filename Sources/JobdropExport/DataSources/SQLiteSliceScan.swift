@@ -60,13 +60,18 @@ struct SQLiteSliceScan {
   }
 }
 
-/// A sink that appends to whichever buffer its slice is being formatted into.
-private final class SwitchableSink: ByteSink {
+/// A sink that appends to whichever buffer its slice is being formatted into, lending its room to the
+/// slice's writer (switch only after the writer's ``RowWriter/flush()``).
+private final class SwitchableSink: InPlaceSink {
   var buffer: ChunkBuffer?
 
-  func write(_ bytes: UnsafeRawBufferPointer) throws(FileSystemError) { try buffer?.write(bytes) }
+  func write(_ bytes: UnsafeRawBufferPointer) throws(FileSystemError) { try buffer!.write(bytes) }
 
   func finish() throws(FileSystemError) {}
+
+  func room(atLeast minimum: Int) -> UnsafeMutableRawBufferPointer { buffer!.room(atLeast: minimum) }
+
+  func commit(_ count: Int) { buffer!.commit(count) }
 }
 
 /// The slices still to read, the buffers free to read them into, and the finished slices waiting for

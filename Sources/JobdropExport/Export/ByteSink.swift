@@ -13,6 +13,15 @@ public protocol ByteSink: AnyObject {
   func finish() throws(FileSystemError)
 }
 
+/// A sink that lends room in its own memory, so a writer formats straight into it instead of into a
+/// buffer of its own that is then copied (a slice of a parallel export, ``ChunkBuffer``).
+protocol InPlaceSink: ByteSink {
+  /// Room for at least `minimum` bytes after what the sink holds, valid until the next call on the sink.
+  func room(atLeast minimum: Int) -> UnsafeMutableRawBufferPointer
+  /// Keeps the first `count` bytes written into the last room.
+  func commit(_ count: Int)
+}
+
 extension ByteSink {
   public func write(lending bytes: UnsafeRawBufferPointer, returned: @escaping @Sendable () -> Void)
     throws(FileSystemError)

@@ -14,9 +14,15 @@ public final class CSVWriter: RowWriter {
   static let lendingMinimum = 1 << 18
 
   private let file: any ByteSink
-  private let capacity: Int
-  private let buffer: UnsafeMutablePointer<UInt8>
+  /// Where rows are formatted: the writer's own buffer, or room the sink lends (``InPlaceSink``: a
+  /// slice of a parallel export is formatted where it is kept, with no copy).
+  private var buffer: UnsafeMutablePointer<UInt8>
+  private var capacity: Int
   private var count = 0
+  private let own: UnsafeMutablePointer<UInt8>
+  private let place: (any InPlaceSink)?
+  /// The least room asked of an ``InPlaceSink``.
+  private let roomSize: Int
   private var atRowStart = true
   /// Whether text cells are guarded against formula injection.
   public let guardFormulas: Bool
@@ -38,8 +44,11 @@ public final class CSVWriter: RowWriter {
     self.delimiter = delimiter
     self.byteOrderMark = byteOrderMark
     self.delimiterWord = UInt64(delimiter) &* 0x0101_0101_0101_0101
-    self.capacity = bufferSize
-    self.buffer = .allocate(capacity: bufferSize)
+    self.place = file as? any InPlaceSink
+    self.roomSize = bufferSize
+    self.own = .allocate(capacity: place == nil ? bufferSize : 0)
+    self.buffer = own
+    self.capacity = place == nil ? bufferSize : 0
     self.specials = .allocate(capacity: 256)
     specials.initialize(repeating: 0, count: 256)
     for byte in [delimiter, 0x22, 0x0A, 0x0D] { specials[Int(byte)] = 1 }
@@ -54,7 +63,7 @@ public final class CSVWriter: RowWriter {
   }
 
   deinit {
-    buffer.deallocate()
+    own.deallocate()
     specials.deallocate()
   }
 
@@ -95,10 +104,10 @@ public final class CSVWriter: RowWriter {
     let (needsQuotes, quotes) = base.map { scan($0, length) } ?? (false, 0)
     let prefix = guarded && guardFormulas && FormulaGuard.isRisky(bytes, numbersAsIs: numbersAsIs)
     let total = length + quotes + (needsQuotes ? 2 : 0) + (prefix ? 1 : 0)
-    if total + 1 > capacity - count { try flush() }
+    if total + 1 > capacity - count { try makeRoom(total + 1) }
     if total + 1 > capacity {
       try separate(extra: 0)
-      try flush()
+      try makeRoom(3)  // the opening quote and prefix
       try writeLarge(bytes, quoted: needsQuotes, prefix: prefix)
       return
     }
@@ -191,7 +200,7 @@ public final class CSVWriter: RowWriter {
   /// Ends the current row.
   @inline(__always)
   public func endRow() throws(FileSystemError) {
-    if capacity - count < 2 { try flush() }
+    if capacity - count < 2 { try makeRoom(2) }
     buffer[count] = 0x0D
     buffer[count + 1] = 0x0A
     count += 2
@@ -222,10 +231,28 @@ public final class CSVWriter: RowWriter {
     try file.write(lending: bytes, after: flush, returned: returned)
   }
 
-  /// Writes out everything buffered.
+  /// Writes out everything buffered (into an ``InPlaceSink``: keeps what was formatted in its room, and
+  /// asks for new room at the next write, so the sink may switch to another buffer in between).
   public func flush() throws(FileSystemError) {
+    if let place {
+      place.commit(count)
+      count = 0
+      capacity = 0
+      return
+    }
     guard count > 0 else { return }
     try file.write(UnsafeRawBufferPointer(start: buffer, count: count))
+    count = 0
+  }
+
+  /// Makes room for `minimum` bytes (at most the buffer's size for the writer's own buffer): writes out
+  /// what is buffered, or keeps it in the sink and takes new room there.
+  private func makeRoom(_ minimum: Int) throws(FileSystemError) {
+    guard let place else { return try flush() }
+    place.commit(count)
+    let room = place.room(atLeast: max(minimum, roomSize))
+    buffer = room.baseAddress!.assumingMemoryBound(to: UInt8.self)
+    capacity = room.count
     count = 0
   }
 
@@ -244,7 +271,7 @@ public final class CSVWriter: RowWriter {
   /// Writes the separator before a cell and makes room for `extra` more bytes.
   @inline(__always)
   private func separate(extra: Int) throws(FileSystemError) {
-    if capacity - count < extra + 1 { try flush() }
+    if capacity - count < extra + 1 { try makeRoom(extra + 1) }
     if atRowStart {
       atRowStart = false
     } else {
@@ -258,11 +285,11 @@ public final class CSVWriter: RowWriter {
     if quoted { append(0x22) }
     if prefix { append(0x27) }
     for byte in bytes {
-      if capacity - count < 3 { try flush() }
+      if capacity - count < 3 { try makeRoom(3) }
       if quoted && byte == 0x22 { append(0x22) }
       append(byte)
     }
-    if capacity - count < 2 { try flush() }
+    if capacity - count < 2 { try makeRoom(2) }
     if quoted { append(0x22) }
   }
 }

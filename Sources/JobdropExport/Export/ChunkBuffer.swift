@@ -3,7 +3,7 @@ import JobdropSystem
 /// Bytes kept in memory until their turn to be written: one slice of a parallel export.
 // @unchecked: a buffer has one user at a time: the connection formatting a slice into it, then the
 // writer thread writing it; ``SQLiteSliceScan``'s queue hands it over under its lock.
-final class ChunkBuffer: ByteSink, @unchecked Sendable {
+final class ChunkBuffer: InPlaceSink, @unchecked Sendable {
   private(set) var storage: UnsafeMutableRawPointer
   private(set) var count = 0
   private var capacity: Int
@@ -18,18 +18,30 @@ final class ChunkBuffer: ByteSink, @unchecked Sendable {
   var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: storage, count: count) }
 
   func write(_ bytes: UnsafeRawBufferPointer) throws(FileSystemError) {
-    if count + bytes.count > capacity {
-      capacity = max(capacity * 2, count + bytes.count)
-      let grown = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
-      grown.copyMemory(from: storage, byteCount: count)
-      storage.deallocate()
-      storage = grown
-    }
+    grow(toHold: bytes.count)
     if let base = bytes.baseAddress { (storage + count).copyMemory(from: base, byteCount: bytes.count) }
     count += bytes.count
   }
 
+  /// Makes room for `more` bytes after what it holds (doubling, at least).
+  private func grow(toHold more: Int) {
+    guard count + more > capacity else { return }
+    capacity = max(capacity * 2, count + more)
+    let grown = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
+    grown.copyMemory(from: storage, byteCount: count)
+    storage.deallocate()
+    storage = grown
+  }
+
   func finish() throws(FileSystemError) {}
+
+  /// All the room after what it holds (at least `minimum` bytes).
+  func room(atLeast minimum: Int) -> UnsafeMutableRawBufferPointer {
+    grow(toHold: minimum)
+    return UnsafeMutableRawBufferPointer(start: storage + count, count: capacity - count)
+  }
+
+  func commit(_ count: Int) { self.count += count }
 
   /// Empties the buffer, keeping its memory for the next slice.
   func removeAll() { count = 0 }

@@ -9,9 +9,13 @@ import JobdropSystem
 /// number of rows.
 public final class JSONLinesWriter: RowWriter {
   private let file: any ByteSink
-  private let capacity: Int
-  private let buffer: UnsafeMutablePointer<UInt8>
+  /// Where rows are formatted: the writer's own buffer, or room the sink lends (as in ``CSVWriter``).
+  private var buffer: UnsafeMutablePointer<UInt8>
+  private var capacity: Int
   private var count = 0
+  private let own: UnsafeMutablePointer<UInt8>
+  private let place: (any InPlaceSink)?
+  private let roomSize: Int
   /// Per column: the bytes that open its member, and whether its values are numbers.
   private let keys: [[UInt8]]
   private let numeric: [Bool]
@@ -29,11 +33,14 @@ public final class JSONLinesWriter: RowWriter {
       Array((offset == 0 ? "{" : ",").utf8) + JSONLinesWriter.quoted(column.name) + [0x3A]
     }
     numeric = columns.map(\.type.isNumeric)
-    capacity = max(bufferSize, 64)
-    buffer = .allocate(capacity: capacity)
+    place = file as? any InPlaceSink
+    roomSize = max(bufferSize, 64)
+    own = .allocate(capacity: place == nil ? roomSize : 0)
+    buffer = own
+    capacity = place == nil ? roomSize : 0
   }
 
-  deinit { buffer.deallocate() }
+  deinit { own.deallocate() }
 
   public var formatsInSlices: Bool { true }
 
@@ -101,6 +108,12 @@ public final class JSONLinesWriter: RowWriter {
   }
 
   public func flush() throws(FileSystemError) {
+    if let place {
+      place.commit(count)
+      count = 0
+      capacity = 0
+      return
+    }
     guard count > 0 else { return }
     try file.write(UnsafeRawBufferPointer(start: buffer, count: count))
     count = 0
@@ -123,7 +136,18 @@ public final class JSONLinesWriter: RowWriter {
 
   @inline(__always)
   private func reserve(_ bytes: Int) throws(FileSystemError) {
-    if capacity - count < bytes { try flush() }
+    if capacity - count < bytes { try makeRoom(bytes) }
+  }
+
+  /// Makes room for `minimum` bytes: writes out what is buffered, or keeps it in the sink and takes new
+  /// room there.
+  private func makeRoom(_ minimum: Int) throws(FileSystemError) {
+    guard let place else { return try flush() }
+    place.commit(count)
+    let room = place.room(atLeast: max(minimum, roomSize))
+    buffer = room.baseAddress!.assumingMemoryBound(to: UInt8.self)
+    capacity = room.count
+    count = 0
   }
 
   @inline(__always)

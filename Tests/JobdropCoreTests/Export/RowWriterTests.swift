@@ -67,6 +67,44 @@ import Testing
     #expect(String(decoding: data.dropFirst(3), as: UTF8.self) == "name,total,at\r\né,1,\r\n")
   }
 
+  /// A parallel export's slice writer formats straight into the slice's buffer (room the buffer lends,
+  /// grown as needed, kept at each flush): the same bytes as a writer with a buffer of its own, cells
+  /// larger than the room and than the whole buffer included.
+  @Test(arguments: ["csv", "jsonl"]) func formattingInPlaceGivesTheBytesOfAnOwnBuffer(format: String) throws {
+    let huge = String(repeating: "ab\"c,d\n", count: 200_000)  // 1.6 MB, quotes and escapes throughout
+    var rows: [[Cell]] = []
+    for index in 0..<40 {
+      let text: String =
+        index == 7 ? huge : index % 5 == 0 ? String(repeating: "x", count: 70_000) : "row \(index)"
+      rows.append([.text(text), index % 3 == 0 ? .null : .integer(Int64(index) * -1_000), .text("=\(index)")])
+    }
+    func make(_ sink: any ByteSink) -> any RowWriter {
+      format == "csv" ? CSVWriter(file: sink) : JSONLinesWriter(file: sink, columns: columns)
+    }
+    let (expected, _) = try write(rows, header: false) { file, _ in make(file) }
+    let slice = ChunkBuffer(capacity: 4_096)
+    let local = make(slice).sliceWriter(into: slice)  // as the scan makes its connections' writers
+    for (number, row) in rows.enumerated() {
+      for (offset, cell) in row.enumerated() {
+        switch cell {
+        case .text(let text):
+          try Array(text.utf8).withUnsafeBytes {
+            try local.text($0, guarded: true, numbersAsIs: columns[offset].type != .text)
+          }
+        case .integer(let value): try local.integer(value)
+        case .null: try local.empty()
+        }
+      }
+      try local.endRow()
+      if number % 3 == 0 { try local.flush() }  // a slice's end: what was formatted is kept
+    }
+    try local.flush()
+    // Compared byte by byte: a failing `==` on megabytes would print (and diff) them all.
+    #expect(slice.count == expected.count)
+    let differs = zip(slice.bytes, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+    #expect(differs == nil, "the first difference is at byte \(differs ?? 0)")
+  }
+
   @Test func jsonLinesAreTypedEscapedAndGuarded() throws {
     let (data, _) = try write(
       [
