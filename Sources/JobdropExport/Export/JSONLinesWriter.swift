@@ -145,7 +145,7 @@ public final class JSONLinesWriter: RowWriter {
     guard let place else { return try flush() }
     place.commit(count)
     let room = place.room(atLeast: max(minimum, roomSize))
-    buffer = room.baseAddress!.assumingMemoryBound(to: UInt8.self)
+    buffer = room.baseAddress!.bindMemory(to: UInt8.self, capacity: room.count)
     capacity = room.count
     count = 0
   }
