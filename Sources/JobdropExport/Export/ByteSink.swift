@@ -22,6 +22,16 @@ protocol InPlaceSink: ByteSink {
   func commit(_ count: Int)
 }
 
+extension InPlaceSink {
+  /// Keeps the first `kept` bytes written into the last room and lends new room for at least `minimum`
+  /// bytes, as the writers' buffer: its start and size.
+  func nextRoom(keeping kept: Int, atLeast minimum: Int) -> (UnsafeMutablePointer<UInt8>, Int) {
+    commit(kept)
+    let room = room(atLeast: minimum)
+    return (room.baseAddress!.bindMemory(to: UInt8.self, capacity: room.count), room.count)
+  }
+}
+
 extension ByteSink {
   public func write(lending bytes: UnsafeRawBufferPointer, returned: @escaping @Sendable () -> Void)
     throws(FileSystemError)

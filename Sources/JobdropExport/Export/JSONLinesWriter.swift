@@ -143,10 +143,7 @@ public final class JSONLinesWriter: RowWriter {
   /// room there.
   private func makeRoom(_ minimum: Int) throws(FileSystemError) {
     guard let place else { return try flush() }
-    place.commit(count)
-    let room = place.room(atLeast: max(minimum, roomSize))
-    buffer = room.baseAddress!.bindMemory(to: UInt8.self, capacity: room.count)
-    capacity = room.count
+    (buffer, capacity) = place.nextRoom(keeping: count, atLeast: max(minimum, roomSize))
     count = 0
   }
 

@@ -28,19 +28,7 @@ import Testing
     let file = try ExportFile(directory: folder, name: FileName(name))
     let writer = try make(file, folder)
     if header { try writer.header(columns.map(\.name)) }
-    for row in rows {
-      for (offset, cell) in row.enumerated() {
-        switch cell {
-        case .text(let text):
-          try Array(text.utf8).withUnsafeBytes {
-            try writer.text($0, guarded: true, numbersAsIs: columns[offset].type != .text)
-          }
-        case .integer(let value): try writer.integer(value)
-        case .null: try writer.empty()
-        }
-      }
-      try writer.endRow()
-    }
+    try put(rows, into: writer)
     try writer.finish()
     _ = try file.publish()
     return (try Data(contentsOf: URL(fileURLWithPath: directory.path + "/" + name)), directory)
@@ -67,6 +55,24 @@ import Testing
     #expect(String(decoding: data.dropFirst(3), as: UTF8.self) == "name,total,at\r\né,1,\r\n")
   }
 
+  /// Writes `rows` cell by cell as a data source does; `afterRow` runs after each row with its number.
+  func put(_ rows: [[Cell]], into writer: any RowWriter, afterRow: (Int) throws -> Void = { _ in }) throws {
+    for (number, row) in rows.enumerated() {
+      for (offset, cell) in row.enumerated() {
+        switch cell {
+        case .text(let text):
+          try Array(text.utf8).withUnsafeBytes {
+            try writer.text($0, guarded: true, numbersAsIs: columns[offset].type != .text)
+          }
+        case .integer(let value): try writer.integer(value)
+        case .null: try writer.empty()
+        }
+      }
+      try writer.endRow()
+      try afterRow(number)
+    }
+  }
+
   /// A parallel export's slice writer formats straight into the slice's buffer (room the buffer lends,
   /// grown as needed, kept at each flush): the same bytes as a writer with a buffer of its own, cells
   /// larger than the room and than the whole buffer included.
@@ -84,18 +90,7 @@ import Testing
     let (expected, _) = try write(rows, header: false) { file, _ in make(file) }
     let slice = ChunkBuffer(capacity: 4_096)
     let local = make(slice).sliceWriter(into: slice)  // as the scan makes its connections' writers
-    for (number, row) in rows.enumerated() {
-      for (offset, cell) in row.enumerated() {
-        switch cell {
-        case .text(let text):
-          try Array(text.utf8).withUnsafeBytes {
-            try local.text($0, guarded: true, numbersAsIs: columns[offset].type != .text)
-          }
-        case .integer(let value): try local.integer(value)
-        case .null: try local.empty()
-        }
-      }
-      try local.endRow()
+    try put(rows, into: local) { number in
       if number % 3 == 0 { try local.flush() }  // a slice's end: what was formatted is kept
     }
     try local.flush()
