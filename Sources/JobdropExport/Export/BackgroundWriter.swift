@@ -14,6 +14,11 @@ import JobdropSystem
 ///
 /// Every few megabytes the thread asks the kernel to start writing what it wrote back to disk, so the
 /// `fsync` that publishes the file waits for the last few megabytes rather than all of them.
+///
+/// The thread and the buffers are made only when needed: a small export (one piece, written by
+/// ``finish()``) is hashed and written on the caller's thread, with one buffer. In a burst of small jobs
+/// a thread per export (its start, the hand-overs and four megabytes of buffers) cost more than the
+/// export.
 // @unchecked: the buffer hand-over state is only touched under `lock`.
 final class BackgroundWriter: @unchecked Sendable {
   static let bufferSize = 1 << 20
@@ -26,6 +31,8 @@ final class BackgroundWriter: @unchecked Sendable {
   private let digest: SHA256Digest
   private let lock = ConditionLock()
   private var free: [UnsafeMutableRawPointer] = []
+  /// How many buffers were allocated (at most ``bufferCount``).
+  private var allocated = 0
   private var filled: [Piece] = []
   private var stopping = false
   private var failure: FileSystemError?
@@ -38,11 +45,23 @@ final class BackgroundWriter: @unchecked Sendable {
     self.descriptor = descriptor
     self.path = path
     self.digest = digest
-    free = (0..<BackgroundWriter.bufferCount).map { _ in
-      UnsafeMutableRawPointer.allocate(byteCount: BackgroundWriter.bufferSize, alignment: 64)
-    }
+  }
+
+  /// Starts the writer thread for what is queued, unless it runs; call with the lock held. The first
+  /// piece waits for a second one (or for ``finish()``, which writes it itself).
+  private func startThreadIfQueued() {
+    guard thread == nil, filled.count > 1 || (filled.count == 1 && filled[0].returned != nil) else { return }
     // Unretained: the thread is joined in `stop()`, which `deinit` calls before anything is freed.
     thread = JoinableThread { [unowned(unsafe) self] in self.loop() }
+  }
+
+  /// A free buffer, allocating one while fewer than ``bufferCount`` exist; `nil` when all are in use.
+  /// Call with the lock held.
+  private func takeBuffer() -> UnsafeMutableRawPointer? {
+    if let buffer = free.popLast() { return buffer }
+    guard allocated < BackgroundWriter.bufferCount else { return nil }
+    allocated += 1
+    return UnsafeMutableRawPointer.allocate(byteCount: BackgroundWriter.bufferSize, alignment: 64)
   }
 
   /// Bytes waiting to be written: in one of the writer's own buffers (`returned` is `nil`), or lent by
@@ -65,12 +84,17 @@ final class BackgroundWriter: @unchecked Sendable {
     while offset < bytes.count {
       let count = min(BackgroundWriter.bufferSize, bytes.count - offset)
       let buffer: UnsafeMutableRawPointer = try lock.withLock { () throws(FileSystemError) in
-        while free.isEmpty && failure == nil { lock.wait(untilMilliseconds: nil) }
-        if let failure { throw failure }
-        return free.removeLast()
+        while true {
+          if let failure { throw failure }
+          if let buffer = takeBuffer() { return buffer }
+          lock.wait(untilMilliseconds: nil)
+        }
       }
       buffer.copyMemory(from: bytes.baseAddress! + offset, byteCount: count)
-      lock.withLock { filled.append(Piece(start: buffer, count: count, returned: nil)) }
+      lock.withLock {
+        filled.append(Piece(start: buffer, count: count, returned: nil))
+        startThreadIfQueued()
+      }
       lock.broadcast()
       offset += count
     }
@@ -88,6 +112,7 @@ final class BackgroundWriter: @unchecked Sendable {
     let failed: FileSystemError? = lock.withLock {
       if let failure { return failure }
       filled.append(Piece(start: base, count: bytes.count, returned: returned))
+      startThreadIfQueued()
       return nil
     }
     if let failed {
@@ -97,13 +122,44 @@ final class BackgroundWriter: @unchecked Sendable {
     lock.broadcast()
   }
 
-  /// Waits until everything submitted is written; throws the first write error.
+  /// Waits until everything submitted is written (writing it here when no thread was needed); throws
+  /// the first write error.
   func finish() throws(FileSystemError) {
+    let unstarted: Piece? = lock.withLock { thread == nil ? filled.first : nil }
+    if let piece = unstarted {
+      // One piece of the caller's own and no thread: written here.
+      let bytes = UnsafeRawBufferPointer(start: piece.start, count: piece.count)
+      digest.update(bytes)
+      let error: FileSystemError? = write(bytes)
+      lock.withLock {
+        filled.removeAll()
+        free.append(UnsafeMutableRawPointer(mutating: piece.start))
+        if let error { failure = error }
+      }
+    }
     try lock.withLock { () throws(FileSystemError) in
       while !filled.isEmpty && failure == nil { lock.wait(untilMilliseconds: nil) }
       if let failure { throw failure }
     }
     stop()
+  }
+
+  /// Writes `bytes` at the end of the file, asking for writeback every ``writebackStep``; returns the
+  /// error instead of throwing it.
+  private func write(_ bytes: UnsafeRawBufferPointer) -> FileSystemError? {
+    do {
+      try AtomicWriter.writeAll(bytes, to: descriptor, path: path)
+    } catch {
+      return error
+    }
+    written += bytes.count
+    if written - writebackStarted >= BackgroundWriter.writebackStep {
+      // Advisory: a failure here only means the final fsync does all the work.
+      DirectoryHandle.startWriteback(
+        descriptor, offset: Int64(writebackStarted), length: Int64(written - writebackStarted))
+      writebackStarted = written
+    }
+    return nil
   }
 
   /// Stops the thread (dropping what is queued) and waits for it.
@@ -123,19 +179,7 @@ final class BackgroundWriter: @unchecked Sendable {
       let count = piece.count
       let bytes = UnsafeRawBufferPointer(start: piece.start, count: count)
       digest.update(bytes)
-      var error: FileSystemError?
-      do {
-        try AtomicWriter.writeAll(bytes, to: descriptor, path: path)
-        written += count
-        if written - writebackStarted >= BackgroundWriter.writebackStep {
-          // Advisory: a failure here only means the final fsync does all the work.
-          DirectoryHandle.startWriteback(
-            descriptor, offset: Int64(writebackStarted), length: Int64(written - writebackStarted))
-          writebackStarted = written
-        }
-      } catch let failed {
-        error = failed
-      }
+      let error = write(bytes)
       let returns = lock.withLock {
         var done = [filled.removeFirst()]
         if let error {

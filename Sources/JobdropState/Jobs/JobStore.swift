@@ -16,7 +16,10 @@ import Logging
 /// which the outbox renderer calls as soon as ``onIndexChange(_:)`` tells it an index is out of date:
 /// the first change after a quiet spell renders at once, and after a render that took *t* the next waits
 /// 10 *t*, so a burst coalesces and rendering stays under a tenth of the time.
-/// Safe to use from several threads: every call holds the store's lock (the index is written outside it).
+/// Safe to use from several threads: every call holds the store's lock for the table. What a burst's
+/// group commits write is written outside it: the spool's files of a group of outcomes (only the
+/// committer moves a staged job) and the documents of both kinds of groups (in the order they were
+/// prepared, before any later write of the outbox; ``withLockPublishingAfter(_:)``), as is the index.
 // @unchecked: every mutable property is read and written under `lock`; the index under `indexLock`.
 public final class JobStore: @unchecked Sendable {
   public let spool: Spool
@@ -58,6 +61,12 @@ public final class JobStore: @unchecked Sendable {
   private var unpublished = Set<String>()
   private let lock = ConditionLock()
   private let indexLock = ConditionLock()
+  /// Held while jobs' documents are written, taken after `lock` (never the other way round): documents
+  /// prepared under `lock` may be written after it is released (``withLockPublishingAfter(_:)``), and
+  /// every other write of the outbox waits for them, so they land in the order they were prepared.
+  private let outboxWrites = ConditionLock()
+  /// While a call defers its documents' writes until the lock is released: what it prepared.
+  private var deferredPublications: [Outbox.Publication]?
   /// The shortest time between two index renders, in milliseconds (besides ten times the last render's
   /// cost, which keeps rendering under a tenth of the time).
   public let indexInterval: Int64
@@ -280,19 +289,55 @@ public final class JobStore: @unchecked Sendable {
     return spool.reader.job(id: id)
   }
 
-  /// Publishes a job's documents; one that cannot be written now is remembered and retried by
-  /// ``republish()``, so a full outbox delays the documents but never stops a job or the daemon.
+  /// Publishes a job's documents (inside ``withLockPublishingAfter(_:)``: once the lock is released);
+  /// one that cannot be written now is remembered and retried by ``republish()``, so a full outbox delays
+  /// the documents but never stops a job or the daemon.
   private func publishLocked(_ job: Job, unlessUnchanged: Bool = false) {
     do {
-      try sites.site(for: job).publish(job, unlessUnchanged: unlessUnchanged)
+      let publication = try sites.site(for: job).prepare(job, unlessUnchanged: unlessUnchanged)
+      if deferredPublications != nil {
+        deferredPublications?.append(publication)
+      } else {
+        try outboxWrites.withLock { try publication.site.write(publication) }
+      }
       unpublished.remove(job.id)
     } catch {
-      if unpublished.insert(job.id).inserted {
-        logger.warning(
-          "cannot publish the job's documents; will retry",
-          metadata: ["job.id": "\(job.id)", "error": "\(error)"])
-      }
+      unpublishedLocked(job.id, error)
     }
+  }
+
+  /// Remembers a job whose documents could not be written, for ``republish()``.
+  private func unpublishedLocked(_ id: String, _ error: any Error) {
+    if unpublished.insert(id).inserted {
+      logger.warning(
+        "cannot publish the job's documents; will retry", metadata: ["job.id": "\(id)", "error": "\(error)"])
+    }
+  }
+
+  /// Runs `body` under the lock, and writes the documents it publishes after releasing it (in order,
+  /// before any later write of the outbox): a burst's commits then hold the lock only for the table,
+  /// and the runner and the intake are not kept waiting while documents are written.
+  private func withLockPublishingAfter<T>(_ body: () -> T) -> T {
+    let (value, failed) = lock.withLock(
+      { () -> (T, [Outbox.Publication]) in
+        deferredPublications = []
+        let value = body()
+        defer { deferredPublications = nil }
+        return (value, deferredPublications ?? [])
+      }, handingOverTo: outboxWrites
+    ) { value, publications in
+      var failed: [(id: String, error: any Error)] = []
+      for publication in publications {
+        do {
+          try publication.site.write(publication)
+        } catch {
+          failed.append((publication.id, error))
+        }
+      }
+      return (value, failed)
+    }
+    if !failed.isEmpty { lock.withLock { for (id, error) in failed { unpublishedLocked(id, error) } } }
+    return value
   }
 
   /// Retries the documents that could not be written; returns how many are still waiting.
@@ -505,7 +550,7 @@ public final class JobStore: @unchecked Sendable {
       }
       throw error
     }
-    let (handler, refused) = lock.withLock {
+    let (handler, refused) = withLockPublishingAfter {
       var refused: [WebhookDelivery] = []
       for (staged, _) in group.jobs {
         // Another node, or this node's follower, may have moved it on already: it never goes back.
@@ -588,49 +633,92 @@ public final class JobStore: @unchecked Sendable {
   }
 
   /// Makes the outcomes of a group of jobs durable together (``Spool/commitMoves(_:alsoFlush:)``), then
-  /// publishes them; `alsoFlush` holds their export files, published without a sync. Each record keeps the request aliases the intake added meanwhile.
+  /// publishes them; `alsoFlush` holds their export files, published without a sync. Each record keeps
+  /// the request aliases the intake added meanwhile.
+  ///
+  /// The spool's files are written without the lock (only the committer moves a staged job; an alias
+  /// added meanwhile is saved again after), and the documents after it: the lock is held only to
+  /// prepare the records and to apply the moves to the table.
   @discardableResult
   public func commitMoves(
     _ moves: [(job: Job, target: JobState, record: JobRecord)], alsoFlush: [UnsyncedFile]
   ) throws -> [Job] {
-    try lock.withLock {
-      var prepared: [(job: Job, target: JobState, record: JobRecord)] = []
-      var deliveries: [WebhookDelivery?] = []
-      do {
-        for (job, target, record) in moves {
-          var record = record
-          record.updatedAt = .now()
-          if let stored = jobs[job.id] { record.requestAliases = stored.record.requestAliases }
-          deliveries.append(
-            target.isFinal && !job.state.isFinal
-              ? try prepareEvent(&record, state: target, queue: webhooks, hasWebhook: hasWebhook) : nil)
-          prepared.append((job, target, record))
-        }
-        guard let shared else {
-          let moved = try spool.commitMoves(prepared, alsoFlush: alsoFlush)
-          return zip(moved.indices, moved).map { index, job in
-            applyMoveLocked(from: prepared[index].job, to: job, delivery: deliveries[index])
+    if let shared {
+      // Under the lock throughout: the table's follower applies this node's moves as it reads them back.
+      return try withLockPublishingAfter {
+        Result { () throws -> [Job] in
+          let (prepared, deliveries) = try prepareMovesLocked(moves)
+          do {
+            // The export files first, then every outcome in one transaction.
+            try GroupWrite.flush(alsoFlush)
+            return applyMovesLocked(prepared, try shared.moveAll(prepared), deliveries: deliveries)
+          } catch {
+            for delivery in deliveries { if let delivery { try? webhooks?.remove(delivery.id) } }
+            throw error
           }
         }
-        // The export files first, then every outcome in one transaction.
-        try GroupWrite.flush(alsoFlush)
-        let moved = try shared.moveAll(prepared)
-        return zip(moved.indices, moved).map { index, job in
-          guard let job else {
-            // This node lost the job's lease: another node runs it; this outcome is not recorded.
-            logger.warning(
-              "job's lease lost; another node runs it", metadata: ["job.id": "\(prepared[index].job.id)"])
-            if let delivery = deliveries[index] { try? webhooks?.remove(delivery.id) }
-            leaseLost.insert(prepared[index].job.id)
-            return prepared[index].job
-          }
-          return applyMoveLocked(from: prepared[index].job, to: job, delivery: deliveries[index])
-        }
-      } catch {
-        for delivery in deliveries { if let delivery { try? webhooks?.remove(delivery.id) } }
-        throw error
-      }
+      }.get()
     }
+    let (prepared, deliveries) = try lock.withLock { try prepareMovesLocked(moves) }
+    let result = Result { try spool.commitMoves(prepared, alsoFlush: alsoFlush) }
+    return try withLockPublishingAfter {
+      result.map { moved in
+        applyMovesLocked(prepared, moved, deliveries: deliveries)
+      }.mapError { error in
+        for delivery in deliveries { if let delivery { try? webhooks?.remove(delivery.id) } }
+        return error
+      }
+    }.get()
+  }
+
+  /// The table, the queues and the outbox after a group's moves (`nil`: a lease lost); call with the
+  /// lock held.
+  private func applyMovesLocked(
+    _ prepared: [(job: Job, target: JobState, record: JobRecord)], _ moved: [Job?],
+    deliveries: [WebhookDelivery?]
+  ) -> [Job] {
+    zip(moved.indices, moved).map { index, job in
+      guard var job else {
+        // This node lost the job's lease: another node runs it; this outcome is not recorded.
+        logger.warning(
+          "job's lease lost; another node runs it", metadata: ["job.id": "\(prepared[index].job.id)"])
+        if let delivery = deliveries[index] { try? webhooks?.remove(delivery.id) }
+        leaseLost.insert(prepared[index].job.id)
+        return prepared[index].job
+      }
+      if shared == nil, let stored = jobs[job.id],
+        stored.record.requestAliases != job.record.requestAliases
+      {
+        // The intake added an alias while the spool was written (into the old state's file).
+        job.record.requestAliases = stored.record.requestAliases
+        saveLocked(job, what: "a request's alias")
+        spool.retire(job.id, from: prepared[index].job.state)
+      }
+      return applyMoveLocked(from: prepared[index].job, to: job, delivery: deliveries[index])
+    }
+  }
+
+  /// The records of a group's moves as they will be stored, with their webhook events saved.
+  private func prepareMovesLocked(_ moves: [(job: Job, target: JobState, record: JobRecord)]) throws -> (
+    [(job: Job, target: JobState, record: JobRecord)], [WebhookDelivery?]
+  ) {
+    var prepared: [(job: Job, target: JobState, record: JobRecord)] = []
+    var deliveries: [WebhookDelivery?] = []
+    do {
+      for (job, target, record) in moves {
+        var record = record
+        record.updatedAt = .now()
+        if let stored = jobs[job.id] { record.requestAliases = stored.record.requestAliases }
+        deliveries.append(
+          target.isFinal && !job.state.isFinal
+            ? try prepareEvent(&record, state: target, queue: webhooks, hasWebhook: hasWebhook) : nil)
+        prepared.append((job, target, record))
+      }
+    } catch {
+      for delivery in deliveries { if let delivery { try? webhooks?.remove(delivery.id) } }
+      throw error
+    }
+    return (prepared, deliveries)
   }
 
   /// The table, the queues and the outbox after a durable move; call with the lock held.
@@ -713,6 +801,18 @@ public final class JobStore: @unchecked Sendable {
     if tell, let shared { try shared.requestCancel(id: id) }
     handler?(id)
     return result
+  }
+
+  /// Writes `partner`'s `requests/<name>` for a cancel request (see ``Outbox/publishCancel(requestFile:jobID:result:)``).
+  public func publishCancel(partner: String?, requestFile name: String, jobID: String, result: CancelResult)
+    throws
+  {
+    try lock.withLock {
+      try outboxWrites.withLock {
+        try sites.open(partner: partner).publishCancel(
+          requestFile: name, jobID: jobID, result: result.rawValue)
+      }
+    }
   }
 
   /// Calls `handler` with a started job's id when its partner cancels it (the runner interrupts the
@@ -927,7 +1027,9 @@ public final class JobStore: @unchecked Sendable {
     var removed = 0
     for (id, job) in summaries where job.state.isFinal && job.createdAt <= cutoff {
       do {
-        try sites.open(partner: job.partner).remove(id: id, created: job.createdAt)
+        try outboxWrites.withLock {
+          try sites.open(partner: job.partner).remove(id: id, created: job.createdAt)
+        }
         CrashPoint.reached("mid-expiry")
         if let shared { try shared.remove(id) } else { try spool.remove(id, in: job.state) }
       } catch {
@@ -999,6 +1101,8 @@ public final class JobStore: @unchecked Sendable {
         return documents
       }
       if !documents.isEmpty {
+        // Documents prepared before the index was assembled are written before it.
+        outboxWrites.withLock {}
         let assembled = ContinuousClock.now
         for (offset, document) in documents.enumerated() {
           do {

@@ -176,8 +176,7 @@ public final class RequestIntake: @unchecked Sendable {
         if let target = try RequestParser.cancelTarget(in: bytes) {
           answer(name, pin: pin, sha256: sha256, into: &pass) {
             let result = try store.cancel(id: target, partner: partner)
-            try store.sites.open(partner: partner).publishCancel(
-              requestFile: fileName, jobID: target, result: result.rawValue)
+            try store.publishCancel(partner: partner, requestFile: fileName, jobID: target, result: result)
             logger.info(
               "cancel request",
               metadata: [

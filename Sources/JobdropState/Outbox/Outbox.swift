@@ -16,7 +16,8 @@ import JobdropSystem
 /// fsynced nor their folders synced; export files are both.
 /// Each job's JSON and its row of the job page (`index.html`) are made once per change and reused by
 /// every render of the index (at start-up a row is made by the first render that shows it).
-// @unchecked: its caches (`entries`, `requestOwners`) are only touched under the JobStore's lock.
+// @unchecked: its caches (`entries`, `requestOwners`) are only touched under the JobStore's lock (a
+// ``Publication``'s files are written after it, in the order they were prepared).
 public final class Outbox: @unchecked Sendable {
   public let root: DirectoryHandle
   let jobsFolder: DirectoryHandle
@@ -98,16 +99,56 @@ public final class Outbox: @unchecked Sendable {
   /// success, `jobs/<id>/file.json`.
   /// With `unlessUnchanged` (at start-up), documents that already hold the same bytes are not rewritten.
   public func publish(_ job: Job, unlessUnchanged: Bool = false) throws {
+    try write(try prepare(job, unlessUnchanged: unlessUnchanged))
+  }
+
+  /// A job's documents, made by ``prepare(_:unlessUnchanged:)`` and written by ``write(_:)``.
+  public struct Publication: Sendable {
+    /// The site that made it (the one to write it).
+    public let site: Outbox
+    let id: String
+    /// `{"data": …}` for `jobs/<id>.json` and the request documents.
+    let document: [UInt8]
+    /// The `requests/` documents this job shows.
+    let requestNames: [FileName]
+    /// `jobs/<id>/file.json` (a job that succeeded).
+    let link: [UInt8]?
+    let unlessUnchanged: Bool
+  }
+
+  /// Makes a job's documents and updates what the index and the `requests/` documents show (call under
+  /// the store's lock, in the order of the job's changes); nothing is written: ``write(_:)`` writes them,
+  /// and may run after the lock is released as long as writes keep the order of their preparations.
+  public func prepare(_ job: Job, unlessUnchanged: Bool = false) throws -> Publication {
     let jobDocument = JobDocument(job: job, links: links, ttl: ttl)
     let bytes = Array(try encoder.encode(jobDocument))
     // At start-up most jobs are past the page's newest rows: a render makes the rows it needs.
     entries.put(
       id: job.id, created: job.record.createdAt, state: job.state, json: bytes,
       row: unlessUnchanged ? [] : JobPage.row(for: job))
-    let document = Outbox.wrap(bytes)
+    var requestNames: [FileName] = []
+    let owner = requestOwners[job.record.requestFile]
+    if owner == nil || owner!.id == job.id || (owner!.created, owner!.id) < (job.record.createdAt, job.id) {
+      requestOwners[job.record.requestFile] = (job.record.createdAt, job.id)
+      requestNames.append(Outbox.requestDocumentName(job.record.requestFile))
+    }
+    // Later requests with the job's idempotency key show it too, unless a newer job took their name.
+    for alias in job.record.requestAliases ?? [] {
+      if requestOwners[alias] == nil { requestOwners[alias] = (Timestamp.now(), job.id) }
+      if requestOwners[alias]?.id == job.id { requestNames.append(Outbox.requestDocumentName(alias)) }
+    }
+    let link =
+      job.state == .success ? Array(try encoder.encode(["data": ["href": jobDocument.link.href]])) : nil
+    return Publication(
+      site: self, id: job.id, document: Outbox.wrap(bytes), requestNames: requestNames, link: link,
+      unlessUnchanged: unlessUnchanged)
+  }
+
+  /// Writes what ``prepare(_:unlessUnchanged:)`` made.
+  public func write(_ publication: Publication) throws {
     // Views of the spool: not fsynced (see AtomicWriter); the spool's move was durable before this.
     func put(_ bytes: [UInt8], _ path: String, _ name: FileName, _ folder: DirectoryHandle) throws {
-      if unlessUnchanged {
+      if publication.unlessUnchanged {
         guard
           try AtomicWriter.writeIfChanged(bytes, to: name, in: folder, syncDirectory: false, syncFile: false)
         else { return }
@@ -116,23 +157,13 @@ public final class Outbox: @unchecked Sendable {
       }
       changed(path + name.display)
     }
-    try put(document, "jobs/", FileName("\(job.id).json"), jobsFolder)
-    let owner = requestOwners[job.record.requestFile]
-    if owner == nil || owner!.id == job.id || (owner!.created, owner!.id) < (job.record.createdAt, job.id) {
-      requestOwners[job.record.requestFile] = (job.record.createdAt, job.id)
-      try put(document, "requests/", Outbox.requestDocumentName(job.record.requestFile), requestsFolder)
+    let id = publication.id
+    try put(publication.document, "jobs/", FileName("\(id).json"), jobsFolder)
+    for name in publication.requestNames {
+      try put(publication.document, "requests/", name, requestsFolder)
     }
-    // Later requests with the job's idempotency key show it too, unless a newer job took their name.
-    for alias in job.record.requestAliases ?? [] {
-      if requestOwners[alias] == nil { requestOwners[alias] = (Timestamp.now(), job.id) }
-      if requestOwners[alias]?.id == job.id {
-        try put(document, "requests/", Outbox.requestDocumentName(alias), requestsFolder)
-      }
-    }
-    if job.state == .success {
-      let folder = try jobsFolder.subdirectory(job.id, create: true)
-      let link = Array(try encoder.encode(["data": ["href": jobDocument.link.href]]))
-      try put(link, "jobs/\(job.id)/", FileName("file.json"), folder)
+    if let link = publication.link {
+      try put(link, "jobs/\(id)/", FileName("file.json"), try jobsFolder.subdirectory(id, create: true))
     }
   }
 

@@ -154,8 +154,11 @@ public final class Spool: Sendable {
   /// or half-applied. When it returns, the job is durably in `target` with the new record.
   ///
   /// With `durable` off (a job starting inside a group of jobs, whose `started` is made durable by the
-  /// group's commit or its first progress update) nothing is synced: a crash leaves the job in either
-  /// state, and recovery sends a `started` one back to `pending` anyway.
+  /// group's commit or its first progress update) nothing is synced and the old status file is left: a
+  /// crash leaves the job in either state, and recovery sends a `started` one back to `pending` anyway.
+  /// The move that ends the job (``commitMoves(_:alsoFlush:)``, or a rename back onto `pending`) retires
+  /// it: unlinking a file costs a disk discard on some file systems, which the job's runner then does
+  /// not wait for.
   public func move(_ job: Job, to target: JobState, record: JobRecord, durable: Bool = true) throws -> Job {
     guard job.state.canMove(to: target) else {
       throw IllegalTransition(id: job.id, from: job.state, to: target)
@@ -166,8 +169,12 @@ public final class Spool: Sendable {
       syncFile: durable)
     CrashPoint.reached("move-written")
     // The move is done; an old file that cannot be retired now is retired by the next recovery.
-    try? folder(job.state).remove(file)
-    if durable { try? folder(job.state).sync() }
+    if durable {
+      try? folder(job.state).remove(file)
+      // Left by a start without a sync (a move back to `pending` replaced it).
+      if job.state == .started && target != .pending { try? folder(.pending).remove(file) }
+      try? folder(job.state).sync()
+    }
     CrashPoint.reached("move-retired")
     return Job(record: record, state: target)
   }
@@ -200,9 +207,21 @@ public final class Spool: Sendable {
       throw error
     }
     // Done; old files that cannot be retired now are retired by the next recovery.
-    for move in moves { try? folder(move.job.state).remove(Spool.fileName(move.job.id)) }
+    for move in moves {
+      try? folder(move.job.state).remove(Spool.fileName(move.job.id))
+      // A start without a sync left its `pending` file (see ``move(_:to:record:durable:)``).
+      if move.job.state == .started && move.target != .pending {
+        try? folder(.pending).remove(Spool.fileName(move.job.id))
+      }
+    }
     CrashPoint.reached("group-retired")
     return moves.map { Job(record: $0.record, state: $0.target) }
+  }
+
+  /// Removes job `id`'s status file in `state` if there is one (a stale copy of an earlier state: the
+  /// later state is the true one).
+  func retire(_ id: String, from state: JobState) {
+    try? folder(state).remove(Spool.fileName(id))
   }
 
   /// Rewrites a job's record in its current state folder (progress, counters).

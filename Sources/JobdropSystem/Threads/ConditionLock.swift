@@ -35,6 +35,27 @@ public final class ConditionLock: @unchecked Sendable {
     return try body()
   }
 
+  /// Runs `body` holding the mutex, then `after` holding `next`'s, which is taken before this one is
+  /// released (hand over hand): `after` starts before anything another thread does under this mutex
+  /// once `body` is done, so work prepared in order under this mutex is finished in that order under
+  /// `next`, without holding this one.
+  public func withLock<T, U, E: Error>(
+    _ body: () throws(E) -> T, handingOverTo next: ConditionLock, _ after: (T) throws(E) -> U
+  ) throws(E) -> U {
+    pthread_mutex_lock(mutex)
+    let value: T
+    do {
+      value = try body()
+    } catch {
+      pthread_mutex_unlock(mutex)
+      throw error
+    }
+    pthread_mutex_lock(next.mutex)
+    pthread_mutex_unlock(mutex)
+    defer { pthread_mutex_unlock(next.mutex) }
+    return try after(value)
+  }
+
   /// Wakes every thread waiting in ``wait(untilMilliseconds:)``.
   public func broadcast() {
     pthread_mutex_lock(mutex)

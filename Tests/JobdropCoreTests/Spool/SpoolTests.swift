@@ -131,6 +131,43 @@ import Testing
     #expect(directory.list("spool/success") == ["\(job.id).json"])
   }
 
+  @Test func aStartWithoutASyncLeavesItsPendingFileForTheMoveThatEndsTheJob() throws {
+    let directory = TemporaryDirectory()
+    let spool = try Spool(path: directory.file("spool"))
+    // Ended by a group's commit: both earlier files are retired.
+    var (job, _) = try claimOne(directory, spool)
+    var record = job.record
+    record.attempts = 1
+    job = try spool.move(job, to: .started, record: record, durable: false)
+    #expect(directory.list("spool/pending") == ["\(job.id).json"])
+    #expect(directory.list("spool/started") == ["\(job.id).json"])
+    #expect(try spool.reader.snapshot().jobs == [job])
+    #expect(spool.reader.job(id: job.id) == job)
+    record.rows = 3
+    let done = try spool.commitMoves([(job, .success, record)], alsoFlush: [])
+    #expect(directory.list("spool/pending") == [])
+    #expect(directory.list("spool/started") == [])
+    #expect(try recover(directory, spool).jobs == done)
+
+    // Sent back to pending (shutdown, a retry): the pending file holds the new record.
+    var (other, _) = try claimOne(directory, spool)
+    var again = other.record
+    again.attempts = 1
+    other = try spool.move(other, to: .started, record: again, durable: false)
+    again.retryAt = Timestamp.now().adding(seconds: 5)
+    let back = try spool.move(other, to: .pending, record: again)
+    #expect(directory.list("spool/pending") == ["\(other.id).json"])
+    #expect(directory.list("spool/started") == [])
+    #expect(spool.reader.job(id: other.id) == back)
+
+    // Ended by a durable move of its own: the same.
+    var (third, _) = try claimOne(directory, spool)
+    third = try spool.move(third, to: .started, record: third.record, durable: false)
+    let failed = try spool.move(third, to: .failed, record: third.record)
+    #expect(directory.list("spool/pending") == ["\(other.id).json"])
+    #expect(spool.reader.job(id: third.id) == failed)
+  }
+
   @Test func retiringDeletesOnlyTheClaimedFileWithTheClaimedBytes() throws {
     let directory = TemporaryDirectory()
     let spool = try Spool(path: directory.file("spool"))
