@@ -364,9 +364,12 @@ public final class JobStore: @unchecked Sendable {
 
   /// Takes the pending job created first, if any, and moves it to `started` (one attempt more).
   ///
-  /// With `durable` off (a job run inside a group commit) the move is neither synced nor published: the
-  /// job shows `started` once that is durable, at its first progress update (``update(_:)``), and a job
-  /// that ends sooner goes from `pending` to its outcome at the group's commit.
+  /// With `durable` off (a job run inside a group commit) the job is started in memory only: nothing is
+  /// written or published. Its `started` is written and shown at its first progress update
+  /// (``update(_:)``, or the committer's confirmation after ``OutcomeCommitter/confirmMilliseconds``),
+  /// and a job that ends sooner goes from `pending` to its outcome at the group's commit. (A process
+  /// killed before then leaves it `pending`, one attempt fewer: recovery would have sent a `started`
+  /// job back to `pending` anyway.)
   public func startNextPending(durable: Bool = true) throws -> Job? {
     if let shared {
       let now = Timestamp.now()
@@ -619,7 +622,7 @@ public final class JobStore: @unchecked Sendable {
       if let shared {
         moved = try shared.move(job, to: target, record: record)
       } else {
-        moved = try spool.move(job, to: target, record: record, durable: durable)
+        moved = durable ? try spool.move(job, to: target, record: record) : try started(job, record: record)
       }
     } catch {
       if let delivery { try? webhooks?.remove(delivery.id) }
@@ -630,6 +633,12 @@ public final class JobStore: @unchecked Sendable {
       return moved
     }
     return applyMoveLocked(from: job, to: moved, delivery: delivery)
+  }
+
+  /// `job` started in memory only (see ``startNextPending(durable:)``).
+  private func started(_ job: Job, record: JobRecord) throws -> Job {
+    try spool.check(job, to: .started)
+    return Job(record: record, state: .started)
   }
 
   /// Makes the outcomes of a group of jobs durable together (``Spool/commitMoves(_:alsoFlush:)``), then

@@ -153,30 +153,28 @@ public final class Spool: Sendable {
   /// later state is the true one (recovery removes the other). So the record a move stores is never lost
   /// or half-applied. When it returns, the job is durably in `target` with the new record.
   ///
-  /// With `durable` off (a job starting inside a group of jobs, whose `started` is made durable by the
-  /// group's commit or its first progress update) nothing is synced and the old status file is left: a
-  /// crash leaves the job in either state, and recovery sends a `started` one back to `pending` anyway.
-  /// The move that ends the job (``commitMoves(_:alsoFlush:)``, or a rename back onto `pending`) retires
-  /// it: unlinking a file costs a disk discard on some file systems, which the job's runner then does
-  /// not wait for.
-  public func move(_ job: Job, to target: JobState, record: JobRecord, durable: Bool = true) throws -> Job {
+  /// A job started inside a group of jobs is started in memory only (``JobStore/startNextPending(durable:)``):
+  /// its `pending` file stays until its start is written (``update(_:)``, which leaves the `pending` file:
+  /// the later state is the true one) or it ends. The move that ends such a job retires the `pending`
+  /// file too, unless it goes back to `pending` (which replaces it).
+  public func move(_ job: Job, to target: JobState, record: JobRecord) throws -> Job {
+    try check(job, to: target)
+    let file = Spool.fileName(job.id)
+    try AtomicWriter.write(try Spool.encode(record), to: file, in: folder(target), mode: 0o600)
+    CrashPoint.reached("move-written")
+    // The move is done; an old file that cannot be retired now is retired by the next recovery.
+    try? folder(job.state).remove(file)
+    if job.state == .started && target != .pending { try? folder(.pending).remove(file) }
+    try? folder(job.state).sync()
+    CrashPoint.reached("move-retired")
+    return Job(record: record, state: target)
+  }
+
+  /// Throws ``IllegalTransition`` for a move the state machine forbids.
+  public func check(_ job: Job, to target: JobState) throws(IllegalTransition) {
     guard job.state.canMove(to: target) else {
       throw IllegalTransition(id: job.id, from: job.state, to: target)
     }
-    let file = Spool.fileName(job.id)
-    try AtomicWriter.write(
-      try Spool.encode(record), to: file, in: folder(target), mode: 0o600, syncDirectory: durable,
-      syncFile: durable)
-    CrashPoint.reached("move-written")
-    // The move is done; an old file that cannot be retired now is retired by the next recovery.
-    if durable {
-      try? folder(job.state).remove(file)
-      // Left by a start without a sync (a move back to `pending` replaced it).
-      if job.state == .started && target != .pending { try? folder(.pending).remove(file) }
-      try? folder(job.state).sync()
-    }
-    CrashPoint.reached("move-retired")
-    return Job(record: record, state: target)
   }
 
   /// Makes many moves durably together (a group commit, ``GroupWrite``): every new status file is
@@ -191,9 +189,7 @@ public final class Spool: Sendable {
   )
     throws -> [Job]
   {
-    for move in moves where !move.job.state.canMove(to: move.target) {
-      throw IllegalTransition(id: move.job.id, from: move.job.state, to: move.target)
-    }
+    for move in moves { try check(move.job, to: move.target) }
     var group = GroupWrite()
     do {
       for move in moves {
@@ -209,7 +205,7 @@ public final class Spool: Sendable {
     // Done; old files that cannot be retired now are retired by the next recovery.
     for move in moves {
       try? folder(move.job.state).remove(Spool.fileName(move.job.id))
-      // A start without a sync left its `pending` file (see ``move(_:to:record:durable:)``).
+      // A start in memory left its `pending` file (see ``move(_:to:record:)``).
       if move.job.state == .started && move.target != .pending {
         try? folder(.pending).remove(Spool.fileName(move.job.id))
       }

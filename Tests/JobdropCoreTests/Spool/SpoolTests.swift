@@ -131,40 +131,56 @@ import Testing
     #expect(directory.list("spool/success") == ["\(job.id).json"])
   }
 
-  @Test func aStartWithoutASyncLeavesItsPendingFileForTheMoveThatEndsTheJob() throws {
+  /// A job started inside a group is started in memory; its `started` record is written by its first
+  /// update, beside the `pending` file, which the move that ends the job retires.
+  @Test func aStartWrittenByAnUpdateLeavesThePendingFileForTheMoveThatEndsTheJob() throws {
     let directory = TemporaryDirectory()
     let spool = try Spool(path: directory.file("spool"))
+    func startInMemory(_ job: Job) throws -> Job {
+      try spool.check(job, to: .started)
+      var record = job.record
+      record.attempts += 1
+      return Job(record: record, state: .started)
+    }
     // Ended by a group's commit: both earlier files are retired.
-    var (job, _) = try claimOne(directory, spool)
-    var record = job.record
-    record.attempts = 1
-    job = try spool.move(job, to: .started, record: record, durable: false)
+    let (claimed, _) = try claimOne(directory, spool)
+    let job = try startInMemory(claimed)
+    try spool.update(job)
     #expect(directory.list("spool/pending") == ["\(job.id).json"])
     #expect(directory.list("spool/started") == ["\(job.id).json"])
     #expect(try spool.reader.snapshot().jobs == [job])
     #expect(spool.reader.job(id: job.id) == job)
+    var record = job.record
     record.rows = 3
     let done = try spool.commitMoves([(job, .success, record)], alsoFlush: [])
     #expect(directory.list("spool/pending") == [])
     #expect(directory.list("spool/started") == [])
     #expect(try recover(directory, spool).jobs == done)
 
+    // Ended before its start was written: its pending file goes.
+    let (quick, _) = try claimOne(directory, spool)
+    let ended = try spool.commitMoves([(try startInMemory(quick), .failed, quick.record)], alsoFlush: [])
+    #expect(directory.list("spool/pending") == [])
+    #expect(spool.reader.job(id: quick.id) == ended.first)
+
     // Sent back to pending (shutdown, a retry): the pending file holds the new record.
-    var (other, _) = try claimOne(directory, spool)
-    var again = other.record
-    again.attempts = 1
-    other = try spool.move(other, to: .started, record: again, durable: false)
+    let (other, _) = try claimOne(directory, spool)
+    let running = try startInMemory(other)
+    try spool.update(running)
+    var again = running.record
     again.retryAt = Timestamp.now().adding(seconds: 5)
-    let back = try spool.move(other, to: .pending, record: again)
+    let back = try spool.move(running, to: .pending, record: again)
     #expect(directory.list("spool/pending") == ["\(other.id).json"])
     #expect(directory.list("spool/started") == [])
     #expect(spool.reader.job(id: other.id) == back)
 
-    // Ended by a durable move of its own: the same.
-    var (third, _) = try claimOne(directory, spool)
-    third = try spool.move(third, to: .started, record: third.record, durable: false)
-    let failed = try spool.move(third, to: .failed, record: third.record)
+    // Ended by a move of its own: the same as a group's commit.
+    let (third, _) = try claimOne(directory, spool)
+    let started = try startInMemory(third)
+    try spool.update(started)
+    let failed = try spool.move(started, to: .failed, record: started.record)
     #expect(directory.list("spool/pending") == ["\(other.id).json"])
+    #expect(directory.list("spool/started") == [])
     #expect(spool.reader.job(id: third.id) == failed)
   }
 
