@@ -144,7 +144,8 @@ public final class Outbox: @unchecked Sendable {
       unlessUnchanged: unlessUnchanged)
   }
 
-  /// Writes what ``prepare(_:unlessUnchanged:)`` made.
+  /// Writes what ``prepare(_:unlessUnchanged:)`` made. The `requests/` documents are second names of
+  /// `jobs/<id>.json` (hard links): a job's change makes one new file, not one per document.
   public func write(_ publication: Publication) throws {
     // Views of the spool: not fsynced (see AtomicWriter); the spool's move was durable before this.
     func put(_ bytes: [UInt8], _ path: String, _ name: FileName, _ folder: DirectoryHandle) throws {
@@ -158,9 +159,20 @@ public final class Outbox: @unchecked Sendable {
       changed(path + name.display)
     }
     let id = publication.id
-    try put(publication.document, "jobs/", FileName("\(id).json"), jobsFolder)
+    let jobFile = FileName("\(id).json")
+    try put(publication.document, "jobs/", jobFile, jobsFolder)
     for name in publication.requestNames {
-      try put(publication.document, "requests/", name, requestsFolder)
+      // (`jobs/<id>.json` was just replaced, or, at start-up, is unchanged while this document differs:
+      // either way this name is not one of its names yet.)
+      if publication.unlessUnchanged,
+        (try? FileReader.read(name, in: requestsFolder, limit: publication.document.count + 1))
+          == publication.document
+      {
+        continue
+      }
+      try AtomicWriter.replace(
+        name, in: requestsFolder, withLinkTo: jobFile, in: jobsFolder, bytes: publication.document)
+      changed("requests/" + name.display)
     }
     if let link = publication.link {
       try put(link, "jobs/\(id)/", FileName("file.json"), try jobsFolder.subdirectory(id, create: true))

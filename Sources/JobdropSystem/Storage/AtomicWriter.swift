@@ -144,6 +144,31 @@ public enum AtomicWriter {
     return true
   }
 
+  /// Replaces `name` in `directory` with a second name of the file `source` in `sourceDirectory` (a hard
+  /// link under a temp name, renamed into place: no new file, and the replaced one is freed only once
+  /// none of its names is left), without syncing (for views of the spool). Where the file system cannot
+  /// link it (`EXDEV`, `EMLINK`, `EPERM`), `bytes` (the source's content) are written instead.
+  ///
+  /// `name` must not already be a name of `source` (the rename would then leave the temp name).
+  public static func replace(
+    _ name: FileName, in directory: DirectoryHandle, withLinkTo source: FileName,
+    in sourceDirectory: DirectoryHandle, bytes: [UInt8]
+  ) throws {
+    let temporary = temporaryName(for: name)
+    do {
+      try sourceDirectory.link(source, to: directory, as: temporary)
+    } catch {
+      guard error.errno == EXDEV || error.errno == EMLINK || error.errno == EPERM else { throw error }
+      return try write(bytes, to: name, in: directory, syncDirectory: false, syncFile: false)
+    }
+    do {
+      try directory.rename(temporary, to: directory, as: name)
+    } catch {
+      try? directory.remove(temporary)
+      throw error
+    }
+  }
+
   /// A temp name for `name`, unique per process and call.
   public static func temporaryName(for name: FileName) -> FileName {
     let serial = counter.add(1, ordering: .relaxed).newValue

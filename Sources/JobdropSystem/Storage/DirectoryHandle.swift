@@ -112,6 +112,16 @@ public final class DirectoryHandle: @unchecked Sendable {
 
   /// `renameat2(RENAME_NOREPLACE)` from this directory into `target`: throws with `EEXIST` instead of
   /// replacing an entry that is there. Not durable until both are synced.
+  /// Gives the file `name` a second name, `newName` in `target` (a hard link: the same file, not a copy).
+  public func link(_ name: FileName, to target: DirectoryHandle, as newName: FileName) throws(FileSystemError)
+  {
+    try syscall("link", "\(display(name)) -> \(target.display(newName))") {
+      name.withCString { from in
+        newName.withCString { to in linkat(descriptor, from, target.descriptor, to, 0) }
+      }
+    }
+  }
+
   public func renameNoReplace(_ name: FileName, to target: DirectoryHandle, as newName: FileName)
     throws(FileSystemError)
   {

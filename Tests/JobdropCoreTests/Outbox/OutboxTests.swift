@@ -27,6 +27,38 @@ import Testing
     #expect(!directory.list("requests").contains("a.json"), "the removed job's document is gone")
   }
 
+  /// The `requests/` document is a second name of `jobs/<id>.json`: each change replaces both names at
+  /// once, and a reader that opened the previous document still reads it whole.
+  @Test func aRequestDocumentIsTheJobDocumentUnderASecondNameReplacedAtomically() throws {
+    let directory = TemporaryDirectory()
+    let outbox = try Outbox(path: directory.path, links: OutboxLinks(baseURL: nil), ttl: 60)
+    var job = job("a.json", created: 1_000)
+    job.record.requestAliases = ["again.json"]
+    try outbox.publish(job)
+    let pending = try #require(directory.read("jobs/\(job.id).json"))
+    #expect(pending.contains(#""status":"pending""#))
+    let reader = try #require(FileHandle(forReadingAtPath: directory.file("requests/a.json")))
+    job.state = .success
+    try outbox.publish(job)
+    let success = try #require(directory.read("jobs/\(job.id).json"))
+    #expect(success.contains(#""status":"success""#))
+    #expect(directory.read("requests/a.json") == success)
+    #expect(directory.read("requests/again.json") == success)
+    func inode(_ path: String) -> ino_t {
+      var info = stat()
+      return lstat(directory.file(path), &info) == 0 ? info.st_ino : 0
+    }
+    #expect(inode("requests/a.json") == inode("jobs/\(job.id).json"))
+    #expect(inode("requests/again.json") == inode("jobs/\(job.id).json"))
+    #expect(String(decoding: reader.readDataToEndOfFile(), as: UTF8.self) == pending)
+    #expect(directory.list("requests") == ["a.json", "again.json"], "no temp names left")
+    // Republished at start-up, unchanged: nothing is replaced.
+    let before = inode("requests/a.json")
+    try outbox.publish(job, unlessUnchanged: true)
+    #expect(inode("requests/a.json") == before)
+    #expect(directory.list("requests") == ["a.json", "again.json"])
+  }
+
   @Test func theIndexListsJobsNewestFirstWhateverOrderTheyArePublishedAndRemovedIn() throws {
     let directory = TemporaryDirectory()
     let outbox = try Outbox(path: directory.path, links: OutboxLinks(baseURL: nil), ttl: 60)
