@@ -202,7 +202,7 @@ public final class JSONLinesWriter: RowWriter {
   private static let hexDigits = Array("0123456789abcdef".utf8)
 
   /// `text` as a JSON string, quotes included.
-  static func quoted(_ text: String) -> [UInt8] {
+  package static func quoted(_ text: String) -> [UInt8] {
     var result: [UInt8] = [0x22]
     for byte in text.utf8 {
       switch byte {

@@ -137,8 +137,12 @@ public final class Outbox: @unchecked Sendable {
       if requestOwners[alias] == nil { requestOwners[alias] = (Timestamp.now(), job.id) }
       if requestOwners[alias]?.id == job.id { requestNames.append(Outbox.requestDocumentName(alias)) }
     }
+    // `{"data":{"href":…}}`, as JSONEncoder would write it (made by hand: a generic encode of a nested
+    // dictionary cost more than the rest of the document).
     let link =
-      job.state == .success ? Array(try encoder.encode(["data": ["href": jobDocument.link.href]])) : nil
+      job.state == .success
+      ? Array(#"{"data":{"href":"#.utf8) + JSONLinesWriter.quoted(jobDocument.link.href) + Array("}}".utf8)
+      : nil
     return Publication(
       site: self, id: job.id, document: Outbox.wrap(bytes), requestNames: requestNames, link: link,
       unlessUnchanged: unlessUnchanged)
