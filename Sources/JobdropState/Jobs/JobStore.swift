@@ -43,6 +43,12 @@ public final class JobStore: @unchecked Sendable {
   private var jobs: [String: Job] = [:]
   /// The pending and finished jobs.
   private var summaries: [String: JobSummary] = [:]
+  /// The records of up to ``pendingRecordLimit`` pending jobs (file spool), so that a burst's runner
+  /// does not read back, under the lock, the status file its intake just wrote; the others are read
+  /// from the spool when they start.
+  private var pendingRecords: [String: JobRecord] = [:]
+  /// About a kilobyte each: a few megabytes, whatever the backlog.
+  static let pendingRecordLimit = 4096
   /// The pending jobs waiting to retry, and when each may start.
   private var retryTimes: [String: Timestamp] = [:]
   private var pending = FairQueue()
@@ -254,6 +260,13 @@ public final class JobStore: @unchecked Sendable {
   /// it has finished.
   private func storeLocked(_ job: Job) {
     retryTimes[job.id] = job.state == .pending ? job.record.retryAt : nil
+    if job.state == .pending && shared == nil
+      && (pendingRecords[job.id] != nil || pendingRecords.count < JobStore.pendingRecordLimit)
+    {
+      pendingRecords[job.id] = job.record
+    } else {
+      pendingRecords[job.id] = nil
+    }
     if job.state != .started { runningHere.remove(job.id) }
     if job.state == .started {
       summaries[job.id] = nil
@@ -269,7 +282,11 @@ public final class JobStore: @unchecked Sendable {
   /// Writes a job's record in its state, to the shared table or the spool; a write to the shared table
   /// learns whether its partner asked to cancel it.
   private func writeLocked(_ job: Job) throws {
-    guard let shared else { return try spool.update(job) }
+    guard let shared else {
+      try spool.update(job)
+      if job.state == .pending && pendingRecords[job.id] != nil { pendingRecords[job.id] = job.record }
+      return
+    }
     do {
       if try shared.update(job) { cancelRequested.insert(job.id) }
     } catch let error as LeaseLost {
@@ -283,6 +300,9 @@ public final class JobStore: @unchecked Sendable {
     if let job = jobs[id] { return job }
     guard let summary = summaries[id] else { return nil }
     if let shared { return try? shared.job(id: id) }
+    if summary.state == .pending, let record = pendingRecords[id] {
+      return Job(record: record, state: .pending)
+    }
     if case .record(let record) = spool.reader.read(Spool.fileName(id), in: spool.folder(summary.state)) {
       return Job(record: record, state: summary.state)
     }

@@ -43,6 +43,28 @@ import Testing
     #expect(try setup.store.startNextPending() == nil, "one job, taken once")
   }
 
+  /// The records of pending jobs kept in memory (so a burst's runner need not read them back) follow
+  /// every change the spool gets: what starts is what the spool holds.
+  @Test func aPendingJobStartsWithEveryChangeMadeWhileItWaited() throws {
+    let setup = try Setup()
+    let job = try setup.claim("a.json")
+    let aliased = try setup.store.addAlias("again.json", to: job)
+    #expect(aliased.record.requestAliases == ["again.json"])
+    let started = try #require(try setup.store.startNextPending(durable: false))
+    #expect(started.record.requestAliases == ["again.json"])
+    #expect(started.record.attempts == 1)
+    var onDisk = try #require(setup.spool.reader.job(id: job.id))
+    #expect(onDisk.state == .pending && onDisk.record.requestAliases == ["again.json"])
+    // Back to pending, then started again: the second start sees the first one's attempt.
+    var record = started.record
+    record.rows = nil
+    try setup.store.move(started, to: .pending, record: record)
+    let again = try #require(try setup.store.startNextPending(durable: false))
+    #expect(again.record.attempts == 2 && again.record.requestAliases == ["again.json"])
+    onDisk = try #require(setup.spool.reader.job(id: job.id))
+    #expect(onDisk.state == .pending && onDisk.record.attempts == 1, "started in memory only")
+  }
+
   @Test func aJobWaitingToRetryStartsOnlyWhenItsTimeHasComeWithItsWholeRecord() throws {
     let setup = try Setup()
     let waiting = try setup.claim("a.json")
