@@ -224,6 +224,34 @@ import Testing
     #expect(!sandbox.list("outbox").contains { $0.hasPrefix(".") })
   }
 
+  /// Files and folders get their modes whatever the operator's umask (jobdrop changes a mode only when
+  /// the umask narrowed it).
+  @Test func underARestrictiveUmaskThePublishedSiteIsStillReadableAndTheSpoolPrivate() throws {
+    let sandbox = try Sandbox(orders: 50)
+    sandbox.drop("a.json", Sandbox.request())
+    let result = try Spawn.run(
+      "/bin/sh", ["-c", #"umask 077 && exec "$0" "$@""#, Sandbox.binary, "process"] + sandbox.paths,
+      directory: sandbox.root)
+    #expect(result.status == 0, "\(result.stderr)")
+    let job = try sandbox.job(file: "a.json")
+    let id = job["id"] as! String
+    let file = try #require(sandbox.list("outbox/files/\(id)").first)
+    func mode(_ path: String) throws -> Int? {
+      try FileManager.default.attributesOfItem(atPath: sandbox.root + "/" + path)[.posixPermissions] as? Int
+    }
+    for path in [
+      "outbox/index.json", "outbox/index.html", "outbox/jobs/\(id).json", "outbox/requests/a.json",
+      "outbox/jobs/\(id)/file.json", "outbox/files/\(id)/\(file)",
+    ] {
+      #expect(try mode(path) == 0o644, "\(path)")
+    }
+    for path in ["outbox", "outbox/jobs", "outbox/files/\(id)", "outbox/jobs/\(id)"] {
+      #expect(try mode(path) == 0o755, "\(path)")
+    }
+    #expect(try mode("spool/success") == 0o700)
+    #expect(try mode("spool/success/\(id).json") == 0o600)
+  }
+
   @Test func runsJobsOnSeveralWorkersEachExactlyOnce() throws {
     let sandbox = try Sandbox(orders: 2000)
     let names = (0..<12).map { "r\($0).json" }

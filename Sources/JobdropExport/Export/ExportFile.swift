@@ -28,7 +28,7 @@ public final class ExportFile: ByteSink {
     self.name = name
     self.temporary = AtomicWriter.temporaryName(for: name)
     let file = try directory.openFile(temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o644)
-    _ = fchmod(file.raw, 0o644)
+    if Umask.narrows(0o644) { _ = fchmod(file.raw, 0o644) }
     // The writer thread borrows the number; it is stopped before the descriptor is closed.
     writer = BackgroundWriter(
       descriptor: file.raw, path: directory.path + "/" + temporary.display, digest: digest)

@@ -114,7 +114,7 @@ public enum AtomicWriter {
       // The descriptor is closed exactly once, here or by its deinit when a step throws.
       let path = directory.display(temporary)
       try content(descriptor.raw, path)
-      _ = fchmod(descriptor.raw, mode)
+      if Umask.narrows(mode) { _ = fchmod(descriptor.raw, mode) }
       if syncFile { try syscall("fsync", path) { fsync(descriptor.raw) } }
       try descriptor.close(path: path)
       beforeRename()
@@ -172,8 +172,11 @@ public enum AtomicWriter {
   /// A temp name for `name`, unique per process and call.
   public static func temporaryName(for name: FileName) -> FileName {
     let serial = counter.add(1, ordering: .relaxed).newValue
-    return FileName(bytes: Array("\(temporaryPrefix)\(getpid())-\(serial)-".utf8) + name.bytes.prefix(180))
+    return FileName(bytes: Array("\(temporaryPrefix)\(processID)-\(serial)-".utf8) + name.bytes.prefix(180))
   }
+
+  /// This process's id, for temp names (a process that forks does not write files).
+  private static let processID = getpid()
 
   /// Writes every byte of `bytes` to `descriptor`, retrying short writes and `EINTR`.
   public static func writeAll(_ bytes: some Collection<UInt8>, to descriptor: Int32, path: String) throws {

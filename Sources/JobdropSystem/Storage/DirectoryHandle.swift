@@ -24,13 +24,18 @@ public final class DirectoryHandle: @unchecked Sendable {
     self.descriptor = try syscall("open", path) { open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
   }
 
+  private init(descriptor: Int32, path: String) {
+    self.descriptor = descriptor
+    self.path = path
+  }
+
   deinit { close(descriptor) }
 
   /// Creates `path` and its missing parents with `mode`; an existing directory is fine. The folder itself
   /// is tried first: its parents are only made (and `mkdir` only called once per level) when missing.
   public static func makeDirectories(_ path: String, mode: mode_t) throws(FileSystemError) {
     if mkdir(path, mode) == 0 {
-      _ = chmod(path, mode)  // not narrowed by the umask
+      if Umask.narrows(mode) { _ = chmod(path, mode) }  // not narrowed by the umask
       return
     }
     if errno == EEXIST { return }
@@ -39,7 +44,7 @@ public final class DirectoryHandle: @unchecked Sendable {
     for part in path.split(separator: "/") {
       prefix += part
       if mkdir(prefix, mode) == 0 {
-        _ = chmod(prefix, mode)
+        if Umask.narrows(mode) { _ = chmod(prefix, mode) }
       } else if errno != EEXIST {
         throw FileSystemError(operation: "mkdir", path: prefix, errno: errno)
       }
@@ -92,11 +97,24 @@ public final class DirectoryHandle: @unchecked Sendable {
       })
   }
 
-  /// Opens a subdirectory of this one.
+  /// Opens a subdirectory of this one (relative to this one's descriptor: the path is not walked again);
+  /// with `create`, makes it (and missing parents) first with `mode`.
   public func subdirectory(_ name: String, create: Bool = false, mode: mode_t = 0o755) throws(FileSystemError)
     -> DirectoryHandle
   {
-    try DirectoryHandle(path: path + "/" + name, create: create, mode: mode)
+    let full = path + "/" + name
+    guard !name.isEmpty, !name.utf8.contains(UInt8(ascii: "/")) else {
+      return try DirectoryHandle(path: full, create: create, mode: mode)
+    }
+    if create {
+      if mkdirat(descriptor, name, mode) == 0 {
+        if Umask.narrows(mode) { _ = fchmodat(descriptor, name, mode, 0) }  // not narrowed by the umask
+      } else if errno != EEXIST {
+        throw FileSystemError(operation: "mkdir", path: full, errno: errno)
+      }
+    }
+    let opened = try syscall("open", full) { openat(descriptor, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+    return DirectoryHandle(descriptor: opened, path: full)
   }
 
   /// `renameat(2)` from this directory into `target` (possibly this one). Not durable until both are synced.

@@ -64,7 +64,7 @@ public struct GroupWrite {
     do {
       let path = directory.display(temporary)
       try AtomicWriter.writeAll(bytes, to: descriptor.raw, path: path)
-      _ = fchmod(descriptor.raw, mode)
+      if Umask.narrows(mode) { _ = fchmod(descriptor.raw, mode) }
       try descriptor.close(path: path)
     } catch {
       try? directory.remove(temporary)
