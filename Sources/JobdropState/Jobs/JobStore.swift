@@ -342,8 +342,9 @@ public final class JobStore: @unchecked Sendable {
       { () -> (T, [Outbox.Publication]) in
         deferredPublications = []
         let value = body()
-        defer { deferredPublications = nil }
-        return (value, deferredPublications ?? [])
+        let publications = deferredPublications ?? []
+        deferredPublications = nil
+        return (value, publications)
       }, handingOverTo: outboxWrites
     ) { value, publications in
       var failed: [(id: String, error: any Error)] = []
@@ -682,7 +683,7 @@ public final class JobStore: @unchecked Sendable {
             try GroupWrite.flush(alsoFlush)
             return applyMovesLocked(prepared, try shared.moveAll(prepared), deliveries: deliveries)
           } catch {
-            for delivery in deliveries { if let delivery { try? webhooks?.remove(delivery.id) } }
+            dropEventsLocked(deliveries)
             throw error
           }
         }
@@ -694,7 +695,7 @@ public final class JobStore: @unchecked Sendable {
       result.map { moved in
         applyMovesLocked(prepared, moved, deliveries: deliveries)
       }.mapError { error in
-        for delivery in deliveries { if let delivery { try? webhooks?.remove(delivery.id) } }
+        dropEventsLocked(deliveries)
         return error
       }
     }.get()
@@ -727,6 +728,11 @@ public final class JobStore: @unchecked Sendable {
     }
   }
 
+  /// Removes the saved webhook events of moves that did not happen.
+  private func dropEventsLocked(_ deliveries: [WebhookDelivery?]) {
+    for case let delivery? in deliveries { try? webhooks?.remove(delivery.id) }
+  }
+
   /// The records of a group's moves as they will be stored, with their webhook events saved.
   private func prepareMovesLocked(_ moves: [(job: Job, target: JobState, record: JobRecord)]) throws -> (
     [(job: Job, target: JobState, record: JobRecord)], [WebhookDelivery?]
@@ -744,7 +750,7 @@ public final class JobStore: @unchecked Sendable {
         prepared.append((job, target, record))
       }
     } catch {
-      for delivery in deliveries { if let delivery { try? webhooks?.remove(delivery.id) } }
+      dropEventsLocked(deliveries)
       throw error
     }
     return (prepared, deliveries)

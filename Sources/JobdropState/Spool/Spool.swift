@@ -162,12 +162,19 @@ public final class Spool: Sendable {
     let file = Spool.fileName(job.id)
     try AtomicWriter.write(try Spool.encode(record), to: file, in: folder(target), mode: 0o600)
     CrashPoint.reached("move-written")
-    // The move is done; an old file that cannot be retired now is retired by the next recovery.
-    try? folder(job.state).remove(file)
-    if job.state == .started && target != .pending { try? folder(.pending).remove(file) }
+    retireEarlierFiles(of: job, movedTo: target)
     try? folder(job.state).sync()
     CrashPoint.reached("move-retired")
     return Job(record: record, state: target)
+  }
+
+  /// Removes a moved job's status file in its old state and, for a job started in memory (see
+  /// ``move(_:to:record:)``), the `pending` file it left, unless the move went back to `pending`. The
+  /// move is done: a file that cannot be removed now is removed by the next recovery.
+  private func retireEarlierFiles(of job: Job, movedTo target: JobState) {
+    let file = Spool.fileName(job.id)
+    try? folder(job.state).remove(file)
+    if job.state == .started && target != .pending { try? folder(.pending).remove(file) }
   }
 
   /// Throws ``IllegalTransition`` for a move the state machine forbids.
@@ -181,7 +188,7 @@ public final class Spool: Sendable {
   /// written and made durable with `alsoFlush` (the jobs' export files, published without a sync), the
   /// files are renamed into their state folders, the renames are made durable, and the old status files
   /// are retired. A burst pays two file-system flushes for the whole group where
-  /// ``move(_:to:record:durable:)`` pays three fsyncs per job. A crash anywhere leaves each job in its old state or its new one (both
+  /// ``move(_:to:record:)`` pays three fsyncs per job. A crash anywhere leaves each job in its old state or its new one (both
   /// files: the later state is the true one, as for a single move); when it returns, every job is durably
   /// in its target state.
   public func commitMoves(
@@ -202,14 +209,7 @@ public final class Spool: Sendable {
       group.discard()
       throw error
     }
-    // Done; old files that cannot be retired now are retired by the next recovery.
-    for move in moves {
-      try? folder(move.job.state).remove(Spool.fileName(move.job.id))
-      // A start in memory left its `pending` file (see ``move(_:to:record:)``).
-      if move.job.state == .started && move.target != .pending {
-        try? folder(.pending).remove(Spool.fileName(move.job.id))
-      }
-    }
+    for move in moves { retireEarlierFiles(of: move.job, movedTo: move.target) }
     CrashPoint.reached("group-retired")
     return moves.map { Job(record: $0.record, state: $0.target) }
   }
