@@ -154,9 +154,9 @@ public final class Spool: Sendable {
   /// or half-applied. When it returns, the job is durably in `target` with the new record.
   ///
   /// A job started inside a group of jobs is started in memory only (``JobStore/startNextPending(durable:)``):
-  /// its `pending` file stays until its start is written (``update(_:)``, which leaves the `pending` file:
-  /// the later state is the true one) or it ends. The move that ends such a job retires the `pending`
-  /// file too, unless it goes back to `pending` (which replaces it).
+  /// its `pending` file stays until its start is written (``update(_:)``, which then retires it) or it
+  /// ends. The move that ends such a job retires the `pending` file too, unless it goes back to `pending`
+  /// (which replaces it).
   public func move(_ job: Job, to target: JobState, record: JobRecord) throws -> Job {
     try check(job, to: target)
     let file = Spool.fileName(job.id)
@@ -220,10 +220,14 @@ public final class Spool: Sendable {
     try? folder(state).remove(Spool.fileName(id))
   }
 
-  /// Rewrites a job's record in its current state folder (progress, counters).
+  /// Rewrites a job's record in its current state folder (progress, counters), durably. A `started`
+  /// job's first update writes the start of a job started in memory: the `pending` file it left is
+  /// retired then, so the job has one status file again (a crash before the unlink reaches the disk
+  /// leaves both, and recovery keeps the later state, as for a move).
   public func update(_ job: Job) throws {
-    try AtomicWriter.write(
-      try Spool.encode(job.record), to: Spool.fileName(job.id), in: folder(job.state), mode: 0o600)
+    let file = Spool.fileName(job.id)
+    try AtomicWriter.write(try Spool.encode(job.record), to: file, in: folder(job.state), mode: 0o600)
+    if job.state == .started { try? folder(.pending).remove(file) }
   }
 
   /// Forgets a finished job: its status file and its request.

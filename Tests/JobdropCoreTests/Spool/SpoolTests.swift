@@ -132,8 +132,8 @@ import Testing
   }
 
   /// A job started inside a group is started in memory; its `started` record is written by its first
-  /// update, beside the `pending` file, which the move that ends the job retires.
-  @Test func aStartWrittenByAnUpdateLeavesThePendingFileForTheMoveThatEndsTheJob() throws {
+  /// update, which retires the `pending` file: a job has one status file once its start is on disk.
+  @Test func aStartWrittenByAnUpdateRetiresThePendingFileOfAJobStartedInMemory() throws {
     let directory = TemporaryDirectory()
     let spool = try Spool(path: directory.file("spool"))
     func startInMemory(_ job: Job) throws -> Job {
@@ -145,8 +145,9 @@ import Testing
     // Ended by a group's commit: both earlier files are retired.
     let (claimed, _) = try claimOne(directory, spool)
     let job = try startInMemory(claimed)
-    try spool.update(job)
     #expect(directory.list("spool/pending") == ["\(job.id).json"])
+    try spool.update(job)
+    #expect(directory.list("spool/pending") == [])
     #expect(directory.list("spool/started") == ["\(job.id).json"])
     #expect(try spool.reader.snapshot().jobs == [job])
     #expect(spool.reader.job(id: job.id) == job)
@@ -178,6 +179,7 @@ import Testing
     let (third, _) = try claimOne(directory, spool)
     let started = try startInMemory(third)
     try spool.update(started)
+    #expect(directory.list("spool/pending") == ["\(other.id).json"])
     let failed = try spool.move(started, to: .failed, record: started.record)
     #expect(directory.list("spool/pending") == ["\(other.id).json"])
     #expect(directory.list("spool/started") == [])
