@@ -22,17 +22,18 @@ public enum AtomicWriter {
   /// Replaces `name` in `directory` with `bytes`, durably.
   public static func write(
     _ bytes: some Collection<UInt8>, to name: FileName, in directory: DirectoryHandle, mode: mode_t = 0o644,
-    syncDirectory: Bool = true, syncFile: Bool = true, beforeRename: () -> Void = {}
+    syncDirectory: Bool = true, syncFile: Bool = true, freeReplacedInBackground: Bool = false,
+    beforeRename: () -> Void = {}
   ) throws {
     try replace(
       name, in: directory, mode: mode, syncDirectory: syncDirectory, syncFile: syncFile,
-      beforeRename: beforeRename
+      freeReplacedInBackground: freeReplacedInBackground, beforeRename: beforeRename
     ) { descriptor, path in
       try writeAll(bytes, to: descriptor, path: path)
     }
   }
 
-  /// Like ``write(_:to:in:mode:syncDirectory:syncFile:beforeRename:)``, with the content given in
+  /// Like ``write(_:to:in:mode:syncDirectory:syncFile:freeReplacedInBackground:beforeRename:)``, with the content given in
   /// `parts`, written in order with `writev` straight from them: a large document made of cached pieces
   /// is never assembled in memory, and the kernel sees one large write (on ext4 an 11 MB file written in
   /// 73 KB `write`s took twice as long as in one call).
@@ -42,11 +43,12 @@ public enum AtomicWriter {
   /// allocated (`auto_da_alloc`), which made replacing an 11 MB `index.json` take 10 ms instead of 3.
   public static func write(
     parts: [ArraySlice<UInt8>], to name: FileName, in directory: DirectoryHandle, mode: mode_t = 0o644,
-    syncDirectory: Bool = true, syncFile: Bool = true, beforeRename: () -> Void = {}
+    syncDirectory: Bool = true, syncFile: Bool = true, freeReplacedInBackground: Bool = false,
+    beforeRename: () -> Void = {}
   ) throws {
     try replace(
       name, in: directory, mode: mode, syncDirectory: syncDirectory, syncFile: syncFile,
-      beforeRename: beforeRename
+      freeReplacedInBackground: freeReplacedInBackground, beforeRename: beforeRename
     ) { descriptor, path in
       let total = parts.reduce(0) { $0 + $1.count }
       if total >= 1 << 20 { _ = jobdrop_allocate(descriptor, Int64(total)) }
@@ -103,9 +105,14 @@ public enum AtomicWriter {
 
   /// The one replace: a temp file `content` fills, fsync (unless `syncFile` is off), rename, folder
   /// sync (unless `syncDirectory` is off); the temp file is removed if any step fails.
+  ///
+  /// With `freeReplacedInBackground`, the file it replaces is opened before the rename and closed by
+  /// ``BackgroundCloser``: freeing its blocks (a wait for the device's discard, on a file system mounted
+  /// with `discard`) is then not paid here. For a large file replaced often (`index.json`).
   private static func replace(
     _ name: FileName, in directory: DirectoryHandle, mode: mode_t, syncDirectory: Bool, syncFile: Bool,
-    beforeRename: () -> Void, content: (_ descriptor: Int32, _ path: String) throws -> Void
+    freeReplacedInBackground: Bool, beforeRename: () -> Void,
+    content: (_ descriptor: Int32, _ path: String) throws -> Void
   ) throws {
     let temporary = temporaryName(for: name)
     let descriptor = try directory.openFile(
@@ -118,7 +125,12 @@ public enum AtomicWriter {
       if syncFile { try syscall("fsync", path) { fsync(descriptor.raw) } }
       try descriptor.close(path: path)
       beforeRename()
+      // O_NONBLOCK: whatever the name is now (a FIFO put there), opening it never waits.
+      let replaced =
+        freeReplacedInBackground
+        ? try? directory.openFile(name, flags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK) : nil
       try directory.rename(temporary, to: directory, as: name)
+      if let replaced { BackgroundCloser.shared.close(replaced) }
       if syncDirectory { try directory.sync() }
     } catch {
       try? directory.remove(temporary)
@@ -126,7 +138,7 @@ public enum AtomicWriter {
     }
   }
 
-  /// Like ``write(_:to:in:mode:syncDirectory:syncFile:beforeRename:)``, but leaves the file alone when it already
+  /// Like ``write(_:to:in:mode:syncDirectory:syncFile:freeReplacedInBackground:beforeRename:)``, but leaves the file alone when it already
   /// holds exactly `bytes` (a restart republishing thousands of unchanged documents then costs reads,
   /// not fsyncs). Returns whether it wrote.
   @discardableResult

@@ -14,6 +14,13 @@ public struct FileDescriptor: ~Copyable {
 
   deinit { Glibc.close(raw) }
 
+  /// Gives up ownership: the caller closes the returned number (``BackgroundCloser`` does, on its thread).
+  public consuming func relinquish() -> Int32 {
+    let raw = self.raw
+    discard self
+    return raw
+  }
+
   /// Closes the descriptor, reporting what `close(2)` says (on some file systems a write error only
   /// shows here). `path` is for the message.
   public consuming func close(path: @autoclosure () -> String) throws(FileSystemError) {
