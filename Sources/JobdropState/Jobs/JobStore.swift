@@ -1103,14 +1103,18 @@ public final class JobStore: @unchecked Sendable {
 
   /// Renders the `index.json` of every site where anything changed, if the last render is at least
   /// ``indexInterval`` old (or `force`). Each document is assembled under the lock and written outside
-  /// it. Rendering spends a budget that refills at a tenth of the time (up to ``renderBudgetCap`` ms):
+  /// it. Rendering spends a budget that refills at a tenth of the time (up to ``renderBudgetCap`` ms; a
+  /// render spends the time it assembles and writes, not the time it waits for documents before it):
   /// after a quiet spell a change renders at once, and a render that overdraws it makes the next wait
   /// until a tenth of the time has paid it back, so rendering a large index never takes more than about
   /// a tenth of the time and the cost per job stays flat as the number of jobs grows.
   public func publishIndex(force: Bool = false) throws {
     try indexLock.withLock {
-      // The render's own cost: from taking the store's lock (not waiting for it) to the last write.
+      // The render's own cost: assembling the documents under the store's lock (not waiting for it) and
+      // writing them (not waiting for the documents before them: a slow disk's wait for other writes
+      // is not rendering, and charging it would hold the next index back ten times as long).
       var clock = ContinuousClock.now
+      var assembling = Duration.zero
       // A site that cannot be opened now (a full disk) stays dirty and throws after the others are written.
       var unopened: (any Error)?
       let documents: [(partner: String?, site: Outbox, bytes: Outbox.IndexDocuments)] = lock.withLock {
@@ -1133,12 +1137,14 @@ public final class JobStore: @unchecked Sendable {
             unopened = error
           }
         }
+        assembling = ContinuousClock.now - clock
         return documents
       }
       if !documents.isEmpty {
         // Documents prepared before the index was assembled are written before it.
+        let waited = ContinuousClock.now
         outboxWrites.withLock {}
-        let assembled = ContinuousClock.now
+        let writing = ContinuousClock.now
         for (offset, document) in documents.enumerated() {
           do {
             try document.site.writeIndex(document.bytes)
@@ -1148,13 +1154,14 @@ public final class JobStore: @unchecked Sendable {
           }
         }
         let end = ConditionLock.monotonicMilliseconds()
-        let elapsed = (ContinuousClock.now - clock).components
+        let written = ContinuousClock.now - writing
+        let elapsed = (assembling + written).components
         let spent = Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15
         logger.debug(
           "index rendered",
           metadata: [
-            "index.sites": "\(documents.count)", "index.assembled": "\(assembled - clock)",
-            "index.written": "\(ContinuousClock.now - assembled)",
+            "index.sites": "\(documents.count)", "index.assembled": "\(assembling)",
+            "index.waited": "\(writing - waited)", "index.written": "\(written)",
           ])
         lock.withLock {
           renderBudget =
