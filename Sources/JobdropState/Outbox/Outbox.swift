@@ -255,7 +255,8 @@ public final class Outbox: @unchecked Sendable {
       let parent = folder == "files" ? filesFolder : jobsFolder
       if try parent.status(of: FileName(id)) != nil {
         let names = (try? parent.subdirectory(id).entries()) ?? []
-        try parent.removeTree(FileName(id))
+        // Expiry runs under the store's lock: a large export is freed by the background closer.
+        try parent.removeTree(FileName(id), freeingLargeFilesInBackground: true)
         for name in names where !name.hasPrefix(AtomicWriter.temporaryPrefix) {
           changed("\(folder)/\(id)/\(name.display)")
         }

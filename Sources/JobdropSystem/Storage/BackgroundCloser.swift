@@ -3,14 +3,15 @@
 #endif
 
 /// Closes files on a thread of its own, for a writer that should not wait for what the last close of a
-/// replaced file does.
+/// file it replaced or removed does.
 ///
 /// A file renamed over loses its last name, and its blocks are freed when nothing holds it open: in the
 /// `rename` itself, or in the last `close` of a descriptor on it. On a file system mounted with
 /// `discard`, freeing blocks waits for the device to discard them (about a millisecond here for an
 /// 11 MB `index.json`, and again for `index.html`, in every render). A writer that opens the file it is
 /// about to replace and hands the descriptor here has that wait, and the rest of the freeing, done on
-/// this thread instead (``AtomicWriter``'s `freeReplacedInBackground`).
+/// this thread instead (``AtomicWriter``'s `freeReplacedInBackground`; an expired job's export files,
+/// ``DirectoryHandle/removeTree(_:freeingLargeFilesInBackground:)``).
 ///
 /// At most ``limit`` descriptors wait: past that, the caller closes its own (the device is behind, and
 /// holding more would keep more replaced files' blocks in use). The thread starts at the first use and
@@ -22,6 +23,10 @@ public final class BackgroundCloser: @unchecked Sendable {
 
   /// The most descriptors waiting to be closed.
   public static let limit = 64
+
+  /// The size from which a removed file is worth freeing here: freeing a megabyte took 0.9 ms on this
+  /// file system, a 4 KB file 0.3 ms (less than opening it and handing it over saves).
+  public static let largeFile = 1 << 20
 
   private let lock = ConditionLock()
   private var waiting: [Int32] = []

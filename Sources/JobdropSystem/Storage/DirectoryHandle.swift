@@ -170,17 +170,31 @@ public final class DirectoryHandle: @unchecked Sendable {
   }
 
   /// Removes a subdirectory and everything in it; a missing one is not an error.
-  public func removeTree(_ name: FileName) throws(FileSystemError) {
+  ///
+  /// With `freeingLargeFilesInBackground`, a file of ``BackgroundCloser/largeFile`` bytes or more is
+  /// opened before it is unlinked and closed by ``BackgroundCloser``, which then frees its blocks: on a
+  /// file system mounted with `discard` that takes about 0.25 ms a megabyte (61 ms for a 240 MB export
+  /// here), which the caller does not wait for.
+  public func removeTree(_ name: FileName, freeingLargeFilesInBackground: Bool = false)
+    throws(FileSystemError)
+  {
     guard let info = try status(of: name) else { return }
     if (info.st_mode & S_IFMT) == S_IFDIR {
       let child = try DirectoryHandle(path: display(name))
-      for entry in try child.entries() { try child.removeTree(entry) }
+      for entry in try child.entries() {
+        try child.removeTree(entry, freeingLargeFilesInBackground: freeingLargeFilesInBackground)
+      }
       let result = name.withCString { unlinkat(descriptor, $0, AT_REMOVEDIR) }
       if result != 0 && errno != ENOENT {
         throw FileSystemError(operation: "rmdir", path: display(name), errno: errno)
       }
     } else {
+      let large =
+        freeingLargeFilesInBackground && (info.st_mode & S_IFMT) == S_IFREG
+        && info.st_size >= BackgroundCloser.largeFile
+      let held = large ? try? openFile(name, flags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK) : nil
       try remove(name)
+      if let held { BackgroundCloser.shared.close(held) }
     }
   }
 

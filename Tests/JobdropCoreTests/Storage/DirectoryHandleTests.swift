@@ -56,6 +56,26 @@ import Testing
     #expect(try heldDeleted() == [])
   }
 
+  /// An expired job's folder is gone at once; its large file, freed by the closer, is not held once the
+  /// closer is idle, and a small one is removed as it is.
+  @Test func aTreeRemovedWithItsLargeFilesFreedInTheBackgroundIsGoneAndNotHeld() throws {
+    let directory = TemporaryDirectory()
+    let handle = try DirectoryHandle(path: directory.path)
+    try FileManager.default.createDirectory(
+      atPath: directory.file("job/part"), withIntermediateDirectories: true)
+    try Data(count: BackgroundCloser.largeFile * 2).write(
+      to: URL(fileURLWithPath: directory.file("job/export.csv")))
+    directory.write("{}", to: "job/file.json")
+    directory.write("x", to: "job/part/small.csv")
+    try handle.removeTree(FileName("job"), freeingLargeFilesInBackground: true)
+    #expect(directory.list("") == [])
+    BackgroundCloser.shared.waitUntilIdle()
+    let held = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").compactMap { fd in
+      try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)")
+    }.filter { $0.hasPrefix(directory.path + "/") }
+    #expect(held == [])
+  }
+
   @Test func atomicWritesLeaveNoTempFileAndUnchangedFilesAreNotRewritten() throws {
     let directory = TemporaryDirectory()
     let handle = try DirectoryHandle(path: directory.path)
