@@ -33,10 +33,10 @@ public enum AtomicWriter {
     }
   }
 
-  /// Like ``write(_:to:in:mode:syncDirectory:syncFile:freeReplacedInBackground:beforeRename:)``, with the content given in
-  /// `parts`, written in order with `writev` straight from them: a large document made of cached pieces
-  /// is never assembled in memory, and the kernel sees one large write (on ext4 an 11 MB file written in
-  /// 73 KB `write`s took twice as long as in one call).
+  /// Like ``write(_:to:in:mode:syncDirectory:syncFile:freeReplacedInBackground:beforeRename:)``, with
+  /// the content given in `parts`, written in order with `writev` straight from them: a large document
+  /// made of cached pieces is never assembled in memory, and the kernel sees one large write (on ext4 an
+  /// 11 MB file written in 73 KB `write`s took twice as long as in one call).
   ///
   /// A file of 1 MiB or more has its blocks allocated before it is written (`fallocate`, where the file
   /// system has it): ext4 flushes a file renamed over another at the rename if its blocks are still to be
@@ -138,9 +138,9 @@ public enum AtomicWriter {
     }
   }
 
-  /// Like ``write(_:to:in:mode:syncDirectory:syncFile:freeReplacedInBackground:beforeRename:)``, but leaves the file alone when it already
-  /// holds exactly `bytes` (a restart republishing thousands of unchanged documents then costs reads,
-  /// not fsyncs). Returns whether it wrote.
+  /// Like ``write(_:to:in:mode:syncDirectory:syncFile:freeReplacedInBackground:beforeRename:)``, but
+  /// leaves the file alone when it already holds exactly `bytes` (a restart republishing thousands of
+  /// unchanged documents then costs reads, not fsyncs). Returns whether it wrote.
   @discardableResult
   public static func writeIfChanged(
     _ bytes: [UInt8], to name: FileName, in directory: DirectoryHandle, mode: mode_t = 0o644,
