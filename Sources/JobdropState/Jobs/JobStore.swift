@@ -1113,12 +1113,11 @@ public final class JobStore: @unchecked Sendable {
       // The render's own cost: assembling the documents under the store's lock (not waiting for it) and
       // writing them (not waiting for the documents before them: a slow disk's wait for other writes
       // is not rendering, and charging it would hold the next index back ten times as long).
-      var clock = ContinuousClock.now
       var assembling = Duration.zero
       // A site that cannot be opened now (a full disk) stays dirty and throws after the others are written.
       var unopened: (any Error)?
       let documents: [(partner: String?, site: Outbox, bytes: Outbox.IndexDocuments)] = lock.withLock {
-        clock = ContinuousClock.now
+        let clock = ContinuousClock.now
         guard !indexDirty.isEmpty else { return [] }
         if shared != nil && !rendersIndex {
           indexDirty.removeAll()  // another node renders the index

@@ -172,9 +172,8 @@ public final class Spool: Sendable {
   /// ``move(_:to:record:)``), the `pending` file it left, unless the move went back to `pending`. The
   /// move is done: a file that cannot be removed now is removed by the next recovery.
   private func retireEarlierFiles(of job: Job, movedTo target: JobState) {
-    let file = Spool.fileName(job.id)
-    try? folder(job.state).remove(file)
-    if job.state == .started && target != .pending { try? folder(.pending).remove(file) }
+    retire(job.id, from: job.state)
+    if job.state == .started && target != .pending { retire(job.id, from: .pending) }
   }
 
   /// Throws ``IllegalTransition`` for a move the state machine forbids.
@@ -225,9 +224,9 @@ public final class Spool: Sendable {
   /// retired then, so the job has one status file again (a crash before the unlink reaches the disk
   /// leaves both, and recovery keeps the later state, as for a move).
   public func update(_ job: Job) throws {
-    let file = Spool.fileName(job.id)
-    try AtomicWriter.write(try Spool.encode(job.record), to: file, in: folder(job.state), mode: 0o600)
-    if job.state == .started { try? folder(.pending).remove(file) }
+    try AtomicWriter.write(
+      try Spool.encode(job.record), to: Spool.fileName(job.id), in: folder(job.state), mode: 0o600)
+    if job.state == .started { retire(job.id, from: .pending) }
   }
 
   /// Forgets a finished job: its status file and its request.

@@ -128,8 +128,6 @@ public final class DirectoryHandle: @unchecked Sendable {
     }
   }
 
-  /// `renameat2(RENAME_NOREPLACE)` from this directory into `target`: throws with `EEXIST` instead of
-  /// replacing an entry that is there. Not durable until both are synced.
   /// Gives the file `name` a second name, `newName` in `target` (a hard link: the same file, not a copy).
   public func link(_ name: FileName, to target: DirectoryHandle, as newName: FileName) throws(FileSystemError)
   {
@@ -140,6 +138,8 @@ public final class DirectoryHandle: @unchecked Sendable {
     }
   }
 
+  /// `renameat2(RENAME_NOREPLACE)` from this directory into `target`: throws with `EEXIST` instead of
+  /// replacing an entry that is there. Not durable until both are synced.
   public func renameNoReplace(_ name: FileName, to target: DirectoryHandle, as newName: FileName)
     throws(FileSystemError)
   {
