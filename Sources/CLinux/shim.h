@@ -24,6 +24,23 @@ static inline int jobdrop_allocate(int fd, long long length) {
 /// O_PATH: a descriptor that pins a file without read permission (open(2)).
 static const int jobdrop_O_PATH = O_PATH;
 
+/// O_DIRECT: writes go to the device past the page cache, in aligned blocks (open(2), fcntl(F_SETFL)).
+static const int jobdrop_O_DIRECT = O_DIRECT;
+
+#include <sys/stat.h>
+
+/// The alignment direct I/O on `fd`'s file needs, of memory and of file offsets and lengths (statx(2)
+/// STATX_DIOALIGN, the larger of the two); 0 when its file system takes no direct I/O, -1 when the
+/// kernel does not say (before Linux 6.1).
+static inline int jobdrop_direct_io_alignment(int fd) {
+  struct statx info;
+  if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &info) != 0 || !(info.stx_mask & STATX_DIOALIGN)) {
+    return -1;
+  }
+  return (int)(info.stx_dio_mem_align > info.stx_dio_offset_align ? info.stx_dio_mem_align
+                                                                  : info.stx_dio_offset_align);
+}
+
 /// syncfs(2): flush every change of the file system holding `fd` (one journal commit for many files).
 static inline int jobdrop_syncfs(int fd) {
   return syncfs(fd);

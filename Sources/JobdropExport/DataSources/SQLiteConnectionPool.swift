@@ -44,7 +44,7 @@ final class SQLiteConnectionPool: @unchecked Sendable {
     }
     if let reused { return reused }
     let database = try SQLiteDatabase(path: path)
-    try database.execute("PRAGMA cache_size = -8192")
+    try database.execute("PRAGMA cache_size = -2048")
     let stop = ConnectionStop(shutdown: interrupted)
     database.stop = stop
     sqlite3_progress_handler(
