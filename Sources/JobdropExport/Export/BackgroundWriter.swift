@@ -13,8 +13,9 @@ import JobdropSystem
 /// slice), with no copy: the thread hands them back through `returned` once written.
 ///
 /// The thread writes past the page cache (``DirectAppender``): the kernel then neither copies the bytes
-/// nor writes them back later, which was a fifth of an export's CPU time, and the `fsync` that publishes
-/// the file waits for its last block only.
+/// into its cache nor writes them back later (system time of the 1,000,000-row export 0.17 → 0.12 s), a
+/// large export does not push other files out of the cache, and the `fsync` that publishes the file
+/// waits for its last block only.
 ///
 /// The thread and the buffers are made only when needed: a small export (one piece, written by
 /// ``finish()``) is hashed and written on the caller's thread, with one buffer. In a burst of small jobs
