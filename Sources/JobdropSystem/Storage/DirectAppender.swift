@@ -103,9 +103,9 @@ public final class DirectAppender {
       done += written
       size += written
       writebackStarted = size
-      // A short direct write (a full disk) leaves the file at an unaligned size: the rest goes through the
-      // cache, where the next write reports why.
-      if done < staged && written % alignment != 0 { stopDirect() }
+      // A short direct write (a full disk) may leave the file at an unaligned size: the rest goes through
+      // the cache, where the next write reports why.
+      if done < staged && (written == 0 || written % alignment != 0) { stopDirect() }
     }
     if done < staged { try writeCached(UnsafeRawBufferPointer(start: block + done, count: staged - done)) }
     staged = 0
