@@ -89,7 +89,7 @@ struct StatusCommand: ParsableCommand {
       printError("no job \(id) in \(place)")
       throw ExitCode(1)
     }
-    let document = try Outbox.document(
+    let document = Outbox.document(
       for: job, links: OutboxLinks(baseURL: configuration.baseURL), ttl: configuration.ttlSeconds)
     print(String(decoding: document, as: UTF8.self), terminator: "")
   }

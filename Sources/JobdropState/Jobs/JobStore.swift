@@ -1011,7 +1011,7 @@ public final class JobStore: @unchecked Sendable {
   ) throws -> WebhookDelivery? {
     guard let queue, hasWebhook?(record.partner) == true else { return nil }
     record.webhook = WebhookStatus()
-    let document = try Outbox.json(for: Job(record: record, state: state), links: sites.links, ttl: sites.ttl)
+    let document = Outbox.json(for: Job(record: record, state: state), links: sites.links, ttl: sites.ttl)
     let delivery = WebhookDelivery(job: Job(record: record, state: state), document: document)
     try queue.save(delivery)
     return delivery

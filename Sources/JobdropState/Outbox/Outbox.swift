@@ -121,7 +121,7 @@ public final class Outbox: @unchecked Sendable {
   /// and may run after the lock is released as long as writes keep the order of their preparations.
   public func prepare(_ job: Job, unlessUnchanged: Bool = false) throws -> Publication {
     let jobDocument = JobDocument(job: job, links: links, ttl: ttl)
-    let bytes = Array(try encoder.encode(jobDocument))
+    let bytes = jobDocument.json
     // At start-up most jobs are past the page's newest rows: a render makes the rows it needs.
     entries.put(
       id: job.id, created: job.record.createdAt, state: job.state, json: bytes,
@@ -137,12 +137,18 @@ public final class Outbox: @unchecked Sendable {
       if requestOwners[alias] == nil { requestOwners[alias] = (Timestamp.now(), job.id) }
       if requestOwners[alias]?.id == job.id { requestNames.append(Outbox.requestDocumentName(alias)) }
     }
-    // `{"data":{"href":…}}`, as JSONEncoder would write it (made by hand: a generic encode of a nested
-    // dictionary cost more than the rest of the document).
-    let link =
-      job.state == .success
-      ? Array(#"{"data":{"href":"#.utf8) + JSONLinesWriter.quoted(jobDocument.link.href) + Array("}}".utf8)
-      : nil
+    // `{"data":{"href":…}}`.
+    var link: [UInt8]?
+    if job.state == .success {
+      var json = JSONText()
+      json.beginObject()
+      json.key("data")
+      json.beginObject()
+      json.field("href", jobDocument.link.href)
+      json.endObject()
+      json.endObject()
+      link = json.bytes
+    }
     return Publication(
       site: self, id: job.id, document: Outbox.wrap(bytes), requestNames: requestNames, link: link,
       unlessUnchanged: unlessUnchanged)
@@ -321,16 +327,14 @@ public final class Outbox: @unchecked Sendable {
   }
 
   /// The job as the documents show it (the `data` of `jobs/<id>.json`), for a webhook's event.
-  public static func json(for job: Job, links: OutboxLinks, ttl: Int64) throws -> [UInt8] {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    return Array(try encoder.encode(JobDocument(job: job, links: links, ttl: ttl)))
+  public static func json(for job: Job, links: OutboxLinks, ttl: Int64) -> [UInt8] {
+    JobDocument(job: job, links: links, ttl: ttl).json
   }
 
   /// The document `jobs/<id>.json` would hold, for `jobdrop status ID` (which opens no outbox: it only
   /// reads).
-  public static func document(for job: Job, links: OutboxLinks, ttl: Int64) throws -> [UInt8] {
-    wrap(try json(for: job, links: links, ttl: ttl))
+  public static func document(for job: Job, links: OutboxLinks, ttl: Int64) -> [UInt8] {
+    wrap(json(for: job, links: links, ttl: ttl))
   }
 
   private static func wrap(_ job: [UInt8]) -> [UInt8] {
