@@ -65,3 +65,85 @@ public struct Job: Sendable, Equatable {
 
   public var id: String { record.id }
 }
+
+extension JobRecord {
+  /// The status file's content: what `JSONEncoder` with sorted keys writes for the record's `Codable`
+  /// form (``JSONText``; the tests hold the two to the same bytes, and `JSONDecoder` reads it back),
+  /// without the encoder's cost on a job's path.
+  var json: [UInt8] {
+    var json = JSONText()
+    json.beginObject()
+    json.field("attempts", attempts)
+    json.field("bytes", bytes)
+    json.field("createdAt", createdAt.rfc3339Milliseconds)
+    json.field("error", error)
+    json.field("fileName", fileName)
+    json.field("id", id)
+    if let inboxClaim {
+      json.key("inboxClaim")
+      json.beginObject()
+      json.key("identity")
+      json.beginObject()
+      json.field("device", inboxClaim.identity.device)
+      json.field("inode", inboxClaim.identity.inode)
+      json.endObject()
+      json.field("jobID", inboxClaim.jobID)
+      json.field("name", inboxClaim.name)
+      json.field("node", inboxClaim.node)
+      json.field("sha256", inboxClaim.sha256)
+      json.endObject()
+    }
+    json.field("jobType", jobType)
+    json.field("partner", partner)
+    if let request {
+      json.key("request")
+      JobRecord.write(request, to: &json)
+    }
+    json.field("requestAliases", requestAliases)
+    json.field("requestFile", requestFile)
+    json.field("retryAt", retryAt?.rfc3339Milliseconds)
+    json.field("rows", rows)
+    json.field("sha256", sha256)
+    json.field("updatedAt", updatedAt.rfc3339Milliseconds)
+    if let webhook {
+      json.key("webhook")
+      json.beginObject()
+      json.field("attempts", webhook.attempts)
+      json.field("deliveredAt", webhook.deliveredAt?.rfc3339Milliseconds)
+      json.field("gaveUp", webhook.gaveUp)
+      json.field("lastError", webhook.lastError)
+      json.endObject()
+    }
+    json.endObject()
+    return json.bytes
+  }
+
+  private static func write(_ request: ExportRequest, to json: inout JSONText) {
+    json.beginObject()
+    json.field("columns", request.columns)
+    if let csv = request.csv {
+      json.key("csv")
+      json.beginObject()
+      json.field("bom", csv.byteOrderMark)
+      json.field("delimiter", csv.delimiter.rawValue)
+      json.endObject()
+    }
+    json.field("dialect", request.dialect.rawValue)
+    if let echo = request.eshopbox {
+      json.key("eshopbox")
+      json.beginObject()
+      json.field("channelId", echo.channelId)
+      json.field("exportFilters", echo.exportFilters)
+      json.field("fileType", echo.fileType)
+      json.field("jobType", echo.jobType)
+      json.field("userId", echo.userId)
+      json.endObject()
+    }
+    json.field("filter", request.filter)
+    json.field("format", request.format.rawValue)
+    json.field("idempotencyKey", request.idempotencyKey)
+    json.field("jobType", request.jobType)
+    json.field("reference", request.reference)
+    json.endObject()
+  }
+}

@@ -197,7 +197,7 @@ public final class PostgresSpool: @unchecked Sendable {
             """,
             [
               .text(record.id), record.partner.map(SQLValue.text) ?? .null, .text(state.rawValue),
-              .text(try PostgresSpool.encode(record)), .text(Data(claim.bytes).base64EncodedString()),
+              .text(PostgresSpool.encode(record)), .text(Data(claim.bytes).base64EncodedString()),
               .integer(record.createdAt.milliseconds),
             ])
           made.append(Job(record: record, state: state))
@@ -236,7 +236,7 @@ public final class PostgresSpool: @unchecked Sendable {
             cancel_requested = false, txid = pg_current_xact_id(), change = nextval('jobdrop_change')
           WHERE id = $1 RETURNING fence
           """,
-          [.text(id), .text(try PostgresSpool.encode(record)), .text(node), .integer(Int64(leaseSeconds))])
+          [.text(id), .text(PostgresSpool.encode(record)), .text(node), .integer(Int64(leaseSeconds))])
         guard let fence = moved.integer(0, 0) else { return nil }
         fences[id] = fence
         return Job(record: record, state: .started)
@@ -259,7 +259,7 @@ public final class PostgresSpool: @unchecked Sendable {
           PostgresSpool.moveStatement,
           [
             .text(job.id), .text(job.state.rawValue), .text(target.rawValue),
-            .text(try PostgresSpool.encode(record)),
+            .text(PostgresSpool.encode(record)),
             record.retryAt.map { .integer($0.milliseconds) } ?? .null,
             .text(node), .integer(fence(of: job)),
           ])
@@ -285,7 +285,7 @@ public final class PostgresSpool: @unchecked Sendable {
             PostgresSpool.moveStatement,
             [
               .text(move.job.id), .text(move.job.state.rawValue), .text(move.target.rawValue),
-              .text(try PostgresSpool.encode(move.record)),
+              .text(PostgresSpool.encode(move.record)),
               move.record.retryAt.map { .integer($0.milliseconds) } ?? .null,
               .text(node), .integer(fence(of: move.job)),
             ])
@@ -320,7 +320,7 @@ public final class PostgresSpool: @unchecked Sendable {
           RETURNING cancel_requested
           """,
           [
-            .text(job.id), .text(job.state.rawValue), .text(try PostgresSpool.encode(job.record)),
+            .text(job.id), .text(job.state.rawValue), .text(PostgresSpool.encode(job.record)),
             .text(node), .integer(fence(of: job)), .integer(Int64(leaseSeconds)),
           ])
         guard result.count == 1 else { throw LeaseLost(id: job.id, node: node) }
@@ -392,7 +392,7 @@ public final class PostgresSpool: @unchecked Sendable {
             UPDATE jobdrop_jobs SET state = 'pending', record = $2, node = NULL, lease_until = NULL,
               fence = fence + 1, txid = pg_current_xact_id(), change = nextval('jobdrop_change')
             WHERE id = $1
-            """, [.text(id), .text(try PostgresSpool.encode(record))])
+            """, [.text(id), .text(PostgresSpool.encode(record))])
           reaped.append(Job(record: record, state: .pending))
         }
         return reaped
@@ -542,8 +542,8 @@ public final class PostgresSpool: @unchecked Sendable {
     return Job(record: try decode(text), state: state)
   }
 
-  static func encode(_ record: JobRecord) throws -> String {
-    String(decoding: try Spool.encode(record), as: UTF8.self)
+  static func encode(_ record: JobRecord) -> String {
+    String(decoding: Spool.encode(record), as: UTF8.self)
   }
 
   static func decode(_ text: String) throws -> JobRecord {

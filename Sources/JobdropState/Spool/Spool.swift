@@ -60,7 +60,7 @@ public final class Spool: Sendable {
     do {
       try AtomicWriter.write(bytes, to: file, in: requests, mode: 0o600)
       CrashPoint.reached("claim-request-written")
-      try AtomicWriter.write(try Spool.encode(record), to: file, in: folder(state), mode: 0o600)
+      try AtomicWriter.write(Spool.encode(record), to: file, in: folder(state), mode: 0o600)
     } catch {
       // A write that failed after its rename (the folder's fsync) must not leave a job nobody knows of:
       // the request is claimed again later, as a new job.
@@ -81,7 +81,7 @@ public final class Spool: Sendable {
     precondition(state == .pending || state == .failed)
     let file = Spool.fileName(record.id)
     try group.add(bytes, as: file, in: requests, mode: 0o600)
-    try group.add(try Spool.encode(record), as: file, in: folder(state), mode: 0o600)
+    try group.add(Spool.encode(record), as: file, in: folder(state), mode: 0o600)
   }
 
   /// What retiring a claimed inbox file found.
@@ -160,7 +160,7 @@ public final class Spool: Sendable {
   public func move(_ job: Job, to target: JobState, record: JobRecord) throws -> Job {
     try check(job, to: target)
     let file = Spool.fileName(job.id)
-    try AtomicWriter.write(try Spool.encode(record), to: file, in: folder(target), mode: 0o600)
+    try AtomicWriter.write(Spool.encode(record), to: file, in: folder(target), mode: 0o600)
     CrashPoint.reached("move-written")
     retireEarlierFiles(of: job, movedTo: target)
     try? folder(job.state).sync()
@@ -200,7 +200,7 @@ public final class Spool: Sendable {
     do {
       for move in moves {
         try group.add(
-          try Spool.encode(move.record), as: Spool.fileName(move.job.id), in: folder(move.target), mode: 0o600
+          Spool.encode(move.record), as: Spool.fileName(move.job.id), in: folder(move.target), mode: 0o600
         )
       }
       try group.commit(alsoFlushing: alsoFlush)
@@ -225,7 +225,7 @@ public final class Spool: Sendable {
   /// leaves both, and recovery keeps the later state, as for a move).
   public func update(_ job: Job) throws {
     try AtomicWriter.write(
-      try Spool.encode(job.record), to: Spool.fileName(job.id), in: folder(job.state), mode: 0o600)
+      Spool.encode(job.record), to: Spool.fileName(job.id), in: folder(job.state), mode: 0o600)
     if job.state == .started { retire(job.id, from: .pending) }
   }
 
@@ -327,13 +327,6 @@ public final class Spool: Sendable {
     return recovery
   }
 
-  static func encode<T: Encodable>(_ value: T) throws(FileSystemError) -> [UInt8] {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    do {
-      return Array(try encoder.encode(value))
-    } catch {
-      preconditionFailure("a job record always encodes: \(error)")
-    }
-  }
+  /// A status file's content (``JobRecord/json``).
+  static func encode(_ record: JobRecord) -> [UInt8] { record.json }
 }

@@ -60,7 +60,7 @@ package struct JSONText {
     bytes.append(0x22)
   }
 
-  package mutating func integer(_ value: Int) { bytes += Array(String(value).utf8) }
+  package mutating func integer(_ value: some BinaryInteger) { bytes += Array(String(value).utf8) }
 
   package mutating func bool(_ value: Bool) { bytes += Array((value ? "true" : "false").utf8) }
 
@@ -76,6 +76,23 @@ package struct JSONText {
     guard let value else { return }
     self.key(key)
     integer(value)
+  }
+
+  /// A field with a number.
+  package mutating func field(_ key: String, _ value: UInt64) {
+    self.key(key)
+    integer(value)
+  }
+
+  /// A field with an array of numbers.
+  package mutating func field(_ key: String, _ values: [UInt8]) {
+    self.key(key)
+    bytes.append(0x5B)
+    for (index, value) in values.enumerated() {
+      if index > 0 { bytes.append(0x2C) }
+      integer(value)
+    }
+    bytes.append(0x5D)
   }
 
   /// A field with `true` or `false`, left out when `value` is `nil`.

@@ -77,7 +77,7 @@ import Testing
     let id2 = JobID.make()
     let record = JobRecord(id: id2, requestFile: "b.json", jobType: "", request: nil, createdAt: .now())
     directory.write(
-      String(decoding: try Spool.encode(record), as: UTF8.self), to: "spool/pending/\(id2).json")
+      String(decoding: Spool.encode(record), as: UTF8.self), to: "spool/pending/\(id2).json")
     #expect(try spool.reader.snapshot().jobs.isEmpty)
     #expect(directory.list("spool/requests") == ["\(id).json"], "a reader removes nothing")
     #expect(try recover(directory, spool).jobs.isEmpty)
@@ -122,7 +122,7 @@ import Testing
     record.fileName = "x.csv"
     // As if the process died between the two steps of started → success: both files are there.
     directory.write(
-      String(decoding: try Spool.encode(record), as: UTF8.self), to: "spool/success/\(job.id).json")
+      String(decoding: Spool.encode(record), as: UTF8.self), to: "spool/success/\(job.id).json")
     let done = Job(record: record, state: .success)
     #expect(try spool.reader.snapshot().jobs == [done])
     #expect(spool.reader.job(id: job.id) == done)
