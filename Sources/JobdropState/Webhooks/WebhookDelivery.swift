@@ -63,3 +63,23 @@ public struct WebhookStatus: Codable, Sendable, Equatable {
     self.gaveUp = gaveUp
   }
 }
+
+extension WebhookDelivery {
+  /// The delivery's file: what `JSONEncoder` with sorted keys writes for its `Codable` form
+  /// (``JSONText``; the tests hold the two to the same bytes, and `JSONDecoder` reads it back).
+  var json: [UInt8] {
+    var json = JSONText()
+    json.beginObject()
+    json.field("attempts", attempts)
+    json.field("body", body)
+    json.field("createdAt", createdAt.rfc3339Milliseconds)
+    json.field("id", id)
+    json.field("jobID", jobID)
+    json.field("lastError", lastError)
+    json.field("nextAttemptAt", nextAttemptAt.rfc3339Milliseconds)
+    json.field("partner", partner)
+    json.field("type", type)
+    json.endObject()
+    return json.bytes
+  }
+}

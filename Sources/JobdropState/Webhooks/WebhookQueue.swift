@@ -11,11 +11,6 @@ import JobdropSystem
 // @unchecked: the folder handle is immutable; the file system serialises the rest.
 public final class WebhookQueue: @unchecked Sendable {
   let folder: DirectoryHandle
-  private let encoder: JSONEncoder = {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    return encoder
-  }()
 
   /// Opens (creating) `spool/webhooks/`.
   public init(spool: Spool) throws(FileSystemError) {
@@ -24,8 +19,8 @@ public final class WebhookQueue: @unchecked Sendable {
 
   /// Writes (or replaces) `delivery`'s file durably.
   public func save(_ delivery: WebhookDelivery) throws {
-    let bytes = Array(try encoder.encode(delivery))
-    try AtomicWriter.write(bytes, to: FileName("\(delivery.id).json"), in: folder, syncDirectory: true)
+    try AtomicWriter.write(
+      delivery.json, to: FileName("\(delivery.id).json"), in: folder, syncDirectory: true)
   }
 
   /// Removes `delivery`'s file (it was made or given up).
