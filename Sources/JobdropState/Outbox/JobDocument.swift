@@ -137,22 +137,14 @@ extension JobDocument {
     json.field("id", id)
     json.field("jobType", eshopboxJobType)
     json.field("job_type", jobType)
-    json.key("link")
-    json.beginObject()
-    json.field("href", link.href)
-    json.endObject()
-    json.key("links")
-    json.beginObject()
-    json.field("self", links.`self`)
-    json.endObject()
-    json.key("meta")
-    meta.write(to: &json)
+    json.object("link") { $0.field("href", link.href) }
+    json.object("links") { $0.field("self", links.`self`) }
+    json.object("meta") { meta.write(to: &$0) }
     json.field("status", status.rawValue)
-    json.key("timestamps")
-    json.beginObject()
-    json.field("created_at", timestamps.createdAt.rfc3339Milliseconds)
-    json.field("updated_at", timestamps.updatedAt.rfc3339Milliseconds)
-    json.endObject()
+    json.object("timestamps") { json in
+      json.field("created_at", timestamps.createdAt.rfc3339Milliseconds)
+      json.field("updated_at", timestamps.updatedAt.rfc3339Milliseconds)
+    }
     json.field("type", type)
     json.field("updatedAt", updatedAt?.rfc3339Milliseconds)
     json.field("userId", userId)
@@ -162,34 +154,31 @@ extension JobDocument {
 }
 
 extension JobDocument.Meta {
+  /// The fields of `meta`, into its open object.
   fileprivate func write(to json: inout JSONText) {
-    json.beginObject()
     json.field("bytes", bytes)
     json.field("expires_at", expiresAt.rfc3339Milliseconds)
     json.field("partner", partner)
-    json.key("request")
-    json.beginObject()
-    json.field("bom", request.bom)
-    json.field("columns", request.columns)
-    json.field("delimiter", request.delimiter)
-    json.field("dialect", request.dialect)
-    json.field("file", request.file)
-    json.field("filter", request.filter)
-    json.field("format", request.format)
-    json.field("idempotency_key", request.idempotencyKey)
-    json.field("reference", request.reference)
-    json.endObject()
+    json.object("request") { json in
+      json.field("bom", request.bom)
+      json.field("columns", request.columns)
+      json.field("delimiter", request.delimiter)
+      json.field("dialect", request.dialect)
+      json.field("file", request.file)
+      json.field("filter", request.filter)
+      json.field("format", request.format)
+      json.field("idempotency_key", request.idempotencyKey)
+      json.field("reference", request.reference)
+    }
     json.field("rows", rows)
     json.field("sha256", sha256)
     if let webhook {
-      json.key("webhook")
-      json.beginObject()
-      json.field("attempts", webhook.attempts)
-      json.field("delivered_at", webhook.deliveredAt?.rfc3339Milliseconds)
-      json.field("gave_up", webhook.gaveUp)
-      json.field("last_error", webhook.lastError)
-      json.endObject()
+      json.object("webhook") { json in
+        json.field("attempts", webhook.attempts)
+        json.field("delivered_at", webhook.deliveredAt?.rfc3339Milliseconds)
+        json.field("gave_up", webhook.gaveUp)
+        json.field("last_error", webhook.lastError)
+      }
     }
-    json.endObject()
   }
 }

@@ -142,10 +142,7 @@ public final class Outbox: @unchecked Sendable {
     if job.state == .success {
       var json = JSONText()
       json.beginObject()
-      json.key("data")
-      json.beginObject()
-      json.field("href", jobDocument.link.href)
-      json.endObject()
+      json.object("data") { $0.field("href", jobDocument.link.href) }
       json.endObject()
       link = json.bytes
     }

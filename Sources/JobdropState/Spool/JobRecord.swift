@@ -79,25 +79,22 @@ extension JobRecord {
     json.field("error", error)
     json.field("fileName", fileName)
     json.field("id", id)
-    if let inboxClaim {
-      json.key("inboxClaim")
-      json.beginObject()
-      json.key("identity")
-      json.beginObject()
-      json.field("device", inboxClaim.identity.device)
-      json.field("inode", inboxClaim.identity.inode)
-      json.endObject()
-      json.field("jobID", inboxClaim.jobID)
-      json.field("name", inboxClaim.name)
-      json.field("node", inboxClaim.node)
-      json.field("sha256", inboxClaim.sha256)
-      json.endObject()
+    if let claim = inboxClaim {
+      json.object("inboxClaim") { json in
+        json.object("identity") { json in
+          json.field("device", claim.identity.device)
+          json.field("inode", claim.identity.inode)
+        }
+        json.field("jobID", claim.jobID)
+        json.field("name", claim.name)
+        json.field("node", claim.node)
+        json.field("sha256", claim.sha256)
+      }
     }
     json.field("jobType", jobType)
     json.field("partner", partner)
     if let request {
-      json.key("request")
-      JobRecord.write(request, to: &json)
+      json.object("request") { JobRecord.write(request, to: &$0) }
     }
     json.field("requestAliases", requestAliases)
     json.field("requestFile", requestFile)
@@ -106,44 +103,40 @@ extension JobRecord {
     json.field("sha256", sha256)
     json.field("updatedAt", updatedAt.rfc3339Milliseconds)
     if let webhook {
-      json.key("webhook")
-      json.beginObject()
-      json.field("attempts", webhook.attempts)
-      json.field("deliveredAt", webhook.deliveredAt?.rfc3339Milliseconds)
-      json.field("gaveUp", webhook.gaveUp)
-      json.field("lastError", webhook.lastError)
-      json.endObject()
+      json.object("webhook") { json in
+        json.field("attempts", webhook.attempts)
+        json.field("deliveredAt", webhook.deliveredAt?.rfc3339Milliseconds)
+        json.field("gaveUp", webhook.gaveUp)
+        json.field("lastError", webhook.lastError)
+      }
     }
     json.endObject()
     return json.bytes
   }
 
+  /// The fields of a request, into its open object.
   private static func write(_ request: ExportRequest, to json: inout JSONText) {
-    json.beginObject()
     json.field("columns", request.columns)
     if let csv = request.csv {
-      json.key("csv")
-      json.beginObject()
-      json.field("bom", csv.byteOrderMark)
-      json.field("delimiter", csv.delimiter.rawValue)
-      json.endObject()
+      json.object("csv") { json in
+        json.field("bom", csv.byteOrderMark)
+        json.field("delimiter", csv.delimiter.rawValue)
+      }
     }
     json.field("dialect", request.dialect.rawValue)
     if let echo = request.eshopbox {
-      json.key("eshopbox")
-      json.beginObject()
-      json.field("channelId", echo.channelId)
-      json.field("exportFilters", echo.exportFilters)
-      json.field("fileType", echo.fileType)
-      json.field("jobType", echo.jobType)
-      json.field("userId", echo.userId)
-      json.endObject()
+      json.object("eshopbox") { json in
+        json.field("channelId", echo.channelId)
+        json.field("exportFilters", echo.exportFilters)
+        json.field("fileType", echo.fileType)
+        json.field("jobType", echo.jobType)
+        json.field("userId", echo.userId)
+      }
     }
     json.field("filter", request.filter)
     json.field("format", request.format.rawValue)
     json.field("idempotencyKey", request.idempotencyKey)
     json.field("jobType", request.jobType)
     json.field("reference", request.reference)
-    json.endObject()
   }
 }

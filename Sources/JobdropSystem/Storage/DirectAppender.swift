@@ -56,7 +56,7 @@ public final class DirectAppender {
   deinit { block.deallocate() }
 
   /// Whether the file is still written past the page cache (for tests).
-  public var writesDirectly: Bool { direct }
+  var writesDirectly: Bool { direct }
 
   /// Appends `bytes`.
   public func append(_ bytes: UnsafeRawBufferPointer) throws(FileSystemError) {

@@ -87,12 +87,7 @@ package struct JSONText {
   /// A field with an array of numbers.
   package mutating func field(_ key: String, _ values: [UInt8]) {
     self.key(key)
-    bytes.append(0x5B)
-    for (index, value) in values.enumerated() {
-      if index > 0 { bytes.append(0x2C) }
-      integer(value)
-    }
-    bytes.append(0x5D)
+    array(values) { $0.integer($1) }
   }
 
   /// A field with `true` or `false`, left out when `value` is `nil`.
@@ -106,24 +101,35 @@ package struct JSONText {
   package mutating func field(_ key: String, _ values: [String]?) {
     guard let values else { return }
     self.key(key)
-    bytes.append(0x5B)
-    for (index, value) in values.enumerated() {
-      if index > 0 { bytes.append(0x2C) }
-      string(value)
-    }
-    bytes.append(0x5D)
+    array(values) { $0.string($1) }
   }
 
   /// A field with an object of texts (keys in order, as the encoder sorts them), left out when `values`
   /// is `nil`.
   package mutating func field(_ key: String, _ values: [String: String]?) {
     guard let values else { return }
+    object(key) { json in
+      for (name, value) in values.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+        json.field(name, value)
+      }
+    }
+  }
+
+  /// A field whose value is the object `body` writes.
+  package mutating func object(_ key: String, _ body: (inout JSONText) -> Void) {
     self.key(key)
     beginObject()
-    for (name, value) in values.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
-      field(name, value)
-    }
+    body(&self)
     endObject()
+  }
+
+  private mutating func array<Element>(_ values: [Element], _ write: (inout JSONText, Element) -> Void) {
+    bytes.append(0x5B)
+    for (index, value) in values.enumerated() {
+      if index > 0 { bytes.append(0x2C) }
+      write(&self, value)
+    }
+    bytes.append(0x5D)
   }
 
   private static let hexDigits = Array("0123456789abcdef".utf8)
