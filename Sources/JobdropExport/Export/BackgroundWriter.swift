@@ -39,6 +39,8 @@ final class BackgroundWriter: @unchecked Sendable {
   private var thread: JoinableThread?
   /// What the thread writes with (made by the thread; used by ``finish()`` once the thread is joined).
   private var appender: DirectAppender?
+  /// Whether ``finish()`` returned: everything is written.
+  private var finished = false
 
   init(descriptor: Int32, path: String, digest: SHA256Digest) {
     self.descriptor = descriptor
@@ -122,8 +124,9 @@ final class BackgroundWriter: @unchecked Sendable {
   }
 
   /// Waits until everything submitted is written (writing it here when no thread was needed); throws
-  /// the first write error.
+  /// the first write error. Again after it returned, does nothing; after it threw, throws again.
   func finish() throws(FileSystemError) {
+    if finished { return }
     let unstarted: Piece? = lock.withLock { thread == nil ? filled.first : nil }
     if let piece = unstarted {
       // One piece of the caller's own and no thread: written here.
@@ -141,7 +144,13 @@ final class BackgroundWriter: @unchecked Sendable {
       if let failure { throw failure }
     }
     stop()
-    try appender?.finish()
+    do {
+      try appender?.finish()
+    } catch {
+      lock.withLock { failure = error }
+      throw error
+    }
+    finished = true
   }
 
   /// Writes `bytes` at the end of the file: through the page cache for the one piece of a small export,

@@ -57,7 +57,3 @@ extension ByteSink {
     try write(lending: bytes, returned: returned)
   }
 }
-
-extension ExportFile {
-  public func finish() throws(FileSystemError) {}
-}

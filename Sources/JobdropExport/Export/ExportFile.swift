@@ -6,9 +6,10 @@ import JobdropSystem
 
 /// The file an export is written to: a temp file next to its final name, counted and hashed as written.
 ///
-/// Hashing and writing happen on a ``BackgroundWriter`` thread while rows are formatted. ``publish()``
-/// waits for it, fsyncs the file and renames it into place, so the outbox only ever shows complete files;
-/// ``discard()`` removes it. After `publish` returns the file is durable under its final name.
+/// Hashing and writing happen on a ``BackgroundWriter`` thread while rows are formatted. ``finish()``
+/// (the end of the rows) waits for it; ``publish()`` fsyncs the file and renames it into place, so the
+/// outbox only ever shows complete files; ``discard()`` removes it. After `publish` returns the file is
+/// durable under its final name.
 public final class ExportFile: ByteSink {
   /// The directory that will hold the file.
   public let directory: DirectoryHandle
@@ -49,6 +50,12 @@ public final class ExportFile: ByteSink {
   {
     try writer.submit(lending: bytes, returned: returned)
     byteCount += bytes.count
+  }
+
+  /// Waits until every byte is written (the writer thread's, and the direct writes' tail), so that a
+  /// write error (a full disk) fails the export that wrote it rather than its publication.
+  public func finish() throws(FileSystemError) {
+    try writer.finish()
   }
 
   /// Makes the file durable under its final name and returns its SHA-256 in hex.
