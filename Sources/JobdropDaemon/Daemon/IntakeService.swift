@@ -102,8 +102,9 @@ public struct IntakeService: Service {
       func commit() {
         let takers = group.takers
         var undone = RequestIntake.Pass()
-        if RequestIntake.commit(group, store: intakes.store, into: &undone) {
-          runners.wake()
+        // The runners are woken as soon as the jobs are queued: the first one starts while the claims'
+        // documents are written.
+        if RequestIntake.commit(group, store: intakes.store, into: &undone, whenQueued: runners.wake) {
           return
         }
         // Undone (their requests stay in the inbox): looked at again after the claim retry time.

@@ -336,8 +336,9 @@ public final class JobStore: @unchecked Sendable {
 
   /// Runs `body` under the lock, and writes the documents it publishes after releasing it (in order,
   /// before any later write of the outbox): a burst's commits then hold the lock only for the table,
-  /// and the runner and the intake are not kept waiting while documents are written.
-  private func withLockPublishingAfter<T>(_ body: () -> T) -> T {
+  /// and the runner and the intake are not kept waiting while documents are written. `beforeWriting` runs
+  /// once the lock is released, before the first document is written.
+  private func withLockPublishingAfter<T>(_ body: () -> T, beforeWriting: () -> Void = {}) -> T {
     let (value, failed) = lock.withLock(
       { () -> (T, [Outbox.Publication]) in
         deferredPublications = []
@@ -347,6 +348,7 @@ public final class JobStore: @unchecked Sendable {
         return (value, publications)
       }, handingOverTo: outboxWrites
     ) { value, publications in
+      beforeWriting()
       var failed: [(id: String, error: any Error)] = []
       for publication in publications {
         do {
@@ -543,7 +545,11 @@ public final class JobStore: @unchecked Sendable {
   /// Makes a group's claims durable together, then queues and publishes them. On a failure every claim
   /// of the group is undone (its temp files removed, the table as before) and the error thrown: the
   /// requests are still in the inbox.
-  public func commitClaims(_ group: ClaimGroup) throws {
+  ///
+  /// `whenQueued` is called once the jobs are queued, before their documents are written (a runner woken
+  /// then starts the first job while they are written: their order in the outbox is kept, see
+  /// ``withLockPublishingAfter(_:beforeWriting:)``); not called when the commit fails.
+  public func commitClaims(_ group: ClaimGroup, whenQueued: () -> Void = {}) throws {
     guard !group.isEmpty else { return }
     defer { group.clear() }
     var made: [String: Job] = [:]
@@ -606,6 +612,8 @@ public final class JobStore: @unchecked Sendable {
         markDirty(job.record.partner)
       }
       return (deliveryHandler, refused)
+    } beforeWriting: {
+      whenQueued()
     }
     for case (_, let delivery?) in group.jobs { handler?(delivery) }
     for delivery in refused { handler?(delivery) }

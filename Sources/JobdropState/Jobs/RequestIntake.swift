@@ -80,12 +80,15 @@ public final class RequestIntake: @unchecked Sendable {
 
   /// Commits a group of claims (``JobStore/commitClaims(_:)``); if that fails, each claim is undone by the
   /// intake that took it (its request stays in the inbox) and reported in `pass`. Returns whether the
-  /// claims were committed.
+  /// claims were committed; `whenQueued` is called as soon as their jobs can run (before their documents
+  /// are written).
   @discardableResult
-  public static func commit(_ group: ClaimGroup, store: JobStore, into pass: inout Pass) -> Bool {
+  public static func commit(
+    _ group: ClaimGroup, store: JobStore, into pass: inout Pass, whenQueued: () -> Void = {}
+  ) -> Bool {
     let takers = group.takers
     do {
-      try store.commitClaims(group)
+      try store.commitClaims(group, whenQueued: whenQueued)
       return true
     } catch {
       for (intake, name) in takers { intake.claimFailed(name, because: error, into: &pass) }

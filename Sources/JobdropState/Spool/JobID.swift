@@ -1,9 +1,23 @@
 import FoundationEssentials
 
-/// Job ids: random UUID v4 in lowercase (Foundation's `UUID`, from the system's secure random source).
+/// Job ids: random UUID v4 in lowercase, from the system's secure random source.
 public enum JobID {
   /// A new random id, e.g. `3f1c2a9e-8b7d-4c1e-9f0a-1b2c3d4e5f60`.
-  public static func make() -> String { UUID().uuidString.lowercased() }
+  ///
+  /// Its 122 random bits come from `SystemRandomNumberGenerator` (one `getrandom(2)` call each 8 bytes);
+  /// Foundation's `UUID()` opens, reads and closes `/dev/urandom` for each id, on a lone drop's path.
+  public static func make() -> String {
+    var generator = SystemRandomNumberGenerator()
+    let high = generator.next() & ~0xF000 | 0x4000  // version 4
+    let low = generator.next() & ~(0xC << 60) | (0x8 << 60)  // variant 10
+    let bytes = withUnsafeBytes(of: (high.bigEndian, low.bigEndian)) { Array($0) }
+    let uuid = UUID(
+      uuid: (
+        bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9],
+        bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+      ))
+    return uuid.uuidString.lowercased()
+  }
 
   /// Whether `text` is a lowercase UUID (as every job id is); guards paths built from ids.
   public static func isValid(_ text: String) -> Bool {
