@@ -33,6 +33,8 @@ let package = Package(
     .systemLibrary(name: "CXLSXWriter", path: "Sources/CXLSXWriter"),
     // Linux calls that need _GNU_SOURCE (renameat2, O_PATH, sync_file_range).
     .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
+    // The CSV writer's scan for bytes that need quoting, with SSE2 (a header of static inline C).
+    .systemLibrary(name: "CByteScan", path: "Sources/CByteScan"),
 
     // System wrappers: files and directories, errors with their errno, threads, time, logging.
     .target(
@@ -51,6 +53,7 @@ let package = Package(
       name: "JobdropExport",
       dependencies: [
         "JobdropModel", "JobdropSystem", "CSQLite", "CPostgres", "CZlib", "CCrypto", "CXLSXWriter",
+        "CByteScan",
       ]
     ),
     // The state a job lives in: the inbox, the spool, the outbox, and the job table that moves between them.

@@ -1,3 +1,4 @@
+import CByteScan
 import JobdropSystem
 
 /// Streams RFC 4180 CSV (UTF-8, `\r\n` line ends; the delimiter `,`, `;`, `|` or a tab; optionally a
@@ -30,8 +31,6 @@ public final class CSVWriter: RowWriter {
   public let delimiter: UInt8
   /// Whether the file starts with a UTF-8 byte order mark.
   public let byteOrderMark: Bool
-  /// The delimiter in every byte of a word, for ``scan(_:_:)``.
-  private let delimiterWord: UInt64
   /// 1 for the delimiter, `"`, LF and CR, 0 for every other byte, for ``scan(_:_:)``.
   private let specials: UnsafeMutablePointer<UInt8>
 
@@ -43,7 +42,6 @@ public final class CSVWriter: RowWriter {
     self.guardFormulas = guardFormulas
     self.delimiter = delimiter
     self.byteOrderMark = byteOrderMark
-    self.delimiterWord = UInt64(delimiter) &* 0x0101_0101_0101_0101
     self.place = file as? any InPlaceSink
     self.roomSize = bufferSize
     self.own = .allocate(capacity: place == nil ? bufferSize : 0)
@@ -135,26 +133,16 @@ public final class CSVWriter: RowWriter {
   /// Whether `length` bytes at `base` need quoting (the delimiter, `"`, LF or CR), and how many `"` they
   /// hold.
   ///
-  /// Eight bytes at a time (the last word overlapping the one before it), testing each word for any of
-  /// the four exactly, so a cell that needs no quoting (nearly all of them) is cleared with a few
-  /// instructions per word; a shorter cell is looked up byte by byte in a table of the four. Only a cell
-  /// that holds one of them is counted byte by byte.
+  /// A cell of 8 bytes or more is scanned 16 bytes at a time with vector compares (`CByteScan`), so a
+  /// cell that needs no quoting (nearly all of them) is cleared with a few instructions per block; a
+  /// shorter cell is looked up byte by byte in a table of the four. Only a cell that holds one of them is
+  /// counted byte by byte.
   @inline(__always)
   func scan(_ base: UnsafeRawPointer, _ length: Int) -> (Bool, Int) {
     if length >= 8 {
-      var index = 0
-      var found = false
-      while index + 8 <= length {
-        if isSpecial(base.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
-          found = true
-          break
-        }
-        index += 8
+      if !jobdrop_csv_needs_quotes(base.assumingMemoryBound(to: UInt8.self), length, delimiter) {
+        return (false, 0)
       }
-      if !found && index < length {
-        found = isSpecial(base.loadUnaligned(fromByteOffset: length - 8, as: UInt64.self))
-      }
-      if !found { return (false, 0) }
     } else {
       var found: UInt8 = 0
       for index in 0..<length { found |= specials[Int(base.load(fromByteOffset: index, as: UInt8.self))] }
@@ -163,16 +151,6 @@ public final class CSVWriter: RowWriter {
     var quotes = 0
     for index in 0..<length where base.load(fromByteOffset: index, as: UInt8.self) == 0x22 { quotes += 1 }
     return (true, quotes)
-  }
-
-  /// Whether any byte of `word` is the delimiter, `"`, LF or CR.
-  @inline(__always)
-  private func isSpecial(_ word: UInt64) -> Bool {
-    @inline(__always) func zeroBytes(_ value: UInt64) -> UInt64 { (value &- 0x0101_0101_0101_0101) & ~value }
-    let found =
-      zeroBytes(word ^ delimiterWord) | zeroBytes(word ^ 0x2222_2222_2222_2222)
-      | zeroBytes(word ^ 0x0A0A_0A0A_0A0A_0A0A) | zeroBytes(word ^ 0x0D0D_0D0D_0D0D_0D0D)
-    return found & 0x8080_8080_8080_8080 != 0
   }
 
   /// Copies `length` bytes from `source` to `target`: a short cell with two overlapping loads and stores,

@@ -11,11 +11,11 @@ import Testing
     case null
   }
 
-  func csv(_ rows: [[Cell]], guardFormulas: Bool = true) throws -> (String, String) {
+  func csv(_ rows: [[Cell]], guardFormulas: Bool = true, delimiter: UInt8 = 0x2C) throws -> (String, String) {
     let directory = TemporaryDirectory()
     let folder = try DirectoryHandle(path: directory.path)
     let file = try ExportFile(directory: folder, name: FileName("out.csv"))
-    let writer = CSVWriter(file: file, guardFormulas: guardFormulas)
+    let writer = CSVWriter(file: file, guardFormulas: guardFormulas, delimiter: delimiter)
     for row in rows {
       for cell in row {
         switch cell {
@@ -86,23 +86,28 @@ import Testing
     #expect(directory.list(".") == [])
   }
 
-  /// Every length a cell is scanned and copied by (byte table, 4- and 8-byte overlapping words, memmove),
-  /// with each special byte at every place in it, and integers at every digit count and both ends: as
-  /// RFC 4180 and `String(value)` say.
-  @Test func everyCellLengthAndPlaceOfASpecialByteAndEveryDigitCount() throws {
+  /// Every length a cell is scanned and copied by (byte table, one 16-byte block of two overlapping
+  /// halves, 16-byte blocks with an overlapping last one; 4- and 8-byte overlapping words, memmove), with
+  /// each special byte at every place in it, the other delimiters there too (left as they are), and
+  /// integers at every digit count and both ends: as RFC 4180 and `String(value)` say, with each
+  /// delimiter.
+  @Test(arguments: [",", ";", "\t", "|"])
+  func everyCellLengthAndPlaceOfASpecialByteAndEveryDigitCount(delimiter: String) throws {
     var rows: [[Cell]] = []
     var expected: [String] = []
+    let others = [",", ";", "\t", "|"].filter { $0 != delimiter }
     for length in 0...70 {
       let plain = String((0..<length).map { Character(UnicodeScalar(UInt8(0x61 + $0 % 26))) })
       rows.append([.text(plain, guarded: false)])
       expected.append(plain)
       for place in 0..<length {
-        for special in [",", "\"", "\n", "\r"] {
+        for special in [delimiter, "\"", "\n", "\r"] + others {
           var characters = Array(plain)
           characters[place] = Character(special)
           let text = String(characters)
           rows.append([.text(text, guarded: false)])
-          expected.append("\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"")
+          expected.append(
+            others.contains(special) ? text : "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"")
         }
       }
     }
@@ -114,7 +119,8 @@ import Testing
     }
     rows += integers.map { [.integer($0)] }
     expected += integers.map { String($0) }
-    let (text, _) = try csv(rows, guardFormulas: false)
+    let (text, _) = try csv(
+      rows, guardFormulas: false, delimiter: UInt8(ascii: delimiter.unicodeScalars.first!))
     #expect(text == expected.map { $0 + "\r\n" }.joined())
   }
 }
