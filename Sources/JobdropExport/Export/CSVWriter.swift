@@ -109,7 +109,7 @@ public final class CSVWriter: RowWriter {
       try writeLarge(bytes, quoted: needsQuotes, prefix: prefix)
       return
     }
-    try separate(extra: total)
+    separateInRoom()  // the room for the separator and the cell was made above
     if needsQuotes { append(0x22) }
     if prefix { append(0x27) }
     guard let base else {
@@ -247,6 +247,12 @@ public final class CSVWriter: RowWriter {
   @inline(__always)
   private func separate(extra: Int) throws(FileSystemError) {
     if capacity - count < extra + 1 { try makeRoom(extra + 1) }
+    separateInRoom()
+  }
+
+  /// Writes the separator before a cell, in room already made.
+  @inline(__always)
+  private func separateInRoom() {
     if atRowStart {
       atRowStart = false
     } else {
