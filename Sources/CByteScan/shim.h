@@ -1,6 +1,6 @@
-// Scans a CSV cell for the bytes that make it need quoting, 16 at a time with SSE2 (every x86-64 CPU has
-// it); other CPUs get the same answer from a byte loop. Static inline: the Swift compiler inlines it into
-// the row loop like its own code.
+// Scans a cell for the bytes that make it need quoting (CSV) or escaping (JSON), 16 at a time with SSE2
+// (every x86-64 CPU has it); other CPUs get the same answer from a byte loop. Static inline: the Swift
+// compiler inlines it into the row loop like its own code.
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -38,6 +38,40 @@ static inline bool jobdrop_csv_needs_quotes(const uint8_t *bytes, long length, u
   for (long index = 0; index < length; index++) {
     uint8_t byte = bytes[index];
     if (byte == delimiter || byte == '"' || byte == '\n' || byte == '\r') return true;
+  }
+  return false;
+#endif
+}
+
+#if defined(__SSE2__)
+static inline bool jobdrop_block_needs_escape(__m128i block) {
+  // A control character is a byte no greater than 0x1F: its unsigned minimum with 0x1F is itself.
+  __m128i found = _mm_or_si128(
+      _mm_cmpeq_epi8(_mm_min_epu8(block, _mm_set1_epi8(0x1F)), block),
+      _mm_or_si128(_mm_cmpeq_epi8(block, _mm_set1_epi8('"')), _mm_cmpeq_epi8(block, _mm_set1_epi8('\\'))));
+  return _mm_movemask_epi8(found) != 0;
+}
+#endif
+
+/// Whether any of the `length` (at least 8) bytes at `bytes` needs escaping in a JSON string: '"', '\\'
+/// or a control character (below 0x20). Reads only those bytes, as jobdrop_csv_needs_quotes does.
+static inline bool jobdrop_json_needs_escape(const uint8_t *bytes, long length) {
+#if defined(__SSE2__)
+  if (length < 16) {
+    uint64_t head, tail;
+    memcpy(&head, bytes, 8);
+    memcpy(&tail, bytes + length - 8, 8);
+    return jobdrop_block_needs_escape(_mm_set_epi64x((long long)tail, (long long)head));
+  }
+  long index = 0;
+  for (; index + 16 <= length; index += 16) {
+    if (jobdrop_block_needs_escape(_mm_loadu_si128((const __m128i *)(bytes + index)))) return true;
+  }
+  return index < length && jobdrop_block_needs_escape(_mm_loadu_si128((const __m128i *)(bytes + length - 16)));
+#else
+  for (long index = 0; index < length; index++) {
+    uint8_t byte = bytes[index];
+    if (byte < 0x20 || byte == '"' || byte == '\\') return true;
   }
   return false;
 #endif

@@ -119,6 +119,46 @@ import Testing
     }
   }
 
+  /// Every length a value is scanned by (byte loop, one 16-byte block of two overlapping halves, 16-byte
+  /// blocks with an overlapping last one), with each byte that needs escaping, and two that do not, at
+  /// every place in it: the escapes JSON Lines writes, and the same text read back by `JSONSerialization`.
+  @Test func jsonLinesEscapeEveryLengthAndPlace() throws {
+    var values: [String] = []
+    for length in 0...70 {
+      let plain = String((0..<length).map { Character(UnicodeScalar(UInt8(0x61 + $0 % 26))) })
+      values.append(plain)
+      for place in 0..<length {
+        for special: UInt8 in [0x00, 0x01, 0x09, 0x0A, 0x0D, 0x1F, 0x22, 0x5C, 0x20, 0x7F] {
+          var bytes = Array(plain.utf8)
+          bytes[place] = special
+          values.append(String(decoding: bytes, as: UTF8.self))
+        }
+      }
+    }
+    let (data, _) = try write(values.map { [.text($0), .null, .null] }, header: false) { file, _ in
+      JSONLinesWriter(file: file, columns: columns, guardFormulas: false)
+    }
+    let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+    #expect(lines.count == values.count + 1)
+    for (value, line) in zip(values, lines) {
+      var escaped = ""
+      for byte in value.utf8 {
+        switch byte {
+        case 0x22: escaped += "\\\""
+        case 0x5C: escaped += "\\\\"
+        case 0x0A: escaped += "\\n"
+        case 0x0D: escaped += "\\r"
+        case 0x09: escaped += "\\t"
+        case 0..<0x20: escaped += "\\u00" + (byte < 0x10 ? "0" : "") + String(byte, radix: 16)
+        default: escaped += String(UnicodeScalar(byte))
+        }
+      }
+      #expect(line == #"{"name":""# + escaped + #"","total":null,"at":null}"#)
+      let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+      #expect(object?["name"] as? String == value)
+    }
+  }
+
   @Test func aWorkbookContinuesOnANewSheetPastItsRowsAndReadsBackInOpenpyxl() throws {
     let rows: [[Cell]] = (1...7).map { [.text("row \($0)"), .integer(Int64($0) * 100), .text("=cmd()")] }
     let (_, directory) = try write(rows, name: "out.xlsx") { file, folder in
