@@ -40,6 +40,7 @@ format:
 bench: release
 	scripts/install-deps.sh bench
 	scripts/bench-export.sh
+	scripts/bench-instructions.sh .build/release/jobdrop
 	scripts/bench-postgres.sh
 	scripts/bench-formats.sh
 	python3 scripts/bench-live.py
