@@ -69,7 +69,18 @@ public final class SQLiteDatabase {
     }
   }
 
-  deinit { sqlite3_close_v2(handle) }
+  /// Statements compiled once and kept, by their SQL (``keptStatement(_:)``, ``rows(_:_:)``): an export's
+  /// plan asks the same few questions of the schema at every job (``SQLiteScanPlan``), and a small job's
+  /// query has the same text whatever its values; compiling them cost more than a small job's run of its
+  /// query. SQLite compiles a kept statement again by itself when the schema changes. At most
+  /// ``keptLimit``; all are let go when it is reached.
+  private var kept: [String: OpaquePointer] = [:]
+  static let keptLimit = 32
+
+  deinit {
+    for statement in kept.values { sqlite3_finalize(statement) }
+    sqlite3_close_v2(handle)
+  }
 
   /// Runs one or more statements that return no rows.
   public func execute(_ sql: String) throws(SQLiteError) {
@@ -79,10 +90,31 @@ public final class SQLiteDatabase {
 
   /// Compiles one statement.
   public func prepare(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+    SQLiteStatement(database: self, handle: try compile(sql), sql: sql)
+  }
+
+  /// A statement this connection keeps compiled (see `kept`), for one user at a time: reset it after
+  /// use, whatever happened, so that it holds no lock and no bindings.
+  func keptStatement(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+    let compiled: OpaquePointer
+    if let statement = kept[sql] {
+      compiled = statement
+    } else {
+      compiled = try compile(sql)
+      if kept.count >= SQLiteDatabase.keptLimit {
+        for statement in kept.values { sqlite3_finalize(statement) }
+        kept.removeAll()
+      }
+      kept[sql] = compiled
+    }
+    return SQLiteStatement(database: self, handle: compiled, sql: sql, finalizes: false)
+  }
+
+  private func compile(_ sql: String) throws(SQLiteError) -> OpaquePointer {
     var statement: OpaquePointer?
     let code = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
     guard code == SQLITE_OK, let statement else { throw error(code, sql: sql) }
-    return SQLiteStatement(database: self, handle: statement, sql: sql)
+    return statement
   }
 
   /// `name` as a quoted SQL identifier, for names read from the schema.
@@ -92,7 +124,8 @@ public final class SQLiteDatabase {
 
   /// The rows of a small query, each cell as text (`nil` for NULL).
   func rows(_ sql: String, _ values: [SQLValue] = []) throws(SQLiteError) -> [[String?]] {
-    let statement = try prepare(sql)
+    let statement = try keptStatement(sql)
+    defer { statement.reset() }
     try statement.bind(values)
     let count = sqlite3_column_count(statement.handle)
     var rows: [[String?]] = []
@@ -112,14 +145,17 @@ public final class SQLiteStatement {
   let database: SQLiteDatabase
   let handle: OpaquePointer
   let sql: String
+  /// Whether the statement is this object's (finalized with it), or one its database keeps.
+  private let finalizes: Bool
 
-  init(database: SQLiteDatabase, handle: OpaquePointer, sql: String) {
+  init(database: SQLiteDatabase, handle: OpaquePointer, sql: String, finalizes: Bool = true) {
     self.database = database
     self.handle = handle
     self.sql = sql
+    self.finalizes = finalizes
   }
 
-  deinit { sqlite3_finalize(handle) }
+  deinit { if finalizes { sqlite3_finalize(handle) } }
 
   /// Binds `values` to the `?` parameters, in order.
   public func bind(_ values: [SQLValue]) throws(SQLiteError) {

@@ -68,7 +68,8 @@ public struct SQLiteSource: SpecialisingSource {
     let rows: Int
     switch plan {
     case .asPlanned:
-      let statement = try connections[0].prepare(query.sql)
+      let statement = try connections[0].keptStatement(query.sql)
+      defer { statement.reset() }
       try statement.bind(query.condition.bindings)
       rows = try interruptible(connections, by: cancellation) {
         try SQLiteRowCopier(columns: query.columns).copyRows(of: statement, to: writer, progress: progress)

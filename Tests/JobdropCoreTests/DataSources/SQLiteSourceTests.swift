@@ -40,6 +40,49 @@ import Testing
     #expect(years.integer(at: 0) >= 5)
   }
 
+  /// A source keeps its connections, and each keeps its statements compiled, between exports: the
+  /// next export still reads the store as it is then, through a data change, a new index on the
+  /// filtered column, a new column and the index dropped again (the ids each export wrote, against the
+  /// store's own answer).
+  @Test func keptConnectionsAndStatementsReadTheStoreAsItIsNow() throws {
+    let directory = TemporaryDirectory()
+    let path = directory.file("s.sqlite")
+    try DemoData(orders: 300).generate(at: path)
+    let source = SQLiteSource(path: path, workers: 1)
+    let query = try ExportQuery(
+      jobType: .orderExport, request: ExportRequest(jobType: "order_export", filter: "eq(payment,paid)"))
+    let store = try SQLiteDatabase(path: path, writable: true)
+    var run = 0
+    func check() throws {
+      run += 1
+      let file = try ExportFile(
+        directory: try DirectoryHandle(path: directory.path), name: FileName("\(run).csv"))
+      let writer = CSVWriter(file: file)
+      let rows = try source.export(query, to: writer) { _ in }
+      try writer.finish()
+      _ = try file.publish()
+      let ids = (directory.read("\(run).csv") ?? "").split(separator: "\r\n").map {
+        String($0.prefix { $0 != "," })
+      }
+      let expected = try store.rows("SELECT id FROM orders WHERE payment = 'paid' ORDER BY rowid").map {
+        $0[0] ?? ""
+      }
+      #expect(rows == expected.count)
+      #expect(ids == expected)
+    }
+    try check()
+    try store.execute("UPDATE orders SET payment = 'paid' WHERE rowid % 7 = 0")
+    try check()
+    try store.execute("CREATE INDEX orders_payment ON orders (payment)")
+    try check()
+    try store.execute("ALTER TABLE orders ADD COLUMN note TEXT")
+    try store.execute("UPDATE orders SET payment = 'refunded' WHERE rowid % 5 = 0")
+    try check()
+    try store.execute("DROP INDEX orders_payment")
+    try check()
+    #expect(run == 5)
+  }
+
   @Test func aMissingTableIsAClearError() throws {
     let directory = TemporaryDirectory()
     let database = try SQLiteDatabase(path: directory.file("empty.sqlite"), writable: true, create: true)
