@@ -123,6 +123,10 @@ enum JobPage {
 
   /// `&`, `<`, `>`, `"` and `'` as character references.
   static func escape(_ text: String) -> String {
+    // Most text holds none of the five: returned as it is.
+    if !text.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x27 }) {
+      return text
+    }
     var result = ""
     result.reserveCapacity(text.utf8.count)
     for character in text.unicodeScalars {

@@ -19,15 +19,24 @@ public struct OutboxLinks: Sendable, Equatable {
 
   /// Percent-encodes everything but unreserved URL characters.
   static func escape(_ name: String) -> String {
+    // Most names are unreserved characters only: returned as they are.
+    if name.utf8.allSatisfy({ OutboxLinks.isUnreserved($0) }) { return name }
     var result = ""
     for byte in name.utf8 {
       switch byte {
-      case 0x41...0x5A, 0x61...0x7A, 0x30...0x39, 0x2D, 0x2E, 0x5F, 0x7E:
-        result.unicodeScalars.append(Unicode.Scalar(byte))
+      case _ where OutboxLinks.isUnreserved(byte): result.unicodeScalars.append(Unicode.Scalar(byte))
       default: result += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
       }
     }
     return result
+  }
+
+  /// RFC 3986's unreserved characters: letters, digits, `-`, `.`, `_` and `~`.
+  private static func isUnreserved(_ byte: UInt8) -> Bool {
+    switch byte {
+    case 0x41...0x5A, 0x61...0x7A, 0x30...0x39, 0x2D, 0x2E, 0x5F, 0x7E: true
+    default: false
+    }
   }
 }
 

@@ -11,6 +11,9 @@ public struct FileName: Hashable, Sendable, CustomStringConvertible {
 
   /// A printable form: invalid UTF-8 becomes U+FFFD and control characters are escaped.
   public var display: String {
+    // Most names hold no control character: decoded at once (appending scalar by scalar cost about 250
+    // instructions a byte, and paths for messages are built at every file written).
+    if !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) { return String(decoding: bytes, as: UTF8.self) }
     var result = ""
     for scalar in String(decoding: bytes, as: UTF8.self).unicodeScalars {
       if scalar.value < 0x20 || scalar.value == 0x7F {

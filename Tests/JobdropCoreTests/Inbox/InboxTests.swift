@@ -58,4 +58,11 @@ import Testing
     #expect(name.utf8String == nil)
     #expect(name.display == "f\u{FFFD}.json")
   }
+
+  /// A name is shown as it is, but a control character in it as an escape, whatever else it holds.
+  @Test func showsControlCharactersInANameEscaped() {
+    #expect(FileName("plain é.json").display == "plain é.json")
+    #expect(
+      FileName(bytes: [0x61, 0x0A, 0x62, 0x7F, 0xFF, 0x1B]).display == "a\\u{a}b\\u{7f}\u{FFFD}\\u{1b}")
+  }
 }
