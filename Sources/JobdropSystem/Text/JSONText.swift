@@ -42,6 +42,16 @@ package struct JSONText {
 
   package mutating func string(_ text: String) {
     bytes.append(0x22)
+    // Most text needs no escape: appended at once, from the string's own storage.
+    let appended = text.utf8.withContiguousStorageIfAvailable { utf8 in
+      guard !utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) else { return false }
+      bytes.append(contentsOf: utf8)
+      return true
+    }
+    if appended == true {
+      bytes.append(0x22)
+      return
+    }
     for byte in text.utf8 {
       switch byte {
       case 0x22, 0x5C: bytes += [0x5C, byte]
