@@ -94,15 +94,16 @@ public final class JobRunner: @unchecked Sendable {
       record.sha256 = result.sha256
       record.fileName = result.fileName
       record.error = nil
-      let finished = try conclude(
-        started, to: .success, record: record, grouped: grouped, shouldStop: shouldStop)
-      logger.info(
-        "job succeeded",
-        metadata: [
-          "job.rows": "\(result.rows)", "job.bytes": "\(result.bytes)",
-          "job.duration": "\(ContinuousClock.now - clock)",
-        ])
-      return finished
+      let succeeded = logger
+      let duration = ContinuousClock.now - clock
+      // Said once the success is recorded: a node that lost the job's lease meanwhile does not say it.
+      return try conclude(started, to: .success, record: record, grouped: grouped, shouldStop: shouldStop) {
+        succeeded.info(
+          "job succeeded",
+          metadata: [
+            "job.rows": "\(result.rows)", "job.bytes": "\(result.bytes)", "job.duration": "\(duration)",
+          ])
+      }
     } catch let failure as JobFailure {
       var record = store.job(id: started.id)?.record ?? started.record
       if failure.interrupted {
@@ -140,11 +141,15 @@ public final class JobRunner: @unchecked Sendable {
     }
   }
 
-  /// Records a finished run's outcome: handed to the committer when `grouped`, else moved now.
+  /// Records a finished run's outcome: handed to the committer when `grouped`, else moved now;
+  /// `announce` is called once it is recorded (not when another node holds the job's lease now).
   private func conclude(
-    _ job: Job, to target: JobState, record: JobRecord, grouped: Bool, shouldStop: () -> Bool
+    _ job: Job, to target: JobState, record: JobRecord, grouped: Bool, shouldStop: () -> Bool,
+    announce: @escaping @Sendable () -> Void = {}
   ) throws -> Job {
-    guard grouped else { return try settle(job, to: target, record: record, shouldStop: shouldStop) }
+    guard grouped else {
+      return try settle(job, to: target, record: record, shouldStop: shouldStop, announce: announce)
+    }
     var export: UnsyncedFile?
     if target == .success, let site = try? store.sites.site(for: job) {
       do {
@@ -154,21 +159,23 @@ public final class JobRunner: @unchecked Sendable {
         try GroupWrite.syncFileSystem(site.root)
       }
     }
-    committer.stage(job, to: target, record: record, export: export)
+    committer.stage(job, to: target, record: record, export: export, announce: announce)
     return Job(record: record, state: target)
   }
 
   /// Records a finished run's outcome. A spool the disk cannot write now (`ENOSPC`, `EIO`) delays the
   /// move, retried with growing waits (0.1 s to 5 s), rather than losing the outcome; at shutdown the move
   /// is given up and the job, still `started` in the spool, runs again at the next start.
-  private func settle(_ job: Job, to target: JobState, record: JobRecord, shouldStop: () -> Bool) throws
-    -> Job
-  {
+  private func settle(
+    _ job: Job, to target: JobState, record: JobRecord, shouldStop: () -> Bool, announce: () -> Void = {}
+  ) throws -> Job {
     var wait: UInt32 = 100_000
     var warned = false
     while true {
       do {
-        return try store.move(job, to: target, record: record)
+        let moved = try store.move(job, to: target, record: record)
+        announce()
+        return moved
       } catch let lost as LeaseLost {
         // Another node runs it now (this one was cut off from the table longer than a lease): its outcome
         // here is not recorded, and its file is left for that node to replace.

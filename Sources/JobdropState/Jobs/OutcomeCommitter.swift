@@ -28,6 +28,9 @@ public final class OutcomeCommitter: @unchecked Sendable {
   private var moves: [(job: Job, target: JobState, record: JobRecord)] = []
   /// The staged jobs' export files, published without a sync.
   private var exports: [UnsyncedFile] = []
+  /// What to say once a staged job's outcome is committed (its log line), by job id: said only if the
+  /// commit records it (not when another node holds the job's lease now).
+  private var announcements: [String: @Sendable () -> Void] = [:]
   private var firstStagedAt: Int64 = 0
   private var lastCommitAt: Int64 = .min / 2
   /// Jobs started without a sync, and when.
@@ -56,9 +59,14 @@ public final class OutcomeCommitter: @unchecked Sendable {
   /// Forgets a started job whose outcome was recorded without the group (it went back to `pending`).
   func forget(_ id: String) { lock.withLock { unconfirmed[id] = nil } }
 
-  /// Stages a finished job's outcome; `export` is its export file, published without a sync.
-  func stage(_ job: Job, to target: JobState, record: JobRecord, export: UnsyncedFile?) {
+  /// Stages a finished job's outcome; `export` is its export file, published without a sync; `announce`
+  /// is called once the outcome is committed, if the commit records it.
+  func stage(
+    _ job: Job, to target: JobState, record: JobRecord, export: UnsyncedFile?,
+    announce: @escaping @Sendable () -> Void = {}
+  ) {
     lock.withLock {
+      announcements[job.id] = announce
       unconfirmed[job.id] = nil
       if moves.isEmpty { firstStagedAt = ConditionLock.monotonicMilliseconds() }
       moves.append((job, target, record))
@@ -144,12 +152,18 @@ public final class OutcomeCommitter: @unchecked Sendable {
       }
       guard !work.moves.isEmpty else { continue }
       do {
-        try store.commitMoves(work.moves, alsoFlush: work.exports)
-        lock.withLock {
+        let moved = try store.commitMoves(work.moves, alsoFlush: work.exports)
+        let said = lock.withLock {
           committing = false
           lastCommitAt = ConditionLock.monotonicMilliseconds()
           retryAt = 0
+          // A move the store did not make (another node holds the job's lease now) is not announced.
+          return zip(work.moves, moved).compactMap { move, job in
+            let announce = announcements.removeValue(forKey: move.job.id)
+            return job.state == move.target ? announce : nil
+          }
         }
+        for announce in said { announce() }
       } catch  where JobStore.isTransient(error) {
         logger.warning(
           "cannot record the jobs' outcomes in the spool; retrying",
@@ -168,6 +182,7 @@ public final class OutcomeCommitter: @unchecked Sendable {
         lock.withLock {
           committing = false
           failure = error
+          for move in work.moves { announcements[move.job.id] = nil }
         }
       }
       lock.broadcast()
