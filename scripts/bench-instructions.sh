@@ -42,28 +42,22 @@ count() { # name, callgrind output: prints "name total libcrypto"
 valgrind --tool=callgrind --callgrind-out-file="$out/cli" sqlite3 -csv -header "$store" \
   "SELECT $cols FROM orders" > "$out/cli.csv" 2>/dev/null
 count "sqlite3 CLI" "$out/cli" > "$out/counts"
-n=0
-for bin in "$@"; do
+# process BINARY STORE OUTPUT REQUEST COPIES: `jobdrop process` of COPIES requests under callgrind.
+process() {
   rm -rf "$work/inbox" "$work/spool" "$work/outbox"; mkdir -p "$work/inbox"
-  echo '{"data": {"type": "job", "job_type": "order_export"}}' > "$work/inbox/r.json"
-  LD_PRELOAD=$(realpath "$shim") valgrind --tool=callgrind --callgrind-out-file="$out/build$n" \
-    "$bin" process --inbox "$work/inbox" --spool "$work/spool" --outbox "$work/outbox" \
-    --source "sqlite:$store" --log-level error 2>/dev/null
-  count "$bin" "$out/build$n" >> "$out/counts"
-  n=$((n + 1))
-done
+  for i in $(seq "$5"); do echo "$4" > "$work/inbox/r-$i.json"; done
+  LD_PRELOAD=$(realpath "$shim") valgrind --tool=callgrind --callgrind-out-file="$3" \
+    "$1" process --inbox "$work/inbox" --spool "$work/spool" --outbox "$work/outbox" \
+    --source "sqlite:$2" --log-level error 2>/dev/null
+}
 small=$work/store-1000.sqlite
-[ -f "$small" ] || "$1" demo-data --orders 1000 --source "sqlite:$small"
+[ -f "$small" ] || "$1" demo-data --orders 1000 --source "sqlite:$small" >/dev/null
 n=0
 for bin in "$@"; do
-  rm -rf "$work/inbox" "$work/spool" "$work/outbox"; mkdir -p "$work/inbox"
-  for i in $(seq 200); do
-    echo '{"data": {"type": "job", "job_type": "order_export", "filter": "eq(order_number,ORD-00000001)"}}' \
-      > "$work/inbox/small-$i.json"
-  done
-  LD_PRELOAD=$(realpath "$shim") valgrind --tool=callgrind --callgrind-out-file="$out/small$n" \
-    "$bin" process --inbox "$work/inbox" --spool "$work/spool" --outbox "$work/outbox" \
-    --source "sqlite:$small" --log-level error 2>/dev/null
+  process "$bin" "$store" "$out/build$n" '{"data": {"type": "job", "job_type": "order_export"}}' 1
+  count "$bin" "$out/build$n" >> "$out/counts"
+  process "$bin" "$small" "$out/small$n" \
+    '{"data": {"type": "job", "job_type": "order_export", "filter": "eq(order_number,ORD-00000001)"}}' 200
   count "$bin" "$out/small$n" >> "$out/small"
   n=$((n + 1))
 done

@@ -23,9 +23,10 @@ public struct OutboxLinks: Sendable, Equatable {
     if name.utf8.allSatisfy({ OutboxLinks.isUnreserved($0) }) { return name }
     var result = ""
     for byte in name.utf8 {
-      switch byte {
-      case _ where OutboxLinks.isUnreserved(byte): result.unicodeScalars.append(Unicode.Scalar(byte))
-      default: result += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+      if OutboxLinks.isUnreserved(byte) {
+        result.unicodeScalars.append(Unicode.Scalar(byte))
+      } else {
+        result += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
       }
     }
     return result
