@@ -119,6 +119,7 @@ def burst(work, count):
     stop = count > 16384
     if stop:
         daemon.send_signal(signal.SIGSTOP)
+    cpu_before = cpu_seconds(daemon.pid)
     start = time.perf_counter()
     for i in range(count):
         os.rename(os.path.join(staging, f"burst-{i}.json"), os.path.join(inbox, f"burst-{i}.json"))
@@ -132,12 +133,19 @@ def burst(work, count):
             break
         time.sleep(0.1)
     elapsed = time.perf_counter() - start
+    cpu = cpu_seconds(daemon.pid) - cpu_before
     daemon.send_signal(signal.SIGTERM)
     daemon.wait()
     success = len(os.listdir(os.path.join(spool, "success")))
     index = len(json.load(open(os.path.join(outbox, "index.json")))["data"])
     overflow = "overflowed" in open(os.path.join(work, "daemon.log")).read()
-    return elapsed, renamed, success, index, overflow
+    return elapsed, cpu, renamed, success, index, overflow
+
+
+def cpu_seconds(pid):
+    """The process's user + system CPU seconds so far (all its threads)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def fabricate(work, count):
@@ -290,8 +298,9 @@ def main():
         print(f"{'partner b: small job behind a backlog of a':<44} {p50:>8.2f} {p95:>8.2f}   "
               f"(a: {args.partner_backlog} queued; median {waiting:.0f} jobs pending at b's drop)")
     for count in [int(c) for c in args.bursts.split(",") if c]:
-        elapsed, renamed, success, index, overflow = burst(fresh(f"burst-{count}"), count)
-        print(f"burst of {count}: all finished in {elapsed:.1f} s ({elapsed / count * 1000:.2f} ms/job; renames took "
+        elapsed, cpu, renamed, success, index, overflow = burst(fresh(f"burst-{count}"), count)
+        print(f"burst of {count}: all finished in {elapsed:.1f} s ({elapsed / count * 1000:.2f} ms/job, daemon CPU "
+              f"{cpu / count * 1000:.2f} ms/job; renames took "
               f"{renamed:.2f} s); success {success}/{count}; index lists {index}; lost {count - success}; "
               f"queue overflow {'seen, rescanned' if overflow else 'not seen'}")
     for live in [int(c) for c in args.live.split(",") if c]:

@@ -94,20 +94,54 @@ public final class SQLiteDatabase {
   }
 
   /// A statement this connection keeps compiled (see `kept`), for one user at a time: reset it after
-  /// use, whatever happened, so that it holds no lock and no bindings.
+  /// use, whatever happened, so that it holds no lock and no bindings. It stays valid until the next
+  /// statement is asked of this connection (``keptStatements(_:)``, ``rows(_:_:)``), which may let all go.
   func keptStatement(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
-    let compiled: OpaquePointer
-    if let statement = kept[sql] {
-      compiled = statement
-    } else {
-      compiled = try compile(sql)
-      if kept.count >= SQLiteDatabase.keptLimit {
-        for statement in kept.values { sqlite3_finalize(statement) }
-        kept.removeAll()
-      }
-      kept[sql] = compiled
+    try keptStatements([sql])[0]
+  }
+
+  /// Statements this connection keeps compiled, for one user at a time, as ``keptStatement(_:)``: all of
+  /// them valid together until the next statement is asked of this connection.
+  func keptStatements(_ texts: [String]) throws(SQLiteError) -> [SQLiteStatement] {
+    let missing = Set(texts.filter { kept[$0] == nil })
+    if kept.count + missing.count > SQLiteDatabase.keptLimit {
+      for statement in kept.values { sqlite3_finalize(statement) }
+      kept.removeAll()
     }
-    return SQLiteStatement(database: self, handle: compiled, sql: sql, finalizes: false)
+    var statements: [SQLiteStatement] = []
+    for sql in texts {
+      let compiled: OpaquePointer
+      if let statement = kept[sql] {
+        compiled = statement
+      } else {
+        compiled = try compile(sql)
+        kept[sql] = compiled
+      }
+      statements.append(SQLiteStatement(database: self, handle: compiled, sql: sql, finalizes: false))
+    }
+    return statements
+  }
+
+  /// Answers about the schema, by question, kept while the schema's version is `schemaAnswersVersion`.
+  private var schemaAnswers: [String: Bool] = [:]
+  private var schemaAnswersVersion: Int64?
+
+  /// `answer()`, remembered under `question` until the schema changes: its version (`PRAGMA
+  /// schema_version`) moves on every change by any connection. The export plan asks the same questions
+  /// of the schema at every job, and a table's columns (`pragma_table_info`) cost more to read than a
+  /// small job's query. Ask inside a read transaction, so that the version and the answer are of one
+  /// snapshot.
+  func schemaAnswer(_ question: String, _ answer: () throws(SQLiteError) -> Bool) throws(SQLiteError) -> Bool
+  {
+    let version = try rows("PRAGMA schema_version").first?.first?.flatMap { Int64($0) }
+    if version != schemaAnswersVersion {
+      schemaAnswers.removeAll()
+      schemaAnswersVersion = version
+    }
+    if let known = schemaAnswers[question] { return known }
+    let value = try answer()
+    if version != nil { schemaAnswers[question] = value }
+    return value
   }
 
   private func compile(_ sql: String) throws(SQLiteError) -> OpaquePointer {

@@ -33,11 +33,11 @@ enum SQLiteScanPlan: Equatable {
     let table = query.jobType.source
     // A catalog source may also be a view or a subquery; only a plain table name is looked up.
     guard CatalogValidator.isIdentifier(table),
-      let definition = try database.rows(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [.text(table)]
-      ).first?.first ?? nil,
-      !definition.uppercased().contains("WITHOUT ROWID"),
-      try !hasRowidColumn(table, on: database)
+      try database.schemaAnswer(
+        "rowid table \(table)",
+        { () throws(SQLiteError) in
+          try hasRowids(table, on: database)
+        })
     else { return .asPlanned }
     // Two subqueries: each is then one step down the table's b-tree, where one query with both would scan.
     let bounds = try database.rows(
@@ -121,10 +121,15 @@ enum SQLiteScanPlan: Equatable {
     return (first, last)
   }
 
-  /// Whether a column is named `rowid`, which would hide the table's own rowid.
-  private static func hasRowidColumn(_ table: String, on database: SQLiteDatabase) throws(SQLiteError) -> Bool
-  {
-    try database.rows("SELECT name FROM pragma_table_info(?)", [.text(table)]).contains {
+  /// Whether `table` is a table with rowids that its own columns do not hide (none named `rowid`).
+  private static func hasRowids(_ table: String, on database: SQLiteDatabase) throws(SQLiteError) -> Bool {
+    guard
+      let definition = try database.rows(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [.text(table)]
+      ).first?.first ?? nil,
+      !definition.uppercased().contains("WITHOUT ROWID")
+    else { return false }
+    return try !database.rows("SELECT name FROM pragma_table_info(?)", [.text(table)]).contains {
       $0[0]?.lowercased() == "rowid"
     }
   }

@@ -24,6 +24,11 @@ final class SQLiteSliceCursor {
       self.walk = walk
       self.above = above
     }
+
+    /// Rewinds every statement and clears its bindings, so that none holds a lock after the scan.
+    func reset() {
+      for statement in [bounded, last, walk, above] { statement?.reset() }
+    }
   }
 
   /// The statement that reads a slice, and every value to bind to it (the bounds first).
@@ -60,27 +65,27 @@ final class SQLiteSliceCursor {
     nextLow = .text(firstKey)
   }
 
-  /// Prepares one connection's statements.
+  /// One connection's statements, which it keeps compiled for the next export (``Reader/reset()`` them
+  /// once the scan is over).
   func reader(on database: SQLiteDatabase) throws(SQLiteError) -> Reader {
     let table = query.jobType.source
     switch cut {
     case .rowids:
-      return Reader(
-        bounded: try database.prepare(
-          query.sql(reading: "\(table) NOT INDEXED", within: "rowid >= ? AND rowid < ?")))
+      let statements = try database.keptStatements([
+        query.sql(reading: "\(table) NOT INDEXED", within: "rowid >= ? AND rowid < ?")
+      ])
+      return Reader(bounded: statements[0])
     case .indexKeys(let index, let name, _, let rest, let entries):
       let source = "\(table) INDEXED BY \(SQLiteDatabase.quoted(index))"
       let column = SQLiteDatabase.quoted(name)
-      return Reader(
-        bounded: try database.prepare(
-          query.sql(reading: source, within: "\(column) >= ? AND \(column) < ?", where: rest)),
-        last: try database.prepare(
-          query.sql(reading: source, within: "\(column) >= ? AND \(column) <= ?", where: rest)),
-        walk: try database.prepare(
-          "SELECT \(column) FROM \(source) WHERE \(column) >= ? AND \(column) <= ? ORDER BY \(column) "
-            + "LIMIT 1 OFFSET \(entries)"),
-        above: try database.prepare(
-          "SELECT min(\(column)) FROM \(source) WHERE \(column) > ? AND \(column) <= ?"))
+      let statements = try database.keptStatements([
+        query.sql(reading: source, within: "\(column) >= ? AND \(column) < ?", where: rest),
+        query.sql(reading: source, within: "\(column) >= ? AND \(column) <= ?", where: rest),
+        "SELECT \(column) FROM \(source) WHERE \(column) >= ? AND \(column) <= ? ORDER BY \(column) "
+          + "LIMIT 1 OFFSET \(entries)",
+        "SELECT min(\(column)) FROM \(source) WHERE \(column) > ? AND \(column) <= ?",
+      ])
+      return Reader(bounded: statements[0], last: statements[1], walk: statements[2], above: statements[3])
     }
   }
 

@@ -38,6 +38,7 @@ struct SQLiteSliceScan {
       slices.stop(error)
     }
     helpers.forEach { $0.join() }
+    for reader in readers { reader.reset() }
     return try slices.result()
   }
 

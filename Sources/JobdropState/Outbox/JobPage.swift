@@ -144,8 +144,9 @@ enum JobPage {
 
   /// `2026-12-02 14:20:11`
   static func readable(_ time: Timestamp) -> String {
-    let text = time.rfc3339  // 2026-12-02T14:20:11Z
-    return String(text.prefix(19).replacing("T", with: " "))
+    var text = Array(time.rfc3339.utf8.prefix(19))  // 2026-12-02T14:20:11Z
+    if let separator = text.firstIndex(of: UInt8(ascii: "T")) { text[separator] = UInt8(ascii: " ") }
+    return String(decoding: text, as: UTF8.self)
   }
 
   /// `1,234,567`

@@ -28,23 +28,56 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
   public func adding(seconds: Int64) -> Timestamp { Timestamp(milliseconds: milliseconds + seconds * 1000) }
 
   /// `YYYY-MM-DDTHH:MM:SSZ`, rounded down to the second: the form stored and published everywhere.
-  public var rfc3339: String {
+  public var rfc3339: String { formatted(milliseconds: false) }
+
+  /// `YYYY-MM-DDTHH:MM:SS.mmmZ`: the form job documents and the spool use.
+  public var rfc3339Milliseconds: String { formatted(milliseconds: true) }
+
+  /// `YYYYMMDDTHHMMSSZ`, for file names.
+  public var compact: String { rfc3339.filter { $0 != "-" && $0 != ":" } }
+
+  /// The RFC 3339 text, with or without milliseconds. Every job's documents hold several, so a year
+  /// of four digits (every time ``parse(_:)`` accepts) is written digit by digit into a fixed layout.
+  private func formatted(milliseconds withMilliseconds: Bool) -> String {
     let total = seconds
     let days = total >= 0 ? total / 86_400 : (total - 86_399) / 86_400
     let secondOfDay = total - days * 86_400
     let (year, month, day) = Timestamp.civil(fromDays: days)
-    return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
-      + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))Z"
+    let millis = milliseconds - total * 1000
+    guard (0...9999).contains(year) else {
+      let text =
+        "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
+        + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))"
+      return text + (withMilliseconds ? "." + pad(millis, 3) : "") + "Z"
+    }
+    let count = withMilliseconds ? 24 : 20
+    return String(unsafeUninitializedCapacity: count) { text in
+      func put(_ value: Int64, _ width: Int, at start: Int) {
+        var value = value
+        for offset in stride(from: start + width - 1, through: start, by: -1) {
+          text[offset] = UInt8(truncatingIfNeeded: 0x30 + value % 10)
+          value /= 10
+        }
+      }
+      put(year, 4, at: 0)
+      text[4] = UInt8(ascii: "-")
+      put(month, 2, at: 5)
+      text[7] = UInt8(ascii: "-")
+      put(day, 2, at: 8)
+      text[10] = UInt8(ascii: "T")
+      put(secondOfDay / 3600, 2, at: 11)
+      text[13] = UInt8(ascii: ":")
+      put(secondOfDay / 60 % 60, 2, at: 14)
+      text[16] = UInt8(ascii: ":")
+      put(secondOfDay % 60, 2, at: 17)
+      if withMilliseconds {
+        text[19] = UInt8(ascii: ".")
+        put(millis, 3, at: 20)
+      }
+      text[count - 1] = UInt8(ascii: "Z")
+      return count
+    }
   }
-
-  /// `YYYY-MM-DDTHH:MM:SS.mmmZ`: the form job documents and the spool use.
-  public var rfc3339Milliseconds: String {
-    let millis = milliseconds - seconds * 1000
-    return String(rfc3339.dropLast()) + "." + pad(millis, 3) + "Z"
-  }
-
-  /// `YYYYMMDDTHHMMSSZ`, for file names.
-  public var compact: String { rfc3339.filter { $0 != "-" && $0 != ":" } }
 
   // MARK: Codable as RFC 3339 text with milliseconds
 

@@ -40,4 +40,29 @@ import Testing
       #expect(Timestamp.parse(time.rfc3339)?.time == time)
     }
   }
+
+  /// Every text form against the C library's calendar (`gmtime_r`), from the earliest time jobdrop
+  /// writes to the latest, before and after 1970, with every few milliseconds.
+  @Test func formatsAsTheCLibraryDoes() {
+    var instants = [
+      Timestamp.earliest, Timestamp.latest, Timestamp(milliseconds: -1), Timestamp(milliseconds: 0),
+    ]
+    for time in stride(
+      from: Timestamp.earliest.milliseconds, through: Timestamp.latest.milliseconds, by: 7_777_777_777)
+    {
+      instants.append(Timestamp(milliseconds: time))
+    }
+    for time in instants {
+      var seconds = time_t(time.seconds)
+      var parts = tm()
+      gmtime_r(&seconds, &parts)
+      let expected = String(
+        format: "%04d-%02d-%02dT%02d:%02d:%02d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+        parts.tm_hour, parts.tm_min, parts.tm_sec)
+      let millis = String(format: "%03d", Int(time.milliseconds - time.seconds * 1000))
+      #expect(time.rfc3339 == expected + "Z")
+      #expect(time.rfc3339Milliseconds == expected + "." + millis + "Z")
+      #expect(time.compact == expected.filter { $0 != "-" && $0 != ":" } + "Z")
+    }
+  }
 }
