@@ -53,6 +53,7 @@ def jobdrop_latency(work, drops):
     index_watch = Watch(outbox, IN_MOVED_TO)
     time.sleep(1)  # let it start; the first drop would otherwise include start-up
     latencies, index_latencies = [], []
+    cpu_before = cpu_seconds(daemon.pid)
     for i in range(drops):
         name = f"lat-{i}.json"
         start = drop(inbox, name)
@@ -80,9 +81,10 @@ def jobdrop_latency(work, drops):
                         index = (now - start) * 1000
         latencies.append(document)
         index_latencies.append(index)
+    cpu = cpu_seconds(daemon.pid) - cpu_before
     daemon.send_signal(signal.SIGTERM)
     daemon.wait()
-    return latencies, index_latencies
+    return latencies, index_latencies, cpu / drops * 1000
 
 
 def baseline_latency(work, drops, command):
@@ -267,8 +269,11 @@ def main():
     parser.add_argument("--bursts", default="10000,30000")
     parser.add_argument("--partner-backlog", type=int, default=1000, help="partner a's queued jobs (0: skip)")
     parser.add_argument("--live", default="100,1000,10000,100000", help="live jobs for the per-job cost table")
+    parser.add_argument("--work", default=os.path.join(ROOT, ".build-bench"),
+                        help="where the inboxes, spools and outboxes go (/dev/shm: takes the disk out, to "
+                             "compare the CPU and hand-over part of two builds' latency)")
     args = parser.parse_args()
-    base = tempfile.mkdtemp(prefix="jobdrop-bench-", dir=os.path.join(ROOT, ".build-bench") if os.path.isdir(os.path.join(ROOT, ".build-bench")) else None)
+    base = tempfile.mkdtemp(prefix="jobdrop-bench-", dir=args.work if os.path.isdir(args.work) else None)
     store = os.path.join(base, "store.sqlite")
     subprocess.run([BIN, "demo-data", "--orders", "1000", "--source", "sqlite:" + store], check=True, stdout=subprocess.DEVNULL)
     print(f"machine: {os.cpu_count()} cores; {time.strftime('%Y-%m-%d', time.gmtime())}; {args.drops} drops")
@@ -280,7 +285,7 @@ def main():
         shutil.copy(store, os.path.join(work, "store.sqlite"))
         return work
 
-    documents, indexes = jobdrop_latency(fresh("jobdrop"), args.drops)
+    documents, indexes, cpu = jobdrop_latency(fresh("jobdrop"), args.drops)
     rows = [("jobdrop run: drop -> success (durable)", documents),
             ("jobdrop run: drop -> index.json says success", indexes)]
     rows.append(("inotifywait -m | while read: mv (no work)", baseline_latency(fresh("inotifywait"), args.drops,
@@ -290,6 +295,7 @@ def main():
     for name, values in rows:
         p50, p95 = percentiles(values)
         print(f"{name:<44} {p50:>8.2f} {p95:>8.2f}")
+    print(f"jobdrop run: daemon CPU per drop (user + system): {cpu:.2f} ms")
     if args.partner_backlog:
         values, alone, waiting = partner_latency(fresh("partners"), args.partner_backlog, 20)
         p50, p95 = percentiles(alone)

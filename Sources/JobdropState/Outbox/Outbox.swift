@@ -76,9 +76,10 @@ public final class Outbox: @unchecked Sendable {
   /// With `durable` off the new folder is not synced: a group commit's flush makes it durable.
   public func filesDirectory(for id: String, durable: Bool = true) throws(FileSystemError) -> DirectoryHandle
   {
+    guard durable else { return try filesFolder.subdirectory(id, create: true) }
     let existed = try filesFolder.status(of: FileName(id)) != nil
     let folder = try filesFolder.subdirectory(id, create: true)
-    if !existed && durable { try filesFolder.sync() }
+    if !existed { try filesFolder.sync() }
     return folder
   }
 
