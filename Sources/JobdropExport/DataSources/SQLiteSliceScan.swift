@@ -85,7 +85,12 @@ private final class SliceQueue: @unchecked Sendable {
   private let writer: any RowWriter
   private var claimed = 0
   private var nextToWrite = 0
-  private var free: [ChunkBuffer]
+  /// Buffers written and emptied, ready for the next slice.
+  private var free: [ChunkBuffer] = []
+  /// Buffers made so far, and the most there may be: one is made only when a slice finds none free, so a
+  /// small export (one slice) makes one.
+  private var made = 0
+  private let buffers: Int
   private var finished: [Int: (buffer: ChunkBuffer, rows: Int)] = [:]
   private var rows = 0
   private var failure: (any Error)?
@@ -93,17 +98,19 @@ private final class SliceQueue: @unchecked Sendable {
   init(cursor: SQLiteSliceCursor, buffers: Int, writer: any RowWriter) {
     self.cursor = cursor
     self.writer = writer
-    free = (0..<buffers).map { _ in ChunkBuffer() }
+    self.buffers = buffers
   }
 
   /// The next slice (its number, and how `reader` reads it) and an empty buffer for it; `nil` when none
   /// is left or the scan stopped.
   func claim(with reader: SQLiteSliceCursor.Reader) throws -> (Int, SQLiteSliceCursor.Slice, ChunkBuffer)? {
     try lock.withLock { () throws -> (Int, SQLiteSliceCursor.Slice, ChunkBuffer)? in
-      while free.isEmpty && failure == nil { lock.wait(untilMilliseconds: nil) }
+      while free.isEmpty && made == buffers && failure == nil { lock.wait(untilMilliseconds: nil) }
       guard failure == nil, let slice = try cursor.next(on: reader) else { return nil }
       claimed += 1
-      return (claimed - 1, slice, free.removeLast())
+      if let buffer = free.popLast() { return (claimed - 1, slice, buffer) }
+      made += 1
+      return (claimed - 1, slice, ChunkBuffer())
     }
   }
 

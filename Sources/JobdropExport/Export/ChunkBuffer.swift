@@ -8,7 +8,9 @@ final class ChunkBuffer: InPlaceSink, @unchecked Sendable {
   private(set) var count = 0
   private var capacity: Int
 
-  init(capacity: Int = 1 << 20) {
+  /// A buffer grows to its slice's size (about a megabyte for a slice of a large table) and keeps it for
+  /// the next; it starts small, so that a small export does not ask the system for memory.
+  init(capacity: Int = 64 << 10) {
     self.capacity = capacity
     storage = .allocate(byteCount: capacity, alignment: 64)
   }
