@@ -52,3 +52,10 @@ static inline int jobdrop_syncfs(int fd) {
 static inline int jobdrop_malloc_trim(void) {
   return malloc_trim(0);
 }
+
+#include <pthread.h>
+
+/// pthread_setname_np(3) on the calling thread: the name `ps -L` and `top -H` show (at most 15 bytes).
+static inline int jobdrop_name_thread(const char *name) {
+  return pthread_setname_np(pthread_self(), name);
+}

@@ -42,6 +42,17 @@ import Testing
       try ChangeWaiter(folders: [sandbox.inbox]).wait { sandbox.list("inbox").isEmpty },
       "claimed files leave the inbox")
     #expect(waiter.wait { (try? sandbox.index().count) == 3 })
+    // An operator's `top -H` or `ps -L` tells the daemon's threads apart.
+    let threads = Set(
+      (try FileManager.default.contentsOfDirectory(atPath: "/proc/\(daemon.pid)/task")).compactMap {
+        try? String(contentsOfFile: "/proc/\(daemon.pid)/task/\($0)/comm", encoding: .utf8)
+          .trimmingCharacters(in: .whitespacesAndNewlines)
+      })
+    #expect(
+      threads.isSuperset(of: [
+        "jobdrop-watch", "jobdrop-intake", "jobdrop-run-0", "jobdrop-commit", "jobdrop-outbox",
+      ]),
+      "threads: \(threads.sorted())")
     #expect(daemon.stop() == 0)
     #expect(daemon.log.contains("jobdrop stopped"))
   }

@@ -130,7 +130,7 @@ public struct BatchProcessor {
     if workers == 1 {
       work()
     } else {
-      let threads = (0..<workers).map { _ in JoinableThread(work) }
+      let threads = (0..<workers).map { worker in JoinableThread(name: "jobdrop-run-\(worker)", work) }
       threads.forEach { $0.join() }
     }
     // The outcomes were made durable in groups: all of them before the batch ends.

@@ -21,6 +21,7 @@ public enum DedicatedThread {
         &thread, nil,
         { raw in
           let work = Unmanaged<Work>.fromOpaque(raw!).takeRetainedValue()
+          JoinableThread.nameCurrentThread(work.name)
           work.body()
           return nil
         }, Unmanaged.passRetained(work).toOpaque())

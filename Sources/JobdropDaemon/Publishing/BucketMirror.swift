@@ -137,7 +137,7 @@ public final class BucketMirror: OutboxObserver, @unchecked Sendable {
     lock.withLock {
       guard thread == nil else { return }
       stopping = false
-      thread = JoinableThread { [self] in run() }
+      thread = JoinableThread(name: "jobdrop-mirror") { [self] in run() }
     }
   }
 

@@ -63,7 +63,7 @@ public final class WebhookDeliverer: @unchecked Sendable {
   /// For a batch run: makes every due attempt once, the lanes side by side, and returns.
   public func deliverDueOnce() {
     let all = lock.withLock { Array(lanes.values) }
-    let threads = all.map { lane in JoinableThread { lane.attemptDue() } }
+    let threads = all.map { lane in JoinableThread(name: "jobdrop-webhooks") { lane.attemptDue() } }
     threads.forEach { $0.join() }
   }
 
@@ -154,7 +154,7 @@ private final class Lane: @unchecked Sendable {
     lock.withLock {
       guard thread == nil else { return }
       stopping = false
-      thread = JoinableThread { [self] in run() }
+      thread = JoinableThread(name: "jobdrop-webhooks") { [self] in run() }
     }
   }
 

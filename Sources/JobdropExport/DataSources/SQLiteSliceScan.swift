@@ -24,7 +24,7 @@ struct SQLiteSliceScan {
     let copier = SQLiteRowCopier(columns: query.columns)
     let slices = SliceQueue(cursor: cursor, buffers: connections.count + 2, writer: writer)
     let helpers = readers.dropFirst().map { reader in
-      JoinableThread {
+      JoinableThread(name: "jobdrop-slice") {
         do {
           try work(reader, copier: copier, slices: slices, writer: writer) { _ in }
         } catch {

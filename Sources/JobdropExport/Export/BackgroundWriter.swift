@@ -53,7 +53,7 @@ final class BackgroundWriter: @unchecked Sendable {
   private func startThreadIfQueued() {
     guard thread == nil, filled.count > 1 || (filled.count == 1 && filled[0].returned != nil) else { return }
     // Unretained: the thread is joined in `stop()`, which `deinit` calls before anything is freed.
-    thread = JoinableThread { [unowned(unsafe) self] in self.loop() }
+    thread = JoinableThread(name: "jobdrop-write") { [unowned(unsafe) self] in self.loop() }
   }
 
   /// A free buffer, allocating one while fewer than ``bufferCount`` exist; `nil` when all are in use.

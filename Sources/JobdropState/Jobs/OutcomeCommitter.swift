@@ -50,7 +50,7 @@ public final class OutcomeCommitter: @unchecked Sendable {
   func started(_ job: Job) throws {
     try lock.withLock {
       if let failure { throw failure }
-      if thread == nil && !stopping { thread = JoinableThread { [self] in run() } }
+      if thread == nil && !stopping { thread = JoinableThread(name: "jobdrop-commit") { [self] in run() } }
       unconfirmed[job.id] = ConditionLock.monotonicMilliseconds()
     }
     lock.broadcast()

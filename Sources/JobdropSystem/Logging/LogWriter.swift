@@ -43,7 +43,7 @@ public final class LogWriter: @unchecked Sendable {
       }
       queue.append(line)
       queued += line.count
-      if thread == nil { thread = JoinableThread { [self] in run() } }
+      if thread == nil { thread = JoinableThread(name: "jobdrop-log") { [self] in run() } }
     }
     lock.broadcast()
   }

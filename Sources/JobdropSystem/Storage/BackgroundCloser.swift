@@ -42,7 +42,7 @@ public final class BackgroundCloser: @unchecked Sendable {
     let queued = lock.withLock {
       guard waiting.count < BackgroundCloser.limit else { return false }
       waiting.append(raw)
-      if thread == nil { thread = JoinableThread { [self] in run() } }
+      if thread == nil { thread = JoinableThread(name: "jobdrop-close") { [self] in run() } }
       return true
     }
     if queued {

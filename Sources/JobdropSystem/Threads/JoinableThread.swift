@@ -1,3 +1,5 @@
+import CLinux
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -9,9 +11,12 @@ package final class JoinableThread: @unchecked Sendable {
   private let body: () -> Void
   private var joined = false
 
-  /// Starts `body` on a new thread at once.
-  package init(_ body: @escaping () -> Void) {
-    self.body = body
+  /// Starts `body` on a new thread at once, named `name` (see ``nameCurrentThread(_:)``).
+  package init(name: String, _ body: @escaping () -> Void) {
+    self.body = { [name] in
+      JoinableThread.nameCurrentThread(name)
+      body()
+    }
     let result = pthread_create(
       &thread, nil,
       { raw in
@@ -19,6 +24,12 @@ package final class JoinableThread: @unchecked Sendable {
         return nil
       }, Unmanaged.passRetained(self).toOpaque())
     precondition(result == 0, "pthread_create failed: \(result)")
+  }
+
+  /// Names the calling thread as `ps -L`, `top -H` and `/proc/<pid>/task/<tid>/comm` show it: the first
+  /// 15 bytes of `name` (the kernel's limit).
+  package static func nameCurrentThread(_ name: String) {
+    _ = jobdrop_name_thread(String(decoding: name.utf8.prefix(15), as: UTF8.self))
   }
 
   /// Waits until `body` has returned; later calls return at once.

@@ -20,7 +20,7 @@ import Testing
 
   @Test func aWakeFromAnotherThreadEndsTheSleep() {
     let control = ThreadControl()
-    let thread = JoinableThread { control.wake() }
+    let thread = JoinableThread(name: "test-wake") { control.wake() }
     #expect(control.sleep(untilMilliseconds: ConditionLock.monotonicMilliseconds() + 3_600_000))
     thread.join()
   }
