@@ -121,6 +121,7 @@ def burst(work, count):
     stop = count > 16384
     if stop:
         daemon.send_signal(signal.SIGSTOP)
+    watches = [Watch(os.path.join(spool, state), IN_MOVED_TO) for state in ("success", "failed")]
     cpu_before = cpu_seconds(daemon.pid)
     start = time.perf_counter()
     for i in range(count):
@@ -128,12 +129,7 @@ def burst(work, count):
     renamed = time.perf_counter() - start
     if stop:
         daemon.send_signal(signal.SIGCONT)
-    finished = 0
-    while time.perf_counter() - start < 1800:
-        finished = len(os.listdir(os.path.join(spool, "success"))) + len(os.listdir(os.path.join(spool, "failed")))
-        if finished >= count:
-            break
-        time.sleep(0.1)
+    wait_finished(spool, count, watches, start)
     elapsed = time.perf_counter() - start
     cpu = cpu_seconds(daemon.pid) - cpu_before
     daemon.send_signal(signal.SIGTERM)
@@ -142,6 +138,24 @@ def burst(work, count):
     index = len(json.load(open(os.path.join(outbox, "index.json")))["data"])
     overflow = "overflowed" in open(os.path.join(work, "daemon.log")).read()
     return elapsed, cpu, renamed, success, index, overflow
+
+
+def wait_finished(spool, count, watches, start, limit=1800):
+    """Returns once `count` jobs have their status file in the spool's `success/` or `failed/`: counted
+    from inotify (status files are renamed in) rather than by listing folders of thousands of entries ten
+    times a second, which takes CPU from the daemon on two cores and the folders' locks from its renames
+    (one build, the two ways alternately, a burst of 2,000: 1.16 / 1.30 ms a job listing, 1.17 / 1.04
+    counting: inside this disk's noise, but the measurement no longer takes part); listed again after a
+    quiet second, in case the kernel's event queue overflowed."""
+    folders = [os.path.join(spool, state) for state in ("success", "failed")]
+    finished = {name for folder in folders for name in os.listdir(folder) if not name.startswith(".")}
+    while len(finished) < count and time.perf_counter() - start < limit:
+        ready, _, _ = select.select([w.fd for w in watches], [], [], 1.0)
+        if not ready:
+            finished = {name for folder in folders for name in os.listdir(folder) if not name.startswith(".")}
+        for watch in watches:
+            if watch.fd in ready:
+                finished.update(name for name in watch.names() if name and not name.startswith("."))
 
 
 def cpu_seconds(pid):
@@ -184,11 +198,11 @@ def live_jobs(work, live, count=200):
     while not os.path.exists(os.path.join(outbox, "index.json")):
         time.sleep(0.05)
     recovered = time.perf_counter() - started
+    watches = [Watch(os.path.join(spool, state), IN_MOVED_TO) for state in ("success", "failed")]
     start = time.perf_counter()
     for i in range(count):
         os.rename(os.path.join(staging, f"new-{i}.json"), os.path.join(inbox, f"new-{i}.json"))
-    while len(os.listdir(os.path.join(spool, "success"))) < live + count and time.perf_counter() - start < 900:
-        time.sleep(0.05)
+    wait_finished(spool, live + count, watches, start, limit=900)
     elapsed = time.perf_counter() - start
     daemon.send_signal(signal.SIGTERM)
     daemon.wait()
