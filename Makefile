@@ -41,6 +41,7 @@ bench: release
 	scripts/install-deps.sh bench
 	scripts/bench-export.sh
 	scripts/bench-instructions.sh .build/release/jobdrop
+	scripts/bench-lone-cpu.sh 2 300 .build/release/jobdrop
 	scripts/bench-postgres.sh
 	scripts/bench-formats.sh
 	python3 scripts/bench-live.py
