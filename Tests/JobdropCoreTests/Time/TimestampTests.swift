@@ -34,6 +34,13 @@ import Testing
     #expect(Timestamp.parse(text) == nil)
   }
 
+  /// Past 9999 (which `parse` refuses, but arithmetic on a time can reach) the year keeps all its digits.
+  @Test func writesAFiveDigitYearWhole() {
+    let time = Timestamp(milliseconds: Timestamp.latest.milliseconds + 1)
+    #expect(time.rfc3339 == "10000-01-01T00:00:00Z")
+    #expect(time.rfc3339Milliseconds == "10000-01-01T00:00:00.000Z")
+  }
+
   @Test func roundTripsEveryDayAcrossCenturies() {
     for day in stride(from: Int64(-719_000), through: 2_900_000, by: 367) {
       let time = Timestamp(seconds: day * 86_400)
