@@ -76,12 +76,22 @@ import Testing
     #expect(job?["status"] as? String == "success")
     #expect(sandbox.list("inbox").isEmpty, "the repeats are taken from the inbox")
 
-    // Once the job is finished the key is free: the same request is a new job.
-    sandbox.drop("tomorrow.json", keyed)
+    // The key lasts as long as its job is published: a re-upload after the job finished is that job too,
+    // and the same key with other parameters is refused, saying so.
+    sandbox.drop("reupload.json", keyed)
+    sandbox.drop("other.json", Sandbox.request(filter: "eq(payment,refunded)", extra: #", "idempotency_key": "nightly-2026-12-01", "format": "jsonl""#))
     let waiter = try sandbox.outboxWaiter()
     let daemon = try RunningDaemon(sandbox)
-    defer { daemon.stop() }
     #expect(waiter.wait { (try? sandbox.index().count) == 3 }, "\(daemon.log)")
+    #expect(waiter.wait { (try? sandbox.outboxFile("requests/reupload.json")) == first }, "\(daemon.log)")
+    let firstID = try #require(job?["id"] as? String)
+    #expect(
+      waiter.wait {
+        sandbox.jobsByFile()["other.json"]?.first?["error"] as? String
+          == "idempotency_key 'nightly-2026-12-01' was already used for job \(firstID) with a different filter "
+          + "and format; use a new key for a different export"
+      }, "\(sandbox.jobsByFile()["other.json"] ?? [])")
+    #expect(sandbox.jobsByFile()["other.json"]?.first?["status"] as? String == "failed")
     let invalid = Sandbox.request(extra: #", "idempotency_key": """#)
     sandbox.drop("empty-key.json", invalid)
     #expect(
@@ -89,6 +99,35 @@ import Testing
         sandbox.jobsByFile()["empty-key.json"]?.first?["error"] as? String
           == "data.idempotency_key: 1 to 255 characters, got 0"
       })
+    // Remembered across a restart: the refused request did not take the key over.
+    #expect(daemon.stop() == 0)
+    sandbox.drop("after-restart.json", keyed)
+    try sandbox.process()
+    #expect(try sandbox.outboxFile("requests/after-restart.json") == first, "the key outlives a restart")
+    #expect(try sandbox.index().count == 4)
+  }
+
+  /// A cancel answered `cancelled` holds whatever follows: killed right after the answer (no grace time
+  /// keeps the cancel file in the inbox to be read again) and started again, the job ends `cancelled`.
+  @Test func aCancelAnsweredCancelledHoldsThroughAKill() throws {
+    let sandbox = try Sandbox(orders: 10)
+    try CancelTests.catalog.write(toFile: sandbox.root + "/catalog.json", atomically: true, encoding: .utf8)
+    let options = ["--catalog", sandbox.root + "/catalog.json", "--grace", "0s"]
+    let waiter = try sandbox.outboxWaiter()
+    let daemon = try RunningDaemon(sandbox, options)
+    sandbox.drop("big.json", CancelTests.numbers)
+    #expect(waiter.wait { document(sandbox, "big.json")?["status"] as? String == "started" }, "\(daemon.log)")
+    let id = try #require(document(sandbox, "big.json")?["id"] as? String)
+    sandbox.drop("cancel.json", #"{"cancel": "\#(id)"}"#)
+    #expect(waiter.wait { document(sandbox, "cancel.json")?["result"] as? String == "cancelled" })
+    daemon.stop(SIGKILL)
+    #expect(sandbox.list("inbox").isEmpty, "the cancel file was taken at once")
+    let again = try RunningDaemon(sandbox, options)
+    defer { again.stop() }
+    #expect(
+      waiter.wait { document(sandbox, "big.json")?["status"] as? String == "failed" }, "\(again.log)")
+    #expect(document(sandbox, "big.json")?["error"] as? String == "cancelled")
+    #expect(sandbox.list("outbox/files/\(id)").isEmpty)
   }
 
   /// A query that reads billions of rows and writes none: without an interrupt of the query itself it

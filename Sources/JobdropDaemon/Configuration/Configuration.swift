@@ -140,7 +140,7 @@ public struct Configuration: Sendable {
     }
     settleMilliseconds = settle
     let graceText = pick(flags.grace, "JOBDROP_GRACE", "10s")
-    guard let grace = graceText == "0" ? 0 : DurationText.milliseconds(graceText, in: 0...600_000) else {
+    guard let grace = DurationText.milliseconds(graceText, in: 0...600_000) else {
       throw ConfigurationError(
         "--grace: expected 0 or a duration up to 10m, such as 10s, got '\(graceText)'")
     }

@@ -20,8 +20,20 @@ public struct PostgresError: DataSourceError, Sendable {
     "postgres \(database): \(message)\(sqlState.map { " (SQLSTATE \($0))" } ?? "")"
   }
 
-  /// The same as ``description``: it names `host:port/database`, never a user, password or SQL.
-  public var publicDescription: String { description }
+  /// What a partner reads: the kind of failure and the SQLSTATE, never the server's host, port, database,
+  /// user or message (which can quote SQL, relations and paths); ``description`` goes to the log.
+  public var publicDescription: String {
+    if isTransient && (sqlState.map { $0.hasPrefix("08") } ?? true) { return "the database is unavailable" }
+    guard let state = sqlState else { return "the database refused the service's connection" }
+    let code = " (SQLSTATE \(state))"
+    switch state {
+    case "42P01", "42703", "42883": return "the database does not have what this job type reads" + code
+    case "57014": return "the database cancelled the query" + code
+    case _ where state.hasPrefix("28") || state == "42501": return "the database refused the service's access" + code
+    case _ where isTransient: return "the database is unavailable" + code
+    default: return "the database could not run the export" + code
+    }
+  }
 
   /// Transient: connection exceptions (class 08), operator intervention (57P01–57P03), too many
   /// connections (53300). Permanent: everything else, e.g. undefined table or permission denied.

@@ -57,7 +57,8 @@ public final class XLSXWriter: RowWriter {
       return workbook_new_opt(temporaryPath, &options)
     }
     guard let workbook else {
-      throw XLSXError("cannot create the workbook \(temporaryPath): \(String(cString: strerror(errno)))")
+      let reason = String(cString: strerror(errno))
+      throw XLSXError("xlsx: cannot create the workbook: \(reason)", detail: "\(temporaryPath): \(reason)")
     }
     bold = workbook_add_format(workbook)
     format_set_bold(bold)
@@ -200,8 +201,15 @@ public final class XLSXWriter: RowWriter {
   }
 }
 
-/// A workbook that could not be written, with a message a partner may read.
+/// A workbook that could not be written: a message a partner may read (no path), and for the log what
+/// else is known.
 public struct XLSXError: Error, CustomStringConvertible {
-  public var description: String
-  init(_ description: String) { self.description = description }
+  public var publicDescription: String
+  /// The temp file and the system's reason, for the log.
+  public var detail: String?
+  public var description: String { publicDescription + (detail.map { " (\($0))" } ?? "") }
+  init(_ publicDescription: String, detail: String? = nil) {
+    self.publicDescription = publicDescription
+    self.detail = detail
+  }
 }

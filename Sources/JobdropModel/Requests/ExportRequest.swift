@@ -104,3 +104,27 @@ public struct ExportRequest: Codable, Sendable, Equatable {
     self.eshopbox = eshopbox
   }
 }
+
+extension ExportRequest {
+  /// The request keys whose values differ from `other`'s, named as this request's dialect names them
+  /// (what a repeat of an idempotency key must keep the same); the reference and the key itself are not
+  /// compared.
+  public func differences(from other: ExportRequest) -> [String] {
+    let isEshopbox = dialect == .eshopbox
+    var differing: [String] = []
+    if jobType != other.jobType { differing.append(isEshopbox ? "jobType" : "job_type") }
+    if filter != other.filter || isEshopbox && eshopboxScopeDiffers(from: other) {
+      differing.append(isEshopbox ? "exportFilters" : "filter")
+    }
+    if format != other.format { differing.append(isEshopbox ? "fileType" : "format") }
+    if columns != other.columns { differing.append("columns") }
+    if csv != other.csv { differing.append("csv") }
+    return differing
+  }
+
+  /// Whether an Eshopbox request's channel, user or export filters differ from `other`'s.
+  private func eshopboxScopeDiffers(from other: ExportRequest) -> Bool {
+    eshopbox?.exportFilters != other.eshopbox?.exportFilters || eshopbox?.channelId != other.eshopbox?.channelId
+      || eshopbox?.userId != other.eshopbox?.userId
+  }
+}

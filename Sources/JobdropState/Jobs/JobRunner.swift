@@ -125,7 +125,8 @@ public final class JobRunner: @unchecked Sendable {
         return try settle(started, to: .pending, record: record, shouldStop: shouldStop)
       }
       if failure.transient {
-        record.error = "\(failure.message) (gave up after \(record.attempts) attempts)"
+        let retried = record.attempts - 1
+        record.error = "\(failure.message); the job was retried \(retried == 1 ? "once" : "\(retried) times")"
         record.rows = nil
         logger.warning("job failed", metadata: ["error": "\(record.error ?? "")"])
         return try conclude(started, to: .failed, record: record, grouped: grouped, shouldStop: shouldStop)
@@ -329,10 +330,13 @@ public final class JobRunner: @unchecked Sendable {
       throw JobFailure(message: "export failed after \(rows) rows: \(error.reason)", rows: nil)
     } catch let error as XLSXError {
       abandon()
-      throw JobFailure(message: error.description, rows: nil)
+      logger.warning("cannot write the workbook", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+      throw JobFailure(message: error.publicDescription, rows: nil)
     } catch {
       abandon()
-      throw JobFailure(message: "export failed after \(rows) rows: \(error)", rows: nil)
+      // Its text may name a path or a query: the log has it, the partner reads what happened.
+      logger.error("the export failed", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+      throw JobFailure(message: "export failed after \(rows) rows: internal error (see the service's log)")
     }
     if store.isCancelRequested(job.id) {
       abandon()

@@ -81,10 +81,13 @@ public final class JobStore: @unchecked Sendable {
   /// Started jobs whose partner asked to cancel them: their runner stops at its next check.
   private var cancelRequested = Set<String>()
   private var cancelHandler: (@Sendable (String) -> Void)?
-  /// The live (pending or started) job of each partner's idempotency key.
-  private var liveKeys: [LiveKey: String] = [:]
+  /// The export files of jobs whose success became a cancel, removed once the move is recorded.
+  private var withdrawals: [String: String] = [:]
+  /// The job each partner's idempotency key names, for as long as that job is published (pending,
+  /// started, or finished and not yet expired).
+  private var keys: [IdempotencyKey: String] = [:]
 
-  private struct LiveKey: Hashable {
+  private struct IdempotencyKey: Hashable {
     var partner: String?
     var key: String
   }
@@ -96,10 +99,12 @@ public final class JobStore: @unchecked Sendable {
     var createdAt: Timestamp
     /// A pending job's retry time.
     var retryAt: Timestamp?
+    /// The idempotency key its request names, forgotten when the job expires.
+    var idempotencyKey: String?
   }
 
   /// The error of a cancelled job.
-  public static let cancelled = "cancelled"
+  public static let cancelled = JobTransitions.cancelled
 
   /// Whether a failed spool write may succeed later (a full or failing disk, a shared table out of
   /// reach): the step is retried, the job and the daemon go on.
@@ -213,11 +218,14 @@ public final class JobStore: @unchecked Sendable {
       }
     }
     for var job in cutShort {
-      var record = job.record
+      var (target, record) = JobTransitions.afterCrash(job)
       record.updatedAt = .now()
-      record.rows = nil
-      job = try spool.move(job, to: .pending, record: record)
-      logger.notice("job was cut short; it will run again", metadata: ["job.id": "\(job.id)"])
+      job = try spool.move(job, to: target, record: record)
+      if target == .failed {
+        logger.notice("job was cancelled by its partner before a stop; it is not run again", metadata: ["job.id": "\(job.id)"])
+      } else {
+        logger.notice("job was cut short; it will run again", metadata: ["job.id": "\(job.id)"])
+      }
       tableLocked(job)
     }
     for (partner, _) in sites.opened { markDirty(partner) }
@@ -227,10 +235,8 @@ public final class JobStore: @unchecked Sendable {
   private func tableLocked(_ job: Job) {
     storeLocked(job)
     if job.state == .pending && shared == nil { pending.insert(job) }
-    if !job.state.isFinal {
-      active[job.record.partner, default: 0] += 1
-      trackKey(of: job)
-    }
+    if !job.state.isFinal { active[job.record.partner, default: 0] += 1 }
+    trackKey(of: job)
     publishLocked(job, unlessUnchanged: true)
     markDirty(job.record.partner)
   }
@@ -275,7 +281,7 @@ public final class JobStore: @unchecked Sendable {
       jobs[job.id] = nil
       summaries[job.id] = JobSummary(
         state: job.state, partner: job.record.partner, createdAt: job.record.createdAt,
-        retryAt: job.record.retryAt)
+        retryAt: job.record.retryAt, idempotencyKey: job.record.request?.idempotencyKey)
     }
   }
 
@@ -569,11 +575,7 @@ public final class JobStore: @unchecked Sendable {
           jobs[job.id] = nil
           if job.state == .pending {
             active[job.record.partner, default: 1] -= 1
-            if let key = job.record.request?.idempotencyKey,
-              liveKeys[LiveKey(partner: job.record.partner, key: key)] == job.id
-            {
-              liveKeys[LiveKey(partner: job.record.partner, key: key)] = nil
-            }
+            forgetKey(of: job)
           }
           if let delivery { try? webhooks?.remove(delivery.id) }
         }
@@ -591,11 +593,7 @@ public final class JobStore: @unchecked Sendable {
           job.state = .failed
           job.record.error = made.record.error
           active[job.record.partner, default: 1] -= 1
-          if let key = job.record.request?.idempotencyKey,
-            liveKeys[LiveKey(partner: job.record.partner, key: key)] == job.id
-          {
-            liveKeys[LiveKey(partner: job.record.partner, key: key)] = nil
-          }
+          forgetKey(of: job)
           storeLocked(job)
           if let delivery = refusedByLimitLocked(job) {
             refused.append(delivery)
@@ -643,6 +641,10 @@ public final class JobStore: @unchecked Sendable {
   {
     var record = record
     record.updatedAt = .now()
+    let asked = target
+    let (target, resolved) = JobTransitions.resolve(jobs[job.id] ?? job, to: target, record: record)
+    record = resolved
+    if asked == .success && target == .failed { withdrawExportLocked(of: job, record: record) }
     let delivery =
       target.isFinal && !job.state.isFinal
       ? try prepareEvent(&record, state: target, queue: webhooks, hasWebhook: hasWebhook) : nil
@@ -748,10 +750,13 @@ public final class JobStore: @unchecked Sendable {
     var prepared: [(job: Job, target: JobState, record: JobRecord)] = []
     var deliveries: [WebhookDelivery?] = []
     do {
-      for (job, target, record) in moves {
+      for (job, asked, record) in moves {
         var record = record
         record.updatedAt = .now()
         if let stored = jobs[job.id] { record.requestAliases = stored.record.requestAliases }
+        let (target, resolved) = JobTransitions.resolve(jobs[job.id] ?? job, to: asked, record: record)
+        if asked == .success && target == .failed { withdrawExportLocked(of: job, record: record) }
+        record = resolved
         deliveries.append(
           target.isFinal && !job.state.isFinal
             ? try prepareEvent(&record, state: target, queue: webhooks, hasWebhook: hasWebhook) : nil)
@@ -764,21 +769,27 @@ public final class JobStore: @unchecked Sendable {
     return (prepared, deliveries)
   }
 
+  /// Notes the export file of a job whose success became a cancel (``JobTransitions/resolve(_:to:record:)``),
+  /// removed once the move is recorded (a group's commit still flushes it).
+  private func withdrawExportLocked(of job: Job, record: JobRecord) {
+    if let name = record.fileName { withdrawals[job.id] = name }
+  }
+
   /// The table, the queues and the outbox after a durable move; call with the lock held.
   private func applyMoveLocked(from job: Job, to moved: Job, delivery: WebhookDelivery?) -> Job {
     let target = moved.state
     let record = moved.record
+    if let name = withdrawals.removeValue(forKey: moved.id), let site = try? sites.site(for: moved) {
+      site.withdrawExport(id: moved.id, name: name)
+      logger.notice(
+        "job cancelled by its partner as it finished; its file is withdrawn", metadata: ["job.id": "\(moved.id)"])
+    }
     if let delivery { deliveryHandler?(delivery) }
     storeLocked(moved)
     if target == .pending && shared == nil { pending.insert(moved) }
     if target.isFinal && !job.state.isFinal {
       active[record.partner, default: 1] -= 1
       cancelRequested.remove(moved.id)
-      if let key = record.request?.idempotencyKey,
-        liveKeys[LiveKey(partner: record.partner, key: key)] == moved.id
-      {
-        liveKeys[LiveKey(partner: record.partner, key: key)] = nil
-      }
     }
     publishLocked(moved)
     markDirty(record.partner)
@@ -795,6 +806,7 @@ public final class JobStore: @unchecked Sendable {
     var job = job
     job.record.updatedAt = .now()
     job.record.requestAliases = stored.record.requestAliases  // added by the intake meanwhile
+    job.record.cancelRequested = stored.record.cancelRequested
     try writeLocked(job)
     jobs[job.id] = job
     publishLocked(job)
@@ -835,6 +847,14 @@ public final class JobStore: @unchecked Sendable {
         }
         return (.cancelled, nil, false)
       case .started:
+        // On disk before the answer: a stop from here on fails the job instead of running it again.
+        var marked = job
+        marked.record.cancelRequested = true
+        if shared == nil {
+          try spool.update(marked)
+          pendingRecords[id] = nil
+        }
+        jobs[id] = marked
         cancelRequested.insert(id)
         return (.cancelled, cancelHandler, true)
       }
@@ -870,9 +890,10 @@ public final class JobStore: @unchecked Sendable {
   /// Whether the started job `id` was cancelled by its partner.
   public func isCancelRequested(_ id: String) -> Bool { lock.withLock { cancelRequested.contains(id) } }
 
-  /// The live job of `partner` with idempotency key `key`, if any.
-  public func liveJob(partner: String?, idempotencyKey key: String) -> Job? {
-    lock.withLock { liveKeys[LiveKey(partner: partner, key: key)].flatMap { lookupLocked($0) } }
+  /// The job of `partner` that idempotency key `key` names while it is published (pending, started, or
+  /// finished and not yet expired), if any.
+  public func keyedJob(partner: String?, idempotencyKey key: String) -> Job? {
+    lock.withLock { keys[IdempotencyKey(partner: partner, key: key)].flatMap { lookupLocked($0) } }
   }
 
   /// Makes the request file `name` show `job` in `requests/` (a request with its idempotency key),
@@ -913,6 +934,8 @@ public final class JobStore: @unchecked Sendable {
         let stop = cancelled.filter {
           self.jobs[$0]?.state == .started && cancelRequested.insert($0).inserted
         }
+        // Its outcome is then recorded as cancelled (``JobTransitions/resolve(_:to:record:)``).
+        for id in stop { self.jobs[id]?.record.cancelRequested = true }
         return (stop, cancelHandler)
       }
       for id in stop { handler?(id) }
@@ -972,17 +995,12 @@ public final class JobStore: @unchecked Sendable {
     storeLocked(job)
     if !job.state.isFinal && !wasLive {
       active[job.record.partner, default: 0] += 1
-      trackKey(of: job)
     } else if job.state.isFinal && wasLive {
       active[job.record.partner, default: 1] -= 1
       cancelRequested.remove(job.id)
       leaseLost.remove(job.id)
-      if let key = job.record.request?.idempotencyKey,
-        liveKeys[LiveKey(partner: job.record.partner, key: key)] == job.id
-      {
-        liveKeys[LiveKey(partner: job.record.partner, key: key)] = nil
-      }
     }
+    trackKey(of: job)
     // Another node's change is published here only by the node that renders the index (the others
     // keep their own jobs' documents, written as they change them).
     guard publish ?? rendersIndex else { return }
@@ -990,10 +1008,28 @@ public final class JobStore: @unchecked Sendable {
     markDirty(job.record.partner)
   }
 
-  /// Remembers a live job's idempotency key; call with the lock held.
+  /// Remembers the job an idempotency key names; call with the lock held. A key names the first job
+  /// made with it (``JobTransitions/holdsKey(_:)``): a later one refused for it never takes it over.
   private func trackKey(of job: Job) {
     guard let key = job.record.request?.idempotencyKey else { return }
-    liveKeys[LiveKey(partner: job.record.partner, key: key)] = job.id
+    let slot = IdempotencyKey(partner: job.record.partner, key: key)
+    guard JobTransitions.holdsKey(job) else {
+      if keys[slot] == job.id { keys[slot] = nil }
+      return
+    }
+    if let holder = keys[slot], holder != job.id,
+      let created = jobs[holder]?.record.createdAt ?? summaries[holder]?.createdAt, created <= job.record.createdAt
+    {
+      return
+    }
+    keys[slot] = job.id
+  }
+
+  /// Forgets the key of a job that no longer holds it (a claim undone or refused, an expired job).
+  private func forgetKey(of job: Job) {
+    guard let key = job.record.request?.idempotencyKey else { return }
+    let slot = IdempotencyKey(partner: job.record.partner, key: key)
+    if keys[slot] == job.id { keys[slot] = nil }
   }
 
   // MARK: Webhooks
@@ -1081,6 +1117,9 @@ public final class JobStore: @unchecked Sendable {
         continue
       }
       summaries[id] = nil
+      if let key = job.idempotencyKey, keys[IdempotencyKey(partner: job.partner, key: key)] == id {
+        keys[IdempotencyKey(partner: job.partner, key: key)] = nil
+      }
       unpublished.remove(id)
       markDirty(job.partner)
       removed += 1

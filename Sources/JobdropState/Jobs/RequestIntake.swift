@@ -192,12 +192,13 @@ public final class RequestIntake: @unchecked Sendable {
         record.request = request
         record.jobType = request.jobType
         try parser.validate(request)
-        if let key = request.idempotencyKey, let live = store.liveJob(partner: partner, idempotencyKey: key) {
+        if let key = request.idempotencyKey, let keyed = store.keyedJob(partner: partner, idempotencyKey: key) {
+          if let conflict = JobTransitions.keyConflict(request, with: keyed) { throw RequestError(conflict) }
           answer(name, pin: pin, sha256: sha256, into: &pass) {
-            _ = try store.addAlias(fileName, to: live)
+            _ = try store.addAlias(fileName, to: keyed)
             logger.info(
-              "request repeats a live job's idempotency key; no new job",
-              metadata: ["request.file": "\(fileName)", "job.id": "\(live.id)"])
+              "request repeats the idempotency key of a published job; no new job",
+              metadata: ["request.file": "\(fileName)", "job.id": "\(keyed.id)"])
           }
           return
         }
@@ -219,7 +220,9 @@ public final class RequestIntake: @unchecked Sendable {
         }
         record.error = error.message
       } catch {
-        record.error = "\(error)"
+        logger.error(
+          "cannot read the request", metadata: ["request.file": "\(name.display)", "error": "\(error)"])
+        record.error = "the request could not be read: internal error (see the service's log)"
       }
     }
     refused.remove(name)

@@ -90,6 +90,14 @@ public final class Outbox: @unchecked Sendable {
     return UnsyncedFile(folder: folder, name: FileName(name), folders: [folder, filesFolder])
   }
 
+  /// Takes back an export file published for a job that did not end in `success` (its partner cancelled
+  /// it as it finished): `files/<id>/<name>` and its folder are removed.
+  public func withdrawExport(id: String, name: String) {
+    guard JobID.isValid(id), let folder = try? filesFolder.subdirectory(id) else { return }
+    if (try? folder.remove(FileName(name))) != nil { changed("files/\(id)/\(name)") }
+    removeEmptyFilesDirectory(for: id)
+  }
+
   /// Removes `files/<id>/` if it is empty (the export failed before a file was published).
   public func removeEmptyFilesDirectory(for id: String) {
     guard JobID.isValid(id) else { return }

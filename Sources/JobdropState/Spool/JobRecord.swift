@@ -36,6 +36,9 @@ public struct JobRecord: Codable, Sendable, Equatable {
   public var requestAliases: [String]?
   /// Where the job's webhook event stands, when its partner has a webhook.
   public var webhook: WebhookStatus?
+  /// Its partner cancelled it while it was started, and was answered `cancelled`: it never ends in
+  /// `success`, and a restart fails it instead of running it again.
+  public var cancelRequested: Bool?
 
   public init(
     id: String, requestFile: String, jobType: String, request: ExportRequest?, createdAt: Timestamp,
@@ -75,6 +78,7 @@ extension JobRecord {
     json.beginObject()
     json.field("attempts", attempts)
     json.field("bytes", bytes)
+    json.field("cancelRequested", cancelRequested)
     json.field("createdAt", createdAt.rfc3339Milliseconds)
     json.field("error", error)
     json.field("fileName", fileName)

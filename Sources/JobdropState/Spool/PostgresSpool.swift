@@ -375,7 +375,7 @@ public final class PostgresSpool: @unchecked Sendable {
       try connection.transaction { () throws -> [Job] in
         let found = try connection.execute(
           """
-          SELECT id, record FROM jobdrop_jobs
+          SELECT id, record, cancel_requested FROM jobdrop_jobs
           WHERE state = 'started' AND (lease_until < now() OR ($1 AND node = $2))
           FOR UPDATE SKIP LOCKED
           """, [.text(reclaimOwn ? "true" : "false"), .text(node)])
@@ -384,16 +384,18 @@ public final class PostgresSpool: @unchecked Sendable {
         var reaped: [Job] = []
         for row in 0..<found.count {
           guard let id = found.text(row, 0), let text = found.text(row, 1) else { continue }
-          var record = try PostgresSpool.decode(text)
-          record.rows = nil
+          var job = Job(record: try PostgresSpool.decode(text), state: .started)
+          // A job its partner was answered `cancelled` for fails as cancelled instead of running again.
+          if found.text(row, 2) == "t" { job.record.cancelRequested = true }
+          var (state, record) = JobTransitions.afterCrash(job)
           record.updatedAt = now
           try connection.execute(
             """
-            UPDATE jobdrop_jobs SET state = 'pending', record = $2, node = NULL, lease_until = NULL,
+            UPDATE jobdrop_jobs SET state = $3, record = $2, node = NULL, lease_until = NULL,
               fence = fence + 1, txid = pg_current_xact_id(), change = nextval('jobdrop_change')
             WHERE id = $1
-            """, [.text(id), .text(PostgresSpool.encode(record))])
-          reaped.append(Job(record: record, state: .pending))
+            """, [.text(id), .text(PostgresSpool.encode(record)), .text(state.rawValue)])
+          reaped.append(Job(record: record, state: state))
         }
         return reaped
       }

@@ -1,14 +1,21 @@
 /// Durations as operators write them: `7d`, `36h`, `15m`, `90s`, `500ms`, or combined (`1d12h`).
 public enum DurationText {
   /// Parses `text` into milliseconds when it lies in `range`; `nil` when it is not a duration or lies
-  /// outside it (never a trap, whatever the digits).
+  /// outside it (never a trap, whatever the digits). A zero duration (`0`, `0s`) is one when the range
+  /// holds 0.
   public static func milliseconds(_ text: String, in range: ClosedRange<Int64>) -> Int64? {
-    guard let value = milliseconds(text), range.contains(value) else { return nil }
+    guard let value = text == "0" ? 0 : parse(text), range.contains(value) else { return nil }
     return value
   }
 
   /// Parses `text` into milliseconds; `nil` when it is not a positive duration or does not fit 64 bits.
   public static func milliseconds(_ text: String) -> Int64? {
+    guard let value = parse(text), value > 0 else { return nil }
+    return value
+  }
+
+  /// The duration `text` says, zero included; `nil` when it is none or does not fit 64 bits.
+  private static func parse(_ text: String) -> Int64? {
     var total: Int64 = 0
     var number: Int64?
     var characters = Array(text.lowercased())
@@ -47,6 +54,6 @@ public enum DurationText {
       index += 1
     }
     if number != nil { return nil }
-    return total > 0 ? total : nil
+    return total
   }
 }

@@ -17,6 +17,20 @@ import Testing
     #expect(DurationText.milliseconds(text) == nil)
   }
 
+  @Test(arguments: [("0", Int64(0)), ("0s", 0), ("0ms", 0), ("0m0s", 0), ("250ms", 250), ("10m", 600_000)])
+  func graceTakesZeroInAnyUnit(text: String, milliseconds: Int64) throws {
+    var flags = Configuration.Flags()
+    flags.grace = text
+    #expect(try Configuration(flags: flags, environment: [:]).graceMilliseconds == milliseconds)
+  }
+
+  @Test(arguments: ["0s", "0"])
+  func zeroIsNoTTL(text: String) {
+    var flags = Configuration.Flags()
+    flags.ttl = text
+    #expect(throws: ConfigurationError.self) { try Configuration(flags: flags, environment: [:]) }
+  }
+
   @Test func flagsBeatEnvironmentBeatsDefaults() throws {
     var flags = Configuration.Flags()
     flags.inbox = "/flag/inbox"
