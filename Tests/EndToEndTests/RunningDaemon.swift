@@ -33,6 +33,13 @@ final class RunningDaemon {
 
   var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
+  /// Waits up to `timeout` seconds for the process to exit by itself; returns its exit status (`nil`:
+  /// it did not, and was killed).
+  func wait(timeout: Double = 60) -> Int32? {
+    exited = true
+    return Spawn.wait(pid, timeout: timeout)
+  }
+
   /// Sends `signal` and waits for the process to exit; returns its exit status.
   @discardableResult
   func stop(_ signal: Int32 = SIGTERM) -> Int32 {

@@ -180,6 +180,7 @@ public final class RequestIntake: @unchecked Sendable {
           answer(name, pin: pin, sha256: sha256, into: &pass) {
             let result = try store.cancel(id: target, partner: partner)
             try store.publishCancel(partner: partner, requestFile: fileName, jobID: target, result: result)
+            CrashPoint.reached("cancel-answered")
             logger.info(
               "cancel request",
               metadata: [
