@@ -115,13 +115,14 @@ import Testing
     try CancelTests.catalog.write(toFile: sandbox.root + "/catalog.json", atomically: true, encoding: .utf8)
     let options = ["--catalog", sandbox.root + "/catalog.json", "--grace", "0s"]
     let waiter = try sandbox.outboxWaiter()
-    let daemon = try RunningDaemon(sandbox, options, environment: ["JOBDROP_CRASH_AT": "cancel-answered"])
+    let daemon = try RunningDaemon(sandbox, options, environment: ["JOBDROP_CRASH_AT": "request-answered"])
     sandbox.drop("big.json", CancelTests.numbers)
     #expect(waiter.wait { document(sandbox, "big.json")?["status"] as? String == "started" }, "\(daemon.log)")
     let id = try #require(document(sandbox, "big.json")?["id"] as? String)
     sandbox.drop("cancel.json", #"{"cancel": "\#(id)"}"#)
     #expect(daemon.wait() == 128 + SIGKILL, "killed once the answer was written: \(daemon.log)")
     #expect(document(sandbox, "cancel.json")?["result"] as? String == "cancelled")
+    #expect(sandbox.list("inbox").isEmpty, "with no grace time the cancel file was taken at once")
     let again = try RunningDaemon(sandbox, options)
     defer { again.stop() }
     #expect(

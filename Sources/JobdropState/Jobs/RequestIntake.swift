@@ -180,7 +180,6 @@ public final class RequestIntake: @unchecked Sendable {
           answer(name, pin: pin, sha256: sha256, into: &pass) {
             let result = try store.cancel(id: target, partner: partner)
             try store.publishCancel(partner: partner, requestFile: fileName, jobID: target, result: result)
-            CrashPoint.reached("cancel-answered")
             logger.info(
               "cancel request",
               metadata: [
@@ -280,6 +279,7 @@ public final class RequestIntake: @unchecked Sendable {
     let claim = InboxClaim(jobID: JobID.make(), name: name, identity: pin.identity, sha256: sha256)
     claims[name] = (claim, ConditionLock.monotonicMilliseconds() + graceMilliseconds)
     settleClaim(name, into: &pass)
+    CrashPoint.reached("request-answered")
   }
 
   /// Refuses a request its partner may not make: a job type not enabled for it, or one past its limit of
