@@ -140,7 +140,14 @@ struct StatusCommand: ParsableCommand {
     let jobs = snapshot.jobs.filter { partner == nil || $0.record.partner == partner }
       .sorted { $0.record.createdAt > $1.record.createdAt }
     let partners = partner != nil || snapshot.jobs.contains { $0.record.partner != nil }
-    return StatusTable(jobs: jobs, partners: partners).text
+    var text = StatusTable(jobs: jobs, partners: partners).text
+    if !snapshot.quarantined.isEmpty {
+      text +=
+        "\(snapshot.quarantined.count) damaged status record\(snapshot.quarantined.count == 1 ? "" : "s") "
+        + "kept in the spool's damaged/ folder (their jobs were rebuilt or failed at a start; the log says "
+        + "which): \(snapshot.quarantined.joined(separator: ", "))\n"
+    }
+    return text
   }
 }
 

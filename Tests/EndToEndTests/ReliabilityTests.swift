@@ -177,7 +177,7 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: sandbox.root + "/nowhere"))
   }
 
-  @Test func aDamagedStatusFileIsReportedQuarantinedAndItsRequestRunsAgain() throws {
+  @Test func aDamagedStatusFileIsReportedQuarantinedAndItsJobRunsAgainUnderItsID() throws {
     let sandbox = try Sandbox(orders: 10)
     sandbox.drop("a.json", Sandbox.request())
     try sandbox.process(["--empty-ok"])
@@ -185,13 +185,71 @@ import Testing
     try Data().write(to: URL(fileURLWithPath: sandbox.spool + "/success/\(id).json"))  // 0 bytes
     let result = try sandbox.process()
     #expect(result.stderr.contains("status file damaged"), "\(result.stderr)")
+    #expect(result.stderr.contains("the damaged job was rebuilt from its request"), "\(result.stderr)")
     #expect(sandbox.list("spool/damaged") == ["\(id).json"])
-    let rerun = try sandbox.job(file: "recovered-\(id).json")
+    let rerun = try sandbox.job(file: "a.json")
     #expect(rerun["status"] as? String == "success")
-    #expect(rerun["id"] as? String != id)
+    #expect(rerun["id"] as? String == id, "the id the partner was given")
+    #expect(try sandbox.index().count == 1)
     #expect(sandbox.list("inbox") == [])
     let status = try sandbox.run(["status"] + sandbox.paths)
-    #expect(status.stdout.contains("recovered-\(id).json"))
+    #expect(status.stdout.contains("\(id)  success"), "\(status.stdout)")
+    #expect(status.stdout.contains("1 damaged status record kept in the spool's damaged/ folder"), "\(status.stdout)")
+  }
+
+  /// Killed while the partner's upload is still in the inbox (its grace time), its job's status file
+  /// damaged (emptied, or half written by a disk fault): started again, the upload is still one job.
+  @Test(arguments: ["", #"{"attempts":1,"createdAt":"2026-"#])
+  func aDamagedStatusFileWithItsUploadStillInTheInboxIsOneJob(damage: String) throws {
+    let sandbox = try Sandbox(orders: 50)
+    let waiter = try sandbox.outboxWaiter()
+    let daemon = try RunningDaemon(sandbox)
+    sandbox.drop("a.json", Sandbox.request())
+    #expect(waiter.wait { sandbox.jobsByFile()["a.json"]?.first?["status"] as? String == "success" }, "\(daemon.log)")
+    daemon.stop(SIGKILL)
+    #expect(sandbox.list("inbox") == ["a.json"], "still in its grace time")
+    let id = try sandbox.job(file: "a.json")["id"] as! String
+    try Data(damage.utf8).write(to: URL(fileURLWithPath: sandbox.spool + "/success/\(id).json"))
+    let result = try sandbox.process()
+    #expect(result.status == 0, "\(result.stderr)")
+    let jobs = try sandbox.index()
+    #expect(jobs.count == 1, "one upload, one job: \(jobs.map { $0["id"] ?? "" })")
+    #expect(jobs.first?["id"] as? String == id)
+    #expect(jobs.first?["status"] as? String == "success")
+    #expect(sandbox.list("inbox") == [], "the claimed upload is taken away, not claimed again")
+    #expect(sandbox.list("outbox/jobs").filter { $0.hasSuffix(".json") } == ["\(id).json"])
+  }
+
+  /// A request copy deleted from the spool keeps its job; a damaged status file whose request copy is
+  /// gone too fails its job, saying so, instead of leaving its document `pending` for good.
+  @Test func aLostRequestCopyKeepsItsJobAndALostJobFailsSayingSo() throws {
+    let sandbox = try Sandbox(orders: 50)
+    sandbox.drop("kept.json", Sandbox.request())
+    sandbox.drop("lost.json", Sandbox.request())
+    try sandbox.process()
+    let kept = try sandbox.job(file: "kept.json")["id"] as! String
+    let lost = try sandbox.job(file: "lost.json")["id"] as! String
+    try FileManager.default.removeItem(atPath: sandbox.spool + "/requests/\(kept).json")
+    try FileManager.default.removeItem(atPath: sandbox.spool + "/requests/\(lost).json")
+    try Data("{".utf8).write(to: URL(fileURLWithPath: sandbox.spool + "/success/\(lost).json"))
+    let result = try sandbox.process()
+    #expect(result.stderr.contains("request copy was missing"), "\(result.stderr)")
+    #expect(try sandbox.job(file: "kept.json")["status"] as? String == "success")
+    #expect(try sandbox.job(file: "kept.json")["id"] as? String == kept)
+    let failed = try sandbox.job(file: "lost.json")
+    #expect(failed["id"] as? String == lost)
+    #expect(failed["status"] as? String == "failed")
+    #expect(
+      failed["error"] as? String
+        == "the job's record in the service's spool was damaged and its request is lost; drop the request again")
+    #expect(try sandbox.index().count == 2)
+    // And both still expire with everything they published (a debug build's clock two days on).
+    try sandbox.process(["--ttl", "1d"], environment: ["JOBDROP_CLOCK_SKEW": "2d"])
+    #expect(try sandbox.index().isEmpty)
+    for folder in ["jobs", "files", "requests"] {
+      #expect(sandbox.list("outbox/\(folder)").isEmpty, "outbox/\(folder): \(sandbox.list("outbox/\(folder)"))")
+    }
+    #expect(sandbox.list("spool/requests").isEmpty && sandbox.list("spool/success").isEmpty)
   }
 
   @Test func aFullOutboxDelaysDocumentsButNeverStopsTheDaemonAndItStartsOnAFullDisk() throws {

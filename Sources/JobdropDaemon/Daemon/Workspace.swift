@@ -78,7 +78,8 @@ public final class Workspace: @unchecked Sendable {
     runner.retries = configuration.retries
     try store.recover(
       lock, inbox: inbox,
-      folders: Dictionary(intakes.all.map { ($0.partner, $0.intake.inbox) }) { first, _ in first })
+      folders: Dictionary(intakes.all.map { ($0.partner, $0.intake.inbox) }) { first, _ in first },
+      parser: RequestParser(catalog: catalog))
     for delivery in store.pendingDeliveries() { webhooks?.add(delivery) }
   }
 

@@ -1,4 +1,5 @@
 import JobdropExport
+import JobdropModel
 import JobdropSystem
 import Logging
 
@@ -141,14 +142,20 @@ public final class JobStore: @unchecked Sendable {
   /// `inbox` is the inbox folder (the request of a damaged job goes back there); `folders` are the drop
   /// folders read, by partner (`nil`: the inbox itself), where claimed files a stopped process left are
   /// taken away.
-  public func recover(_ spoolLock: SpoolLock, inbox: Inbox, folders: [String?: Inbox]) throws {
-    try lock.withLock { try recoverLocked(spoolLock, inbox: inbox, folders: folders) }
+  /// A damaged status file's job is rebuilt under its own id (``DamagedJobRepair``), its request read
+  /// and validated by `parser`.
+  public func recover(
+    _ spoolLock: SpoolLock, inbox: Inbox, folders: [String?: Inbox], parser: RequestParser? = nil
+  ) throws {
+    try lock.withLock { try recoverLocked(spoolLock, inbox: inbox, folders: folders, parser: parser) }
     try? publishIndex(force: true)
     // Reading every status file and document left the heap full of freed blocks: give them back.
     Heap.trim()
   }
 
-  private func recoverLocked(_ spoolLock: SpoolLock, inbox: Inbox, folders: [String?: Inbox]) throws {
+  private func recoverLocked(
+    _ spoolLock: SpoolLock, inbox: Inbox, folders: [String?: Inbox], parser: RequestParser?
+  ) throws {
     var tidied = Set<String?>()
     for (partner, site) in sites.opened {
       tidied.insert(partner)
@@ -198,14 +205,31 @@ public final class JobStore: @unchecked Sendable {
     } else {
       recovery = try spool.recover(spoolLock, returningRequestsTo: inbox.directory, each: each)
     }
-    for (path, reason) in recovery.quarantined {
+    let repair = DamagedJobRepair(spool: spool, sites: sites, folders: folders, parser: parser, logger: logger)
+    for damaged in recovery.damaged {
       logger.error(
         "status file damaged; moved to the spool's damaged/ folder",
-        metadata: ["file": "\(path)", "error": "\(reason)"])
+        metadata: ["file": "\(damaged.path)", "error": "\(damaged.reason)"])
+      guard let job = try repair.repair(damaged, now: .now()) else {
+        logger.error(
+          "the damaged job's request and documents are gone; nothing is left to rebuild",
+          metadata: ["job.id": "\(damaged.id)"])
+        continue
+      }
+      logger.notice(
+        job.state == .pending
+          ? "the damaged job was rebuilt from its request; it runs again under its id"
+          : "the damaged job was rebuilt as failed", metadata: ["job.id": "\(job.id)", "job.status": "\(job.state.rawValue)"])
+      try each(job)
+    }
+    for id in recovery.requestsRestored {
+      logger.error(
+        "the job's request copy was missing from the spool; written anew from its status file",
+        metadata: ["job.id": "\(id)"])
     }
     for name in recovery.returned {
       logger.notice(
-        "the request of a damaged job was put back into the inbox to run again",
+        "a file left in the spool's retiring/ folder was put back into the inbox",
         metadata: ["request.file": "\(name.display)"])
     }
     for (partner, folder) in folders {

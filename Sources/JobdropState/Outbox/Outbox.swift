@@ -1,5 +1,6 @@
 import FoundationEssentials
 import JobdropExport
+import JobdropModel
 import JobdropSystem
 
 #if canImport(Glibc)
@@ -277,6 +278,21 @@ public final class Outbox: @unchecked Sendable {
     try jobsFolder.remove(FileName("\(id).json"))
     changed("jobs/\(id).json")
     try jobsFolder.sync()
+  }
+
+  /// What the site shows of job `id` (`jobs/<id>.json`), for recovery to rebuild a job whose status file
+  /// was damaged: when it was created, the request file it came from, its job type. `nil` if the site has
+  /// no readable document for it.
+  public func publishedJob(id: String) -> (createdAt: Timestamp, requestFile: String, jobType: String)? {
+    guard JobID.isValid(id),
+      let bytes = try? FileReader.read(FileName("\(id).json"), in: jobsFolder, limit: 1 << 20),
+      let document = try? JSONReader.parse(bytes), let data = document["data"],
+      case .string(let created)? = data["timestamps"]?["created_at"],
+      let createdAt = Timestamp.parse(created)?.time,
+      case .string(let file)? = data["meta"]?["request"]?["file"]
+    else { return nil }
+    guard case .string(let jobType)? = data["job_type"] else { return (createdAt, file, "") }
+    return (createdAt, file, jobType)
   }
 
   /// The `requests/` document name for a request dropped as `name`: the name, percent-encoded where it is

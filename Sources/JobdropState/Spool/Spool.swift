@@ -241,22 +241,38 @@ public final class Spool: Sendable {
 
   /// What recovery found and did.
   public struct Recovery: Sendable {
-    /// Status files that could not be read, now in `damaged/`: the path each was at and why.
-    public var quarantined: [(path: String, reason: String)] = []
-    /// Requests of quarantined jobs put back into the inbox (under these names) to be claimed anew.
+    /// Status files that could not be read, now in `damaged/`, each with its request copy when it is
+    /// still in `requests/` (kept there for the job to be rebuilt under its own id).
+    public var damaged: [Damaged] = []
+    /// Jobs whose request copy had gone from `requests/`: written anew from their status file's record.
+    public var requestsRestored: [String] = []
+    /// Files a cut-short retirement left that were not the claimed upload, put back into the inbox.
     public var returned: [FileName] = []
+  }
+
+  /// A status file recovery could not read, moved to `damaged/`.
+  public struct Damaged: Sendable {
+    /// The job's id (its file's name).
+    public var id: String
+    /// Where the status file was, and why it could not be read.
+    public var path: String
+    public var reason: String
+    /// The request copy's bytes and when it was written, when it is still in `requests/`.
+    public var request: [UInt8]?
+    public var requestWritten: Timestamp?
   }
 
   /// Hands `each` every job in the spool, in its latest state, after undoing what a crash cut short.
   /// Only the holder of the spool's lock can call it: it deletes.
   ///
-  /// - a status file whose request never reached `requests/` (an unfinished claim) is removed;
   /// - a job with status files in two states (an unfinished move) keeps the later one;
-  /// - a request left without a status file (an unfinished expiry) is removed;
+  /// - a request left without a status file (an unfinished claim, or an expiry cut short) is removed;
+  /// - a readable status file whose request copy has gone (deleted by hand, lost to a disk fault; a
+  ///   claim writes the copy first and an expiry removes it last, so no crash leaves this) keeps its
+  ///   job: the copy is written anew from the record's request;
   /// - stale temp files are removed;
-  /// - a status file that cannot be read is moved to `damaged/`; its request, when it is still there and
-  ///   no other status file holds the job, goes back to `inbox` as `recovered-<id>.json` and is claimed
-  ///   as a new job.
+  /// - a status file that cannot be read is moved to `damaged/` and reported with its request copy,
+  ///   which stays in `requests/`: the caller rebuilds the job under its id (``restore(_:request:)``).
   ///
   /// Jobs are read one at a time and handed on, never held together: what it keeps is each job's file
   /// name and state, so a spool of 100,000 jobs is recovered in a few megabytes.
@@ -267,52 +283,67 @@ public final class Spool: Sendable {
     var recovery = Recovery()
     /// The state each job is in: the latest state holding a readable status file.
     var live: [FileName: JobState] = [:]
-    var damagedNames = Set<FileName>()
+    var damagedNames: [FileName: Int] = [:]
     let requestNames = Set(try requests.entries())
     for state in JobState.allCases.reversed() {
       let directory = folder(state)
       for name in try directory.entries() {
-        guard !name.hasPrefix(AtomicWriter.temporaryPrefix), requestNames.contains(name) else {
-          try directory.remove(name)
-          continue
-        }
-        if live[name] != nil {
-          try directory.remove(name)  // an earlier state of a job whose move was cut short
+        if name.hasPrefix(AtomicWriter.temporaryPrefix) || live[name] != nil {
+          try directory.remove(name)  // a temp file, or an earlier state of a job whose move was cut short
           continue
         }
         switch reader.read(name, in: directory) {
         case .gone: continue
         case .damaged(let reason):
           try directory.rename(name, to: damaged, as: name)
-          recovery.quarantined.append((directory.display(name), reason))
-          damagedNames.insert(name)
+          // (An earlier state's readable record, if one is left, is the job's: see below.)
+          damagedNames[name] = recovery.damaged.count
+          recovery.damaged.append(
+            Damaged(
+              id: String(decoding: name.bytes.prefix(36), as: UTF8.self), path: directory.display(name),
+              reason: reason))
         case .record(let record):
+          if !requestNames.contains(name) {
+            try AtomicWriter.write(Spool.requestCopy(of: record), to: name, in: requests, mode: 0o600)
+            recovery.requestsRestored.append(record.id)
+          }
           live[name] = state
           try each(Job(record: record, state: state))
         }
       }
     }
+    // A damaged status file with a readable earlier state left beside it (a move cut short): the job
+    // goes on from that state and needs no rebuilding.
+    recovery.damaged.removeAll { live[Spool.fileName($0.id)] != nil }
+    damagedNames = Dictionary(
+      recovery.damaged.enumerated().map { (Spool.fileName($0.element.id), $0.offset) }) { first, _ in first }
     for name in requestNames where live[name] == nil {
-      if name.hasPrefix(AtomicWriter.temporaryPrefix) || !damagedNames.contains(name) {
-        try requests.remove(name)
+      if !name.hasPrefix(AtomicWriter.temporaryPrefix), let index = damagedNames[name],
+        let bytes = try? FileReader.read(name, in: requests, limit: RequestParser.maximumSize + 1)
+      {
+        recovery.damaged[index].request = bytes
+        recovery.damaged[index].requestWritten = (try? requests.status(of: name)).flatMap { $0 }.map {
+          Timestamp(milliseconds: Int64($0.st_mtim.tv_sec) * 1000 + Int64($0.st_mtim.tv_nsec) / 1_000_000)
+        }
         continue
       }
-      let returned = FileName(bytes: Array("recovered-".utf8) + name.bytes)
-      if (try? requests.renameNoReplace(name, to: inbox, as: returned)) != nil {
-        recovery.returned.append(returned)
-      }
+      try requests.remove(name)
     }
     // A retirement a crash cut short: the claimed file is deleted; anything else goes back to the inbox.
     for name in try retiring.entries() {
       let id = String(decoding: name.bytes.prefix(36), as: UTF8.self)
       var claim: InboxClaim?
+      var damagedRequest: [UInt8]?
       if JobID.isValid(id), let state = live[Spool.fileName(id)],
         case .record(let record) = reader.read(Spool.fileName(id), in: folder(state))
       {
         claim = record.inboxClaim
+      } else if let index = damagedNames[Spool.fileName(id)] {
+        damagedRequest = recovery.damaged[index].request
       }
       let bytes = try? FileReader.read(name, in: retiring, limit: RequestParser.maximumSize + 1)
-      if let claim, bytes.map({ SHA256Digest.hex(of: $0) }) == claim.sha256 {
+      let sha = bytes.map { SHA256Digest.hex(of: $0) }
+      if (claim != nil && sha == claim?.sha256) || (damagedRequest != nil && bytes == damagedRequest) {
         try retiring.remove(name)
       } else {
         let back = giveBack(
@@ -325,6 +356,20 @@ public final class Spool: Sendable {
     try requests.sync()
     if !recovery.returned.isEmpty { try inbox.sync() }
     return recovery
+  }
+
+  /// Writes a job rebuilt by recovery (its status file was damaged) into its state, durably, with
+  /// `request` as its request copy when the copy is gone too.
+  public func restore(_ job: Job, request: [UInt8]? = nil) throws {
+    let file = Spool.fileName(job.id)
+    if let request { try AtomicWriter.write(request, to: file, in: requests, mode: 0o600) }
+    try AtomicWriter.write(Spool.encode(job.record), to: file, in: folder(job.state), mode: 0o600)
+  }
+
+  /// A request copy written anew for a job whose copy was lost: its request as the record keeps it.
+  static func requestCopy(of record: JobRecord) -> [UInt8] {
+    guard let request = record.request, let data = try? JSONEncoder().encode(request) else { return [] }
+    return Array(data)
   }
 
   /// A status file's content (``JobRecord/json``).

@@ -40,6 +40,9 @@ public final class SpoolReader: Sendable {
     public var jobs: [Job] = []
     /// Status files that could not be read or decoded (paths), for the operator to look at.
     public var damaged: [String] = []
+    /// Damaged status files a start moved into `damaged/` (their jobs rebuilt or failed then), kept for
+    /// the operator to look at and remove.
+    public var quarantined: [String] = []
   }
 
   /// Every job in the spool now. Status files of claims still in progress (no request yet) are left out;
@@ -59,6 +62,11 @@ public final class SpoolReader: Sendable {
       }
     }
     snapshot.jobs = Array(latest.values)
+    if let damaged = try? root.subdirectory("damaged") {
+      snapshot.quarantined = ((try? damaged.entries()) ?? []).filter {
+        !$0.hasPrefix(AtomicWriter.temporaryPrefix)
+      }.map { damaged.display($0) }.sorted()
+    }
     return snapshot
   }
 

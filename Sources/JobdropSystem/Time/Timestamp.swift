@@ -13,12 +13,22 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
   public init(milliseconds: Int64) { self.milliseconds = milliseconds }
   public init(seconds: Int64) { self.milliseconds = seconds * 1000 }
 
-  /// The current time.
+  /// The current time (in a debug build, moved by `JOBDROP_CLOCK_SKEW`, see ``skew``).
   public static func now() -> Timestamp {
     var spec = timespec()
     clock_gettime(CLOCK_REALTIME, &spec)
-    return Timestamp(milliseconds: Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000)
+    return Timestamp(milliseconds: Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000 + skew)
   }
+
+  #if DEBUG
+    /// Milliseconds added to the wall clock: `JOBDROP_CLOCK_SKEW=2d` runs a debug build two days in the
+    /// future, so the tests of expiry and dates run without sleeping. Release builds read no variable.
+    static let skew: Int64 = getenv("JOBDROP_CLOCK_SKEW").flatMap {
+      DurationText.milliseconds(String(cString: $0))
+    } ?? 0
+  #else
+    static let skew: Int64 = 0
+  #endif
 
   /// Whole seconds, rounded down.
   public var seconds: Int64 { milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000 }
