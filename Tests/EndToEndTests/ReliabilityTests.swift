@@ -252,6 +252,50 @@ import Testing
     #expect(sandbox.list("spool/requests").isEmpty && sandbox.list("spool/success").isEmpty)
   }
 
+  /// An outbox that never held anything, on a file system full before the first start: the daemon
+  /// starts, jobs run (failing while their files cannot be written), and the site appears once space
+  /// returns.
+  @Test func aFreshOutboxOnAFullDiskStartsTheDaemonAndIsWrittenOnceSpaceReturns() throws {
+    let sandbox = try Sandbox(orders: 300)
+    try FileManager.default.createDirectory(atPath: sandbox.outbox, withIntermediateDirectories: true)
+    let mount = try Spawn.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m,nr_inodes=64", "tmpfs", sandbox.outbox])
+    try #require(mount.status == 0, "a 1 MiB tmpfs for the outbox (needs root): \(mount.stderr)")
+    defer { _ = try? Spawn.run("/bin/umount", ["-l", sandbox.outbox]) }
+    let filler = sandbox.outbox + "/filler"
+    let descriptor = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+    var block = [UInt8](repeating: 0x41, count: 4096)
+    while block.withUnsafeMutableBytes({ Glibc.write(descriptor, $0.baseAddress, $0.count) }) > 0 {}
+    close(descriptor)
+    for index in 0..<1000 {  // and the inodes
+      let file = open(sandbox.outbox + "/f\(index)", O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+      if file < 0 { break }
+      close(file)
+    }
+    #expect(!FileManager.default.fileExists(atPath: sandbox.outbox + "/jobs"))
+
+    let waiter = try ChangeWaiter(folders: [sandbox.spool + "/failed", sandbox.spool + "/success"])
+    let daemon = try RunningDaemon(sandbox)
+    sandbox.drop("full.json", Sandbox.request())
+    #expect(
+      waiter.wait { sandbox.list("spool/failed").count + sandbox.list("spool/success").count == 1 },
+      "log:\n\(daemon.log)")
+    #expect(ReliabilityTests.isRunning(daemon.pid), "log:\n\(daemon.log)")
+    #expect(daemon.log.contains("cannot write the outbox now; it is written once it can be"), "\(daemon.log)")
+
+    for name in sandbox.list("outbox") where name.hasPrefix("f") { unlink(sandbox.outbox + "/" + name) }
+    let outbox = try sandbox.outboxWaiter()
+    sandbox.drop("after.json", Sandbox.request())
+    #expect(
+      outbox.wait {
+        sandbox.jobsByFile()["after.json"]?.first?["status"] as? String == "success"
+          && sandbox.jobsByFile()["full.json"]?.first?["status"] != nil && (try? sandbox.index().count) == 2
+          && FileManager.default.fileExists(atPath: sandbox.outbox + "/errors/404.json")
+      }, "log:\n\(daemon.log)")
+    #expect(daemon.stop() == 0)
+    let warnings = daemon.log.components(separatedBy: "cannot write the outbox").count - 1
+    #expect(warnings <= 3, "said once or twice, not in a loop (\(warnings) times):\n\(daemon.log)")
+  }
+
   @Test func aFullOutboxDelaysDocumentsButNeverStopsTheDaemonAndItStartsOnAFullDisk() throws {
     let sandbox = try Sandbox(orders: 300)
     try FileManager.default.createDirectory(atPath: sandbox.outbox, withIntermediateDirectories: true)

@@ -48,7 +48,17 @@ public final class Workspace: @unchecked Sendable {
     let sites = try OutboxSites(
       path: configuration.outbox, links: OutboxLinks(baseURL: configuration.baseURL),
       ttl: configuration.ttlSeconds, observer: mirror)
-    if partners == nil { _ = try sites.open(partner: nil) }
+    if partners == nil {
+      do {
+        _ = try sites.open(partner: nil)
+      } catch {
+        // A full disk, even before anything was written: the daemon starts, and the outbox is written
+        // once space returns (the outbox renderer retries and says so).
+        guard error.isTransient else { throw error }
+        logger.warning(
+          "cannot write the outbox now; it is written once it can be", metadata: ["error": "\(error)"])
+      }
+    }
     let shared = try configuration.sharedSpool.map { url in
       try PostgresSpool(
         url: url, node: configuration.nodeName ?? Workspace.nodeName(spool: spool.root.path),

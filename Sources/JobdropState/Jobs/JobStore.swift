@@ -396,7 +396,8 @@ public final class JobStore: @unchecked Sendable {
   /// Retries the documents that could not be written; returns how many are still waiting.
   @discardableResult
   public func republish() -> Int {
-    lock.withLock {
+    let sitesWaiting = sites.writeMissingErrorDocuments()
+    return sitesWaiting + lock.withLock {
       for id in unpublished {
         guard let job = lookupLocked(id) else {
           unpublished.remove(id)

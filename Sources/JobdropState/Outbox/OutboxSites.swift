@@ -18,6 +18,8 @@ public final class OutboxSites: @unchecked Sendable {
   /// Seconds a job lives after it was created.
   public let ttl: Int64
   private var sites: [String?: Outbox] = [:]
+  /// The sites whose error documents could not be written yet (a full disk).
+  private var errorDocumentsMissing = Set<String?>()
   private let lock = ConditionLock()
   /// Told of every file any site writes or removes.
   public let observer: (any OutboxObserver)?
@@ -43,13 +45,29 @@ public final class OutboxSites: @unchecked Sendable {
         observer: observer)
       do {
         try site.publishErrorDocuments()
-      } catch let error as FileSystemError {
+      } catch let error as FileSystemError where !error.isTransient {
         throw error
       } catch {
-        throw FileSystemError(operation: "write", path: "\(path)/errors", errno: EIO)
+        // A full disk (even at the very first start): the site is used all the same, and its error
+        // documents are written once space returns (``writeMissingErrorDocuments()``).
+        errorDocumentsMissing.insert(partner)
       }
       sites[partner] = site
       return site
+    }
+  }
+
+  /// Writes the error documents a full disk kept out of the sites opened so far; returns how many sites
+  /// still miss theirs.
+  @discardableResult
+  public func writeMissingErrorDocuments() -> Int {
+    lock.withLock {
+      for partner in errorDocumentsMissing {
+        if let site = sites[partner], (try? site.publishErrorDocuments()) != nil {
+          errorDocumentsMissing.remove(partner)
+        }
+      }
+      return errorDocumentsMissing.count
     }
   }
 
