@@ -296,6 +296,37 @@ import Testing
     #expect(warnings <= 3, "said once or twice, not in a loop (\(warnings) times):\n\(daemon.log)")
   }
 
+  /// A workbook that runs out of space fails alone and gives back everything it took: the next job on
+  /// the same file system runs, and the file system is empty again but for the documents.
+  @Test func aWorkbookThatRunsOutOfSpaceGivesItAllBack() throws {
+    let sandbox = try Sandbox(orders: 20_000)
+    try FileManager.default.createDirectory(atPath: sandbox.outbox, withIntermediateDirectories: true)
+    let mount = try Spawn.run("/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", sandbox.outbox])
+    try #require(mount.status == 0, "a 2 MiB tmpfs for the outbox (needs root): \(mount.stderr)")
+    defer { _ = try? Spawn.run("/bin/umount", ["-l", sandbox.outbox]) }
+    let waiter = try sandbox.outboxWaiter()
+    let daemon = try RunningDaemon(sandbox)
+    sandbox.drop("big.json", Sandbox.request(extra: #", "format": "xlsx""#))
+    #expect(
+      waiter.wait(timeout: 120) { sandbox.jobsByFile()["big.json"]?.first?["status"] as? String == "failed" },
+      "\(daemon.log)")
+    #expect(
+      sandbox.jobsByFile()["big.json"]?.first?["error"] as? String
+        == "xlsx: cannot write the workbook: No space left on device")
+    let held = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(daemon.pid)/fd")) ?? []).compactMap {
+      try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(daemon.pid)/fd/\($0)")
+    }.filter { $0.hasPrefix(sandbox.outbox + "/files/") }
+    #expect(held.isEmpty, "no file of the failed export is held open: \(held)")
+    var info = statvfs()
+    statvfs(sandbox.outbox, &info)
+    #expect(Double(info.f_bfree) / Double(info.f_blocks) > 0.9, "the space came back")
+    sandbox.drop("small.json", Sandbox.request(filter: "eq(payment,refunded)"))
+    #expect(
+      waiter.wait { sandbox.jobsByFile()["small.json"]?.first?["status"] as? String == "success" }, "\(daemon.log)")
+    #expect(sandbox.list("outbox/files").allSatisfy { !sandbox.list("outbox/files/\($0)").contains { $0.hasPrefix(".tmp") } })
+    #expect(daemon.stop() == 0)
+  }
+
   @Test func aFullOutboxDelaysDocumentsButNeverStopsTheDaemonAndItStartsOnAFullDisk() throws {
     let sandbox = try Sandbox(orders: 300)
     try FileManager.default.createDirectory(atPath: sandbox.outbox, withIntermediateDirectories: true)

@@ -22,6 +22,9 @@ public final class XLSXWriter: RowWriter {
 
   private let sink: any ByteSink
   private let path: String
+  /// libxlsxwriter's own temp files (one per sheet, unlinked at once and kept open) go into this private
+  /// folder, so that whatever it leaves open on an error path can be found and closed (``release()``).
+  private let scratchFolder: String
   private let rowsPerSheet: Int
   private let columns: [Column]
   private var workbook: UnsafeMutablePointer<lxw_workbook>?
@@ -50,7 +53,16 @@ public final class XLSXWriter: RowWriter {
     self.guardFormulas = guardFormulas
     self.rowsPerSheet = max(1, min(rowsPerSheet, XLSXWriter.maxDataRowsPerSheet))
     let folder = String(temporaryPath[..<(temporaryPath.lastIndex(of: "/") ?? temporaryPath.startIndex)])
-    workbook = folder.withCString { tmpdir in
+    var template = Array((folder + "/" + AtomicWriter.temporaryPrefix + "xlsx-XXXXXX").utf8CString)
+    guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }),
+      let absolute = realpath(made, nil)
+    else {
+      let reason = String(cString: strerror(errno))
+      throw XLSXError("xlsx: cannot create the workbook: \(reason)", detail: "\(folder): \(reason)")
+    }
+    scratchFolder = String(cString: absolute)
+    free(absolute)
+    workbook = scratchFolder.withCString { tmpdir in
       var options = lxw_workbook_options()
       options.constant_memory = UInt8(LXW_TRUE.rawValue)
       options.tmpdir = UnsafeMutablePointer(mutating: tmpdir)
@@ -58,6 +70,7 @@ public final class XLSXWriter: RowWriter {
     }
     guard let workbook else {
       let reason = String(cString: strerror(errno))
+      rmdir(scratchFolder)
       throw XLSXError("xlsx: cannot create the workbook: \(reason)", detail: "\(temporaryPath): \(reason)")
     }
     bold = workbook_add_format(workbook)
@@ -132,10 +145,15 @@ public final class XLSXWriter: RowWriter {
   public func finish() throws {
     guard let workbook else { throw XLSXError("xlsx: the workbook was already finished") }
     self.workbook = nil
+    errno = 0
     let result = workbook_close(workbook)
+    let systemError = errno
+    release()
     guard result == LXW_NO_ERROR else {
       unlink(path)
-      throw XLSXError("xlsx: cannot write the workbook: \(String(cString: lxw_strerror(result)))")
+      // The system's reason when there is one (a full disk), rather than the zip library's own words.
+      let reason = String(cString: systemError != 0 ? strerror(systemError) : lxw_strerror(result))
+      throw XLSXError("xlsx: cannot write the workbook: \(reason)")
     }
     defer { unlink(path) }
     let descriptor = open(path, O_RDONLY | O_CLOEXEC)
@@ -160,7 +178,37 @@ public final class XLSXWriter: RowWriter {
     guard let workbook else { return }
     self.workbook = nil
     lxw_workbook_free(workbook)
+    release()
     unlink(path)
+  }
+
+  /// Closes what libxlsxwriter left open in its private folder and removes the folder. A failed
+  /// `workbook_close` (a full disk) leaves a sheet's temp file open, unlinked: without this its space
+  /// would never come back, and every later job on that file system would fail for want of it.
+  private func release() {
+    let prefix = scratchFolder + "/"
+    if let descriptors = opendir("/proc/self/fd") {
+      var open: [Int32] = []
+      while let entry = readdir(descriptors) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard let descriptor = Int32(name) else { continue }
+        var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink("/proc/self/fd/\(name)", &target, target.count - 1)
+        guard count > 0 else { continue }
+        let path = String(decoding: target[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if path.hasPrefix(prefix) { open.append(descriptor) }
+      }
+      closedir(descriptors)
+      for descriptor in open { close(descriptor) }
+    }
+    if let folder = opendir(scratchFolder) {
+      while let entry = readdir(folder) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        if name != "." && name != ".." { unlink(prefix + name) }
+      }
+      closedir(folder)
+    }
+    rmdir(scratchFolder)
   }
 
   /// A new sheet (`export`, `export 2`, …) with the header row in bold.

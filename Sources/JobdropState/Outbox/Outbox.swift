@@ -343,8 +343,9 @@ public final class Outbox: @unchecked Sendable {
   }
 
   private static func removeTemporaryFiles(in folder: DirectoryHandle) throws {
+    // (A workbook's private temp folder among them.)
     for name in try folder.entries() where name.hasPrefix(AtomicWriter.temporaryPrefix) {
-      try folder.remove(name)
+      try folder.removeTree(name)
     }
   }
 
