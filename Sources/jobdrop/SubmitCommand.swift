@@ -50,7 +50,11 @@ struct SubmitCommand: ParsableCommand {
     do {
       let bytes = try SubmitCommand.read(file)
       let submitter = try RequestSubmitter(configuration: configuration, partner: partner)
-      let job = try submitter.submit(bytes, as: FileName(name), timeoutMilliseconds: limit)
+      let job = try submitter.submit(bytes, as: FileName(name), timeoutMilliseconds: limit) { used in
+        if used.display != name {
+          printError("the inbox already has a file named \(name); submitted as \(used.display)")
+        }
+      }
       print(job.id)
       if wait {
         fflush(nil)  // the id is out before the live line

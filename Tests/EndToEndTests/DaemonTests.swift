@@ -231,11 +231,15 @@ import Testing
     #expect(unclaimed.stderr.contains("mine.json is in the inbox but no jobdrop claimed it within 1s"))
     #expect(sandbox.list("inbox") == ["mine.json"])
 
+    // The name is taken (an earlier upload still there): the request goes in under a name of its own.
     let taken = try sandbox.run(["submit", "--timeout", "1s", file] + sandbox.paths)
     #expect(taken.status == 1)
-    #expect(taken.stderr.contains("the inbox already has a request named mine.json"))
+    #expect(taken.stderr.contains("the inbox already has a file named mine.json; submitted as mine-2.json"))
+    #expect(taken.stderr.contains("mine-2.json is in the inbox but no jobdrop claimed it within 1s"))
+    #expect(sandbox.list("inbox").sorted() == ["mine-2.json", "mine.json"])
 
     try FileManager.default.removeItem(atPath: sandbox.inbox + "/mine.json")
+    try FileManager.default.removeItem(atPath: sandbox.inbox + "/mine-2.json")
     let daemon = try RunningDaemon(sandbox)
     let result = try sandbox.run(["submit", file] + sandbox.paths)
     #expect(result.status == 0, "\(result.stderr)")

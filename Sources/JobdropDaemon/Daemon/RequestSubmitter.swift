@@ -71,33 +71,36 @@ public struct RequestSubmitter {
     public var description: String
   }
 
-  /// Writes `bytes` as `name` in the inbox and returns the job once claimed.
-  public func submit(_ bytes: [UInt8], as name: FileName, timeoutMilliseconds: Int64) throws -> Job {
+  /// Writes `bytes` as `name` in the inbox and returns the job once claimed. When the inbox holds a file of
+  /// that name already (an earlier upload still in its grace time, say), the request goes in as
+  /// `<name>-2.json`, `<name>-3.json`, … instead: `submitted` is told the name used.
+  public func submit(
+    _ bytes: [UInt8], as requested: FileName, timeoutMilliseconds: Int64, submitted: (FileName) -> Void = { _ in }
+  ) throws -> Job {
     let watcher = try DirectoryWatcher(
       directories: [JobState.pending, .failed].map { spool.folder($0).path }, mask: [.movedTo, .create])
     let started = Timestamp.now()
-    let temporary = FileName(".submit-\(getpid())-\(name.display)")
+    let temporary = FileName(".submit-\(getpid())-\(requested.display)")
     let descriptor = try inbox.directory.openFile(temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW)
+    var name = requested
     do {
       try AtomicWriter.writeAll(bytes, to: descriptor.raw, path: inbox.directory.display(temporary))
       try syscall("fsync", inbox.directory.display(temporary)) { fsync(descriptor.raw) }
       try descriptor.close(path: inbox.directory.display(temporary))
-      let renamed = Result { () throws(FileSystemError) in
-        try inbox.directory.renameNoReplace(temporary, to: inbox.directory, as: name)
-      }
-      if case .failure(let error) = renamed {
-        if error.errno == EEXIST {
-          throw Failure(
-            description:
-              "the inbox already has a request named \(name.display); rename yours or wait for it to be taken"
-          )
+      let stem = requested.display.dropLast(5)
+      for attempt in 2...1001 {
+        let renamed = Result { () throws(FileSystemError) in
+          try inbox.directory.renameNoReplace(temporary, to: inbox.directory, as: name)
         }
-        throw error
+        guard case .failure(let error) = renamed else { break }
+        guard error.errno == EEXIST && attempt <= 1000 else { throw error }
+        name = FileName("\(stem)-\(attempt).json")
       }
     } catch {
       try? inbox.directory.remove(temporary)
       throw error
     }
+    submitted(name)
     let deadline = ConditionLock.monotonicMilliseconds() + timeoutMilliseconds
     while let shared, ConditionLock.monotonicMilliseconds() < deadline {
       let since = Timestamp(milliseconds: started.milliseconds - 1000)
