@@ -55,30 +55,17 @@ public final class JobStore: @unchecked Sendable {
   private var pending = FairQueue()
   /// How many jobs of each partner are pending or started.
   private var active: [String?: Int] = [:]
-  private var nextIndexAllowed: Int64 = 0
-  /// Milliseconds of rendering allowed now: refilled at a tenth of the time that passes, up to
-  /// ``renderBudgetCap``; every render spends what it took.
-  private var renderBudget = JobStore.renderBudgetCap
-  private var renderBudgetAt = ConditionLock.monotonicMilliseconds()
-  /// The most render time saved up over a quiet spell: a busy spell's first renders run at once.
-  static let renderBudgetCap = 50.0
-  /// The sites whose index is out of date.
-  private var indexDirty = Set<String?>()
+  /// When each site's index is rendered.
+  private let index: IndexRenderer
   /// Jobs whose documents could not be written (a full outbox); retried by ``republish()``.
   private var unpublished = Set<String>()
   private let lock = ConditionLock()
-  private let indexLock = ConditionLock()
   /// Held while jobs' documents are written, taken after `lock` (never the other way round): documents
   /// prepared under `lock` may be written after it is released (``withLockPublishingAfter(_:)``), and
   /// every other write of the outbox waits for them, so they land in the order they were prepared.
   private let outboxWrites = ConditionLock()
   /// While a call defers its documents' writes until the lock is released: what it prepared.
   private var deferredPublications: [Outbox.Publication]?
-  /// The shortest time between two index renders, in milliseconds (besides ten times the last render's
-  /// cost, which keeps rendering under a tenth of the time).
-  public let indexInterval: Int64
-  /// Told whenever an index goes out of date (the outbox renderer's wake-up).
-  private var changeHandler: (@Sendable () -> Void)?
   /// Started jobs whose partner asked to cancel them: their runner stops at its next check.
   private var cancelRequested = Set<String>()
   private var cancelHandler: (@Sendable (String) -> Void)?
@@ -112,10 +99,8 @@ public final class JobStore: @unchecked Sendable {
   public static func isTransient(_ error: any Error) -> Bool {
     (error as? FileSystemError)?.isTransient ?? (error as? PostgresError)?.isTransient ?? false
   }
-  /// Webhook events: where they are kept, who has a webhook, and who delivers them.
-  private var webhooks: WebhookQueue?
-  private var hasWebhook: (@Sendable (String?) -> Bool)?
-  private var deliveryHandler: (@Sendable (WebhookDelivery) -> Void)?
+  /// Webhook events: saved before the moves they announce, delivered after them.
+  private let events: WebhookEvents
 
   /// What a cancel request did.
   public enum CancelResult: String, Sendable {
@@ -131,7 +116,8 @@ public final class JobStore: @unchecked Sendable {
     self.shared = shared
     self.sites = sites
     self.logger = logger
-    self.indexInterval = indexInterval
+    index = IndexRenderer(interval: indexInterval, logger: logger)
+    events = WebhookEvents(sites: sites, logger: logger)
   }
 
   /// Recovers the spool (see ``Spool/recover(_:returningRequestsTo:)``), sends jobs a dead process left
@@ -496,9 +482,7 @@ public final class JobStore: @unchecked Sendable {
     var record = record
     var state = state
     // A refused request is a failed job: its event is saved before the claim that makes it one.
-    let (queue, enabled, handler) = lock.withLock { (webhooks, hasWebhook, deliveryHandler) }
-    let delivery =
-      state == .failed ? try prepareEvent(&record, state: .failed, queue: queue, hasWebhook: enabled) : nil
+    let delivery = try events.prepare(&record, to: state)
     // The spool's writes are the new job's own: only the table and the outbox need the lock.
     do {
       if let shared {
@@ -510,14 +494,14 @@ public final class JobStore: @unchecked Sendable {
         try spool.claim(record, state: state, bytes: bytes)
       }
     } catch {
-      if let delivery { try? webhooks?.remove(delivery.id) }
+      events.drop([delivery])
       throw error
     }
     let (job, refused) = lock.withLock {
       let job = claimLocked(record, state: state)
       return (job, delivery == nil && state == .failed ? refusedByLimitLocked(job) : nil)
     }
-    if let delivery = delivery ?? refused { handler?(delivery) }
+    events.announce([delivery ?? refused])
     return job
   }
 
@@ -529,8 +513,7 @@ public final class JobStore: @unchecked Sendable {
       metadata: ["job.id": "\(job.id)", "error": "\(job.record.error ?? "")"])
     var refused = job
     guard
-      let delivery = try? prepareEvent(
-        &refused.record, state: .failed, queue: webhooks, hasWebhook: hasWebhook)
+      let delivery = try? events.prepare(&refused.record, to: .failed)
     else { return nil }
     saveLocked(refused, what: "the webhook's status")
     storeLocked(refused)
@@ -548,9 +531,7 @@ public final class JobStore: @unchecked Sendable {
     into group: ClaimGroup
   ) throws -> Job {
     var record = record
-    let (queue, enabled) = lock.withLock { (webhooks, hasWebhook) }
-    let delivery =
-      state == .failed ? try prepareEvent(&record, state: .failed, queue: queue, hasWebhook: enabled) : nil
+    let delivery = try events.prepare(&record, to: state)
     do {
       if shared != nil {
         group.rows.append(.init(record: record, state: state, bytes: bytes, limit: limit))
@@ -558,7 +539,7 @@ public final class JobStore: @unchecked Sendable {
         try spool.stageClaim(record, state: state, bytes: bytes, in: &group.writes)
       }
     } catch {
-      if let delivery { try? webhooks?.remove(delivery.id) }
+      events.drop([delivery])
       throw error
     }
     let job = Job(record: record, state: state)
@@ -602,12 +583,12 @@ public final class JobStore: @unchecked Sendable {
             active[job.record.partner, default: 1] -= 1
             forgetKey(of: job)
           }
-          if let delivery { try? webhooks?.remove(delivery.id) }
+          events.drop([delivery])
         }
       }
       throw error
     }
-    let (handler, refused) = withLockPublishingAfter {
+    let refused = withLockPublishingAfter {
       var refused: [WebhookDelivery] = []
       for (staged, _) in group.jobs {
         // Another node, or this node's follower, may have moved it on already: it never goes back.
@@ -634,12 +615,12 @@ public final class JobStore: @unchecked Sendable {
         publishLocked(job)
         markDirty(job.record.partner)
       }
-      return (deliveryHandler, refused)
+      return refused
     } beforeWriting: {
       whenQueued()
     }
-    for case (_, let delivery?) in group.jobs { handler?(delivery) }
-    for delivery in refused { handler?(delivery) }
+    events.announce(group.jobs.map(\.delivery))
+    events.announce(refused)
   }
 
   private func claimLocked(_ record: JobRecord, state: JobState) -> Job {
@@ -670,9 +651,7 @@ public final class JobStore: @unchecked Sendable {
     let (target, resolved) = JobTransitions.resolve(jobs[job.id] ?? job, to: target, record: record)
     record = resolved
     if asked == .success && target == .failed { withdrawExportLocked(of: job, record: record) }
-    let delivery =
-      target.isFinal && !job.state.isFinal
-      ? try prepareEvent(&record, state: target, queue: webhooks, hasWebhook: hasWebhook) : nil
+    let delivery = try events.prepare(&record, from: job.state, to: target)
     let moved: Job
     do {
       if let shared {
@@ -681,7 +660,7 @@ public final class JobStore: @unchecked Sendable {
         moved = durable ? try spool.move(job, to: target, record: record) : try started(job, record: record)
       }
     } catch {
-      if let delivery { try? webhooks?.remove(delivery.id) }
+      events.drop([delivery])
       throw error
     }
     guard durable else {
@@ -718,7 +697,7 @@ public final class JobStore: @unchecked Sendable {
             try GroupWrite.flush(alsoFlush)
             return applyMovesLocked(prepared, try shared.moveAll(prepared), deliveries: deliveries)
           } catch {
-            dropEventsLocked(deliveries)
+            events.drop(deliveries)
             throw error
           }
         }
@@ -730,7 +709,7 @@ public final class JobStore: @unchecked Sendable {
       result.map { moved in
         applyMovesLocked(prepared, moved, deliveries: deliveries)
       }.mapError { error in
-        dropEventsLocked(deliveries)
+        events.drop(deliveries)
         return error
       }
     }.get()
@@ -747,7 +726,7 @@ public final class JobStore: @unchecked Sendable {
         // This node lost the job's lease: another node runs it; this outcome is not recorded.
         logger.warning(
           "job's lease lost; another node runs it", metadata: ["job.id": "\(prepared[index].job.id)"])
-        if let delivery = deliveries[index] { try? webhooks?.remove(delivery.id) }
+        events.drop([deliveries[index]])
         leaseLost.insert(prepared[index].job.id)
         return prepared[index].job
       }
@@ -763,10 +742,6 @@ public final class JobStore: @unchecked Sendable {
     }
   }
 
-  /// Removes the saved webhook events of moves that did not happen.
-  private func dropEventsLocked(_ deliveries: [WebhookDelivery?]) {
-    for case let delivery? in deliveries { try? webhooks?.remove(delivery.id) }
-  }
 
   /// The records of a group's moves as they will be stored, with their webhook events saved.
   private func prepareMovesLocked(_ moves: [(job: Job, target: JobState, record: JobRecord)]) throws -> (
@@ -782,13 +757,11 @@ public final class JobStore: @unchecked Sendable {
         let (target, resolved) = JobTransitions.resolve(jobs[job.id] ?? job, to: asked, record: record)
         if asked == .success && target == .failed { withdrawExportLocked(of: job, record: record) }
         record = resolved
-        deliveries.append(
-          target.isFinal && !job.state.isFinal
-            ? try prepareEvent(&record, state: target, queue: webhooks, hasWebhook: hasWebhook) : nil)
+        deliveries.append(try events.prepare(&record, from: job.state, to: target))
         prepared.append((job, target, record))
       }
     } catch {
-      dropEventsLocked(deliveries)
+      events.drop(deliveries)
       throw error
     }
     return (prepared, deliveries)
@@ -809,7 +782,7 @@ public final class JobStore: @unchecked Sendable {
       logger.notice(
         "job cancelled by its partner as it finished; its file is withdrawn", metadata: ["job.id": "\(moved.id)"])
     }
-    if let delivery { deliveryHandler?(delivery) }
+    events.announce([delivery])
     storeLocked(moved)
     if target == .pending && shared == nil { pending.insert(moved) }
     if target.isFinal && !job.state.isFinal {
@@ -1059,52 +1032,19 @@ public final class JobStore: @unchecked Sendable {
 
   // MARK: Webhooks
 
-  /// Turns on webhook events: a job of a partner for which `hasWebhook` says yes gets an event saved in
-  /// `queue` before it moves to `success` or `failed`, and `onDelivery` is told of it after the move
-  /// (quickly: it is called with the store's lock held). Call before ``recover(_:inbox:folders:)``.
+  /// Turns on webhook events (see ``WebhookEvents/configure(queue:hasWebhook:onDelivery:)``). Call
+  /// before ``recover(_:inbox:folders:parser:)``.
   public func configureWebhooks(
     queue: WebhookQueue, hasWebhook: @escaping @Sendable (String?) -> Bool,
     onDelivery: @escaping @Sendable (WebhookDelivery) -> Void
   ) {
-    lock.withLock {
-      webhooks = queue
-      self.hasWebhook = hasWebhook
-      deliveryHandler = onDelivery
-    }
+    events.configure(queue: queue, hasWebhook: hasWebhook, onDelivery: onDelivery)
   }
 
-  /// Saves the event of a job about to reach `state` (final), marking its record as waiting for it.
-  private func prepareEvent(
-    _ record: inout JobRecord, state: JobState, queue: WebhookQueue?,
-    hasWebhook: (@Sendable (String?) -> Bool)?
-  ) throws -> WebhookDelivery? {
-    guard let queue, hasWebhook?(record.partner) == true else { return nil }
-    record.webhook = WebhookStatus()
-    let document = Outbox.json(for: Job(record: record, state: state), links: sites.links, ttl: sites.ttl)
-    let delivery = WebhookDelivery(job: Job(record: record, state: state), document: document)
-    try queue.save(delivery)
-    return delivery
-  }
-
-  /// The deliveries left in the spool whose job did reach the event's state; the others (a crash
-  /// between saving the event and the move) are removed. Call after ``recover(_:inbox:folders:)``.
+  /// The deliveries left in the spool whose job did reach the event's state; the others are removed.
+  /// Call after ``recover(_:inbox:folders:parser:)``.
   public func pendingDeliveries() -> [WebhookDelivery] {
-    guard let queue = lock.withLock({ webhooks }) else { return [] }
-    let (deliveries, damaged) = queue.load()
-    for name in damaged {
-      logger.error("webhook delivery file damaged; removed", metadata: ["file": "\(name)"])
-    }
-    return lock.withLock {
-      deliveries.filter { delivery in
-        guard let state = summaries[delivery.jobID]?.state, state.isFinal,
-          delivery.type == "job.\(state.rawValue)"
-        else {
-          try? queue.remove(delivery.id)
-          return false
-        }
-        return true
-      }
-    }
+    events.pending { id in lock.withLock { summaries[id]?.state } }
   }
 
   /// Records where a job's webhook event stands (`meta.webhook`), durably, without touching the job's
@@ -1153,98 +1093,44 @@ public final class JobStore: @unchecked Sendable {
     return removed
   }
 
-  /// Marks `partner`'s index out of date and tells the change handler; call with the lock held.
-  private func markDirty(_ partner: String?) {
-    indexDirty.insert(partner)
-    changeHandler?()
-  }
+  /// Marks `partner`'s index out of date; call with the lock held.
+  private func markDirty(_ partner: String?) { index.markDirty(partner) }
 
   /// Calls `handler` (from the thread that changed a job, so it must be quick) whenever an index goes out
   /// of date: the outbox renderer wakes on it instead of polling.
-  public func onIndexChange(_ handler: @escaping @Sendable () -> Void) {
-    lock.withLock { changeHandler = handler }
-  }
+  public func onIndexChange(_ handler: @escaping @Sendable () -> Void) { index.onChange(handler) }
 
   /// When the next index render may run (monotonic milliseconds), or `nil` when every index is current.
-  public func nextIndexRender() -> Int64? {
-    lock.withLock { indexDirty.isEmpty ? nil : nextIndexAllowed }
-  }
+  public func nextIndexRender() -> Int64? { index.nextRender }
 
   /// Marks `partner`'s site for an index render (a new partner's site gets an empty index at once).
-  public func touchSite(partner: String?) { lock.withLock { markDirty(partner) } }
+  public func touchSite(partner: String?) { index.markDirty(partner) }
 
-  /// Renders the `index.json` of every site where anything changed, if the last render is at least
-  /// ``indexInterval`` old (or `force`). Each document is assembled under the lock and written outside
-  /// it. Rendering spends a budget that refills at a tenth of the time (up to ``renderBudgetCap`` ms; a
-  /// render spends the time it assembles and writes, not the time it waits for documents before it):
-  /// after a quiet spell a change renders at once, and a render that overdraws it makes the next wait
-  /// until a tenth of the time has paid it back, so rendering a large index never takes more than about
-  /// a tenth of the time and the cost per job stays flat as the number of jobs grows.
+  /// Renders the `index.json` of every site where anything changed, when ``IndexRenderer`` allows (or
+  /// `force`). Each document is assembled under the lock and written outside it, after the documents
+  /// prepared before it.
   public func publishIndex(force: Bool = false) throws {
-    try indexLock.withLock {
-      // The render's own cost: assembling the documents under the store's lock (not waiting for it) and
-      // writing them (not waiting for the documents before them: a slow disk's wait for other writes
-      // is not rendering, and charging it would hold the next index back ten times as long).
-      var assembling = Duration.zero
-      // A site that cannot be opened now (a full disk) stays dirty and throws after the others are written.
-      var unopened: (any Error)?
-      let documents: [(partner: String?, site: Outbox, bytes: Outbox.IndexDocuments)] = lock.withLock {
+    if shared != nil && !lock.withLock({ rendersIndex }) {
+      index.clear()  // another node renders the index
+      return
+    }
+    try index.render(force: force) { partners in
+      lock.withLock {
         let clock = ContinuousClock.now
-        guard !indexDirty.isEmpty else { return [] }
-        if shared != nil && !rendersIndex {
-          indexDirty.removeAll()  // another node renders the index
-          return []
-        }
-        let now = ConditionLock.monotonicMilliseconds()
-        guard force || now >= nextIndexAllowed else { return [] }
+        var unopened: (any Error)?
         var documents: [(partner: String?, site: Outbox, bytes: Outbox.IndexDocuments)] = []
-        for partner in indexDirty {
+        for partner in partners {
           do {
             let site = try sites.open(partner: partner)
-            let rendered = site.indexDocuments { id in self.lookupLocked(id).map(JobPage.row) }
-            documents.append((partner, site, rendered))
-            indexDirty.remove(partner)
+            documents.append((partner, site, site.indexDocuments { id in self.lookupLocked(id).map(JobPage.row) }))
           } catch {
             unopened = error
           }
         }
-        assembling = ContinuousClock.now - clock
-        return documents
+        return ((documents, ContinuousClock.now - clock), unopened)
       }
-      if !documents.isEmpty {
-        // Documents prepared before the index was assembled are written before it.
-        let waited = ContinuousClock.now
-        outboxWrites.withLock {}
-        let writing = ContinuousClock.now
-        for (offset, document) in documents.enumerated() {
-          do {
-            try document.site.writeIndex(document.bytes)
-          } catch {
-            lock.withLock { indexDirty.formUnion(documents[offset...].map(\.partner)) }
-            throw error
-          }
-        }
-        let end = ConditionLock.monotonicMilliseconds()
-        let written = ContinuousClock.now - writing
-        let elapsed = (assembling + written).components
-        let spent = Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15
-        logger.debug(
-          "index rendered",
-          metadata: [
-            "index.sites": "\(documents.count)", "index.assembled": "\(assembling)",
-            "index.waited": "\(writing - waited)", "index.written": "\(written)",
-          ])
-        lock.withLock {
-          renderBudget =
-            min(
-              JobStore.renderBudgetCap, renderBudget + Double(end - renderBudgetAt) / 10) - spent
-          renderBudgetAt = end
-          // Over budget: wait until a tenth of the time has paid the overdraft back.
-          nextIndexAllowed =
-            end + max(indexInterval, renderBudget < 0 ? Int64((-renderBudget * 10).rounded(.up)) : 0)
-        }
-      }
-      if let unopened { throw unopened }
+    } waitForDocuments: {
+      outboxWrites.withLock {}
     }
   }
 }
