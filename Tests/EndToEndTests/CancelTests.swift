@@ -79,7 +79,11 @@ import Testing
     // The key lasts as long as its job is published: a re-upload after the job finished is that job too,
     // and the same key with other parameters is refused, saying so.
     sandbox.drop("reupload.json", keyed)
-    sandbox.drop("other.json", Sandbox.request(filter: "eq(payment,refunded)", extra: #", "idempotency_key": "nightly-2026-12-01", "format": "jsonl""#))
+    sandbox.drop(
+      "other.json",
+      Sandbox.request(
+        filter: "eq(payment,refunded)",
+        extra: #", "idempotency_key": "nightly-2026-12-01", "format": "jsonl""#))
     let waiter = try sandbox.outboxWaiter()
     let daemon = try RunningDaemon(sandbox)
     #expect(waiter.wait { (try? sandbox.index().count) == 3 }, "\(daemon.log)")

@@ -82,7 +82,8 @@ import Testing
     #expect(gone["status"] as? String == "failed")
     let goneError = gone["error"] as? String ?? ""
     // The partner reads what happened; the server, the relation and the SQL are in the operator's log.
-    #expect(goneError == "the database does not have what this job type reads (SQLSTATE 42P01)", "\(goneError)")
+    #expect(
+      goneError == "the database does not have what this job type reads (SQLSTATE 42P01)", "\(goneError)")
     #expect(try sandbox.job(file: "fine.json")["status"] as? String == "success")
 
     sandbox.drop("denied.json", Sandbox.request())

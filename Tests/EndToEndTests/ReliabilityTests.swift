@@ -194,7 +194,9 @@ import Testing
     #expect(sandbox.list("inbox") == [])
     let status = try sandbox.run(["status"] + sandbox.paths)
     #expect(status.stdout.contains("\(id)  success"), "\(status.stdout)")
-    #expect(status.stdout.contains("1 damaged status record kept in the spool's damaged/ folder"), "\(status.stdout)")
+    #expect(
+      status.stdout.contains("1 damaged status record kept in the spool's damaged/ folder"),
+      "\(status.stdout)")
   }
 
   /// Killed while the partner's upload is still in the inbox (its grace time), its job's status file
@@ -205,7 +207,9 @@ import Testing
     let waiter = try sandbox.outboxWaiter()
     let daemon = try RunningDaemon(sandbox)
     sandbox.drop("a.json", Sandbox.request())
-    #expect(waiter.wait { sandbox.jobsByFile()["a.json"]?.first?["status"] as? String == "success" }, "\(daemon.log)")
+    #expect(
+      waiter.wait { sandbox.jobsByFile()["a.json"]?.first?["status"] as? String == "success" },
+      "\(daemon.log)")
     daemon.stop(SIGKILL)
     #expect(sandbox.list("inbox") == ["a.json"], "still in its grace time")
     let id = try sandbox.job(file: "a.json")["id"] as! String
@@ -241,13 +245,15 @@ import Testing
     #expect(failed["status"] as? String == "failed")
     #expect(
       failed["error"] as? String
-        == "the job's record in the service's spool was damaged and its request is lost; drop the request again")
+        == "the job's record in the service's spool was damaged and its request is lost; drop the request again"
+    )
     #expect(try sandbox.index().count == 2)
     // And both still expire with everything they published (a debug build's clock two days on).
     try sandbox.process(["--ttl", "1d"], environment: ["JOBDROP_CLOCK_SKEW": "2d"])
     #expect(try sandbox.index().isEmpty)
     for folder in ["jobs", "files", "requests"] {
-      #expect(sandbox.list("outbox/\(folder)").isEmpty, "outbox/\(folder): \(sandbox.list("outbox/\(folder)"))")
+      #expect(
+        sandbox.list("outbox/\(folder)").isEmpty, "outbox/\(folder): \(sandbox.list("outbox/\(folder)"))")
     }
     #expect(sandbox.list("spool/requests").isEmpty && sandbox.list("spool/success").isEmpty)
   }
@@ -258,7 +264,8 @@ import Testing
   @Test func aFreshOutboxOnAFullDiskStartsTheDaemonAndIsWrittenOnceSpaceReturns() throws {
     let sandbox = try Sandbox(orders: 300)
     try FileManager.default.createDirectory(atPath: sandbox.outbox, withIntermediateDirectories: true)
-    let mount = try Spawn.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m,nr_inodes=64", "tmpfs", sandbox.outbox])
+    let mount = try Spawn.run(
+      "/bin/mount", ["-t", "tmpfs", "-o", "size=1m,nr_inodes=64", "tmpfs", sandbox.outbox])
     try #require(mount.status == 0, "a 1 MiB tmpfs for the outbox (needs root): \(mount.stderr)")
     defer { _ = try? Spawn.run("/bin/umount", ["-l", sandbox.outbox]) }
     let filler = sandbox.outbox + "/filler"
@@ -313,17 +320,22 @@ import Testing
     #expect(
       sandbox.jobsByFile()["big.json"]?.first?["error"] as? String
         == "xlsx: cannot write the workbook: No space left on device")
-    let held = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(daemon.pid)/fd")) ?? []).compactMap {
-      try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(daemon.pid)/fd/\($0)")
-    }.filter { $0.hasPrefix(sandbox.outbox + "/files/") }
+    let held = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(daemon.pid)/fd")) ?? [])
+      .compactMap {
+        try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(daemon.pid)/fd/\($0)")
+      }.filter { $0.hasPrefix(sandbox.outbox + "/files/") }
     #expect(held.isEmpty, "no file of the failed export is held open: \(held)")
     var info = statvfs()
     statvfs(sandbox.outbox, &info)
     #expect(Double(info.f_bfree) / Double(info.f_blocks) > 0.9, "the space came back")
     sandbox.drop("small.json", Sandbox.request(filter: "eq(payment,refunded)"))
     #expect(
-      waiter.wait { sandbox.jobsByFile()["small.json"]?.first?["status"] as? String == "success" }, "\(daemon.log)")
-    #expect(sandbox.list("outbox/files").allSatisfy { !sandbox.list("outbox/files/\($0)").contains { $0.hasPrefix(".tmp") } })
+      waiter.wait { sandbox.jobsByFile()["small.json"]?.first?["status"] as? String == "success" },
+      "\(daemon.log)")
+    #expect(
+      sandbox.list("outbox/files").allSatisfy {
+        !sandbox.list("outbox/files/\($0)").contains { $0.hasPrefix(".tmp") }
+      })
     #expect(daemon.stop() == 0)
   }
 

@@ -37,10 +37,12 @@ public struct Daemon {
         path: configuration.inbox, folders: folders, partnersFile: configuration.partnersPath,
         mailbox: mailbox, logger: logger),
     ]
-    if workspace.store.shared != nil {
+    if let shared = workspace.shared {
       // Stopped after the runners: their leases are renewed until they have put their jobs back.
       services.insert(
-        FollowService(store: workspace.store, runners: runners, mirror: workspace.mirror, logger: logger),
+        FollowService(
+          store: workspace.store, table: shared.table, runners: runners, mirror: workspace.mirror,
+          logger: logger),
         at: 3)
     }
     let group = ServiceGroup(

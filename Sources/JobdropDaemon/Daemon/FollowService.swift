@@ -3,30 +3,32 @@ import JobdropSystem
 import Logging
 import ServiceLifecycle
 
-/// With a shared spool (``JobStore/shared``): follows the job table on its own thread. Every change
+/// With a shared spool (``SharedJobBackend``): follows the job table on its own thread. Every change
 /// another node makes is applied here as soon as it is announced (the table, this node's outbox, and a
 /// runner woken for a new pending job); every third of a lease the leases of this node's running jobs
 /// are renewed, lapsed leases of other nodes are reaped, and the index lock is tried (one node at a time
 /// renders the index). Losing the database pauses this, never the daemon: it is retried each round.
 public struct FollowService: Service {
   let store: JobStore
+  /// The table the store's backend keeps its jobs in.
+  let table: PostgresSpool
   let runners: ThreadControl
   /// The bucket this node publishes to: it puts the documents while this node renders the index.
   let mirror: BucketMirror?
   let logger: Logger
 
-  public init(store: JobStore, runners: ThreadControl, mirror: BucketMirror?, logger: Logger) {
+  public init(
+    store: JobStore, table: PostgresSpool, runners: ThreadControl, mirror: BucketMirror?, logger: Logger
+  ) {
     self.store = store
+    self.table = table
     self.mirror = mirror
     self.runners = runners
     self.logger = logger
   }
 
   public func run() async throws {
-    guard let shared = store.shared else {
-      try? await gracefulShutdown()  // nothing to follow: a file spool
-      return
-    }
+    let shared = table
     let control = ThreadControl()
     try await DedicatedThread.runService(
       name: "jobdrop-follow", what: "shared spool follower", logger: logger, stop: control.stop

@@ -75,7 +75,8 @@ public struct RequestSubmitter {
   /// that name already (an earlier upload still in its grace time, say), the request goes in as
   /// `<name>-2.json`, `<name>-3.json`, … instead: `submitted` is told the name used.
   public func submit(
-    _ bytes: [UInt8], as requested: FileName, timeoutMilliseconds: Int64, submitted: (FileName) -> Void = { _ in }
+    _ bytes: [UInt8], as requested: FileName, timeoutMilliseconds: Int64,
+    submitted: (FileName) -> Void = { _ in }
   ) throws -> Job {
     let watcher = try DirectoryWatcher(
       directories: [JobState.pending, .failed].map { spool.folder($0).path }, mask: [.movedTo, .create])

@@ -15,6 +15,8 @@ public final class Workspace: @unchecked Sendable {
   public let configuration: Configuration
   public let inbox: Inbox
   public let store: JobStore
+  /// The job table several nodes share (`--spool postgres://…`), when the jobs are kept there.
+  public let shared: SharedJobBackend?
   /// The drop folders and their intakes (one per partner with `--partners`).
   public let intakes: IntakeSet
   public let runner: JobRunner
@@ -59,12 +61,13 @@ public final class Workspace: @unchecked Sendable {
           "cannot write the outbox now; it is written once it can be", metadata: ["error": "\(error)"])
       }
     }
-    let shared = try configuration.sharedSpool.map { url in
-      try PostgresSpool(
-        url: url, node: configuration.nodeName ?? Workspace.nodeName(spool: spool.root.path),
-        leaseSeconds: configuration.leaseSeconds)
+    shared = try configuration.sharedSpool.map { url in
+      SharedJobBackend(
+        table: try PostgresSpool(
+          url: url, node: configuration.nodeName ?? Workspace.nodeName(spool: spool.root.path),
+          leaseSeconds: configuration.leaseSeconds))
     }
-    store = JobStore(spool: spool, sites: sites, logger: logger, shared: shared)
+    store = JobStore(spool: spool, sites: sites, logger: logger, backend: shared)
     if partners != nil || configuration.webhook != nil {
       let queue = try WebhookQueue(spool: spool)
       let targets = configuration.webhookTargets(partners)

@@ -29,7 +29,8 @@ public struct PostgresError: DataSourceError, Sendable {
     switch state {
     case "42P01", "42703", "42883": return "the database does not have what this job type reads" + code
     case "57014": return "the database cancelled the query" + code
-    case _ where state.hasPrefix("28") || state == "42501": return "the database refused the service's access" + code
+    case _ where state.hasPrefix("28") || state == "42501":
+      return "the database refused the service's access" + code
     case _ where isTransient: return "the database is unavailable" + code
     default: return "the database could not run the export" + code
     }

@@ -190,7 +190,9 @@ public final class XLSXWriter: RowWriter {
     if let descriptors = opendir("/proc/self/fd") {
       var open: [Int32] = []
       while let entry = readdir(descriptors) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let name = withUnsafeBytes(of: entry.pointee.d_name) {
+          String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+        }
         guard let descriptor = Int32(name) else { continue }
         var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let count = readlink("/proc/self/fd/\(name)", &target, target.count - 1)
@@ -203,7 +205,9 @@ public final class XLSXWriter: RowWriter {
     }
     if let folder = opendir(scratchFolder) {
       while let entry = readdir(folder) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let name = withUnsafeBytes(of: entry.pointee.d_name) {
+          String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+        }
         if name != "." && name != ".." { unlink(prefix + name) }
       }
       closedir(folder)

@@ -124,7 +124,8 @@ extension ExportRequest {
 
   /// Whether an Eshopbox request's channel, user or export filters differ from `other`'s.
   private func eshopboxScopeDiffers(from other: ExportRequest) -> Bool {
-    eshopbox?.exportFilters != other.eshopbox?.exportFilters || eshopbox?.channelId != other.eshopbox?.channelId
+    eshopbox?.exportFilters != other.eshopbox?.exportFilters
+      || eshopbox?.channelId != other.eshopbox?.channelId
       || eshopbox?.userId != other.eshopbox?.userId
   }
 }

@@ -16,7 +16,7 @@ public final class ClaimGroup {
   public static let dueMilliseconds: Int64 = 10
 
   var writes = GroupWrite()
-  /// The claims to insert into a shared table (``JobStore/shared``) in one transaction.
+  /// The claims to insert into a shared table (``SharedJobBackend``) in one transaction.
   var rows: [PostgresSpool.Claim] = []
   var jobs: [(job: Job, delivery: WebhookDelivery?)] = []
   /// Who took each claim, to be told when the commit fails.

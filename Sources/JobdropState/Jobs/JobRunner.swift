@@ -359,7 +359,7 @@ public final class JobRunner: @unchecked Sendable {
         "cannot publish the export file", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
       throw JobFailure(message: "cannot publish the export file: \(error.reason)")
     }
-    if store.shared != nil { try waitUntilMirrored(job, name: name, in: site, shouldStop: shouldStop) }
+    if store.backend.isShared { try waitUntilMirrored(job, name: name, in: site, shouldStop: shouldStop) }
     return result
   }
 }

@@ -192,7 +192,8 @@ public final class RequestIntake: @unchecked Sendable {
         record.request = request
         record.jobType = request.jobType
         try parser.validate(request)
-        if let key = request.idempotencyKey, let keyed = store.keyedJob(partner: partner, idempotencyKey: key) {
+        if let key = request.idempotencyKey, let keyed = store.keyedJob(partner: partner, idempotencyKey: key)
+        {
           if let conflict = JobTransitions.keyConflict(request, with: keyed) { throw RequestError(conflict) }
           answer(name, pin: pin, sha256: sha256, into: &pass) {
             _ = try store.addAlias(fileName, to: keyed)
@@ -229,7 +230,7 @@ public final class RequestIntake: @unchecked Sendable {
     cutShortAfterClose[name] = nil
     let state: JobState = record.error == nil ? .pending : .failed
     record.inboxClaim = InboxClaim(
-      jobID: record.id, name: name, identity: pin.identity, sha256: sha256, node: store.shared?.node)
+      jobID: record.id, name: name, identity: pin.identity, sha256: sha256, node: store.backend.node)
     let job: Job
     do {
       if let group {

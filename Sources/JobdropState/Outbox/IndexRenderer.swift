@@ -59,7 +59,9 @@ final class IndexRenderer: Sendable {
 
   /// The assembled documents of one site, and the time assembling took (not counting a wait for the job
   /// table's lock).
-  typealias Assembled = (documents: [(partner: String?, site: Outbox, bytes: Outbox.IndexDocuments)], took: Duration)
+  typealias Assembled = (
+    documents: [(partner: String?, site: Outbox, bytes: Outbox.IndexDocuments)], took: Duration
+  )
 
   /// Renders every site out of date, if the last render is old enough (or `force`): `assemble` builds
   /// the documents of the sites it is given (those it cannot open stay out of date, and it throws after

@@ -316,7 +316,8 @@ public final class Spool: Sendable {
     // goes on from that state and needs no rebuilding.
     recovery.damaged.removeAll { live[Spool.fileName($0.id)] != nil }
     damagedNames = Dictionary(
-      recovery.damaged.enumerated().map { (Spool.fileName($0.element.id), $0.offset) }) { first, _ in first }
+      recovery.damaged.enumerated().map { (Spool.fileName($0.element.id), $0.offset) }
+    ) { first, _ in first }
     for name in requestNames where live[name] == nil {
       if !name.hasPrefix(AtomicWriter.temporaryPrefix), let index = damagedNames[name],
         let bytes = try? FileReader.read(name, in: requests, limit: RequestParser.maximumSize + 1)

@@ -32,13 +32,16 @@ final class WebhookEvents: Sendable {
 
   /// Saves the event of a job moving from `from` to `state`, if that move ends it and its partner has a
   /// webhook, marking its record as waiting for the event.
-  func prepare(_ record: inout JobRecord, from: JobState? = nil, to state: JobState) throws -> WebhookDelivery? {
+  func prepare(_ record: inout JobRecord, from: JobState? = nil, to state: JobState) throws
+    -> WebhookDelivery?
+  {
     guard state.isFinal, !(from?.isFinal ?? false) else { return nil }
     let (queue, hasWebhook) = settings.withLock { ($0.queue, $0.hasWebhook) }
     guard let queue, hasWebhook?(record.partner) == true else { return nil }
     record.webhook = WebhookStatus()
     let job = Job(record: record, state: state)
-    let delivery = WebhookDelivery(job: job, document: Outbox.json(for: job, links: sites.links, ttl: sites.ttl))
+    let delivery = WebhookDelivery(
+      job: job, document: Outbox.json(for: job, links: sites.links, ttl: sites.ttl))
     try queue.save(delivery)
     return delivery
   }

@@ -23,9 +23,10 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
   #if DEBUG
     /// Milliseconds added to the wall clock: `JOBDROP_CLOCK_SKEW=2d` runs a debug build two days in the
     /// future, so the tests of expiry and dates run without sleeping. Release builds read no variable.
-    static let skew: Int64 = getenv("JOBDROP_CLOCK_SKEW").flatMap {
-      DurationText.milliseconds(String(cString: $0))
-    } ?? 0
+    static let skew: Int64 =
+      getenv("JOBDROP_CLOCK_SKEW").flatMap {
+        DurationText.milliseconds(String(cString: $0))
+      } ?? 0
   #else
     static let skew: Int64 = 0
   #endif

@@ -36,19 +36,22 @@ import Testing
     let (state, resolved) = JobTransitions.resolve(job, to: target, record: record)
     #expect(state == .failed)
     #expect(resolved.error == "cancelled")
-    #expect(resolved.rows == nil && resolved.fileName == nil && resolved.sha256 == nil && resolved.bytes == nil)
+    #expect(
+      resolved.rows == nil && resolved.fileName == nil && resolved.sha256 == nil && resolved.bytes == nil)
   }
 
   @Test func aCancelOnlyTheRunnersRecordCarriesStillHolds() {
     var record = JobTransitionsTests.job(.started).record
     record.cancelRequested = true
-    #expect(JobTransitions.resolve(JobTransitionsTests.job(.started), to: .success, record: record).0 == .failed)
+    #expect(
+      JobTransitions.resolve(JobTransitionsTests.job(.started), to: .success, record: record).0 == .failed)
   }
 
   @Test func afterACrashAStartedJobRunsAgainUnlessItWasCancelled() {
     let (plain, record) = JobTransitions.afterCrash(JobTransitionsTests.job(.started))
     #expect(plain == .pending && record.rows == nil && record.error == nil)
-    let (cancelled, cancelledRecord) = JobTransitions.afterCrash(JobTransitionsTests.job(.started, cancel: true))
+    let (cancelled, cancelledRecord) = JobTransitions.afterCrash(
+      JobTransitionsTests.job(.started, cancel: true))
     #expect(cancelled == .failed && cancelledRecord.error == "cancelled")
   }
 
