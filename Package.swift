@@ -4,7 +4,7 @@ import PackageDescription
 // The layers, each a target; arrows point down only, and each C library is imported by one target:
 //
 //   jobdrop (commands) → JobdropDaemon → JobdropState → JobdropExport → JobdropModel → JobdropSystem
-//                      ↘ JobdropDemo ↗
+//                      ↘ JobdropDemo ↗                  ↘ JobdropCrypto (the one owner of libcrypto)
 let package = Package(
   name: "jobdrop",
   platforms: [.macOS(.v15)],
@@ -21,7 +21,8 @@ let package = Package(
     .systemLibrary(name: "CInotifyTools", path: "Sources/CInotifyTools"),
     // The SQLite C API (Debian: libsqlite3-dev); the export hot path reads rows through it.
     .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
-    // OpenSSL's libcrypto (Debian: libssl-dev) for SHA-256 of published files.
+    // OpenSSL's libcrypto (Debian: libssl-dev): SHA-256 of published files, MD5 of bucket objects, HMAC of
+    // webhook signatures. Only JobdropCrypto imports it.
     .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
     // libpq (Debian: libpq-dev) for PostgreSQL sources.
     .systemLibrary(name: "CPostgres", path: "Sources/CPostgres"),
@@ -41,6 +42,8 @@ let package = Package(
       name: "JobdropSystem",
       dependencies: ["CLinux", .product(name: "Logging", package: "swift-log")]
     ),
+    // Digests and signatures (SHA-256, MD5, HMAC-SHA256) over OpenSSL's libcrypto.
+    .target(name: "JobdropCrypto", dependencies: ["CCrypto"]),
     // What partners write and what it means: the catalog of job types, filters, requests.
     .target(
       name: "JobdropModel",
@@ -52,7 +55,7 @@ let package = Package(
     .target(
       name: "JobdropExport",
       dependencies: [
-        "JobdropModel", "JobdropSystem", "CSQLite", "CPostgres", "CZlib", "CCrypto", "CXLSXWriter",
+        "JobdropCrypto", "JobdropModel", "JobdropSystem", "CSQLite", "CPostgres", "CZlib", "CXLSXWriter",
         "CByteScan",
       ]
     ),
@@ -60,7 +63,7 @@ let package = Package(
     .target(
       name: "JobdropState",
       dependencies: [
-        "JobdropExport", "JobdropModel", "JobdropSystem", "CInotifyTools",
+        "JobdropCrypto", "JobdropExport", "JobdropModel", "JobdropSystem", "CInotifyTools",
         .product(name: "Logging", package: "swift-log"),
       ]
     ),
@@ -68,7 +71,7 @@ let package = Package(
     .target(
       name: "JobdropDaemon",
       dependencies: [
-        "JobdropState", "JobdropExport", "JobdropModel", "JobdropSystem", "CCurl", "CCrypto",
+        "JobdropCrypto", "JobdropState", "JobdropExport", "JobdropModel", "JobdropSystem", "CCurl",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -89,13 +92,15 @@ let package = Package(
     .testTarget(
       name: "JobdropCoreTests",
       dependencies: [
-        "JobdropDaemon", "JobdropDemo", "JobdropState", "JobdropExport", "JobdropModel", "JobdropSystem",
-        "CSQLite",
+        "JobdropCrypto", "JobdropDaemon", "JobdropDemo", "JobdropState", "JobdropExport", "JobdropModel",
+        "JobdropSystem", "CSQLite",
       ]
     ),
     .testTarget(
       name: "EndToEndTests",
-      dependencies: ["JobdropDemo", "JobdropState", "JobdropExport", "JobdropModel", "JobdropSystem"]
+      dependencies: [
+        "JobdropCrypto", "JobdropDemo", "JobdropState", "JobdropExport", "JobdropModel", "JobdropSystem",
+      ]
     ),
   ],
   swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import Foundation
+import JobdropCrypto
 import JobdropExport
 import JobdropModel
 import Testing

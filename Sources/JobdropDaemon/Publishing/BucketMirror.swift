@@ -1,4 +1,5 @@
 import FoundationEssentials
+import JobdropCrypto
 import JobdropState
 import JobdropSystem
 import Logging
@@ -336,7 +337,7 @@ public final class BucketMirror: OutboxObserver, @unchecked Sendable {
     var differ: [String] = []
     walk("") { path, descriptor, size in
       local.insert(path)
-      guard let object = remote[path], object.size == size, object.etag == ContentMD5.hex(of: descriptor)
+      guard let object = remote[path], object.size == size, object.etag == MD5Digest.hex(of: descriptor)
       else {
         differ.append(path)
         return

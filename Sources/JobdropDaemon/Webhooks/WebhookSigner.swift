@@ -1,5 +1,5 @@
-import CCrypto
 import FoundationEssentials
+import JobdropCrypto
 import JobdropModel
 
 /// Signs a webhook event as the Standard Webhooks specification says: HMAC-SHA256 with the secret's key
@@ -7,12 +7,7 @@ import JobdropModel
 enum WebhookSigner {
   static func signature(id: String, timestamp: Int64, body: String, secret: WebhookSecret) -> String {
     let content = Array("\(id).\(timestamp).\(body)".utf8)
-    var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-    var length: UInt32 = 0
-    let result = secret.key.withUnsafeBytes { key in
-      HMAC(EVP_sha256(), key.baseAddress, Int32(key.count), content, content.count, &digest, &length)
-    }
-    precondition(result != nil, "HMAC-SHA256 failed")
-    return "v1," + Data(digest.prefix(Int(length))).base64EncodedString()
+    let code = secret.key.withUnsafeBytes { HMACSHA256.code(of: content, key: $0) }
+    return "v1," + Data(code).base64EncodedString()
   }
 }

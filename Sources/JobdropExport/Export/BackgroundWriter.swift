@@ -1,3 +1,4 @@
+import JobdropCrypto
 import JobdropSystem
 
 #if canImport(Glibc)

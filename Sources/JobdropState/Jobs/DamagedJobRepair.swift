@@ -1,3 +1,4 @@
+import JobdropCrypto
 import JobdropExport
 import JobdropModel
 import JobdropSystem

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import JobdropCrypto
 import JobdropExport
 import JobdropModel
 import JobdropSystem

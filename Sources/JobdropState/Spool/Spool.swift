@@ -1,5 +1,5 @@
 import FoundationEssentials
-import JobdropExport
+import JobdropCrypto
 import JobdropModel
 import JobdropSystem
 

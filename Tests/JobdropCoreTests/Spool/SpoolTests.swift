@@ -1,4 +1,5 @@
 import Foundation
+import JobdropCrypto
 import Testing
 
 @testable import JobdropExport

@@ -4,11 +4,10 @@ import CCrypto
   import Glibc
 #endif
 
-/// The MD5 of a file's content, as hex: what S3 reports as the ETag of an object put in one piece, so
-/// the start-up resync can tell an object that is already right from one to put again.
-enum ContentMD5 {
+/// The MD5 of a file's content, as hex: what S3 reports as the ETag of an object put in one piece.
+public enum MD5Digest {
   /// The MD5 of everything `descriptor` holds (read with `pread`), or `nil` when it cannot be read.
-  static func hex(of descriptor: Int32) -> String? {
+  public static func hex(of descriptor: Int32) -> String? {
     guard let context = EVP_MD_CTX_new() else { return nil }
     defer { EVP_MD_CTX_free(context) }
     guard EVP_DigestInit_ex(context, EVP_md5(), nil) == 1 else { return nil }
