@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Whatever a partner drops, the daemon does not crash, hang or lose another request.
-@Suite struct BadInputTests {
+@Suite(.timeLimit(.minutes(10))) struct BadInputTests {
   static let cases: [(name: String, content: [UInt8], error: String)] = [
     (
       "malformed.json", Array("{\"data\": {\"type\": job}}".utf8),

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `{"cancel": "<job id>"}` and `idempotency_key`, through the real binary.
-@Suite struct CancelTests {
+@Suite(.timeLimit(.minutes(10))) struct CancelTests {
   /// A job type that counts to 50,000,000: an export that runs for a long time on any store.
   static let catalog = #"""
     {"job_types": [{"name": "numbers", "summary": "Counting.", "source":

@@ -5,7 +5,7 @@ import JobdropModel
 import Testing
 
 /// Job types, the Eshopbox dialect, operator catalogs and gzip through the built binary.
-@Suite struct CatalogEndToEndTests {
+@Suite(.timeLimit(.minutes(10))) struct CatalogEndToEndTests {
   @Test func everyJobTypeRunsOnDemoDataAndExportsItsWholeTable() throws {
     let sandbox = try Sandbox(orders: 2000)
     for jobType in Catalog.builtIn.jobTypes {

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `validate`, `status` and `demo-data` through the binary.
-@Suite struct CommandTests {
+@Suite(.timeLimit(.minutes(10))) struct CommandTests {
   @Test func validateSaysWhatIsWrongAndExitsOne() throws {
     let sandbox = try Sandbox(orders: 1)
     _ = FileManager.default.createFile(

@@ -8,7 +8,7 @@ import Testing
 /// SIGKILL at each step of a job's life, and between the steps of every move (the debug binary kills itself where `JOBDROP_CRASH_AT` says),
 /// then a normal run: every request ends as exactly one job, every success has its complete file, and
 /// nothing partial, temporary or orphaned is left.
-@Suite struct CrashMatrixTests {
+@Suite(.timeLimit(.minutes(10))) struct CrashMatrixTests {
   @Test(arguments: [
     "mid-export", "export-published", "mid-index", "mid-expiry",
     // Inside the group commit of the three claims (request copies and status files written, flushed,

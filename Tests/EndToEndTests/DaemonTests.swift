@@ -3,7 +3,7 @@ import JobdropState
 import Testing
 
 /// `jobdrop run` end to end: the real binary watching a real inbox.
-@Suite(.serialized) struct DaemonTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct DaemonTests {
   /// Writes `text` to `path` in place, as OpenSSH `put` does.
   static func writeInPlace(_ text: String, _ path: String) {
     _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))

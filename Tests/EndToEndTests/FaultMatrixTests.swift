@@ -8,7 +8,7 @@ import Testing
 /// fails only what it touches: the batch goes on, a refused claim or move is retried, a failed export
 /// fails its own job with the system's words, and after a clean run every request is exactly one job with
 /// nothing partial or temporary left.
-@Suite struct FaultMatrixTests {
+@Suite(.timeLimit(.minutes(10))) struct FaultMatrixTests {
   static let reasons = [
     "EIO": "Input/output error", "ENOSPC": "No space left on device", "EMFILE": "Too many open files",
   ]

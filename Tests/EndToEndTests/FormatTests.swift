@@ -4,7 +4,7 @@ import Testing
 /// Every format read back by readers jobdrop did not write (`Tests/Formats/read_back.py`: Python's csv,
 /// json and gzip, and openpyxl), row for row against the plain CSV of the same request, on SQLite and on
 /// PostgreSQL (whose values arrive as text).
-@Suite struct FormatTests {
+@Suite(.timeLimit(.minutes(10))) struct FormatTests {
   /// (file, request): each group's reference names what it is compared with.
   static var requests: [(String, String)] {
     let all = #", "reference": "all orders""#

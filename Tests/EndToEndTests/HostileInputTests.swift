@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// What a partner can put in the inbox over SFTP, and what each becomes; and a full disk.
-@Suite struct HostileInputTests {
+@Suite(.timeLimit(.minutes(10))) struct HostileInputTests {
   @Test func everyHostileEntryHasItsExpectedOutcome() throws {
     let sandbox = try Sandbox(orders: 200)
     let inbox = sandbox.inbox

@@ -5,7 +5,7 @@ import Testing
 
 /// The intake's rules, held to by the SFTP clients partners use, against a real OpenSSH server: one upload
 /// is one job whatever the client, the link or the timing, and no client is told of an error.
-@Suite(.serialized) struct IntakeTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct IntakeTests {
   typealias SSHServer = SFTPTests.SSHServer
 
   /// A folder of `count` request files named `<prefix>-<n>.json` to upload.

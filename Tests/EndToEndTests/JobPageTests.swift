@@ -4,7 +4,7 @@ import Testing
 /// The job page (`outbox/index.html`) in a real browser: Debian's chromium driven by Selenium
 /// (`Tests/Browser/job_page.py`), against the page as nginx serves it while `jobdrop run` works, and as a
 /// file.
-@Suite struct JobPageTests {
+@Suite(.timeLimit(.minutes(10))) struct JobPageTests {
   @Test func aBrowserListsEveryJobDownloadsAFileAndFollowsANewJob() throws {
     try #require(
       FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium")

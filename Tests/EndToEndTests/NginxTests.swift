@@ -4,7 +4,7 @@ import JobdropExport
 import Testing
 
 /// The shipped `deploy/nginx.conf` in front of a real outbox: a real nginx on 127.0.0.1.
-@Suite struct NginxTests {
+@Suite(.timeLimit(.minutes(10))) struct NginxTests {
   /// The repository's root folder.
   static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent()

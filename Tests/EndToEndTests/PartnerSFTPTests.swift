@@ -3,7 +3,7 @@ import Testing
 
 /// One chrooted SFTP-only account per partner, set up as deploy/README.md says, against a real OpenSSH
 /// server: each partner sees its own drop folder (writable) and its own site (read-only), nothing else.
-@Suite(.serialized) struct PartnerSFTPTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct PartnerSFTPTests {
   /// Runs a setup command; it must succeed.
   static func must(_ tool: String, _ arguments: [String]) throws {
     let result = try Spawn.run(tool, arguments)

@@ -3,7 +3,7 @@ import JobdropModel
 import Testing
 
 /// `--partners`: one jobdrop serving several partners, each in its own folders, within its own scope.
-@Suite(.serialized) struct PartnersTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct PartnersTests {
   static let acmeToken = "acme-secret-token-0123456789abcdefABCDEF"
   static let globexToken = "globex-secret-token-0123456789abcdefABCD"
   static let initechToken = "initech-secret-token-0123456789abcdefABC"

@@ -3,7 +3,7 @@ import JobdropModel
 import Testing
 
 /// PostgreSQL as the data source: a real server, the same bytes as SQLite, and the fault cases.
-@Suite(.serialized) struct PostgresTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct PostgresTests {
   static let requests: [(String, String)] = {
     var requests = Catalog.builtIn.jobTypes.map {
       ("\($0.name).json", #"{"jobType": "\#($0.name)", "exportFilters": {}}"#)

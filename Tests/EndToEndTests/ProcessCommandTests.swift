@@ -7,7 +7,7 @@ import JobdropSystem
 import Testing
 
 /// `jobdrop process` end to end: real binary, real inbox, real SQLite store, real outbox.
-@Suite struct ProcessCommandTests {
+@Suite(.timeLimit(.minutes(10))) struct ProcessCommandTests {
   @Test func exportsExactlyTheRowsTheFilterSelects() throws {
     let sandbox = try Sandbox()
     let filter =

@@ -3,7 +3,7 @@ import Testing
 
 /// `--publish s3://…`, checked against moto's S3 server on 127.0.0.1 and read back with boto3
 /// (`Tests/Publishing/bucket.py`): the bucket must equal the outbox byte for byte, with nginx's headers.
-@Suite struct PublishTests {
+@Suite(.timeLimit(.minutes(10))) struct PublishTests {
   /// A moto S3 server with one bucket, stopped by its pid.
   final class S3Server {
     let port: Int

@@ -4,7 +4,7 @@ import Synchronization
 import Testing
 
 /// Nothing a partner or an operator does stops `jobdrop run`, and it stops within a second when asked.
-@Suite(.serialized) struct ReliabilityTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ReliabilityTests {
   /// Whether `pid` (a child of this process) is still running, without reaping it.
   static func isRunning(_ pid: pid_t) -> Bool {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// A real OpenSSH server on 127.0.0.1 and the real `sftp` client uploading into a watched inbox.
-@Suite struct SFTPTests {
+@Suite(.timeLimit(.minutes(10))) struct SFTPTests {
   /// An `sshd -D` with its own host key, authorized key and config in a temp folder.
   final class SSHServer {
     let directory: String

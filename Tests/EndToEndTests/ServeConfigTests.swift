@@ -4,7 +4,7 @@ import JobdropExport
 import Testing
 
 /// `jobdrop serve-config nginx` in front of real outboxes: a real nginx (with njs) on 127.0.0.1.
-@Suite struct ServeConfigTests {
+@Suite(.timeLimit(.minutes(10))) struct ServeConfigTests {
   /// What `path` holds, as text.
   static func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
 

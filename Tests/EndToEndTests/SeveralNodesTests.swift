@@ -6,7 +6,7 @@ import Testing
 
 /// Several `jobdrop run` nodes on one PostgreSQL spool (`--spool postgres://…`), each with its own inbox,
 /// and the shared table's leases and fencing tokens on a real server.
-@Suite(.serialized) struct SeveralNodesTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct SeveralNodesTests {
   /// A node: its own inbox, local spool and outbox under `root/name`.
   struct Node {
     let root: String

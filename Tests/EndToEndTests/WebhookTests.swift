@@ -3,7 +3,7 @@ import Testing
 
 /// Webhooks, checked by a real HTTP receiver on 127.0.0.1 (`Tests/Webhooks/receiver.py`) that verifies
 /// every signature with the Standard Webhooks reference library.
-@Suite struct WebhookTests {
+@Suite(.timeLimit(.minutes(10))) struct WebhookTests {
   /// A receiver process and what it logged.
   final class Receiver {
     let port: Int

@@ -2,7 +2,7 @@ import Testing
 
 @testable import JobdropModel
 
-@Suite struct CatalogTests {
+@Suite(.timeLimit(.minutes(1))) struct CatalogTests {
   @Test func theBuiltInCatalogHasAllSixteenJobTypes() {
     #expect(
       Catalog.builtIn.names == [

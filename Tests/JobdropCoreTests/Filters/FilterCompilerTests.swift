@@ -2,7 +2,7 @@ import Testing
 
 @testable import JobdropModel
 
-@Suite struct FilterCompilerTests {
+@Suite(.timeLimit(.minutes(1))) struct FilterCompilerTests {
   let compiler = FilterCompiler(jobType: .orderExport)
 
   @Test(arguments: [

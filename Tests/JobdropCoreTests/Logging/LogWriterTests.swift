@@ -3,7 +3,7 @@ import Testing
 
 @testable import JobdropSystem
 
-@Suite struct LogWriterTests {
+@Suite(.timeLimit(.minutes(1))) struct LogWriterTests {
   /// A pipe whose read end is non-blocking, so the test can drain it without waiting.
   struct Pipe {
     let read: Int32
