@@ -130,6 +130,24 @@ import Testing
     #expect(sandbox.list("inbox") == [])
   }
 
+  /// A shutdown does not wait to take claimed files away (with a large backlog that held it back for
+  /// seconds while runners went on): they stay in their grace time, and the next start takes them away
+  /// by their claim records, each still one job.
+  @Test func claimedFilesAShutdownLeavesAreTakenAwayByTheNextStart() throws {
+    let sandbox = try Sandbox(orders: 50)
+    let names = (0..<20).map { "claimed-\($0).json" }
+    let waiter = try ChangeWaiter(folders: [sandbox.spool + "/success"])
+    let daemon = try RunningDaemon(sandbox, ["--grace", "10m"])
+    for name in names { sandbox.drop(name, Sandbox.request(filter: "eq(order_number,ORD-00000001)")) }
+    #expect(waiter.wait { sandbox.list("spool/success").count == names.count }, "\(daemon.log)")
+    #expect(daemon.stop() == 0)
+    #expect(sandbox.list("inbox").sorted() == names.sorted(), "left in their grace time")
+    try sandbox.process()
+    #expect(sandbox.list("inbox").isEmpty)
+    let jobs = sandbox.jobsByFile()
+    for name in names { #expect(jobs[name]?.count == 1, "\(name): \(jobs[name]?.count ?? 0) jobs") }
+  }
+
   @Test func aLogReaderThatStopsReadingNeitherStallsJobsNorTheShutdown() throws {
     let sandbox = try Sandbox(orders: 200)
     // stderr is a FIFO this test opens and never reads: its 64 KiB fill with the first few hundred claims.
