@@ -2,6 +2,7 @@ import JobdropExport
 import JobdropModel
 import JobdropSystem
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -389,18 +390,16 @@ extension JobRunner {
 }
 
 /// The cancellations of the exports running now, by job id.
-// @unchecked: `exports` is only touched under `lock`.
-private final class RunningExports: @unchecked Sendable {
-  private let lock = ConditionLock()
-  private var exports: [String: ExportCancellation] = [:]
+private final class RunningExports: Sendable {
+  private let exports = Mutex<[String: ExportCancellation]>([:])
 
   func add(_ id: String) -> ExportCancellation {
     let cancellation = ExportCancellation()
-    lock.withLock { exports[id] = cancellation }
+    exports.withLock { $0[id] = cancellation }
     return cancellation
   }
 
-  func remove(_ id: String) { lock.withLock { exports[id] = nil } }
+  func remove(_ id: String) { exports.withLock { $0[id] = nil } }
 
-  func cancel(_ id: String) { lock.withLock { exports[id] }?.cancel() }
+  func cancel(_ id: String) { exports.withLock { $0[id] }?.cancel() }
 }

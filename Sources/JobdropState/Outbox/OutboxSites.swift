@@ -1,4 +1,5 @@
 import JobdropSystem
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -10,17 +11,18 @@ import JobdropSystem
 ///
 /// Sites are opened (and created) on first use, so a new partner's site appears with its first job or
 /// when ``open(partner:)`` is called for it at start or reload.
-// @unchecked: `sites` is only touched under `lock`; each Outbox documents its own rule.
-public final class OutboxSites: @unchecked Sendable {
+public final class OutboxSites: Sendable {
   /// The outbox folder.
   public let path: String
   public let links: OutboxLinks
   /// Seconds a job lives after it was created.
   public let ttl: Int64
-  private var sites: [String?: Outbox] = [:]
-  /// The sites whose error documents could not be written yet (a full disk).
-  private var errorDocumentsMissing = Set<String?>()
-  private let lock = ConditionLock()
+  private struct State {
+    var sites: [String?: Outbox] = [:]
+    /// The sites whose error documents could not be written yet (a full disk).
+    var errorDocumentsMissing = Set<String?>()
+  }
+  private let state = Mutex(State())
   /// Told of every file any site writes or removes.
   public let observer: (any OutboxObserver)?
 
@@ -38,8 +40,8 @@ public final class OutboxSites: @unchecked Sendable {
 
   /// The site of `partner`'s jobs (`nil`: the outbox folder itself), opened and created when needed.
   public func open(partner: String?) throws(FileSystemError) -> Outbox {
-    try lock.withLock { () throws(FileSystemError) -> Outbox in
-      if let site = sites[partner] { return site }
+    try state.withLock { (state) throws(FileSystemError) -> Outbox in
+      if let site = state.sites[partner] { return site }
       let site = try Outbox(
         path: partner.map { "\(path)/\($0)" } ?? path, links: links, ttl: ttl, partner: partner,
         observer: observer)
@@ -50,9 +52,9 @@ public final class OutboxSites: @unchecked Sendable {
       } catch {
         // A full disk (even at the very first start): the site is used all the same, and its error
         // documents are written once space returns (``writeMissingErrorDocuments()``).
-        errorDocumentsMissing.insert(partner)
+        state.errorDocumentsMissing.insert(partner)
       }
-      sites[partner] = site
+      state.sites[partner] = site
       return site
     }
   }
@@ -61,13 +63,13 @@ public final class OutboxSites: @unchecked Sendable {
   /// still miss theirs.
   @discardableResult
   public func writeMissingErrorDocuments() -> Int {
-    lock.withLock {
-      for partner in errorDocumentsMissing {
-        if let site = sites[partner], (try? site.publishErrorDocuments()) != nil {
-          errorDocumentsMissing.remove(partner)
+    state.withLock { state in
+      for partner in state.errorDocumentsMissing {
+        if let site = state.sites[partner], (try? site.publishErrorDocuments()) != nil {
+          state.errorDocumentsMissing.remove(partner)
         }
       }
-      return errorDocumentsMissing.count
+      return state.errorDocumentsMissing.count
     }
   }
 
@@ -76,6 +78,6 @@ public final class OutboxSites: @unchecked Sendable {
 
   /// Every site opened so far, with its partner.
   public var opened: [(partner: String?, site: Outbox)] {
-    lock.withLock { sites.map { ($0.key, $0.value) } }
+    state.withLock { $0.sites.map { ($0.key, $0.value) } }
   }
 }
