@@ -5,6 +5,7 @@ import PackageDescription
 //
 //   jobdrop (commands) → JobdropDaemon → JobdropState → JobdropExport → JobdropModel → JobdropSystem
 //                      ↘ JobdropDemo ↗                  ↘ JobdropCrypto (the one owner of libcrypto)
+//                                                       ↘ JobdropPostgres (the one owner of libpq) → JobdropModel
 let package = Package(
   name: "jobdrop",
   platforms: [.macOS(.v15)],
@@ -24,7 +25,7 @@ let package = Package(
     // OpenSSL's libcrypto (Debian: libssl-dev): SHA-256 of published files, MD5 of bucket objects, HMAC of
     // webhook signatures. Only JobdropCrypto imports it.
     .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
-    // libpq (Debian: libpq-dev) for PostgreSQL sources.
+    // libpq (Debian: libpq-dev) for PostgreSQL sources and the shared spool. Only JobdropPostgres imports it.
     .systemLibrary(name: "CPostgres", path: "Sources/CPostgres"),
     // zlib (Debian: zlib1g-dev) for streamed .csv.gz exports.
     .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
@@ -42,6 +43,8 @@ let package = Package(
       name: "JobdropSystem",
       dependencies: ["CLinux", .product(name: "Logging", package: "swift-log")]
     ),
+    // PostgreSQL connections (the one owner of libpq): the export's row stream and the shared spool's table.
+    .target(name: "JobdropPostgres", dependencies: ["CPostgres", "JobdropModel"]),
     // Digests and signatures (SHA-256, MD5, HMAC-SHA256) over OpenSSL's libcrypto.
     .target(name: "JobdropCrypto", dependencies: ["CCrypto"]),
     // What partners write and what it means: the catalog of job types, filters, requests.
@@ -55,7 +58,8 @@ let package = Package(
     .target(
       name: "JobdropExport",
       dependencies: [
-        "JobdropCrypto", "JobdropModel", "JobdropSystem", "CSQLite", "CPostgres", "CZlib", "CXLSXWriter",
+        "JobdropCrypto", "JobdropModel", "JobdropPostgres", "JobdropSystem", "CSQLite", "CZlib",
+        "CXLSXWriter",
         "CByteScan",
       ]
     ),
@@ -63,7 +67,7 @@ let package = Package(
     .target(
       name: "JobdropState",
       dependencies: [
-        "JobdropCrypto", "JobdropExport", "JobdropModel", "JobdropSystem", "CInotifyTools",
+        "JobdropCrypto", "JobdropExport", "JobdropModel", "JobdropPostgres", "JobdropSystem", "CInotifyTools",
         .product(name: "Logging", package: "swift-log"),
       ]
     ),
@@ -71,19 +75,22 @@ let package = Package(
     .target(
       name: "JobdropDaemon",
       dependencies: [
-        "JobdropCrypto", "JobdropState", "JobdropExport", "JobdropModel", "JobdropSystem", "CCurl",
+        "JobdropCrypto", "JobdropState", "JobdropExport", "JobdropModel", "JobdropPostgres", "JobdropSystem",
+        "CCurl",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "UnixSignals", package: "swift-service-lifecycle"),
       ]
     ),
     // The reference commerce schema with deterministic sample data (`jobdrop demo-data`), not in the daemon.
-    .target(name: "JobdropDemo", dependencies: ["JobdropExport", "JobdropModel", "JobdropSystem"]),
+    .target(
+      name: "JobdropDemo",
+      dependencies: ["JobdropExport", "JobdropModel", "JobdropPostgres", "JobdropSystem"]),
     .executableTarget(
       name: "jobdrop",
       dependencies: [
-        "JobdropDaemon", "JobdropDemo", "JobdropState", "JobdropExport", "JobdropModel", "JobdropSystem",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "JobdropDaemon", "JobdropDemo", "JobdropState", "JobdropExport", "JobdropModel", "JobdropPostgres",
+        "JobdropSystem", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]
     ),

@@ -1,5 +1,6 @@
 import JobdropExport
 import JobdropModel
+import JobdropPostgres
 import JobdropSystem
 
 #if canImport(Glibc)

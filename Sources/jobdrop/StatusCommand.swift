@@ -1,6 +1,7 @@
 import ArgumentParser
 import JobdropDaemon
 import JobdropExport
+import JobdropPostgres
 import JobdropState
 import JobdropSystem
 

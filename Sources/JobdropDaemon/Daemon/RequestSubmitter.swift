@@ -1,5 +1,6 @@
 import JobdropExport
 import JobdropModel
+import JobdropPostgres
 import JobdropState
 import JobdropSystem
 

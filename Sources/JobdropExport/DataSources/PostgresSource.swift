@@ -1,6 +1,10 @@
-import CPostgres
 import JobdropModel
+import JobdropPostgres
 import JobdropSystem
+
+/// A PostgreSQL failure is a data source failure: it says whether trying again may help, and what a
+/// partner may read.
+extension PostgresError: DataSourceError {}
 
 /// Exports from PostgreSQL: the query runs with its values bound as parameters and libpq's single-row
 /// mode hands over each row as it arrives, straight into the CSV writer, so memory does not grow with the
@@ -43,25 +47,16 @@ public struct PostgresSource: SpecialisingSource {
     var rows = 0
     // Single-row mode: the server streams rows while this thread writes them (no round trip per batch);
     // each row is one small result, written and freed at once.
-    let cancel = cancellation == nil ? nil : PQgetCancel(connection.connection)
-    defer { if let cancel { PQfreeCancel(cancel) } }
-    let handles = InterruptibleHandles(handles: cancel.map { [$0] } ?? [])
-    try (cancellation ?? ExportCancellation()).whileRunning(interrupt: {
-      var message = [CChar](repeating: 0, count: 256)
-      for handle in handles.handles { _ = PQcancel(handle, &message, 256) }
-    }) {
-      try connection.stream(query.sql, query.condition.bindings, sent: { cancellation?.recheck() }) {
-        result in
+    let cancel = cancellation == nil ? nil : PostgresCancel(connection)
+    try (cancellation ?? ExportCancellation()).whileRunning(interrupt: { cancel?.cancel() }) {
+      try connection.stream(query.sql, query.condition.bindings, sent: { cancellation?.recheck() }) { row in
         for (offset, freeText) in free.enumerated() {
           let column = Int32(offset)
-          if PQgetisnull(result, 0, column) == 1 {
+          if row.isNull(column) {
             try writer.empty()
             continue
           }
-          let length = Int(PQgetlength(result, 0, column))
-          try writer.text(
-            UnsafeRawBufferPointer(start: PQgetvalue(result, 0, column), count: length), guarded: true,
-            numbersAsIs: !freeText)
+          try writer.text(row.bytes(column), guarded: true, numbersAsIs: !freeText)
         }
         try writer.endRow()
         rows += 1
@@ -81,7 +76,7 @@ final class PostgresConnectionPool: @unchecked Sendable {
   private let lock = ConditionLock()
   private var idle: [PostgresConnection] = []
   /// The cancel handles of the connections now running an export.
-  private var running: [ObjectIdentifier: OpaquePointer] = [:]
+  private var running: [ObjectIdentifier: PostgresCancel] = [:]
   private var interrupted = false
 
   init(conninfo: String, database: String) {
@@ -95,13 +90,12 @@ final class PostgresConnectionPool: @unchecked Sendable {
       connection = try PostgresConnection(conninfo: conninfo, database: database)
     }
     let taken = connection!
-    let cancel = PQgetCancel(taken.connection)
+    let cancel = PostgresCancel(taken)
     let stopping = lock.withLock {
       if let cancel, !interrupted { running[ObjectIdentifier(taken)] = cancel }
       return interrupted
     }
     if stopping {
-      if let cancel { PQfreeCancel(cancel) }
       throw PostgresError(
         database: database, message: "jobdrop is shutting down", sqlState: nil, isTransient: true)
     }
@@ -109,8 +103,7 @@ final class PostgresConnectionPool: @unchecked Sendable {
   }
 
   func give(_ connection: PostgresConnection, healthy: Bool) {
-    let cancel = lock.withLock { running.removeValue(forKey: ObjectIdentifier(connection)) }
-    if let cancel { PQfreeCancel(cancel) }
+    lock.withLock { _ = running.removeValue(forKey: ObjectIdentifier(connection)) }
     guard healthy, connection.isHealthy else { return }
     lock.withLock { if idle.count < 8 { idle.append(connection) } }
   }
@@ -120,13 +113,7 @@ final class PostgresConnectionPool: @unchecked Sendable {
   func interruptRunning() {
     lock.withLock {
       interrupted = true
-      for cancel in running.values { interrupt(cancel) }
+      for cancel in running.values { cancel.cancel() }
     }
-  }
-
-  private func interrupt(_ cancel: OpaquePointer?) {
-    guard let cancel else { return }
-    var message = [CChar](repeating: 0, count: 256)
-    _ = PQcancel(cancel, &message, 256)
   }
 }

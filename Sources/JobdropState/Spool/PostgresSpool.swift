@@ -1,6 +1,7 @@
 import FoundationEssentials
 import JobdropExport
 import JobdropModel
+import JobdropPostgres
 import JobdropSystem
 
 #if canImport(Glibc)

@@ -5,49 +5,10 @@ import JobdropModel
   import Glibc
 #endif
 
-/// A failed PostgreSQL operation: what failed, the server's message and SQLSTATE, and whether trying
-/// again later could succeed. Never contains the password.
-public struct PostgresError: DataSourceError, Sendable {
-  /// `host:port/database` (no user, no password).
-  public var database: String
-  public var message: String
-  /// The SQLSTATE code, when the server sent one (e.g. `42P01` undefined table).
-  public var sqlState: String?
-  /// The connection was refused, dropped or the server is starting or shutting down.
-  public var isTransient: Bool
-
-  public var description: String {
-    "postgres \(database): \(message)\(sqlState.map { " (SQLSTATE \($0))" } ?? "")"
-  }
-
-  /// What a partner reads: the kind of failure and the SQLSTATE, never the server's host, port, database,
-  /// user or message (which can quote SQL, relations and paths); ``description`` goes to the log.
-  public var publicDescription: String {
-    if isTransient && (sqlState.map { $0.hasPrefix("08") } ?? true) { return "the database is unavailable" }
-    guard let state = sqlState else { return "the database refused the service's connection" }
-    let code = " (SQLSTATE \(state))"
-    switch state {
-    case "42P01", "42703", "42883": return "the database does not have what this job type reads" + code
-    case "57014": return "the database cancelled the query" + code
-    case _ where state.hasPrefix("28") || state == "42501":
-      return "the database refused the service's access" + code
-    case _ where isTransient: return "the database is unavailable" + code
-    default: return "the database could not run the export" + code
-    }
-  }
-
-  /// Transient: connection exceptions (class 08), operator intervention (57P01–57P03), too many
-  /// connections (53300). Permanent: everything else, e.g. undefined table or permission denied.
-  static func isTransient(sqlState: String?) -> Bool {
-    guard let state = sqlState else { return true }
-    return state.hasPrefix("08") || ["57P01", "57P02", "57P03", "53300"].contains(state)
-  }
-}
-
 /// One libpq connection, used from one thread at a time.
 package final class PostgresConnection {
   let connection: OpaquePointer
-  let database: String
+  package let database: String
 
   /// Connects with a libpq connection string or `postgres://` URL; libpq also reads `PG*` variables and
   /// the password file (`PGPASSFILE`, `~/.pgpass`).
@@ -90,10 +51,10 @@ package final class PostgresConnection {
     return wrapped
   }
 
-  /// Runs a query with `values` bound and calls `row` with each row's one-row result, as it arrives.
-  /// If `row` throws, the query is cancelled, the rest drained, and the error rethrown.
-  func stream(
-    _ sql: String, _ values: [SQLValue], sent onSent: () -> Void = {}, row: (OpaquePointer) throws -> Void
+  /// Runs a query with `values` bound and calls `row` with each row as it arrives (libpq's single-row
+  /// mode). If `row` throws, the query is cancelled, the rest drained, and the error rethrown.
+  package func stream(
+    _ sql: String, _ values: [SQLValue], sent onSent: () -> Void = {}, row: (PostgresRow) throws -> Void
   ) throws {
     let sent = PostgresConnection.withParameters(values) { parameters in
       PQsendQueryParams(connection, sql, Int32(values.count), nil, parameters, nil, nil, 0)
@@ -107,7 +68,7 @@ package final class PostgresConnection {
       switch PQresultStatus(result) {
       case PGRES_SINGLE_TUPLE:
         guard failure == nil else { continue }
-        do { try row(result) } catch {
+        do { try row(PostgresRow(result: result)) } catch {
           failure = error
           _ = PQrequestCancel(connection)
         }
@@ -254,5 +215,42 @@ extension PostgresConnection {
       PQfreemem(notice)
     }
     return payloads
+  }
+}
+
+/// One row of a streamed result (single-row mode): its columns' bytes, valid until the row's callback
+/// returns. Inlined into the export's row loop.
+package struct PostgresRow {
+  @usableFromInline let result: OpaquePointer
+
+  @usableFromInline init(result: OpaquePointer) { self.result = result }
+
+  /// Whether column `column` is NULL.
+  @inlinable package func isNull(_ column: Int32) -> Bool { PQgetisnull(result, 0, column) == 1 }
+
+  /// Column `column`'s bytes (text format).
+  @inlinable package func bytes(_ column: Int32) -> UnsafeRawBufferPointer {
+    UnsafeRawBufferPointer(start: PQgetvalue(result, 0, column), count: Int(PQgetlength(result, 0, column)))
+  }
+}
+
+/// A handle that asks the server to cancel what a connection runs (`PQcancel`, documented as safe to call
+/// from any thread); freed when released.
+// @unchecked: libpq's cancel object is immutable and made to be used from another thread.
+package final class PostgresCancel: @unchecked Sendable {
+  private let handle: OpaquePointer
+
+  /// The cancel handle of `connection`, or `nil` when libpq cannot make one.
+  package init?(_ connection: PostgresConnection) {
+    guard let handle = PQgetCancel(connection.connection) else { return nil }
+    self.handle = handle
+  }
+
+  deinit { PQfreeCancel(handle) }
+
+  /// Asks the server to cancel the running query.
+  package func cancel() {
+    var message = [CChar](repeating: 0, count: 256)
+    _ = PQcancel(handle, &message, 256)
   }
 }
