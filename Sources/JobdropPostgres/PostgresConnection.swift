@@ -236,7 +236,7 @@ package struct PostgresRow {
 
 /// A handle that asks the server to cancel what a connection runs (`PQcancel`, documented as safe to call
 /// from any thread); freed when released.
-// @unchecked: libpq's cancel object is immutable and made to be used from another thread.
+// @unchecked: libpq's cancel object is immutable (nothing to lock) and made to be used from another thread.
 package final class PostgresCancel: @unchecked Sendable {
   private let handle: OpaquePointer
 

@@ -146,7 +146,8 @@ public struct BatchProcessor {
 }
 
 /// Counts of a batch's finished jobs and its first error, shared by its worker threads.
-// @unchecked: the counts and the error are only touched under `lock`.
+// @unchecked: the counts and the error are only touched under `lock` (not a Mutex: it hands out an
+// `any Error`, which is not Sendable).
 private final class BatchOutcome: @unchecked Sendable {
   private let lock = ConditionLock()
   private var counts = BatchProcessor.Summary()

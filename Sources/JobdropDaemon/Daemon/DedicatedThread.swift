@@ -30,7 +30,7 @@ public enum DedicatedThread {
     }
   }
 
-  // @unchecked: handed to exactly one new thread, which is its only user.
+  // @unchecked: handed to exactly one new thread, which is its only user (nothing to lock).
   private final class Work: @unchecked Sendable {
     let name: String
     let body: () -> Void
@@ -66,7 +66,8 @@ extension DedicatedThread {
 }
 
 /// The error a dedicated thread ended with, handed back to async code.
-// @unchecked: the error is only touched under `lock`.
+// @unchecked: the error is only touched under `lock` (not a Mutex: it hands out an `any Error`, which is
+// not Sendable).
 final class Outcome: @unchecked Sendable {
   private let lock = ConditionLock()
   private var stored: (any Error)?

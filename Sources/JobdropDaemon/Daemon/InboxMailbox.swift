@@ -1,4 +1,5 @@
 import JobdropSystem
+import Synchronization
 
 /// What the watcher hands the intake thread: a name to look at, or a reason to scan the whole inbox.
 public enum InboxWork: Sendable, Equatable {
@@ -23,10 +24,8 @@ public enum Arrival: Sendable, Equatable {
 }
 
 /// A thread-safe queue of ``InboxWork`` between the watch thread and the intake thread.
-// @unchecked: the queue is only touched under its lock.
-public final class InboxMailbox: @unchecked Sendable {
-  private let lock = ConditionLock()
-  private var items: [InboxWork] = []
+public final class InboxMailbox: Sendable {
+  private let items = Mutex<[InboxWork]>([])
   /// Wakes the intake thread when work is posted.
   public let control = ThreadControl()
 
@@ -34,13 +33,13 @@ public final class InboxMailbox: @unchecked Sendable {
 
   /// Adds work and wakes the intake thread.
   public func post(_ work: InboxWork) {
-    lock.withLock { items.append(work) }
+    items.withLock { $0.append(work) }
     control.wake()
   }
 
   /// Takes everything posted so far.
   public func drain() -> [InboxWork] {
-    lock.withLock {
+    items.withLock { items in
       defer { items.removeAll(keepingCapacity: true) }
       return items
     }

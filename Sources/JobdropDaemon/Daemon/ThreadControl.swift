@@ -4,7 +4,7 @@ import JobdropSystem
 ///
 /// A wake that arrives while the thread is busy is remembered, so the next ``sleep(untilMilliseconds:)``
 /// returns at once: no work is missed between checking for it and going to sleep.
-// @unchecked: `stopped` and `woken` are only touched under `lock`.
+// @unchecked: `stopped` and `woken` are only touched under `lock` (a ConditionLock, not a Mutex: threads wait on it for a change).
 public final class ThreadControl: @unchecked Sendable {
   private let lock = ConditionLock()
   private var stopped = false

@@ -10,7 +10,7 @@ import Logging
 /// The opened directories and collaborators of one jobdrop process, built from a ``Configuration``.
 ///
 /// Opening it takes the spool lock (one process per spool) and recovers the spool.
-// @unchecked: immutable after init; each member is Sendable or documents its own rule.
+// @unchecked: immutable after init (nothing to lock); each member is Sendable or documents its own rule.
 public final class Workspace: @unchecked Sendable {
   public let configuration: Configuration
   public let inbox: Inbox

@@ -26,7 +26,8 @@ import Logging
 /// node runs a job to `success` only once its export file is in the bucket
 /// (``waitUntilPublished(_:while:)``), so whichever node puts the document, the file is there before it.
 // @unchecked: every mutable property is touched under `lock`, except `bucket`, `written` and `writtenAt`,
-// which only the publishing thread uses (the mirror's own, or ``publishOnce()``'s caller).
+// which only the publishing thread uses (the mirror's own, or ``publishOnce()``'s caller); a ConditionLock,
+// not a Mutex: the mirror thread and ``waitUntilPublished(_:while:)`` wait on it.
 public final class BucketMirror: OutboxObserver, @unchecked Sendable {
   public let target: S3Target
   let outbox: String

@@ -2,6 +2,7 @@ import JobdropModel
 import JobdropState
 import JobdropSystem
 import Logging
+import Synchronization
 
 /// Delivers webhook events beside the jobs, never in their way: one lane (a thread and an HTTP
 /// connection) per partner, so a slow or dead receiver holds up only its own partner's events.
@@ -10,17 +11,14 @@ import Logging
 /// the spool and the job's `meta.webhook` gets `delivered_at`. Anything else is a failed attempt: the
 /// event is saved with its next time (about 5 s, 30 s, 2 min, 10 min, 1 h, then hourly) and the job
 /// shows `attempts` and `last_error`; after 24 h the event is given up.
-// @unchecked: `lanes` and `stopped` are only touched under `lock`; each lane documents its own rule.
-public final class WebhookDeliverer: @unchecked Sendable {
+public final class WebhookDeliverer: Sendable {
   let store: JobStore
   let queue: WebhookQueue
   let targets: @Sendable (String?) -> WebhookTarget?
   /// Multiplies every retry delay (tests shorten the schedule; `JOBDROP_WEBHOOK_RETRY_SCALE`).
   let retryScale: Double
   let logger: Logger
-  private let lock = ConditionLock()
-  private var lanes: [String?: Lane] = [:]
-  private var started = false
+  private let state = Mutex<(lanes: [String?: Lane], started: Bool)>(([:], false))
 
   public init(
     store: JobStore, queue: WebhookQueue, targets: @escaping @Sendable (String?) -> WebhookTarget?,
@@ -35,40 +33,40 @@ public final class WebhookDeliverer: @unchecked Sendable {
 
   /// Takes an event to deliver (from the store, as a job finishes, or from the spool at start).
   public func add(_ delivery: WebhookDelivery) {
-    lock.withLock {
-      let lane = lanes[delivery.partner] ?? Lane(partner: delivery.partner, deliverer: self)
-      lanes[delivery.partner] = lane
+    state.withLock { state in
+      let lane = state.lanes[delivery.partner] ?? Lane(partner: delivery.partner, deliverer: self)
+      state.lanes[delivery.partner] = lane
       lane.add(delivery)
-      if started { lane.start() }
+      if state.started { lane.start() }
     }
   }
 
   /// Starts every lane's thread.
   public func start() {
-    lock.withLock {
-      started = true
-      for lane in lanes.values { lane.start() }
+    state.withLock { state in
+      state.started = true
+      for lane in state.lanes.values { lane.start() }
     }
   }
 
   /// Stops every lane after its current attempt (at most 10 s) and waits for them.
   public func stop() {
-    let all = lock.withLock {
-      started = false
-      return Array(lanes.values)
+    let all = state.withLock { state in
+      state.started = false
+      return Array(state.lanes.values)
     }
     for lane in all { lane.stop() }
   }
 
   /// For a batch run: makes every due attempt once, the lanes side by side, and returns.
   public func deliverDueOnce() {
-    let all = lock.withLock { Array(lanes.values) }
+    let all = state.withLock { Array($0.lanes.values) }
     let threads = all.map { lane in JoinableThread(name: "jobdrop-webhooks") { lane.attemptDue() } }
     threads.forEach { $0.join() }
   }
 
   /// Events waiting, for `jobdrop status` and the logs.
-  public var waiting: Int { lock.withLock { lanes.values.reduce(0) { $0 + $1.count } } }
+  public var waiting: Int { state.withLock { $0.lanes.values.reduce(0) { $0 + $1.count } } }
 
   /// One attempt at `delivery`; returns it with its next attempt set, or `nil` when it is finished with
   /// (delivered, or given up).
@@ -128,7 +126,7 @@ public final class WebhookDeliverer: @unchecked Sendable {
 }
 
 /// The events of one partner and the thread that sends them, one at a time.
-// @unchecked: `pending`, `thread` and `stopping` are only touched under `lock`.
+// @unchecked: `pending`, `thread` and `stopping` are only touched under `lock` (a ConditionLock, not a Mutex: threads wait on it for a change).
 private final class Lane: @unchecked Sendable {
   let partner: String?
   unowned let deliverer: WebhookDeliverer

@@ -69,7 +69,8 @@ public struct PostgresSource: SpecialisingSource {
 }
 
 /// Idle PostgreSQL connections, reused by later exports; a broken one is dropped.
-// @unchecked: the idle connections are only touched under `lock`; a taken connection has one user.
+// @unchecked: the idle connections are only touched under `lock`; a taken connection has one user. (A
+// Mutex cannot hand the non-Sendable connections out.)
 final class PostgresConnectionPool: @unchecked Sendable {
   let conninfo: String
   let database: String

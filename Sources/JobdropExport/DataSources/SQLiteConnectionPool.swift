@@ -7,7 +7,8 @@ import Synchronization
 #endif
 
 /// Idle read-only connections to one SQLite file, reused by later exports.
-// @unchecked: the idle connections are only touched under `lock`; a taken connection has one user.
+// @unchecked: the idle connections are only touched under `lock`; a taken connection has one user. (A
+// Mutex cannot hand the non-Sendable connections out.)
 final class SQLiteConnectionPool: @unchecked Sendable {
   let path: String
   private let lock = ConditionLock()

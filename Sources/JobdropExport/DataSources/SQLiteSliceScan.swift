@@ -77,7 +77,7 @@ private final class SwitchableSink: InPlaceSink {
 
 /// The slices still to read, the buffers free to read them into, and the finished slices waiting for
 /// their turn to be written; the first error of any connection stops them all.
-// @unchecked: the slice cursor and the finished buffers are only touched under `lock`.
+// @unchecked: the slice cursor and the finished buffers are only touched under `lock` (a ConditionLock, not a Mutex: threads wait on it for a change).
 private final class SliceQueue: @unchecked Sendable {
   private let lock = ConditionLock()
   private let cursor: SQLiteSliceCursor

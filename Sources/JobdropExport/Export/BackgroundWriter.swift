@@ -22,7 +22,7 @@ import JobdropSystem
 /// ``finish()``) is hashed and written on the caller's thread, with one buffer. In a burst of small jobs
 /// a thread per export (its start, the hand-overs and four megabytes of buffers) cost more than the
 /// export.
-// @unchecked: the buffer hand-over state is only touched under `lock`.
+// @unchecked: the buffer hand-over state is only touched under `lock` (a ConditionLock, not a Mutex: threads wait on it for a change).
 final class BackgroundWriter: @unchecked Sendable {
   static let bufferSize = 1 << 20
   static let bufferCount = 4

@@ -2,7 +2,7 @@ import JobdropSystem
 
 /// Bytes kept in memory until their turn to be written: one slice of a parallel export.
 // @unchecked: a buffer has one user at a time: the connection formatting a slice into it, then the
-// writer thread writing it; ``SQLiteSliceScan``'s queue hands it over under its lock.
+// writer thread writing it; ``SQLiteSliceScan``'s queue hands it over under its lock (nothing to lock here).
 final class ChunkBuffer: InPlaceSink, @unchecked Sendable {
   private(set) var storage: UnsafeMutableRawPointer
   private(set) var count = 0

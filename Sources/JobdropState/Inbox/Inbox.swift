@@ -7,7 +7,7 @@ import JobdropSystem
 
 /// The partners' drop folder: lists request names and reads them without ever opening through a
 /// symlink, FIFO, device or directory.
-// @unchecked: immutable; DirectoryHandle calls are safe from any thread.
+// @unchecked: immutable (nothing to lock); DirectoryHandle calls are safe from any thread.
 public final class Inbox: @unchecked Sendable {
   public let directory: DirectoryHandle
 

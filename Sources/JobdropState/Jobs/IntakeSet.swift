@@ -8,7 +8,8 @@ import Logging
 ///
 /// ``update(to:)`` follows a reloaded partners file: a new partner's folder appears; a removed partner's
 /// folder is no longer read (what it holds stays there).
-// @unchecked: its table of intakes is used by one thread only (the intake's, or the batch run's).
+// @unchecked: its table of intakes is used by one thread only (the intake's, or the batch run's): a
+// Mutex would guard nothing.
 public final class IntakeSet: @unchecked Sendable {
   /// The inbox folder.
   public let root: Inbox

@@ -13,7 +13,8 @@ import Synchronization
 ///
 /// The export is written under a temp name in `files/<id>/` and renamed into place only when complete.
 /// While it runs, `meta.rows` is stored and published about once a second.
-// @unchecked: its settings are set before the runner threads start and only read afterwards.
+// @unchecked: its settings are set before the runner threads start and only read afterwards (no lock
+// needed, and a Mutex would guard nothing; `let` would not let the daemon set them after the initialiser).
 public final class JobRunner: @unchecked Sendable {
   /// The error of a job whose filter matched nothing (Elastic Path's words).
   public static let noResults = "No results matched the supplied filter"

@@ -13,7 +13,7 @@ import Logging
 /// goes from `pending` straight to its outcome. Until its commit a job shows its previous state. A commit
 /// the disk refuses now (`ENOSPC`, `EIO`) is tried again every 0.5 s; any other failure is reported to
 /// the runner, which stops.
-// @unchecked: every mutable property is touched under `lock`.
+// @unchecked: every mutable property is touched under `lock` (a ConditionLock, not a Mutex: threads wait on it for a change).
 public final class OutcomeCommitter: @unchecked Sendable {
   /// How long the first outcome of a burst waits for others.
   public static let coalesceMilliseconds: Int64 = 2

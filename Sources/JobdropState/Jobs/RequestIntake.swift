@@ -15,7 +15,8 @@ import Logging
 /// time right after its upload) and is then deleted, if it is still the file and the bytes that were
 /// claimed. Anything else under its name meanwhile is a new upload and a new job; the same bytes uploaded
 /// again under the name within the grace time are the same request (a client retrying its upload).
-// @unchecked: its mutable state (`refused`, `delayed`, `claims`) is used by one thread only, the intake's.
+// @unchecked: its mutable state (`refused`, `delayed`, `claims`) is used by one thread only, the intake's:
+// a Mutex would guard nothing.
 public final class RequestIntake: @unchecked Sendable {
   package let inbox: Inbox
   let store: JobStore

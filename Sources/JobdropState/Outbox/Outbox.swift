@@ -19,7 +19,8 @@ import JobdropSystem
 /// Each job's JSON and its row of the job page (`index.html`) are made once per change and reused by
 /// every render of the index (at start-up a row is made by the first render that shows it).
 // @unchecked: its caches (`entries`, `requestOwners`) are only touched under the JobStore's lock (a
-// ``Publication``'s files are written after it, in the order they were prepared).
+// ``Publication``'s files are written after it, in the order they were prepared): a lock of its own
+// (a Mutex) would be taken under that one for every document, for nothing.
 public final class Outbox: @unchecked Sendable {
   public let root: DirectoryHandle
   let jobsFolder: DirectoryHandle

@@ -1,5 +1,6 @@
 import JobdropModel
 import JobdropSystem
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -7,28 +8,29 @@ import JobdropSystem
 
 /// The partners file in force: loaded and checked at start, read again when it changes. A new version
 /// takes effect only if it passes every check; an invalid one leaves the one in force as it is.
-// @unchecked: `current` and `loadedVersion` are only touched under `lock`.
-public final class PartnerRegistry: @unchecked Sendable {
+public final class PartnerRegistry: Sendable {
   /// The partners file.
   public let path: String
   let catalog: Catalog
-  private var current: PartnerList
-  private var loadedVersion: [Int64]?
-  private let lock = ConditionLock()
+  private struct State {
+    var current: PartnerList
+    var loadedVersion: [Int64]?
+  }
+  private let state: Mutex<State>
 
   /// Loads the file at `path`; throws when it is refused (its error names the file and the partner).
   public init(path: String, catalog: Catalog) throws(PartnersError) {
     self.path = path
     self.catalog = catalog
-    loadedVersion = PartnerRegistry.version(of: path)
-    current = try PartnerList.load(path: path, catalog: catalog)
+    let version = PartnerRegistry.version(of: path)
+    state = Mutex(State(current: try PartnerList.load(path: path, catalog: catalog), loadedVersion: version))
   }
 
   /// The partners in force now.
-  public var list: PartnerList { lock.withLock { current } }
+  public var list: PartnerList { state.withLock { $0.current } }
 
   /// The partner called `id`, if it is served now.
-  public func partner(id: String) -> Partner? { lock.withLock { current.partner(id: id) } }
+  public func partner(id: String) -> Partner? { state.withLock { $0.current.partner(id: id) } }
 
   /// What a reload did.
   public enum Reload: Sendable, Equatable {
@@ -43,19 +45,19 @@ public final class PartnerRegistry: @unchecked Sendable {
   /// Reads the file again if it changed since it was last read.
   public func reload() -> Reload {
     let version = PartnerRegistry.version(of: path)
-    let unchanged = lock.withLock { version != nil && version == loadedVersion }
+    let unchanged = state.withLock { version != nil && version == $0.loadedVersion }
     if unchanged { return .unchanged }
     let loaded: PartnerList
     do {
       loaded = try PartnerList.load(path: path, catalog: catalog)
     } catch {
-      lock.withLock { loadedVersion = version }
+      state.withLock { $0.loadedVersion = version }
       return .refused(error)
     }
-    return lock.withLock {
-      loadedVersion = version
-      guard loaded != current else { return .unchanged }
-      current = loaded
+    return state.withLock { state in
+      state.loadedVersion = version
+      guard loaded != state.current else { return .unchanged }
+      state.current = loaded
       return .changed(loaded)
     }
   }

@@ -23,7 +23,8 @@ import JobdropSystem
 /// (``changes(after:limit:)``: the ids below the oldest still running, so a transaction that commits
 /// late is never skipped), woken at once by the notification. No write waits for another's lock
 /// but on the rows it changes, so claims run side by side (`SKIP LOCKED`).
-// @unchecked: the connection is used under `lock` only; `fences` too.
+// @unchecked: the connection is used under `lock` only; `fences` too. (A Mutex cannot hand a
+// non-Sendable libpq connection out to the calls that use it under the lock.)
 public final class PostgresSpool: @unchecked Sendable {
   /// `host:port/database`, for messages (never the password).
   public let database: String

@@ -5,7 +5,7 @@ import JobdropSystem
 #endif
 
 /// The exclusive lock one jobdrop process holds on a spool (`flock` on `spool/lock`), for its lifetime.
-// @unchecked: immutable after init; the descriptor is only closed by deinit.
+// @unchecked: immutable after init (nothing to lock); the descriptor is only closed by deinit.
 public final class SpoolLock: @unchecked Sendable {
   private let descriptor: FileDescriptor
   /// The spool folder this lock is for.

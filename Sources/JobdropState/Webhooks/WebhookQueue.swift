@@ -8,7 +8,7 @@ import JobdropSystem
 /// A delivery is written *before* its job's move to `success` or `failed`; at start, one whose job did
 /// not reach that state (a crash between the two) is removed, so an event is never sent for a move that
 /// did not happen and never lost for one that did.
-// @unchecked: the folder handle is immutable; the file system serialises the rest.
+// @unchecked: immutable (a folder handle); the file system serialises the rest: nothing to lock.
 public final class WebhookQueue: @unchecked Sendable {
   let folder: DirectoryHandle
 

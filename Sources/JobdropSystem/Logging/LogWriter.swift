@@ -8,7 +8,8 @@
 /// Lines wait in a queue of at most ``limit`` bytes; past it new lines are dropped and counted, and once
 /// the reader takes lines again the next line says how many were lost. ``flush(timeoutMilliseconds:)`` at
 /// exit writes what waits, giving up after its timeout if nobody reads.
-// @unchecked: the queue, its size, the drop count and the thread are only touched under `lock`.
+// @unchecked: the queue, its size, the drop count and the thread are only touched under `lock`; a
+// ConditionLock, not a Mutex: the writer thread waits on it for lines.
 public final class LogWriter: @unchecked Sendable {
   /// The process's writer to stderr, used by both log formats.
   public static let standardError = LogWriter(descriptor: 2)

@@ -16,7 +16,7 @@
 /// At most ``limit`` descriptors wait: past that, the caller closes its own (the device is behind, and
 /// holding more would keep more replaced files' blocks in use). The thread starts at the first use and
 /// lives as long as the process; descriptors still waiting at exit are closed by the exit.
-// @unchecked: `waiting`, `closing` and `thread` are read and written under `lock`.
+// @unchecked: `waiting`, `closing` and `thread` are read and written under `lock` (a ConditionLock, not a Mutex: threads wait on it for a change).
 public final class BackgroundCloser: @unchecked Sendable {
   /// The process's closer.
   public static let shared = BackgroundCloser()

@@ -10,7 +10,8 @@ import CLinux
 ///
 /// Names are raw bytes, so file names that are not UTF-8 are listed, renamed and removed exactly.
 /// The descriptor is closed when the handle is released.
-// @unchecked: immutable; the *at(2) calls on one directory descriptor are safe from any thread.
+// @unchecked: immutable (nothing to lock); the *at(2) calls on one directory descriptor are safe from any
+// thread.
 public final class DirectoryHandle: @unchecked Sendable {
   /// The descriptor, opened `O_DIRECTORY | O_CLOEXEC`.
   public let descriptor: Int32

@@ -19,7 +19,8 @@ public struct FileIdentity: Hashable, Sendable, Codable {
 ///
 /// The intake holds one from the moment it reads a request until its claim has checked that the name
 /// still means this file: while it is open, no new file can be given the same inode number.
-public final class PinnedFile: @unchecked Sendable {  // immutable after init
+// @unchecked: immutable after init (nothing to lock); the descriptor is closed once, by deinit.
+public final class PinnedFile: @unchecked Sendable {
   private let owned: FileDescriptor
   /// The descriptor, opened `O_CLOEXEC`, for reads while the pin lives.
   package var descriptor: Int32 { owned.raw }

@@ -5,7 +5,7 @@
 /// A mutex with a condition variable, for the daemon's dedicated threads to sleep until work arrives.
 ///
 /// ``wait(untilMilliseconds:)`` must be called inside ``withLock(_:)``'s body.
-// @unchecked: a pthread mutex and condition, which exist to be shared.
+// @unchecked: a pthread mutex and condition, which exist to be shared (what a Mutex lacks: a condition).
 public final class ConditionLock: @unchecked Sendable {
   private let mutex: UnsafeMutablePointer<pthread_mutex_t>
   private let condition: UnsafeMutablePointer<pthread_cond_t>

@@ -5,7 +5,7 @@ import CLinux
 #endif
 
 /// An OS thread running `body`, for blocking work that some caller waits for with ``join()``.
-// @unchecked: the pthread handle is written once at start and read by join.
+// @unchecked: the pthread handle is written once at start and read by join (nothing to lock).
 package final class JoinableThread: @unchecked Sendable {
   private var thread = pthread_t()
   private let body: () -> Void

@@ -2,7 +2,7 @@ import Testing
 
 @testable import JobdropModel
 
-@Suite(.timeLimit(.minutes(1))) struct CatalogTests {
+@Suite(.timeLimit(.minutes(10))) struct CatalogTests {
   @Test func theBuiltInCatalogHasAllSixteenJobTypes() {
     #expect(
       Catalog.builtIn.names == [

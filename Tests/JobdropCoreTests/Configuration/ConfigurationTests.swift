@@ -3,7 +3,7 @@ import Testing
 @testable import JobdropDaemon
 @testable import JobdropSystem
 
-@Suite(.timeLimit(.minutes(1))) struct ConfigurationTests {
+@Suite(.timeLimit(.minutes(10))) struct ConfigurationTests {
   @Test(arguments: [
     ("7d", Int64(604_800_000)), ("36h", 129_600_000), ("90s", 90_000), ("15m", 900_000), ("500ms", 500),
     ("1d12h", 129_600_000),

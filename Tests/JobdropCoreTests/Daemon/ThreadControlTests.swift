@@ -3,7 +3,7 @@ import Testing
 @testable import JobdropDaemon
 @testable import JobdropSystem
 
-@Suite(.timeLimit(.minutes(1))) struct ThreadControlTests {
+@Suite(.timeLimit(.minutes(10))) struct ThreadControlTests {
   @Test func aWakeBeforeTheSleepIsNotLost() {
     let control = ThreadControl()
     control.wake()

@@ -8,7 +8,7 @@ import Testing
 
 /// A table read in slices (of rowids, or of an index's keys) on several connections gives the same
 /// bytes as one connection reading it whole; the planner keeps an index only for a narrow range.
-@Suite(.timeLimit(.minutes(1))) struct SQLiteSliceScanTests {
+@Suite(.timeLimit(.minutes(10))) struct SQLiteSliceScanTests {
   static let orders = 20_000
   let directory = TemporaryDirectory()
   /// The demo store: rows in creation order.

@@ -5,7 +5,7 @@ import Testing
 @testable import JobdropModel
 @testable import JobdropSystem
 
-@Suite(.timeLimit(.minutes(1))) struct SQLiteSourceTests {
+@Suite(.timeLimit(.minutes(10))) struct SQLiteSourceTests {
   @Test func demoDataIsDeterministic() throws {
     let directory = TemporaryDirectory()
     try DemoData(orders: 300).generate(at: directory.file("a.sqlite"))

@@ -5,7 +5,7 @@ import Testing
 @testable import JobdropExport
 @testable import JobdropSystem
 
-@Suite(.timeLimit(.minutes(1))) struct CSVWriterTests {
+@Suite(.timeLimit(.minutes(10))) struct CSVWriterTests {
   enum Cell {
     case text(String, guarded: Bool = true)
     case integer(Int64)

@@ -6,7 +6,7 @@ import Testing
 @testable import JobdropSystem
 
 /// The CSV options, JSON Lines and workbooks, written through an export file and read back.
-@Suite(.timeLimit(.minutes(1))) struct RowWriterTests {
+@Suite(.timeLimit(.minutes(10))) struct RowWriterTests {
   enum Cell {
     case text(String)
     case integer(Int64)

@@ -2,7 +2,7 @@ import Testing
 
 @testable import JobdropModel
 
-@Suite(.timeLimit(.minutes(1))) struct FilterCompilerTests {
+@Suite(.timeLimit(.minutes(10))) struct FilterCompilerTests {
   let compiler = FilterCompiler(jobType: .orderExport)
 
   @Test(arguments: [

@@ -2,7 +2,7 @@ import Testing
 
 @testable import JobdropModel
 
-@Suite(.timeLimit(.minutes(1))) struct FilterParserTests {
+@Suite(.timeLimit(.minutes(10))) struct FilterParserTests {
   @Test(arguments: [
     ("eq(status,complete)", [["eq", "status", "complete"]]),
     (

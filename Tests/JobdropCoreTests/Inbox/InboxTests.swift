@@ -5,7 +5,7 @@ import Testing
 @testable import JobdropState
 @testable import JobdropSystem
 
-@Suite(.timeLimit(.minutes(1))) struct InboxTests {
+@Suite(.timeLimit(.minutes(10))) struct InboxTests {
   @Test(arguments: [
     ("a.json", InboxEntryKind.request), (".a.json", .inFlight), ("a.json.part", .inFlight),
     ("a.json.filepart", .inFlight), ("a.json.tmp", .inFlight), ("a.json.partial", .inFlight),

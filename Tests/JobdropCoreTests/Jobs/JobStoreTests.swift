@@ -6,7 +6,7 @@ import Testing
 @testable import JobdropState
 @testable import JobdropSystem
 
-@Suite(.timeLimit(.minutes(1))) struct JobStoreTests {
+@Suite(.timeLimit(.minutes(10))) struct JobStoreTests {
   struct Setup {
     let directory = TemporaryDirectory()
     let spool: Spool

@@ -5,7 +5,7 @@ import Testing
 @testable import JobdropSystem
 
 /// The job table's changes, without a disk: what the store applies after each durable step.
-@Suite(.timeLimit(.minutes(1))) struct JobTableTests {
+@Suite(.timeLimit(.minutes(10))) struct JobTableTests {
   static func job(
     _ state: JobState, partner: String? = nil, key: String? = nil, created: Int64 = 1_000, attempts: Int = 0
   ) -> Job {

@@ -4,7 +4,7 @@ import Testing
 @testable import JobdropState
 @testable import JobdropSystem
 
-@Suite(.timeLimit(.minutes(1))) struct JobTransitionsTests {
+@Suite(.timeLimit(.minutes(10))) struct JobTransitionsTests {
   static func job(_ state: JobState, cancel: Bool = false, key: String? = "k", attempts: Int = 1) -> Job {
     var record = JobRecord(
       id: JobID.make(), requestFile: "a.json", jobType: "order_export",

@@ -3,7 +3,7 @@ import Testing
 
 @testable import JobdropSystem
 
-@Suite(.timeLimit(.minutes(1))) struct TextLogHandlerTests {
+@Suite(.timeLimit(.minutes(10))) struct TextLogHandlerTests {
   @Test(arguments: [
     ("plain text", "plain text"),
     ("a\nb", "a\\u{a}b"),
@@ -24,7 +24,7 @@ import Testing
   }
 }
 
-@Suite(.timeLimit(.minutes(1))) struct DurationTextTests {
+@Suite(.timeLimit(.minutes(10))) struct DurationTextTests {
   @Test(arguments: [
     ("7d", Int64(604_800_000)), ("1d12h", 129_600_000), ("500ms", 500), ("90s", 90_000), ("15m", 900_000),
   ])

@@ -6,7 +6,7 @@ import Testing
 @testable import JobdropState
 @testable import JobdropSystem
 
-@Suite(.timeLimit(.minutes(1))) struct IndexEntriesTests {
+@Suite(.timeLimit(.minutes(10))) struct IndexEntriesTests {
   /// A job as the index lists it, for the model the blocks are checked against.
   struct Listed: Equatable {
     var id: String

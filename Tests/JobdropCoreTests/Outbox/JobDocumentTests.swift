@@ -7,7 +7,7 @@ import Testing
 
 /// The job document is written by hand (``JSONText``); Foundation's `JSONEncoder`, with the options the
 /// outbox used, is the reference it is held to, byte for byte.
-@Suite(.timeLimit(.minutes(1))) struct JobDocumentTests {
+@Suite(.timeLimit(.minutes(10))) struct JobDocumentTests {
   static let requests: [String] = [
     // The corpus's accepted requests, both dialects.
     #"{"data": {"type": "job", "job_type": "order_export", "reference": "r", "columns": ["id", "tax"], "format": "csv.gz"}}"#,

@@ -5,7 +5,7 @@ import Testing
 @testable import JobdropState
 @testable import JobdropSystem
 
-@Suite(.timeLimit(.minutes(1))) struct JobPageTests {
+@Suite(.timeLimit(.minutes(10))) struct JobPageTests {
   func job(_ name: String, created: Int64, state: JobState, error: String? = nil) -> Job {
     var record = JobRecord(
       id: JobID.make(), requestFile: name, jobType: "order_export", request: nil,

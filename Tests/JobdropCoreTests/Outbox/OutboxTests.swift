@@ -5,7 +5,7 @@ import Testing
 @testable import JobdropState
 @testable import JobdropSystem
 
-@Suite(.timeLimit(.minutes(1))) struct OutboxTests {
+@Suite(.timeLimit(.minutes(10))) struct OutboxTests {
   func job(_ name: String, created: Int64, state: JobState = .pending) -> Job {
     Job(
       record: JobRecord(

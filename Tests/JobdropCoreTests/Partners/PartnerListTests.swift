@@ -2,7 +2,7 @@ import Testing
 
 @testable import JobdropModel
 
-@Suite(.timeLimit(.minutes(1))) struct PartnerListTests {
+@Suite(.timeLimit(.minutes(10))) struct PartnerListTests {
   static let token = "t0123456789abcdefghijklmnopqrstuvwxyz"
 
   static func file(_ entries: String) -> [UInt8] { Array(#"{"partners": [\#(entries)]}"#.utf8) }

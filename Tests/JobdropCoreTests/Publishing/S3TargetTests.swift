@@ -4,7 +4,7 @@ import Testing
 @testable import JobdropDaemon
 @testable import JobdropSystem
 
-@Suite(.timeLimit(.minutes(1))) struct S3TargetTests {
+@Suite(.timeLimit(.minutes(10))) struct S3TargetTests {
   static let keys = ["AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI"]
 
   @Test func aBucketAndPrefixAddressAWSVirtualHostedAndAnEndpointPathStyle() throws {

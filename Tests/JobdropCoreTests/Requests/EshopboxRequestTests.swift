@@ -2,7 +2,7 @@ import Testing
 
 @testable import JobdropModel
 
-@Suite(.timeLimit(.minutes(1))) struct EshopboxRequestTests {
+@Suite(.timeLimit(.minutes(10))) struct EshopboxRequestTests {
   let parser = RequestParser(catalog: .builtIn)
 
   func parse(_ text: String) throws(RequestError) -> ExportRequest { try parser.parse(Array(text.utf8)) }

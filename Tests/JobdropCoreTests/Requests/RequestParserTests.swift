@@ -2,7 +2,7 @@ import Testing
 
 @testable import JobdropModel
 
-@Suite(.timeLimit(.minutes(1))) struct RequestParserTests {
+@Suite(.timeLimit(.minutes(10))) struct RequestParserTests {
   let parser = RequestParser(catalog: .builtIn)
 
   @Test func parsesTheElasticPathExample() throws {

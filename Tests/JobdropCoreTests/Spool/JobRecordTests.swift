@@ -6,7 +6,7 @@ import Testing
 
 /// A status file is written by hand (``JSONText``); Foundation's `JSONEncoder`, with the options the
 /// spool used, is the reference it is held to, byte for byte, and `JSONDecoder` reads it back.
-@Suite(.timeLimit(.minutes(1))) struct JobRecordTests {
+@Suite(.timeLimit(.minutes(10))) struct JobRecordTests {
   @Test func theHandWrittenStatusFileIsWhatJSONEncoderWritesAndReadsBack() throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

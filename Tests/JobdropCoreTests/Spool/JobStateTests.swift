@@ -2,7 +2,7 @@ import Testing
 
 @testable import JobdropState
 
-@Suite(.timeLimit(.minutes(1))) struct JobStateTests {
+@Suite(.timeLimit(.minutes(10))) struct JobStateTests {
   @Test(arguments: [
     (JobState.pending, JobState.started), (.pending, .failed), (.started, .success), (.started, .failed),
     (.started, .pending),

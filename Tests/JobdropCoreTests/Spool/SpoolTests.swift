@@ -7,7 +7,7 @@ import Testing
 @testable import JobdropState
 @testable import JobdropSystem
 
-@Suite(.timeLimit(.minutes(1))) struct SpoolTests {
+@Suite(.timeLimit(.minutes(10))) struct SpoolTests {
   func claimOne(_ directory: TemporaryDirectory, _ spool: Spool) throws -> (Job, Inbox) {
     let inbox = try Inbox(path: directory.file("inbox"))
     let bytes = #"{"data":{"type":"job","job_type":"order_export"}}"#

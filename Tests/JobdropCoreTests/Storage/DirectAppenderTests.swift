@@ -3,7 +3,7 @@ import Testing
 
 @testable import JobdropSystem
 
-@Suite(.timeLimit(.minutes(1))) struct DirectAppenderTests {
+@Suite(.timeLimit(.minutes(10))) struct DirectAppenderTests {
   /// Bytes whose every offset differs from its neighbours', so a block written twice, dropped or out of
   /// place shows.
   private static func content(_ count: Int) -> [UInt8] {

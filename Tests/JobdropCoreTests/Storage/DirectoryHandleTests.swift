@@ -3,7 +3,7 @@ import Testing
 
 @testable import JobdropSystem
 
-@Suite(.timeLimit(.minutes(1))) struct DirectoryHandleTests {
+@Suite(.timeLimit(.minutes(10))) struct DirectoryHandleTests {
   @Test func renameNoReplaceRefusesAnExistingNameAndLeavesBothFiles() throws {
     let directory = TemporaryDirectory()
     let handle = try DirectoryHandle(path: directory.path)

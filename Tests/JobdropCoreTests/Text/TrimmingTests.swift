@@ -2,7 +2,7 @@ import Testing
 
 @testable import JobdropSystem
 
-@Suite(.timeLimit(.minutes(1))) struct TrimmingTests {
+@Suite(.timeLimit(.minutes(10))) struct TrimmingTests {
   @Test(arguments: [
     ("", ""), (" ", ""), ("   ", ""), ("a", "a"), (" a", "a"), ("a ", "a"), ("  a b  ", "a b"),
     ("ab", "ab"), (" e\u{301} ", "e\u{301}"), ("  ü  x  ", "ü  x"),

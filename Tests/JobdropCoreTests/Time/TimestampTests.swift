@@ -3,7 +3,7 @@ import Testing
 
 @testable import JobdropSystem
 
-@Suite(.timeLimit(.minutes(1))) struct TimestampTests {
+@Suite(.timeLimit(.minutes(10))) struct TimestampTests {
   @Test(arguments: [
     ("2018-09-01", "2018-09-01T00:00:00Z"),
     ("2018-09-01T10:20:30Z", "2018-09-01T10:20:30Z"),

@@ -6,7 +6,7 @@ import Testing
 
 /// A delivery's file is written by hand (``JSONText``); Foundation's `JSONEncoder`, with the options the
 /// queue used, is the reference it is held to, byte for byte, and `JSONDecoder` reads it back.
-@Suite(.timeLimit(.minutes(1))) struct WebhookDeliveryTests {
+@Suite(.timeLimit(.minutes(10))) struct WebhookDeliveryTests {
   @Test func theHandWrittenDeliveryIsWhatJSONEncoderWritesAndReadsBack() throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
