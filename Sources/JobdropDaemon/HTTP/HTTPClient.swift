@@ -33,8 +33,24 @@ final class HTTPClient {
   /// A request's answer, or why there was none.
   enum Outcome {
     case answered(status: Int, body: [UInt8])
-    /// No answer, said in words (`timed out after 10 s`, `Couldn't connect to server`).
-    case failed(String)
+    /// No answer, and why.
+    case failed(TransportFailure)
+  }
+
+  /// Why an exchange got no answer: what happened (the cause), and the words for a log or `last_error`
+  /// (`no answer within 10 s`, `Couldn't connect to server`).
+  struct TransportFailure: Error, Equatable, CustomStringConvertible {
+    enum Cause: Equatable {
+      case timedOut
+      /// The answer's body was over the limit; `status` is what the server had said.
+      case responseTooLarge(status: Int)
+      /// The file to send could not be read (`errno`).
+      case unreadableFile(errno: Int32)
+      /// Any other libcurl failure (its `CURLcode`).
+      case curl(code: UInt32)
+    }
+    let cause: Cause
+    let description: String
   }
 
   /// What one webhook POST came to.
@@ -78,8 +94,8 @@ final class HTTPClient {
       return .failed("HTTP \(status) (redirects are not followed)")
     case .answered(let status, _):
       return .failed("HTTP \(status)")
-    case .failed(let reason):
-      return .failed(reason)
+    case .failed(let failure):
+      return .failed(failure.description)
     }
   }
 
@@ -163,13 +179,24 @@ final class HTTPClient {
     case CURLE_OK:
       return .answered(status: status, body: transfer.response)
     case CURLE_WRITE_ERROR where transfer.overLimit:
-      return .failed("HTTP \(status) with a response body over \(responseLimit / 1024) KiB")
+      return .failed(
+        TransportFailure(
+          cause: .responseTooLarge(status: status),
+          description: "HTTP \(status) with a response body over \(responseLimit / 1024) KiB"))
     case CURLE_OPERATION_TIMEDOUT:
-      return .failed(timeoutSeconds.map { "no answer within \($0) s" } ?? "the transfer stalled for 30 s")
+      return .failed(
+        TransportFailure(
+          cause: .timedOut,
+          description: timeoutSeconds.map { "no answer within \($0) s" } ?? "the transfer stalled for 30 s"))
     case CURLE_READ_ERROR:
-      return .failed("cannot read the file to send: \(String(cString: strerror(transfer.readError)))")
+      return .failed(
+        TransportFailure(
+          cause: .unreadableFile(errno: transfer.readError),
+          description: "cannot read the file to send: \(String(cString: strerror(transfer.readError)))"))
     default:
-      return .failed(String(cString: curl_easy_strerror(code)))
+      return .failed(
+        TransportFailure(
+          cause: .curl(code: code.rawValue), description: String(cString: curl_easy_strerror(code))))
     }
   }
 }

@@ -5,7 +5,32 @@
 /// Why an S3 call did not succeed, in words: `HTTP 403 AccessDenied: Access Denied`,
 /// `Couldn't connect to server`.
 struct S3Failure: Error, CustomStringConvertible {
-  let description: String
+  /// The bucket's answer, when it answered: its HTTP status, S3's error code (`AccessDenied`,
+  /// `NoSuchBucket`) and message.
+  var status: Int?
+  var code: String?
+  var message: String?
+  /// Why there was no answer.
+  var transport: HTTPClient.TransportFailure?
+
+  init(
+    status: Int? = nil, code: String? = nil, message: String? = nil,
+    transport: HTTPClient.TransportFailure? = nil
+  ) {
+    self.status = status
+    self.code = code
+    self.message = message
+    self.transport = transport
+  }
+
+  /// What went wrong, for a problem of jobdrop's own (an answer it could not read).
+  init(description: String) { self.init(message: description) }
+
+  var description: String {
+    if let transport { return transport.description }
+    guard let status else { return message ?? "the bucket failed" }
+    return "HTTP \(status)" + (code.map { " \($0)" } ?? "") + (message.map { ": \($0)" } ?? "")
+  }
 }
 
 /// The S3 calls the bucket mirror makes (`PutObject`, `DeleteObject`, `ListObjectsV2`), signed with
@@ -81,10 +106,9 @@ final class S3Bucket {
       let text = Substring(String(decoding: body.prefix(4096), as: UTF8.self))
       let code = S3Listing.elements("Code", in: text).first.map(S3Listing.decode)
       let message = S3Listing.elements("Message", in: text).first.map(S3Listing.decode)
-      throw S3Failure(
-        description: "HTTP \(status)" + (code.map { " \($0)" } ?? "") + (message.map { ": \($0)" } ?? ""))
-    case .failed(let reason):
-      throw S3Failure(description: reason)
+      throw S3Failure(status: status, code: code, message: message)
+    case .failed(let failure):
+      throw S3Failure(transport: failure)
     }
   }
 }
