@@ -41,9 +41,13 @@ import Testing
     _ = try setup.claim("slow.json")
     let job = try #require(try setup.store.startNextPending(durable: false))
     try committer.started(job)
-    let waiter = ChangeWaiterLite(path: setup.directory.file("spool/started"))
-    #expect(waiter.wait { setup.directory.list("spool/started") == ["\(job.id).json"] }, "its start written")
-    #expect(setup.directory.read("outbox/jobs/\(job.id).json")?.contains(#""status":"started""#) == true)
+    // Its start is written (which retires its pending file), then its document shows it.
+    let waiter = ChangeWaiterLite(path: setup.directory.file("outbox/jobs"))
+    #expect(
+      waiter.wait {
+        setup.directory.read("outbox/jobs/\(job.id).json")?.contains(#""status":"started""#) == true
+      })
+    #expect(setup.directory.list("spool/started") == ["\(job.id).json"])
     #expect(setup.directory.list("spool/pending").isEmpty)
   }
 
