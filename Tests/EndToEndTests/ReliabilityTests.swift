@@ -6,6 +6,19 @@ import Testing
 /// Nothing a partner or an operator does stops `jobdrop run`, and it stops within a second when asked.
 @Suite(.serialized, .timeLimit(.minutes(10))) struct ReliabilityTests {
   /// Whether `pid` (a child of this process) is still running, without reaping it.
+  /// Fills the file system of `folder` to the last block and inode (`filler`, then empty `f<n>` files).
+  static func fill(_ folder: String) {
+    let descriptor = open(folder + "/filler", O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+    var block = [UInt8](repeating: 0x41, count: 4096)
+    while block.withUnsafeMutableBytes({ Glibc.write(descriptor, $0.baseAddress, $0.count) }) > 0 {}
+    close(descriptor)
+    for index in 0..<10_000 {
+      let file = open(folder + "/f\(index)", O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+      if file < 0 { break }
+      close(file)
+    }
+  }
+
   static func isRunning(_ pid: pid_t) -> Bool {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
       let close = stat.lastIndex(of: ")")
@@ -286,16 +299,7 @@ import Testing
       "/bin/mount", ["-t", "tmpfs", "-o", "size=1m,nr_inodes=64", "tmpfs", sandbox.outbox])
     try #require(mount.status == 0, "a 1 MiB tmpfs for the outbox (needs root): \(mount.stderr)")
     defer { _ = try? Spawn.run("/bin/umount", ["-l", sandbox.outbox]) }
-    let filler = sandbox.outbox + "/filler"
-    let descriptor = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
-    var block = [UInt8](repeating: 0x41, count: 4096)
-    while block.withUnsafeMutableBytes({ Glibc.write(descriptor, $0.baseAddress, $0.count) }) > 0 {}
-    close(descriptor)
-    for index in 0..<1000 {  // and the inodes
-      let file = open(sandbox.outbox + "/f\(index)", O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
-      if file < 0 { break }
-      close(file)
-    }
+    ReliabilityTests.fill(sandbox.outbox)
     #expect(!FileManager.default.fileExists(atPath: sandbox.outbox + "/jobs"))
 
     let waiter = try ChangeWaiter(folders: [sandbox.spool + "/failed", sandbox.spool + "/success"])
@@ -365,17 +369,7 @@ import Testing
     defer { _ = try? Spawn.run("/bin/umount", ["-l", sandbox.outbox]) }
     sandbox.drop("before.json", Sandbox.request())
     try sandbox.process()
-    // Fill the outbox to the last block.
-    let filler = sandbox.outbox + "/filler"
-    let descriptor = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
-    var block = [UInt8](repeating: 0x41, count: 4096)
-    while block.withUnsafeMutableBytes({ Glibc.write(descriptor, $0.baseAddress, $0.count) }) > 0 {}
-    for index in 0..<10_000 {  // and the inodes
-      let file = open(sandbox.outbox + "/f\(index)", O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
-      if file < 0 { break }
-      close(file)
-    }
-    close(descriptor)
+    ReliabilityTests.fill(sandbox.outbox)
 
     let waiter = try ChangeWaiter(folders: [sandbox.spool + "/failed", sandbox.spool + "/success"])
     let daemon = try RunningDaemon(sandbox)
