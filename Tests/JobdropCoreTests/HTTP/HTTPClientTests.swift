@@ -45,12 +45,25 @@ import Testing
     deinit { close(socket) }
   }
 
+  /// A GET of `port` on 127.0.0.1 with a 1 KiB answer limit.
+  static func get(port: Int, timeoutSeconds: Int = 5) -> HTTPClient.Outcome {
+    HTTPClient(userAgent: "test").send(
+      method: "GET", url: "http://127.0.0.1:\(port)/", headers: [], body: .bytes([]), responseLimit: 1024,
+      timeoutSeconds: timeoutSeconds)
+  }
+
+  /// Why `outcome` got no answer; records an issue and returns `nil` when it was answered.
+  static func failure(_ outcome: HTTPClient.Outcome) -> HTTPClient.TransportFailure? {
+    guard case .failed(let failure) = outcome else {
+      Issue.record("answered: \(outcome)")
+      return nil
+    }
+    return failure
+  }
+
   @Test func anAnswerIsAnsweredWithItsStatusAndBody() {
     let server = Server(reply: "HTTP/1.1 201 Created\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-    let outcome = HTTPClient(userAgent: "test").send(
-      method: "GET", url: "http://127.0.0.1:\(server.port)/", headers: [], body: .bytes([]),
-      responseLimit: 1024,
-      timeoutSeconds: 5)
+    let outcome = HTTPClientTests.get(port: server.port, timeoutSeconds: 5)
     guard case .answered(let status, let body) = outcome else {
       Issue.record("no answer: \(outcome)")
       return
@@ -71,28 +84,16 @@ import Testing
       }
     }
     close(probe)
-    let outcome = HTTPClient(userAgent: "test").send(
-      method: "GET", url: "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))/", headers: [],
-      body: .bytes([]),
-      responseLimit: 1024, timeoutSeconds: 5)
-    guard case .failed(let failure) = outcome else {
-      Issue.record("answered: \(outcome)")
-      return
-    }
+    let outcome = HTTPClientTests.get(port: Int(UInt16(bigEndian: address.sin_port)))
+    guard let failure = HTTPClientTests.failure(outcome) else { return }
     #expect(failure.cause == .curl(code: 7), "CURLE_COULDNT_CONNECT: \(failure)")
     #expect(failure.description == "Couldn't connect to server")
   }
 
   @Test func aServerThatNeverAnswersTimesOut() {
     let server = Server(reply: nil)
-    let outcome = HTTPClient(userAgent: "test").send(
-      method: "GET", url: "http://127.0.0.1:\(server.port)/", headers: [], body: .bytes([]),
-      responseLimit: 1024,
-      timeoutSeconds: 1)
-    guard case .failed(let failure) = outcome else {
-      Issue.record("answered: \(outcome)")
-      return
-    }
+    let outcome = HTTPClientTests.get(port: server.port, timeoutSeconds: 1)
+    guard let failure = HTTPClientTests.failure(outcome) else { return }
     #expect(failure.cause == .timedOut)
     #expect(failure.description == "no answer within 1 s")
   }
@@ -100,14 +101,8 @@ import Testing
   @Test func anAnswerOverTheLimitFailsSayingSo() {
     let body = String(repeating: "x", count: 8192)
     let server = Server(reply: "HTTP/1.1 200 OK\r\nContent-Length: 8192\r\nConnection: close\r\n\r\n\(body)")
-    let outcome = HTTPClient(userAgent: "test").send(
-      method: "GET", url: "http://127.0.0.1:\(server.port)/", headers: [], body: .bytes([]),
-      responseLimit: 1024,
-      timeoutSeconds: 5)
-    guard case .failed(let failure) = outcome else {
-      Issue.record("answered: \(outcome)")
-      return
-    }
+    let outcome = HTTPClientTests.get(port: server.port, timeoutSeconds: 5)
+    guard let failure = HTTPClientTests.failure(outcome) else { return }
     #expect(failure.cause == .responseTooLarge(status: 200))
     #expect(failure.description == "HTTP 200 with a response body over 1 KiB")
   }
