@@ -72,4 +72,49 @@ import Testing
     #expect(
       everything.filter { $0.split(separator: "/").contains { $0.hasPrefix(".") } }.isEmpty, "\(everything)")
   }
+
+  /// A start that dies inside its own recovery (after a cut-short job went back to pending, after a
+  /// damaged record was rebuilt, after a claimed upload left the inbox), then a normal start: every
+  /// request is still one job under its id, and each succeeds.
+  @Test(arguments: ["recovery-cut-short", "recovery-repaired", "recovery-retired"])
+  func aCrashInsideRecoveryLosesAndRepeatsNothing(point: String) throws {
+    let sandbox = try Sandbox(orders: 20_000)
+    let requests = ["big.json": Sandbox.request(), "paid.json": Sandbox.request(filter: "eq(payment,paid)")]
+    for (name, text) in requests { sandbox.drop(name, text) }
+    let first = try sandbox.run(
+      ["process", "--settle", "10ms"] + sandbox.paths, environment: ["JOBDROP_CRASH_AT": "mid-export"])
+    #expect(first.status == 128 + SIGKILL, "\(first.stderr)")
+    var ids: [String: String] = [:]
+    for name in requests.keys { ids[name] = try sandbox.job(file: name)["id"] as? String }
+    // One job is cut short (started: a batch's grouped start writes nothing, so a daemon's durable
+    // start is made by hand when the kill found it pending); the other one's status file is damaged (a
+    // disk fault): recovery sends the first back to pending and rebuilds the second.
+    let names: [String] = requests.keys.sorted().map { "\(ids[$0] ?? "").json" }
+    let (running, damaged) = (names[0], names[1])
+    if !sandbox.list("spool/started").contains(running) {
+      try FileManager.default.moveItem(
+        atPath: sandbox.spool + "/pending/" + running, toPath: sandbox.spool + "/started/" + running)
+    }
+    let folder = sandbox.list("spool/started").contains(damaged) ? "started" : "pending"
+    try #require(sandbox.list("spool/" + folder).contains(damaged), "\(damaged) is pending or started")
+    try Data("{\"id\":".utf8).write(to: URL(fileURLWithPath: sandbox.spool + "/\(folder)/" + damaged))
+    #expect(sandbox.list("inbox").sorted() == requests.keys.sorted(), "claimed files wait out the batch")
+
+    let crashed = try sandbox.run(
+      ["process", "--settle", "10ms"] + sandbox.paths, environment: ["JOBDROP_CRASH_AT": point])
+    #expect(
+      crashed.status == 128 + SIGKILL, "the start should have been killed at \(point): \(crashed.stderr)")
+    let result = try sandbox.process(["--settle", "10ms"])
+    #expect(result.status == 0, "\(result.stderr)")
+
+    let jobs = try sandbox.index()
+    #expect(jobs.count == 2, "one job a request: \(jobs.map { $0["id"] ?? "" })")
+    for (name, id) in ids {
+      let job = try sandbox.job(file: name)
+      #expect(job["id"] as? String == id, "\(name) keeps its id")
+      #expect(job["status"] as? String == "success", "\(name) at \(point): \(job["error"] ?? "")")
+    }
+    #expect(sandbox.list("inbox") == [])
+    #expect(sandbox.list("spool/requests").sorted() == names.sorted())
+  }
 }

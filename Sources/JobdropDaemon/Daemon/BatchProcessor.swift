@@ -47,7 +47,7 @@ public struct BatchProcessor {
         if workspace.intakes.retireAll().isEmpty { break }
         continue
       }
-      let wait = retryAt.milliseconds - Timestamp.now().milliseconds
+      let wait = retryAt.milliseconds - store.clock.now().milliseconds
       if wait > 0 {
         logger.info("waiting for a cut-short request to settle", metadata: ["wait.ms": "\(wait)"])
         usleep(useconds_t(min(wait, 60_000) * 1000))
@@ -120,7 +120,7 @@ public struct BatchProcessor {
           }
           // Jobs waiting to retry a transient source failure are part of this batch: wait for them.
           guard let retry = workspace.store.nextRetry() else { return }
-          let wait = retry.milliseconds - Timestamp.now().milliseconds
+          let wait = retry.milliseconds - workspace.store.clock.now().milliseconds
           if wait > 0 { usleep(useconds_t(min(wait, 60_000) * 1000)) }
         }
       } catch {

@@ -136,7 +136,8 @@ public struct IntakeService: Service {
       for (partner, pass) in passes {
         for (name, retry) in pass.waiting.merging(pass.retiring, uniquingKeysWith: min) {
           waiting[Entry(partner: partner, name: name)] =
-            ConditionLock.monotonicMilliseconds() + max(0, retry.milliseconds - Timestamp.now().milliseconds)
+            ConditionLock.monotonicMilliseconds()
+            + max(0, retry.milliseconds - intakes.store.clock.now().milliseconds)
         }
       }
     }

@@ -31,7 +31,7 @@ public struct OutboxService: Service {
         // (a full disk) is written on a later round.
         do {
           if now >= nextSweep {
-            try store.expire(now: .now())
+            try store.expire(now: store.clock.now())
             // Jobs claimed, run and expired on several threads leave free memory in each thread's heap
             // arena: given back once a sweep, so the resident size follows the live jobs down.
             Heap.trim()

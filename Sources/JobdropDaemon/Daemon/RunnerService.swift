@@ -73,7 +73,8 @@ public struct RunnerService: Service {
       }
       // Sleep until woken, or until a job waiting to retry may start.
       let deadline = runner.store.nextRetry().map {
-        ConditionLock.monotonicMilliseconds() + max(0, $0.milliseconds - Timestamp.now().milliseconds)
+        ConditionLock.monotonicMilliseconds()
+          + max(0, $0.milliseconds - runner.store.clock.now().milliseconds)
       }
       guard control.sleep(untilMilliseconds: deadline) else { return }
     }

@@ -72,7 +72,7 @@ public final class WebhookDeliverer: Sendable {
   /// (delivered, or given up).
   fileprivate func attempt(_ delivery: WebhookDelivery, poster: HTTPClient) -> WebhookDelivery? {
     var delivery = delivery
-    let now = Timestamp.now()
+    let now = store.clock.now()
     let outcome: HTTPClient.PostOutcome
     if let target = targets(delivery.partner) {
       let signature = WebhookSigner.signature(
@@ -96,7 +96,7 @@ public final class WebhookDeliverer: Sendable {
     case .delivered(let status):
       try? queue.remove(delivery.id)
       store.recordWebhook(
-        WebhookStatus(deliveredAt: .now(), attempts: delivery.attempts), jobID: delivery.jobID)
+        WebhookStatus(deliveredAt: store.clock.now(), attempts: delivery.attempts), jobID: delivery.jobID)
       metadata["http.status"] = "\(status)"
       logger.info("webhook delivered", metadata: metadata)
       return nil
@@ -178,7 +178,7 @@ private final class Lane: @unchecked Sendable {
     while true {
       let due: WebhookDelivery? = lock.withLock {
         while !stopping {
-          let now = Timestamp.now().milliseconds
+          let now = deliverer.store.clock.now().milliseconds
           let (due, wake) = next(now: now)
           if let due { return due }
           // The wall clock sets attempts; the wait is on the monotonic one.
@@ -193,7 +193,7 @@ private final class Lane: @unchecked Sendable {
 
   /// Every event due now, once each (a batch run).
   func attemptDue() {
-    let now = Timestamp.now().milliseconds
+    let now = deliverer.store.clock.now().milliseconds
     let due = lock.withLock { pending.values.filter { $0.nextAttemptAt.milliseconds <= now } }
     for delivery in due.sorted(by: { $0.nextAttemptAt < $1.nextAttemptAt }) {
       finish(delivery, deliverer.attempt(delivery, poster: poster))

@@ -18,9 +18,9 @@ public protocol JobBackend: Sendable {
 
   /// Hands every job on after undoing what a crash cut short (see ``Spool/recover(_:returningRequestsTo:each:)``):
   /// this node's jobs a dead process left `started` are handed on after their move back to `pending`
-  /// (or to `failed`, cancelled), with `cutShort` set.
+  /// (or to `failed`, cancelled) at `now`, with `cutShort` set.
   func recover(
-    _ lock: SpoolLock, inbox: Inbox, each: (_ job: Job, _ cutShort: Bool) throws -> Void
+    _ lock: SpoolLock, inbox: Inbox, now: Timestamp, each: (_ job: Job, _ cutShort: Bool) throws -> Void
   ) throws -> Spool.Recovery
 
   /// Makes `claim` a job now.

@@ -15,6 +15,7 @@ struct JobRecovery {
   /// The drop folders read, by partner (`nil`: the inbox itself).
   let folders: [String?: Inbox]
   let parser: RequestParser?
+  let clock: ServiceClock
   let logger: Logger
 
   /// Runs the recovery, handing every job (in its recovered state) to `table`.
@@ -52,14 +53,14 @@ struct JobRecovery {
       }
       table(job)
     }
-    let recovery = try backend.recover(lock, inbox: inbox) { each($0, cutShort: $1) }
+    let recovery = try backend.recover(lock, inbox: inbox, now: clock.now()) { each($0, cutShort: $1) }
     let repair = DamagedJobRepair(
       spool: spool, sites: sites, folders: folders, parser: parser, logger: logger)
     for damaged in recovery.damaged {
       logger.error(
         "status file damaged; moved to the spool's damaged/ folder",
         metadata: ["file": "\(damaged.path)", "error": "\(damaged.reason)"])
-      guard let job = try repair.repair(damaged, now: .now()) else {
+      guard let job = try repair.repair(damaged, now: clock.now()) else {
         logger.error(
           "the damaged job's request and documents are gone; nothing is left to rebuild",
           metadata: ["job.id": "\(damaged.id)"])
@@ -71,6 +72,7 @@ struct JobRecovery {
           : "the damaged job was rebuilt as failed",
         metadata: ["job.id": "\(job.id)", "job.status": "\(job.state.rawValue)"])
       each(job, cutShort: false)
+      CrashPoint.reached("recovery-repaired")
     }
     for id in recovery.requestsRestored {
       logger.error(
@@ -89,6 +91,7 @@ struct JobRecovery {
             "a new upload under a claimed name is left to be claimed",
             metadata: ["request.file": "\(kept.display)"])
         }
+        CrashPoint.reached("recovery-retired")
       }
     }
   }

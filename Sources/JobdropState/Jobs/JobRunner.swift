@@ -106,9 +106,9 @@ public final class JobRunner: @unchecked Sendable {
             "job.rows": "\(result.rows)", "job.bytes": "\(result.bytes)", "job.duration": "\(duration)",
           ])
       }
-    } catch let failure as JobFailure {
+    } catch let failure as JobError {
       var record = store.job(id: started.id)?.record ?? started.record
-      if failure.interrupted {
+      if failure.code == .interrupted {
         record.rows = nil
         logger.notice("job cut short by shutdown; back to pending")
         committer.forget(started.id)
@@ -117,28 +117,34 @@ public final class JobRunner: @unchecked Sendable {
       if failure.transient && record.attempts <= retries {
         let wait = Int64(min(60, 1 << min(record.attempts - 1, 6)))
         record.rows = nil
-        record.retryAt = Timestamp.now().adding(seconds: wait)
+        record.retryAt = store.clock.now().adding(seconds: wait)
         logger.warning(
           "the data source failed; the job will be tried again",
           metadata: [
-            "error": "\(failure.message)", "job.attempt": "\(record.attempts)", "retry.seconds": "\(wait)",
+            "error": "\(failure)", "error.code": "\(failure.code.rawValue)",
+            "job.attempt": "\(record.attempts)",
+            "retry.seconds": "\(wait)",
           ])
         committer.forget(started.id)
         return try settle(started, to: .pending, record: record, shouldStop: shouldStop)
       }
+      record.error = failure.publicMessage
+      record.rows = failure.rows
       if failure.transient {
         let retried = record.attempts - 1
-        record.error = "\(failure.message); the job was retried \(retried == 1 ? "once" : "\(retried) times")"
-        record.rows = nil
-        logger.warning("job failed", metadata: ["error": "\(record.error ?? "")"])
-        return try conclude(started, to: .failed, record: record, grouped: grouped, shouldStop: shouldStop)
+        record.error! += "; the job was retried \(retried == 1 ? "once" : "\(retried) times")"
       }
-      record.error = failure.message
-      record.rows = failure.rows
-      if failure.message == JobStore.cancelled {
+      if failure.code == .cancelled {
         logger.notice("job cancelled by its partner; its file is not published")
       } else {
-        logger.warning("job failed", metadata: ["error": "\(failure.message)"])
+        // The partner reads the public message; the log also gets the cause, whole.
+        let level: Logger.Level = failure.code == .internalError ? .error : .warning
+        logger.log(
+          level: level, "job failed",
+          metadata: [
+            "error": "\(record.error ?? "")", "error.code": "\(failure.code.rawValue)",
+            "error.cause": "\(failure.cause.map { "\($0)" } ?? "")",
+          ])
       }
       return try conclude(started, to: .failed, record: record, grouped: grouped, shouldStop: shouldStop)
     }
@@ -211,25 +217,16 @@ public final class JobRunner: @unchecked Sendable {
     var fileName: String
   }
 
-  /// Why a job failed, as its `error` says it.
-  struct JobFailure: Error {
-    var message: String
-    var rows: Int?
-    var interrupted = false
-    /// The source failed in a way that may pass (connection refused or dropped).
-    var transient = false
-  }
-
   /// The scope a partner's job runs within, as the partners file in force says now; `nil` for a job of no
   /// partner. A partner no longer served, or a job type no longer enabled, fails the job.
-  private func scope(of job: Job, jobType: String) throws(JobFailure) -> String? {
+  private func scope(of job: Job, jobType: String) throws(JobError) -> String? {
     guard let id = job.record.partner else { return nil }
     guard let partner = partners?.partner(id: id) else {
-      throw JobFailure(message: "partner '\(id)' is no longer served")
+      throw JobError(.notServed, "partner '\(id)' is no longer served")
     }
     switch partner.access(to: jobType) {
     case .enabled(let scope): return scope
-    case .notEnabled(let message): throw JobFailure(message: message)
+    case .notEnabled(let message): throw JobError(.notServed, message)
     }
   }
 
@@ -260,14 +257,14 @@ public final class JobRunner: @unchecked Sendable {
 
   private func export(
     _ job: Job, shouldStop: () -> Bool, grouped: Bool, progress: @escaping (Int) throws -> Void
-  ) throws(JobFailure) -> Result {
+  ) throws(JobError) -> Result {
     guard let request = job.record.request else {
-      throw JobFailure(message: job.record.error ?? "request could not be read")
+      throw JobError(.badRequest, job.record.error ?? "request could not be read")
     }
     guard let jobType = catalog.jobType(named: request.jobType) else {
-      throw JobFailure(
-        message:
-          "job_type: unknown job type '\(request.jobType)' (job types: \(catalog.names.joined(separator: ", ")))"
+      throw JobError(
+        .badRequest,
+        "job_type: unknown job type '\(request.jobType)' (job types: \(catalog.names.joined(separator: ", ")))"
       )
     }
     let scope = try scope(of: job, jobType: jobType.name)
@@ -275,7 +272,7 @@ public final class JobRunner: @unchecked Sendable {
     do {
       query = try ExportQuery(jobType: jobType, request: request, scope: scope, dialect: source.dialect)
     } catch {
-      throw JobFailure(message: error.message)
+      throw JobError(.badRequest, error.message)
     }
     let name = "\(jobType.name)-\(job.record.createdAt.compact).\(request.format.fileExtension)"
     let file: ExportFile
@@ -285,9 +282,8 @@ public final class JobRunner: @unchecked Sendable {
       file = try ExportFile(
         directory: site.filesDirectory(for: job.id, durable: !grouped), name: FileName(name))
     } catch {
-      logger.warning("cannot create the export file", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
       try? store.sites.site(for: job).removeEmptyFilesDirectory(for: job.id)
-      throw JobFailure(message: "cannot create the export file: \(error.reason)")
+      throw JobError(.writeFailed, "cannot create the export file: \(error.reason)", cause: error)
     }
     // A job that publishes no file leaves no empty public folder behind.
     func abandon() {
@@ -317,36 +313,34 @@ public final class JobRunner: @unchecked Sendable {
     } catch let error where error is Cancelled || store.isCancelRequested(job.id) {
       // Cut short by its partner: the row loop's check, or the query interrupted inside the source.
       abandon()
-      throw JobFailure(message: JobStore.cancelled)
+      throw .cancelled
     } catch let error where error is Interrupted || shouldStop() {
       // Cut short by a shutdown (the progress check, or the source interrupted inside its query).
       abandon()
-      throw JobFailure(message: "interrupted", interrupted: true)
+      throw .interrupted
     } catch let error as any DataSourceError {
       abandon()
-      logger.warning("the data source failed", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
-      throw JobFailure(message: error.publicDescription, rows: nil, transient: error.isTransient)
+      throw JobError(.sourceFailed, error.publicDescription, cause: error, transient: error.isTransient)
     } catch let error as FileSystemError {
       abandon()
-      logger.warning("cannot write the export", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
-      throw JobFailure(message: "export failed after \(rows) rows: \(error.reason)", rows: nil)
+      throw JobError(.writeFailed, "export failed after \(rows) rows: \(error.reason)", cause: error)
     } catch let error as XLSXError {
       abandon()
-      logger.warning("cannot write the workbook", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
-      throw JobFailure(message: error.publicDescription, rows: nil)
+      throw JobError(.writeFailed, error.publicDescription, cause: error)
     } catch {
       abandon()
       // Its text may name a path or a query: the log has it, the partner reads what happened.
-      logger.error("the export failed", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
-      throw JobFailure(message: "export failed after \(rows) rows: internal error (see the service's log)")
+      throw JobError(
+        .internalError, "export failed after \(rows) rows: internal error (see the service's log)",
+        cause: error)
     }
     if store.isCancelRequested(job.id) {
       abandon()
-      throw JobFailure(message: JobStore.cancelled)
+      throw .cancelled
     }
     if rows == 0 && !emptyOK {
       abandon()
-      throw JobFailure(message: JobRunner.noResults, rows: 0)
+      throw JobError(.noResults, JobRunner.noResults, rows: 0)
     }
     let result: Result
     do {
@@ -357,9 +351,7 @@ public final class JobRunner: @unchecked Sendable {
       result = Result(rows: rows, bytes: file.byteCount, sha256: sha, fileName: name)
     } catch {
       site.removeEmptyFilesDirectory(for: job.id)
-      logger.warning(
-        "cannot publish the export file", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
-      throw JobFailure(message: "cannot publish the export file: \(error.reason)")
+      throw JobError(.writeFailed, "cannot publish the export file: \(error.reason)", cause: error)
     }
     if store.backend.isShared { try waitUntilMirrored(job, name: name, in: site, shouldStop: shouldStop) }
     return result
@@ -371,7 +363,7 @@ extension JobRunner {
   /// success is recorded, so the document another node puts never points to a file not there yet. A
   /// shutdown, a cancel or a lost lease stops the wait (the job runs again, or fails as cancelled).
   func waitUntilMirrored(_ job: Job, name: String, in site: Outbox, shouldStop: () -> Bool)
-    throws(JobFailure)
+    throws(JobError)
   {
     var warned = false
     let started = ConditionLock.monotonicMilliseconds()
@@ -385,8 +377,8 @@ extension JobRunner {
       return !shouldStop() && !store.isCancelRequested(job.id) && !store.hasLostLease(job.id)
     }
     if mirrored { return }
-    if store.isCancelRequested(job.id) { throw JobFailure(message: JobStore.cancelled) }
-    throw JobFailure(message: "interrupted", interrupted: true)
+    if store.isCancelRequested(job.id) { throw .cancelled }
+    throw .interrupted
   }
 }
 

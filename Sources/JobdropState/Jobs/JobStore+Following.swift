@@ -56,7 +56,7 @@ extension JobStore {
   /// Sends back to `pending` the jobs whose node died (their lease lapsed); returns how many.
   @discardableResult
   public func reapLapsedLeases() throws -> Int {
-    let reaped = try backend.reapLapsedLeases(now: .now())
+    let reaped = try backend.reapLapsedLeases(now: clock.now())
     for job in reaped {
       logger.notice("a node's lease on the job lapsed; it will run again", metadata: ["job.id": "\(job.id)"])
     }

@@ -12,7 +12,7 @@ extension JobStore {
   /// killed before then leaves it `pending`, one attempt fewer: recovery would have sent a `started`
   /// job back to `pending` anyway.)
   public func startNextPending(durable: Bool = true) throws -> Job? {
-    let now = Timestamp.now()
+    let now = clock.now()
     func started(_ pending: JobRecord) -> JobRecord {
       var record = pending
       record.attempts += 1
@@ -112,7 +112,7 @@ extension JobStore {
     (job: Job, target: JobState, record: JobRecord), WebhookDelivery?
   ) {
     var record = move.record
-    record.updatedAt = .now()
+    record.updatedAt = clock.now()
     let stored = table.jobs[move.job.id]
     if let stored { record.requestAliases = stored.record.requestAliases }
     let (target, resolved) = JobTransitions.resolve(stored ?? move.job, to: move.target, record: record)

@@ -22,6 +22,8 @@ public final class JobStore: @unchecked Sendable {
   public let backend: any JobBackend
   /// The sites jobs are published in (one per partner with `--partners`).
   public let sites: OutboxSites
+  /// The clock every decision of the store, its runners and its intake reads.
+  public let clock: ServiceClock
   let logger: Logger
   let lock = ConditionLock()
   var table: JobTable
@@ -56,8 +58,9 @@ public final class JobStore: @unchecked Sendable {
   /// A store of `spool`'s jobs, or of `backend`'s (several nodes) with `spool` for this node's own files.
   public init(
     spool: Spool, sites: OutboxSites, logger: Logger, indexInterval: Int64 = 0,
-    backend: (any JobBackend)? = nil
+    backend: (any JobBackend)? = nil, clock: ServiceClock = .system
   ) {
+    self.clock = clock
     self.spool = spool
     self.backend = backend ?? FileJobBackend(spool: spool)
     self.sites = sites
@@ -77,7 +80,8 @@ public final class JobStore: @unchecked Sendable {
   ) throws {
     try lock.withLock {
       let recovery = JobRecovery(
-        backend: backend, spool: spool, sites: sites, folders: folders, parser: parser, logger: logger)
+        backend: backend, spool: spool, sites: sites, folders: folders, parser: parser, clock: clock,
+        logger: logger)
       try recovery.run(spoolLock, inbox: inbox) { job in
         table.add(job)
         publishLocked(job, unlessUnchanged: true)
@@ -150,7 +154,7 @@ public final class JobStore: @unchecked Sendable {
     try lock.withLock {
       guard let stored = table.jobs[job.id], stored.state == job.state else { return }
       var job = job
-      job.record.updatedAt = .now()
+      job.record.updatedAt = clock.now()
       job.record.requestAliases = stored.record.requestAliases  // added by the intake meanwhile
       job.record.cancelRequested = stored.record.cancelRequested
       try writeLocked(job)

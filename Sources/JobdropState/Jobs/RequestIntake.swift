@@ -127,7 +127,7 @@ public final class RequestIntake: @unchecked Sendable {
     guard InboxEntryKind(name) == .request, writer != .writing else { return }
     // A partner no longer in the partners file: its inbox is not read any more.
     if let partner, partners?.partner(id: partner) == nil { return }
-    let now = Timestamp.now()
+    let now = store.clock.now()
     let content: Inbox.Content
     do {
       content = try inbox.read(name)
@@ -245,12 +245,12 @@ public final class RequestIntake: @unchecked Sendable {
       retryLater(name, because: "cannot claim the request", error, into: &pass)
       return
     }
-    claims[name] = (record.inboxClaim!, ConditionLock.monotonicMilliseconds() + graceMilliseconds)
+    claims[name] = (record.inboxClaim!, store.clock.monotonicMilliseconds() + graceMilliseconds)
     if group == nil {
       settleClaim(name, into: &pass)
     } else {
       // Not taken away before the group's commit: looked at again once its grace time is over.
-      pass.retiring[name] = Timestamp(milliseconds: Timestamp.now().milliseconds + graceMilliseconds)
+      pass.retiring[name] = Timestamp(milliseconds: store.clock.now().milliseconds + graceMilliseconds)
     }
     delayed.remove(name)
     pass.claimed.append(job)
@@ -280,7 +280,7 @@ public final class RequestIntake: @unchecked Sendable {
     cutShortAfterClose[name] = nil
     delayed.remove(name)
     let claim = InboxClaim(jobID: JobID.make(), name: name, identity: pin.identity, sha256: sha256)
-    claims[name] = (claim, ConditionLock.monotonicMilliseconds() + graceMilliseconds)
+    claims[name] = (claim, store.clock.monotonicMilliseconds() + graceMilliseconds)
     settleClaim(name, into: &pass)
     CrashPoint.reached("request-answered")
   }
@@ -313,14 +313,14 @@ public final class RequestIntake: @unchecked Sendable {
   /// Takes a claimed file away once its grace time is over, or says when to look again.
   private func settleClaim(_ name: FileName, into pass: inout Pass) {
     guard let (claim, retireAt) = claims[name] else { return }
-    let now = ConditionLock.monotonicMilliseconds()
+    let now = store.clock.monotonicMilliseconds()
     if now < retireAt {
-      pass.retiring[name] = Timestamp(milliseconds: Timestamp.now().milliseconds + retireAt - now)
+      pass.retiring[name] = Timestamp(milliseconds: store.clock.now().milliseconds + retireAt - now)
       return
     }
     claims[name] = nil
     if case .newUpload(let kept) = store.spool.retire(name, from: inbox.directory, as: claim) {
-      pass.waiting[kept] = Timestamp.now()
+      pass.waiting[kept] = store.clock.now()
     }
   }
 
@@ -354,6 +354,6 @@ public final class RequestIntake: @unchecked Sendable {
         metadata: ["request.file": "\(name.display)", "error": "\(error)"])
     }
     pass.waiting[name] = Timestamp(
-      milliseconds: Timestamp.now().milliseconds + RequestIntake.claimRetryMilliseconds)
+      milliseconds: store.clock.now().milliseconds + RequestIntake.claimRetryMilliseconds)
   }
 }

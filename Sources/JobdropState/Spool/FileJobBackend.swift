@@ -11,7 +11,7 @@ public struct FileJobBackend: JobBackend {
   public var isShared: Bool { false }
 
   public func recover(
-    _ lock: SpoolLock, inbox: Inbox, each: (_ job: Job, _ cutShort: Bool) throws -> Void
+    _ lock: SpoolLock, inbox: Inbox, now: Timestamp, each: (_ job: Job, _ cutShort: Bool) throws -> Void
   ) throws -> Spool.Recovery {
     // A started job is moved only once the whole spool is read: recovery hands each job on as it reads it.
     var cutShort: [Job] = []
@@ -20,8 +20,9 @@ public struct FileJobBackend: JobBackend {
     }
     for job in cutShort {
       var (target, record) = JobTransitions.afterCrash(job)
-      record.updatedAt = .now()
+      record.updatedAt = now
       try each(try spool.move(job, to: target, record: record), true)
+      CrashPoint.reached("recovery-cut-short")
     }
     return recovery
   }

@@ -15,10 +15,10 @@ public final class SharedJobBackend: JobBackend {
   public var isShared: Bool { true }
 
   public func recover(
-    _ lock: SpoolLock, inbox: Inbox, each: (_ job: Job, _ cutShort: Bool) throws -> Void
+    _ lock: SpoolLock, inbox: Inbox, now: Timestamp, each: (_ job: Job, _ cutShort: Bool) throws -> Void
   ) throws -> Spool.Recovery {
     // This node's jobs left started by its previous run were cut short; other nodes' are theirs.
-    let reaped = Set(try table.reapLapsedLeases(now: .now(), reclaimOwn: true).map(\.id))
+    let reaped = Set(try table.reapLapsedLeases(now: now, reclaimOwn: true).map(\.id))
     while true {
       let (jobs, _) = try changes()
       for job in jobs { try each(job, reaped.contains(job.id)) }

@@ -272,7 +272,8 @@ public final class Spool: Sendable {
   ///   job: the copy is written anew from the record's request;
   /// - stale temp files are removed;
   /// - a status file that cannot be read is moved to `damaged/` and reported with its request copy,
-  ///   which stays in `requests/`: the caller rebuilds the job under its id (``restore(_:request:)``).
+  ///   which stays in `requests/`: the caller rebuilds the job under its id (``restore(_:request:)``);
+  ///   one an earlier start moved there but died before rebuilding is reported again.
   ///
   /// Jobs are read one at a time and handed on, never held together: what it keeps is each job's file
   /// name and state, so a spool of 100,000 jobs is recovered in a few megabytes.
@@ -318,6 +319,18 @@ public final class Spool: Sendable {
     damagedNames = Dictionary(
       recovery.damaged.enumerated().map { (Spool.fileName($0.element.id), $0.offset) }
     ) { first, _ in first }
+    // A status file an earlier start moved to `damaged/` and died before rebuilding its job (its request
+    // copy is still here, and no state holds it): rebuilt by this start instead.
+    for name in try damaged.entries()
+    where live[name] == nil && damagedNames[name] == nil && requestNames.contains(name)
+      && name.bytes.count > 36
+    {
+      damagedNames[name] = recovery.damaged.count
+      recovery.damaged.append(
+        Damaged(
+          id: String(decoding: name.bytes.prefix(36), as: UTF8.self), path: damaged.display(name),
+          reason: "left unrepaired by a start that stopped"))
+    }
     for name in requestNames where live[name] == nil {
       if !name.hasPrefix(AtomicWriter.temporaryPrefix), let index = damagedNames[name],
         let bytes = try? FileReader.read(name, in: requests, limit: RequestParser.maximumSize + 1)

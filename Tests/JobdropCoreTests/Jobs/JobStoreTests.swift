@@ -13,19 +13,23 @@ import Testing
     let inbox: Inbox
     let store: JobStore
     let lock: SpoolLock
+    /// The store's clock: the system's, or a manual one the tests that need time to pass move.
+    let clock: ServiceClock
 
-    init() throws {
+    init(clock: ServiceClock = .system) throws {
+      self.clock = clock
       spool = try Spool(path: directory.file("spool"))
       inbox = try Inbox(path: directory.file("inbox"))
       let sites = try OutboxSites(path: directory.file("outbox"), links: OutboxLinks(baseURL: nil), ttl: 3600)
-      store = JobStore(spool: spool, sites: sites, logger: Logger(label: "test"))
+      store = JobStore(spool: spool, sites: sites, logger: Logger(label: "test"), clock: clock)
       lock = try spool.lock()
     }
 
     func claim(_ name: String, error: String? = nil, partner: String? = nil) throws -> Job {
       let record = JobRecord(
         id: JobID.make(), requestFile: name, jobType: "order_export",
-        request: ExportRequest(jobType: "order_export"), createdAt: .now(), error: error, partner: partner)
+        request: ExportRequest(jobType: "order_export"), createdAt: clock.now(), error: error,
+        partner: partner)
       return try store.claim(
         record, state: error == nil ? .pending : .failed,
         bytes: Array(#"{"data":{"type":"job","job_type":"order_export"}}"#.utf8))
@@ -66,11 +70,12 @@ import Testing
   }
 
   @Test func aJobWaitingToRetryStartsOnlyWhenItsTimeHasComeWithItsWholeRecord() throws {
-    let setup = try Setup()
+    let setup = try Setup(clock: .manual(at: .now()))
     let waiting = try setup.claim("a.json")
+    setup.clock.advance(milliseconds: 1)  // created after a.json
     let due = try setup.claim("b.json")
-    let later = Timestamp.now().adding(seconds: 600)
-    let earlier = Timestamp.now().adding(seconds: -1)
+    let later = setup.clock.now().adding(seconds: 600)
+    let earlier = setup.clock.now().adding(seconds: -1)
     for (job, retryAt) in [(waiting, later), (due, earlier)] {
       let started = try #require(try setup.store.startNextPending())
       #expect(started.id == job.id)
@@ -85,6 +90,12 @@ import Testing
     #expect(again.record.request == ExportRequest(jobType: "order_export"))
     #expect(try setup.store.startNextPending() == nil, "a.json waits for its retry time")
     #expect(setup.store.nextRetry() == later)
+    setup.clock.advance(seconds: 599)
+    #expect(try setup.store.startNextPending() == nil, "a second early on the store's clock")
+    setup.clock.advance(seconds: 1)
+    let late = try #require(try setup.store.startNextPending(), "its time has come")
+    #expect(late.id == waiting.id && late.record.attempts == 2)
+    try setup.store.move(late, to: .pending, record: late.record)
     #expect(try setup.store.cancel(id: waiting.id, partner: nil) == .cancelled)
     #expect(setup.store.nextRetry() == nil, "a cancelled job waits for nothing")
   }
@@ -151,10 +162,12 @@ import Testing
   }
 
   @Test func expiryRemovesFinishedJobsEverywhere() throws {
-    let setup = try Setup()
+    let setup = try Setup(clock: .manual(at: .now()))
     let job = try setup.claim("a.json", error: "bad")
-    #expect(try setup.store.expire(now: .now()) == 0)
-    #expect(try setup.store.expire(now: Timestamp.now().adding(seconds: 3601)) == 1)
+    setup.clock.advance(milliseconds: 3_599_999)
+    #expect(try setup.store.expire(now: setup.clock.now()) == 0, "kept for its whole TTL")
+    setup.clock.advance(milliseconds: 1)
+    #expect(try setup.store.expire(now: setup.clock.now()) == 1)
     #expect(setup.store.job(id: job.id) == nil)
     #expect(setup.directory.list("spool/failed") == [])
     #expect(setup.directory.list("spool/requests") == [])

@@ -12,8 +12,8 @@ import Testing
     let store: JobStoreTests.Setup
     let intake: RequestIntake
 
-    init(grace: Int64 = 60_000) throws {
-      store = try JobStoreTests.Setup()
+    init(grace: Int64 = 60_000, clock: ServiceClock = .system) throws {
+      store = try JobStoreTests.Setup(clock: clock)
       intake = RequestIntake(
         inbox: store.inbox, store: store.store, parser: RequestParser(catalog: .builtIn),
         settleMilliseconds: 60_000, graceMilliseconds: grace, logger: Logger(label: "test"))
@@ -34,6 +34,23 @@ import Testing
     #expect(again.claimed.isEmpty, "the same file, the same bytes: the same request")
     #expect(setup.store.directory.list("spool/pending").count == 1)
     #expect(setup.store.directory.list("inbox") == ["a.json"])
+  }
+
+  @Test func aClaimedFileLeavesTheInboxWhenItsGraceTimeIsOverOnTheStoresClock() throws {
+    let setup = try Setup(grace: 10_000, clock: .manual(at: .now()))
+    setup.drop("a.json", RequestIntakeTests.request)
+    let first = try setup.intake.scan()
+    let claimedAt = setup.store.clock.now()
+    #expect(first.retiring[FileName("a.json")] == claimedAt.adding(seconds: 10))
+    setup.store.clock.advance(milliseconds: 9_999)
+    let before = try setup.intake.scan()
+    #expect(setup.store.directory.list("inbox") == ["a.json"], "still in its grace time")
+    #expect(before.retiring[FileName("a.json")] == claimedAt.adding(seconds: 10), "due when it was")
+    setup.store.clock.advance(milliseconds: 1)
+    let after = try setup.intake.scan()
+    #expect(setup.store.directory.list("inbox").isEmpty, "retired once its grace time is over")
+    #expect(after.claimed.isEmpty && after.retiring.isEmpty)
+    #expect(setup.store.directory.list("spool/pending").count == 1, "one job for the upload")
   }
 
   @Test func aNewUploadUnderAClaimedNameIsANewJob() throws {
