@@ -188,7 +188,7 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
   }
 
   /// The date of a day number since 1970-01-01.
-  static func civil(fromDays z: Int64) -> (Int64, Int64, Int64) {
+  package static func civil(fromDays z: Int64) -> (Int64, Int64, Int64) {
     let z = z + 719_468
     let era = (z >= 0 ? z : z - 146_096) / 146_097
     let dayOfEra = z - era * 146_097
@@ -200,7 +200,7 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
     return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
   }
 
-  static func daysIn(month: Int64, year: Int64) -> Int64 {
+  package static func daysIn(month: Int64, year: Int64) -> Int64 {
     switch month {
     case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
     case 4, 6, 9, 11: 30
