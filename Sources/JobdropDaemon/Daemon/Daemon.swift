@@ -28,6 +28,7 @@ public struct Daemon {
       PublishService(mirror: workspace.mirror),
       WebhookService(deliverer: workspace.webhooks),
       OutboxService(store: workspace.store, logger: logger),
+      SchedulerService(schedules: workspace.schedules, runners: runners, logger: logger),
       RunnerService(
         runner: workspace.runner, workers: configuration.workers, control: runners, logger: logger),
       IntakeService(
@@ -43,7 +44,7 @@ public struct Daemon {
         FollowService(
           store: workspace.store, table: shared.table, runners: runners, mirror: workspace.mirror,
           logger: logger),
-        at: 3)
+        at: 4)
     }
     let group = ServiceGroup(
       configuration: .init(

@@ -24,6 +24,8 @@ public final class Workspace: @unchecked Sendable {
   public let webhooks: WebhookDeliverer?
   /// The bucket the outbox is also published to (`--publish`).
   public let mirror: BucketMirror?
+  /// The standing requests (`schedule`), whose runs `jobdrop run` makes.
+  public let schedules: Schedules
   private let lock: SpoolLock
 
   public init(configuration: Configuration, logger: Logger) throws {
@@ -79,10 +81,12 @@ public final class Workspace: @unchecked Sendable {
     } else {
       webhooks = nil
     }
+    schedules = try Schedules(
+      store: store, parser: RequestParser(catalog: catalog), partners: partners, logger: logger)
     intakes = try IntakeSet(
       root: inbox, store: store, parser: RequestParser(catalog: catalog),
       settleMilliseconds: configuration.settleMilliseconds,
-      graceMilliseconds: configuration.graceMilliseconds, partners: partners,
+      graceMilliseconds: configuration.graceMilliseconds, partners: partners, schedules: schedules,
       logger: logger)
     runner = JobRunner(
       store: store, catalog: catalog, source: configuration.source.makeSource(),
@@ -94,6 +98,7 @@ public final class Workspace: @unchecked Sendable {
       folders: Dictionary(intakes.all.map { ($0.partner, $0.intake.inbox) }) { first, _ in first },
       parser: RequestParser(catalog: catalog))
     for delivery in store.pendingDeliveries() { webhooks?.add(delivery) }
+    schedules.load()
   }
 
   /// A node's default name in a shared spool: the host's name and its local spool's path, which only one

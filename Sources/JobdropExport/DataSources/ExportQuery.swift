@@ -12,9 +12,12 @@ public struct ExportQuery: Sendable, Equatable {
   /// Builds the query for `request`, ANDed with `scope` (a partner's filter for this job type, compiled
   /// on its own so that its clauses do not count against the request's); throws what
   /// ``RequestParser/validate(_:)`` would.
-  public init(jobType: JobType, request: ExportRequest, scope: String? = nil, dialect: SQLDialect = .sqlite)
-    throws(RequestError)
-  {
+  ///
+  /// `window`: a standing request's run window, a filter compiled on its own as well.
+  public init(
+    jobType: JobType, request: ExportRequest, scope: String? = nil, window: String? = nil,
+    dialect: SQLDialect = .sqlite
+  ) throws(RequestError) {
     self.jobType = jobType
     self.dialect = dialect
     if let names = request.columns {
@@ -40,6 +43,13 @@ public struct ExportQuery: Sendable, Equatable {
         condition = try compiler.compile(scope).and(condition)
       } catch {
         throw RequestError("the partner's scope: \(error.description)")
+      }
+    }
+    if let window {
+      do {
+        condition = try compiler.compile(window).and(condition)
+      } catch {
+        throw RequestError("the run's window: \(error.description)")
       }
     }
   }

@@ -19,6 +19,9 @@ public struct Partner: Sendable, Equatable, CustomStringConvertible {
   public var maximumPending: Int
   /// Where finished jobs are announced, if anywhere.
   public var webhook: WebhookTarget?
+  /// At most this many standing requests (`max_schedules`, default 20).
+  public var maximumSchedules = Partner.defaultMaximumSchedules
+  public static let defaultMaximumSchedules = 20
 
   public init(
     id: String, token: String, scopes: [String: String], excluded: [String: String] = [:],

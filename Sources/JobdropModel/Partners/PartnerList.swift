@@ -92,7 +92,7 @@ private struct PartnerEntry {
   let index: Int
   let catalog: Catalog
 
-  static let keys: Set<String> = ["id", "token", "scope", "max_pending", "webhook", "name"]
+  static let keys: Set<String> = ["id", "token", "scope", "max_pending", "max_schedules", "webhook", "name"]
 
   func read(_ entry: JSONValue) throws(PartnersError) -> Partner {
     guard case .object(let members) = entry else {
@@ -109,7 +109,9 @@ private struct PartnerEntry {
     }
     func fail(_ message: String) -> PartnersError { PartnersError(file: file, "partner '\(id)': \(message)") }
     for member in members where !PartnerEntry.keys.contains(member.key) {
-      throw fail("unknown key '\(member.key.prefix(80))' (keys: id, token, scope, max_pending, webhook)")
+      throw fail(
+        "unknown key '\(member.key.prefix(80))' (keys: id, token, scope, max_pending, max_schedules, webhook)"
+      )
     }
     guard case .string(let token)? = entry["token"] else { throw fail("token: missing, or not a string") }
     guard token.count >= PartnerList.minimumTokenLength else {
@@ -164,6 +166,13 @@ private struct PartnerEntry {
       }
       maximumPending = number
     }
+    var maximumSchedules = Partner.defaultMaximumSchedules
+    if let value = entry["max_schedules"], value != .null {
+      guard case .number(let text) = value, let number = Int(text), (0...10_000).contains(number) else {
+        throw fail("max_schedules: expected a whole number from 0 to 10000")
+      }
+      maximumSchedules = number
+    }
     var webhook: WebhookTarget?
     if let value = entry["webhook"], value != .null {
       guard case .string(let url)? = value["url"], case .string(let text)? = value["secret"] else {
@@ -175,8 +184,10 @@ private struct PartnerEntry {
       guard let secret = WebhookSecret(text) else { throw fail("webhook.secret: \(WebhookSecret.expected)") }
       webhook = WebhookTarget(url: url, secret: secret)
     }
-    return Partner(
+    var partner = Partner(
       id: id, token: token, scopes: scopes, excluded: excluded, maximumPending: maximumPending,
       webhook: webhook)
+    partner.maximumSchedules = maximumSchedules
+    return partner
   }
 }

@@ -76,11 +76,14 @@ struct EshopboxRequest {
     let format = try RequestFields.format(document, key: "format", fallback: fileFormat)
     let csv = try RequestFields.csvOptions(document, format: format, path: "")
     let key = try RequestFields.idempotencyKey(document, path: "idempotency_key")
+    let schedule = try ScheduleFields.schedule(document)
+    let window = try ScheduleFields.window(document, scheduled: schedule != nil)
     return ExportRequest(
       dialect: .eshopbox, jobType: jobTypeName, filter: clauses.joined(separator: ":"), reference: reference,
       columns: columns, format: format, csv: csv, idempotencyKey: key,
       eshopbox: .init(
-        jobType: jobTypeName, channelId: channelId, userId: userId, fileType: fileType, exportFilters: echo))
+        jobType: jobTypeName, channelId: channelId, userId: userId, fileType: fileType, exportFilters: echo),
+      schedule: schedule, window: window)
   }
 
   static func isEmpty(_ text: String) -> Bool {

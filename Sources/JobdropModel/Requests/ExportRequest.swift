@@ -77,6 +77,16 @@ public struct ExportRequest: Codable, Sendable, Equatable {
   public var idempotencyKey: String?
   /// What an Eshopbox request said, echoed back in its job documents.
   public var eshopbox: EshopboxEcho?
+  /// A standing request's times (``ScheduleSpec``): it makes a job at each of them, none itself.
+  public var schedule: ScheduleSpec?
+  /// Which rows each run of a standing request takes (``WindowSpec``).
+  public var window: WindowSpec?
+
+  /// What a job's record keeps of its request: a standing request's schedule and window are kept with the
+  /// schedule (read again from its request file), and a run's window with the run.
+  enum CodingKeys: String, CodingKey {
+    case dialect, jobType, filter, reference, columns, format, csv, idempotencyKey, eshopbox
+  }
 
   /// The Eshopbox request fields a job document repeats.
   public struct EshopboxEcho: Codable, Sendable, Equatable {
@@ -91,8 +101,10 @@ public struct ExportRequest: Codable, Sendable, Equatable {
   public init(
     dialect: Dialect = .elasticPath, jobType: String, filter: String = "", reference: String? = nil,
     columns: [String]? = nil, format: Format = .csv, csv: CSVOptions? = nil, idempotencyKey: String? = nil,
-    eshopbox: EshopboxEcho? = nil
+    eshopbox: EshopboxEcho? = nil, schedule: ScheduleSpec? = nil, window: WindowSpec? = nil
   ) {
+    self.schedule = schedule
+    self.window = window
     self.dialect = dialect
     self.jobType = jobType
     self.filter = filter

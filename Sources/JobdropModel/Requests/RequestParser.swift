@@ -105,6 +105,7 @@ public struct RequestParser: Sendable {
     } catch {
       throw RequestError(error.description)
     }
+    if let window = request.window { try ScheduleFields.validate(window, of: jobType) }
     if let columns = request.columns {
       if columns.isEmpty { throw RequestError("\(key)columns: name at least one column") }
       var seen = Set<String>()
@@ -135,9 +136,11 @@ enum ElasticPathRequest {
     let format = try RequestFields.format(data, key: "data.format")
     let csv = try RequestFields.csvOptions(data, format: format, path: "data.")
     let key = try RequestFields.idempotencyKey(data, path: "data.idempotency_key")
+    let schedule = try ScheduleFields.schedule(data)
+    let window = try ScheduleFields.window(data, scheduled: schedule != nil)
     return ExportRequest(
       dialect: .elasticPath, jobType: jobType, filter: filter, reference: reference, columns: columns,
-      format: format, csv: csv, idempotencyKey: key)
+      format: format, csv: csv, idempotencyKey: key, schedule: schedule, window: window)
   }
 
   private static func string(_ data: JSONValue, _ key: String, required: Bool = false) throws(RequestError)

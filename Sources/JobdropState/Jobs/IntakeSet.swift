@@ -19,13 +19,15 @@ public final class IntakeSet: @unchecked Sendable {
   let graceMilliseconds: Int64
   /// The partners in force, with `--partners`.
   public let partners: PartnerRegistry?
+  let schedules: Schedules?
   let logger: Logger
   private var intakes: [String?: RequestIntake] = [:]
 
   public init(
     root: Inbox, store: JobStore, parser: RequestParser, settleMilliseconds: Int64, graceMilliseconds: Int64,
-    partners: PartnerRegistry?, logger: Logger
+    partners: PartnerRegistry?, schedules: Schedules? = nil, logger: Logger
   ) throws(FileSystemError) {
+    self.schedules = schedules
     self.root = root
     self.store = store
     self.parser = parser
@@ -43,7 +45,8 @@ public final class IntakeSet: @unchecked Sendable {
   private func makeIntake(inbox: Inbox, partner: String?) -> RequestIntake {
     RequestIntake(
       inbox: inbox, store: store, parser: parser, settleMilliseconds: settleMilliseconds,
-      graceMilliseconds: graceMilliseconds, partner: partner, partners: partners, logger: logger)
+      graceMilliseconds: graceMilliseconds, partner: partner, partners: partners, schedules: schedules,
+      logger: logger)
   }
 
   /// Every intake, with its partner (`nil`: the inbox itself).

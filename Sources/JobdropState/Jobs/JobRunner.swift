@@ -270,7 +270,9 @@ public final class JobRunner: @unchecked Sendable {
     let scope = try scope(of: job, jobType: jobType.name)
     let query: ExportQuery
     do {
-      query = try ExportQuery(jobType: jobType, request: request, scope: scope, dialect: source.dialect)
+      query = try ExportQuery(
+        jobType: jobType, request: request, scope: scope, window: job.record.window?.filter,
+        dialect: source.dialect)
     } catch {
       throw JobError(.badRequest, error.message)
     }
@@ -338,7 +340,8 @@ public final class JobRunner: @unchecked Sendable {
       abandon()
       throw .cancelled
     }
-    if rows == 0 && !emptyOK {
+    // A run whose window holds no row says "nothing changed": it succeeds, and its schedule moves on.
+    if rows == 0 && !emptyOK && job.record.window == nil {
       abandon()
       throw JobError(.noResults, JobRunner.noResults, rows: 0)
     }

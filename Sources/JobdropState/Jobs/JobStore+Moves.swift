@@ -181,6 +181,7 @@ extension JobStore {
     table.moved(from: job, to: moved)
     publishLocked(moved)
     index.markDirty(moved.record.partner)
+    if moved.record.scheduleID != nil && moved.state.isFinal { runFinishedHandler?() }
     return moved
   }
 }

@@ -1,3 +1,4 @@
+import JobdropModel
 import JobdropSystem
 
 /// A job's documents in the outbox: written in the order they were prepared, never stopping a job when
@@ -85,6 +86,23 @@ extension JobStore {
         try sites.open(partner: partner).publishCancel(
           requestFile: name, jobID: jobID, result: result.rawValue)
       }
+    }
+  }
+
+  /// Publishes `partner`'s schedules (``Schedules``): `schedules.json`, `schedules/<id>.json`, and the
+  /// `requests/<name>` of each one's file.
+  public func publishSchedules(_ schedules: [(ScheduleRecord, ExportRequest)], partner: String?) throws {
+    try lock.withLock {
+      try outboxWrites.withLock {
+        try sites.open(partner: partner).publishSchedules(schedules.map { (record: $0.0, request: $0.1) })
+      }
+    }
+  }
+
+  /// Removes an ended schedule's `requests/<name>` document.
+  public func withdrawSchedule(_ record: ScheduleRecord) throws {
+    try lock.withLock {
+      try outboxWrites.withLock { try sites.open(partner: record.partner).withdrawSchedule(record) }
     }
   }
 }

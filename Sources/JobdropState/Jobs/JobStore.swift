@@ -12,7 +12,7 @@ import Logging
 /// files and the documents of both kinds of groups are written outside it, in the order they were
 /// prepared (``withLockPublishingAfter(_:beforeWriting:)``), and the index by ``IndexRenderer``.
 /// Recovery is ``JobRecovery``; following other nodes is in `JobStore+Following.swift`.
-// @unchecked: `table`, `cancelHandler`, `rendersIndex` and `deferredPublications` are only touched under
+// @unchecked: `table`, `cancelHandler`, `runFinishedHandler`, `rendersIndex` and `deferredPublications` are only touched under
 // `lock`, a ConditionLock because a group's documents are handed over to `outboxWrites` as it is
 // released (``ConditionLock/withLock(_:handingOverTo:_:)``), which a Mutex cannot do.
 public final class JobStore: @unchecked Sendable {
@@ -38,6 +38,8 @@ public final class JobStore: @unchecked Sendable {
   /// Webhook events: saved before the moves they announce, delivered after them.
   let events: WebhookEvents
   var cancelHandler: (@Sendable (String) -> Void)?
+  /// Told (quickly: the lock is held) when a schedule's run reaches `success` or `failed`.
+  var runFinishedHandler: (@Sendable () -> Void)?
 
   /// The error of a cancelled job.
   public static let cancelled = JobTransitions.cancelled
@@ -230,6 +232,11 @@ public final class JobStore: @unchecked Sendable {
   /// job's query).
   public func onCancel(_ handler: @escaping @Sendable (String) -> Void) {
     lock.withLock { cancelHandler = handler }
+  }
+
+  /// Calls `handler` whenever a schedule's run finishes (it must only wake a thread).
+  public func onRunFinished(_ handler: @escaping @Sendable () -> Void) {
+    lock.withLock { runFinishedHandler = handler }
   }
 
   // MARK: Expiry and the index

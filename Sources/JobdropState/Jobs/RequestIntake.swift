@@ -28,6 +28,8 @@ public final class RequestIntake: @unchecked Sendable {
   public let partner: String?
   /// The partners in force: a request is checked against its partner's enabled job types and limit.
   let partners: PartnerRegistry?
+  /// The standing requests: a request with a `schedule` registers one instead of making a job.
+  let schedules: Schedules?
   let logger: Logger
   /// Requests found cut short right after their writer closed them, and when: judged once they have been
   /// quiet a moment (the close event may be read after the next upload of the name began).
@@ -43,8 +45,9 @@ public final class RequestIntake: @unchecked Sendable {
   public init(
     inbox: Inbox, store: JobStore, parser: RequestParser, settleMilliseconds: Int64,
     graceMilliseconds: Int64 = 0, partner: String? = nil, partners: PartnerRegistry? = nil,
-    logger: Logger
+    schedules: Schedules? = nil, logger: Logger
   ) {
+    self.schedules = schedules
     self.partner = partner
     self.partners = partners
     self.inbox = inbox
@@ -180,7 +183,9 @@ public final class RequestIntake: @unchecked Sendable {
         }
         if let target = try RequestParser.cancelTarget(in: bytes) {
           answer(name, pin: pin, sha256: sha256, into: &pass) {
-            let result = try store.cancel(id: target, partner: partner)
+            // A schedule's id ends the schedule; any other id is a job's.
+            let result =
+              try schedules?.end(id: target, partner: partner) ?? store.cancel(id: target, partner: partner)
             try store.publishCancel(partner: partner, requestFile: fileName, jobID: target, result: result)
             logger.info(
               "cancel request",
@@ -194,6 +199,25 @@ public final class RequestIntake: @unchecked Sendable {
         record.request = request
         record.jobType = request.jobType
         try parser.validate(request)
+        if request.schedule != nil {
+          guard let schedules else {
+            throw RequestError("schedule: standing requests are made by `jobdrop run`, not by this command")
+          }
+          try checkPartner(request, scheduled: true)
+          try schedules.checkLimit(name: fileName, partner: partner)
+          answer(name, pin: pin, sha256: sha256, into: &pass) {
+            let registration = try schedules.register(
+              name: fileName, partner: partner, bytes: bytes, request: request)
+            logger.info(
+              "standing request registered",
+              metadata: [
+                "request.file": "\(fileName)",
+                "schedule.id": "\(ScheduleRecord.id(partner: partner, name: fileName))",
+                "result": "\(registration)",
+              ])
+          }
+          return
+        }
         if let key = request.idempotencyKey, let keyed = store.keyedJob(partner: partner, idempotencyKey: key)
         {
           if let conflict = JobTransitions.keyConflict(request, with: keyed) { throw RequestError(conflict) }
@@ -287,10 +311,10 @@ public final class RequestIntake: @unchecked Sendable {
 
   /// Refuses a request its partner may not make: a job type not enabled for it, or one past its limit of
   /// jobs in progress.
-  private func checkPartner(_ request: ExportRequest) throws(RequestError) {
+  private func checkPartner(_ request: ExportRequest, scheduled: Bool = false) throws(RequestError) {
     guard let id = partner, let current = partners?.partner(id: id) else { return }
     if case .notEnabled(let message) = current.access(to: request.jobType) { throw RequestError(message) }
-    if let limit = partnerLimit, store.activeCount(partner: id) >= limit.maximum {
+    if !scheduled, let limit = partnerLimit, store.activeCount(partner: id) >= limit.maximum {
       throw RequestError(limit.error)
     }
   }

@@ -42,10 +42,20 @@ struct JobDocument: Encodable {
     /// The partner whose job it is, with `--partners`.
     var partner: String?
     var webhook: Webhook?
+    /// The schedule whose run this job is, and the window of rows it takes.
+    var schedule: String?
+    var window: Window?
     enum CodingKeys: String, CodingKey {
-      case rows, bytes, sha256, request, partner, webhook
+      case rows, bytes, sha256, request, partner, webhook, schedule, window
       case expiresAt = "expires_at"
     }
+  }
+
+  /// `meta.window`: a run's rows are those whose `field` is at or after `from` and before `to`.
+  struct Window: Encodable {
+    var field: String
+    var from: String
+    var to: String
   }
 
   /// `meta.webhook`: when the event was delivered, or how many attempts failed and why.
@@ -108,7 +118,8 @@ struct JobDocument: Encodable {
       webhook: record.webhook.map {
         Webhook(
           deliveredAt: $0.deliveredAt, attempts: $0.attempts, lastError: $0.lastError, gaveUp: $0.gaveUp)
-      })
+      }, schedule: record.scheduleID,
+      window: record.window.map { Window(field: $0.field, from: $0.from.rfc3339, to: $0.to.rfc3339) })
     if let echo = record.request?.eshopbox {
       eshopboxJobType = echo.jobType
       channelId = echo.channelId
@@ -171,6 +182,7 @@ extension JobDocument.Meta {
       json.field("reference", request.reference)
     }
     json.field("rows", rows)
+    json.field("schedule", schedule)
     json.field("sha256", sha256)
     if let webhook {
       json.object("webhook") { json in
@@ -178,6 +190,13 @@ extension JobDocument.Meta {
         json.field("delivered_at", webhook.deliveredAt?.rfc3339Milliseconds)
         json.field("gave_up", webhook.gaveUp)
         json.field("last_error", webhook.lastError)
+      }
+    }
+    if let window {
+      json.object("window") { json in
+        json.field("field", window.field)
+        json.field("from", window.from)
+        json.field("to", window.to)
       }
     }
   }

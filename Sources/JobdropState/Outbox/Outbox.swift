@@ -64,6 +64,17 @@ public final class Outbox: @unchecked Sendable {
 
   /// Tells the observer that `path` (relative to this site) changed.
   private func changed(_ path: String) { observer?.outboxChanged(sitePrefix + path) }
+  func notifyChanged(_ path: String) { changed(path) }
+
+  /// Makes `requests/<name>` show the schedule `id` (a standing request's file shows its schedule).
+  func claimRequestName(_ name: String, for id: String) { requestOwners[name] = (Timestamp.now(), id) }
+
+  /// Lets `requests/<name>` go when it shows `id`; returns whether it did.
+  func releaseRequestName(_ name: String, from id: String) -> Bool {
+    guard requestOwners[name]?.id == id else { return false }
+    requestOwners[name] = nil
+    return true
+  }
 
   /// Tells the observer that a job's export file was published as `files/<id>/<name>`.
   public func exportPublished(id: String, name: String) { changed("files/\(id)/\(name)") }
@@ -140,7 +151,10 @@ public final class Outbox: @unchecked Sendable {
       row: unlessUnchanged ? [] : JobPage.row(for: job))
     var requestNames: [FileName] = []
     let owner = requestOwners[job.record.requestFile]
-    if owner == nil || owner!.id == job.id || (owner!.created, owner!.id) < (job.record.createdAt, job.id) {
+    // A schedule's runs leave `requests/<name>` to the schedule.
+    if job.record.scheduleID == nil,
+      owner == nil || owner!.id == job.id || (owner!.created, owner!.id) < (job.record.createdAt, job.id)
+    {
       requestOwners[job.record.requestFile] = (job.record.createdAt, job.id)
       requestNames.append(Outbox.requestDocumentName(job.record.requestFile))
     }

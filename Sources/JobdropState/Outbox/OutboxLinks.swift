@@ -12,6 +12,9 @@ public struct OutboxLinks: Sendable, Equatable {
   /// `jobs/<id>.json`
   public func job(id: String) -> String { url("jobs/\(id).json") }
 
+  /// `schedules/<id>.json`
+  public func schedule(id: String) -> String { url("schedules/\(id).json") }
+
   /// `files/<id>/<name>`
   public func file(id: String, name: String) -> String { url("files/\(id)/\(OutboxLinks.escape(name))") }
 

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import JobdropCrypto
 
 /// Job ids: random UUID v4 in lowercase, from the system's secure random source.
 public enum JobID {
@@ -17,6 +18,17 @@ public enum JobID {
         bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
       ))
     return uuid.uuidString.lowercased()
+  }
+
+  /// The id named by `parts` (a UUID v8 made of their SHA-256): the same parts, the same id, on every
+  /// node and after every restart. A schedule's id comes from its partner and file name, a run's from
+  /// its schedule and time, so a run is never made twice.
+  public static func derived(_ parts: String...) -> String {
+    var hex = Array(SHA256Digest.hex(of: Array(parts.joined(separator: "\u{0}").utf8)).prefix(32))
+    let digits = Array("0123456789abcdef")
+    hex[12] = "8"  // version 8
+    hex[16] = digits[(digits.firstIndex(of: hex[16])! & 0x3) | 0x8]  // variant 10
+    return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(hex[$0]) }.joined(separator: "-")
   }
 
   /// Whether `text` is a lowercase UUID (as every job id is); guards paths built from ids.

@@ -39,6 +39,10 @@ public struct JobRecord: Codable, Sendable, Equatable {
   /// Its partner cancelled it while it was started, and was answered `cancelled`: it never ends in
   /// `success`, and a restart fails it instead of running it again.
   public var cancelRequested: Bool?
+  /// The standing request this job is a run of (its schedule's id).
+  public var scheduleID: String?
+  /// The rows this run takes, when its schedule has a window.
+  public var window: RunWindow?
 
   public init(
     id: String, requestFile: String, jobType: String, request: ExportRequest?, createdAt: Timestamp,
@@ -104,6 +108,7 @@ extension JobRecord {
     json.field("requestFile", requestFile)
     json.field("retryAt", retryAt?.rfc3339Milliseconds)
     json.field("rows", rows)
+    json.field("scheduleID", scheduleID)
     json.field("sha256", sha256)
     json.field("updatedAt", updatedAt.rfc3339Milliseconds)
     if let webhook {
@@ -112,6 +117,13 @@ extension JobRecord {
         json.field("deliveredAt", webhook.deliveredAt?.rfc3339Milliseconds)
         json.field("gaveUp", webhook.gaveUp)
         json.field("lastError", webhook.lastError)
+      }
+    }
+    if let window {
+      json.object("window") { json in
+        json.field("field", window.field)
+        json.field("from", window.from.rfc3339Milliseconds)
+        json.field("to", window.to.rfc3339Milliseconds)
       }
     }
     json.endObject()

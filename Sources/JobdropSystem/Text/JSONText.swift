@@ -125,6 +125,12 @@ package struct JSONText {
     }
   }
 
+  /// A field whose value is `json`, a JSON text already checked (a partner's request, as it was dropped).
+  package mutating func field(_ key: String, json: [UInt8]) {
+    self.key(key)
+    bytes += json
+  }
+
   /// A field whose value is the object `body` writes.
   package mutating func object(_ key: String, _ body: (inout JSONText) -> Void) {
     self.key(key)
