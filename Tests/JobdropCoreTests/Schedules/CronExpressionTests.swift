@@ -128,7 +128,9 @@ import Testing
       cases.append((cron, zones[cases.count % zones.count], after))
     }
     let input = cases.map { "\($0.cron)|\($0.zone)|\($0.after)" }.joined(separator: "\n") + "\n"
-    let output = try CronExpressionTests.python("Tests/Schedules/cron_reference.py", input: input)
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("Schedules/cron_reference.py").path
+    let output = try CronExpressionTests.python(script, input: input)
     let theirs = output.split(separator: "\n").map(String.init)
     try #require(theirs.count == cases.count)
     var differing: [String] = []
