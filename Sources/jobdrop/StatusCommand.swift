@@ -142,6 +142,10 @@ struct StatusCommand: ParsableCommand {
       .sorted { $0.record.createdAt > $1.record.createdAt }
     let partners = partner != nil || snapshot.jobs.contains { $0.record.partner != nil }
     var text = StatusTable(jobs: jobs, partners: partners).text
+    if let folder = ScheduleFolder(reading: spool) {
+      let schedules = folder.all().records.filter { partner == nil || $0.partner == partner }
+      if !schedules.isEmpty { text += "\n" + ScheduleTable(schedules: schedules, partners: partners).text }
+    }
     if !snapshot.quarantined.isEmpty {
       text +=
         "\(snapshot.quarantined.count) damaged status record\(snapshot.quarantined.count == 1 ? "" : "s") "
@@ -177,11 +181,6 @@ struct StatusTable {
             record.createdAt.rfc3339, String(detail.prefix(80)),
           ])
     }
-    let widths = (0..<rows[0].count - 1).map { column in rows.map { $0[column].count }.max() ?? 0 }
-    return rows.map { row in
-      row.enumerated().map { index, cell in
-        index < widths.count ? cell + String(repeating: " ", count: widths[index] - cell.count) : cell
-      }.joined(separator: "  ")
-    }.joined(separator: "\n") + "\n"
+    return TextTable.render(rows)
   }
 }

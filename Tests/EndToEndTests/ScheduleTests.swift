@@ -161,6 +161,9 @@ import Testing
       document.contains(#""type":"schedule""#) && document.contains(id), "requests/<name> is the schedule")
     #expect(sandbox.list("outbox/schedules") == ["\(id).json"])
     #expect(try sandbox.index().isEmpty, "a standing request makes no job itself")
+    let status = try sandbox.run(["status"] + sandbox.paths)
+    #expect(status.stdout.contains("SCHEDULE") && status.stdout.contains(id), "\(status.stdout)")
+    #expect(status.stdout.contains(next) && status.stdout.contains("nightly.json"), "\(status.stdout)")
     // Dropped again with another time: the same schedule, replaced.
     sandbox.drop("nightly.json", ScheduleTests.request(#"{"cron": "30 3 * * *"}"#))
     try sandbox.process()

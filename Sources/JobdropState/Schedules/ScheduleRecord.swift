@@ -71,6 +71,12 @@ public struct ScheduleFolder: Sendable {
     directory = try spool.root.subdirectory("schedules", create: true, mode: 0o700)
   }
 
+  /// The folder of the spool `reader` reads, to read only (`jobdrop status`); `nil` when it has none.
+  public init?(reading reader: SpoolReader) {
+    guard let directory = try? reader.root.subdirectory("schedules", create: false) else { return nil }
+    self.directory = directory
+  }
+
   /// Writes `record` durably.
   public func save(_ record: ScheduleRecord) throws {
     try AtomicWriter.write(record.bytes, to: FileName("\(record.id).json"), in: directory, mode: 0o600)
@@ -88,10 +94,7 @@ public struct ScheduleFolder: Sendable {
     var records: [ScheduleRecord] = []
     var damaged: [String] = []
     for name in (try? directory.entries()) ?? [] {
-      if name.hasPrefix(AtomicWriter.temporaryPrefix) {
-        try? directory.remove(name)
-        continue
-      }
+      if name.hasPrefix(AtomicWriter.temporaryPrefix) { continue }
       guard let bytes = try? FileReader.read(name, in: directory, limit: 4 << 20),
         let record = ScheduleRecord.read(bytes)
       else {

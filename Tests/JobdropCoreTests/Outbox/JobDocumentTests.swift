@@ -38,6 +38,13 @@ import Testing
           record.sha256 = String(repeating: "ab", count: 32)
           record.fileName = "order_export-20261203T120435Z.csv"
         }
+        if number % 2 == 1 {
+          // A schedule's run, with its window.
+          record.scheduleID = JobID.derived("schedule", "acme", "feed.json")
+          record.window = RunWindow(
+            field: "updated_at", from: Timestamp(seconds: 1_764_000_000),
+            to: Timestamp(seconds: 1_764_000_060))
+        }
         switch number % 3 {
         case 0: record.webhook = WebhookStatus(deliveredAt: record.updatedAt, attempts: 1)
         case 1: record.webhook = WebhookStatus(attempts: 7, lastError: "HTTP 503 \"busy\"", gaveUp: true)
