@@ -4,9 +4,11 @@ import JobdropSystem
 extension Outbox {
   /// Writes this site's `schedules.json` (`{"data": [Schedule…]}`), each `schedules/<id>.json`, and each
   /// schedule's `requests/<name>`; removes the documents of schedules that ended. Call under the store's
-  /// lock.
+  /// lock. A site that never had a schedule gets none of these documents.
   func publishSchedules(_ schedules: [(record: ScheduleRecord, request: ExportRequest)]) throws {
-    let folder = try root.subdirectory("schedules", create: true)
+    let existing = try? root.subdirectory("schedules", create: false)
+    if schedules.isEmpty && existing == nil { return }
+    let folder = try existing ?? root.subdirectory("schedules", create: true)
     var list: [UInt8] = Array(#"{"data":["#.utf8)
     var kept = Set<FileName>()
     for (index, schedule) in schedules.enumerated() {
