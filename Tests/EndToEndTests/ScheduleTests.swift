@@ -161,6 +161,10 @@ import Testing
       document.contains(#""type":"schedule""#) && document.contains(id), "requests/<name> is the schedule")
     #expect(sandbox.list("outbox/schedules") == ["\(id).json"])
     #expect(try sandbox.index().isEmpty, "a standing request makes no job itself")
+    let page = try #require(sandbox.read("outbox/index.html"))
+    #expect(
+      page.contains("<h2>Schedules</h2>") && page.contains("<td>nightly.json</td>"), "the job page shows it")
+    #expect(page.contains("cron 0 2 * * * (Europe/Berlin)"))
     let status = try sandbox.run(["status"] + sandbox.paths)
     #expect(status.stdout.contains("SCHEDULE") && status.stdout.contains(id), "\(status.stdout)")
     #expect(status.stdout.contains(next) && status.stdout.contains("nightly.json"), "\(status.stdout)")
@@ -177,6 +181,7 @@ import Testing
     #expect(sandbox.list("spool/schedules").isEmpty)
     #expect(sandbox.read("outbox/requests/stop.json")?.contains(#""result":"cancelled""#) == true)
     #expect(sandbox.read("outbox/requests/nightly.json") == nil)
+    #expect(sandbox.read("outbox/index.html")?.contains("<h2>Schedules</h2>") == false)
   }
 
   @Test(

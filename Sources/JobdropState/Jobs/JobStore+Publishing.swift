@@ -96,6 +96,7 @@ extension JobStore {
       try outboxWrites.withLock {
         try sites.open(partner: partner).publishSchedules(schedules.map { (record: $0.0, request: $0.1) })
       }
+      index.markDirty(partner)  // the job page shows them
     }
   }
 

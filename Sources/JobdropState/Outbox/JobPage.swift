@@ -46,7 +46,8 @@ enum JobPage {
   /// The whole page: `rows` are the newest jobs' rows (at most ``pageRows``), `counts` the number of
   /// jobs in each state, `total` the number of jobs in the index.
   static func render(
-    rows: ArraySlice<[UInt8]>, counts: [JobState: Int], total: Int, partner: String?, at now: Timestamp
+    rows: ArraySlice<[UInt8]>, counts: [JobState: Int], total: Int, partner: String?, at now: Timestamp,
+    schedules: [UInt8] = []
   ) -> [UInt8] {
     let title = partner.map { "Jobs of \(escape($0))" } ?? "Jobs"
     let summary = JobState.allCases.map { "\(grouped(counts[$0] ?? 0)) \($0.rawValue)" }.joined(
@@ -72,7 +73,7 @@ enum JobPage {
       <p id="live" role="status"></p>
       </header>
       <main>
-      <form id="controls" role="search" hidden>
+      \(String(decoding: schedules, as: UTF8.self))<form id="controls" role="search" hidden>
       <label>Status <select id="status"><option value="">any</option>\
       \(JobState.allCases.map { "<option>\($0.rawValue)</option>" }.joined())</select></label>
       <label>Search <input id="search" type="search" placeholder="reference or file name" \

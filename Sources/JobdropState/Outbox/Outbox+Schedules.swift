@@ -26,6 +26,7 @@ extension Outbox {
       notifyChanged("requests/" + request.display)
     }
     list += Array("]}\n".utf8)
+    scheduleSection = ScheduleDocument.section(schedules)
     for name in try folder.entries()
     where !kept.contains(name) && !name.hasPrefix(AtomicWriter.temporaryPrefix) {
       try? folder.remove(name)

@@ -18,7 +18,7 @@ import JobdropSystem
 /// fsynced nor their folders synced; export files are both.
 /// Each job's JSON and its row of the job page (`index.html`) are made once per change and reused by
 /// every render of the index (at start-up a row is made by the first render that shows it).
-// @unchecked: its caches (`entries`, `requestOwners`) are only touched under the JobStore's lock (a
+// @unchecked: its caches (`entries`, `requestOwners`, `scheduleSection`) are only touched under the JobStore's lock (a
 // ``Publication``'s files are written after it, in the order they were prepared): a lock of its own
 // (a Mutex) would be taken under that one for every document, for nothing.
 public final class Outbox: @unchecked Sendable {
@@ -28,6 +28,8 @@ public final class Outbox: @unchecked Sendable {
   let requestsFolder: DirectoryHandle
   /// Which job each `requests/` document shows: the newest one dropped under that name.
   private var requestOwners: [String: (created: Timestamp, id: String)] = [:]
+  /// The job page's schedules, above its jobs (empty without schedules).
+  var scheduleSection: [UInt8] = []
   public let links: OutboxLinks
   /// Seconds a job lives after it was created.
   public let ttl: Int64
@@ -258,7 +260,7 @@ public final class Outbox: @unchecked Sendable {
     let rows = entries.newestRows(JobPage.pageRows, make: row)
     let page = JobPage.render(
       rows: rows[...], counts: entries.counts.filter { $0.value > 0 }, total: entries.count, partner: partner,
-      at: now)
+      at: now, schedules: scheduleSection)
     return IndexDocuments(json: entries.json(), page: page)
   }
 

@@ -71,6 +71,34 @@ struct ScheduleDocument {
   }
 }
 
+extension ScheduleDocument {
+  /// The job page's section of `schedules` (nothing when there are none): each one's file, its times,
+  /// its last run and where its next window starts.
+  static func section(_ schedules: [(record: ScheduleRecord, request: ExportRequest)]) -> [UInt8] {
+    guard !schedules.isEmpty else { return [] }
+    var html = """
+      <section id="schedules"><h2>Schedules</h2>
+      <table><thead><tr><th scope="col">Request file</th><th scope="col">Runs</th>\
+      <th scope="col">Next run (UTC)</th><th scope="col">Last run</th>\
+      <th scope="col">Next window from (UTC)</th></tr></thead><tbody>
+
+      """
+    for (record, request) in schedules {
+      let spec = request.schedule
+      let when =
+        spec?.cronText.map { "cron \($0) (\(spec!.timezone.name))" } ?? spec?.everyText.map { "every \($0)" }
+        ?? ""
+      let last = record.live != nil ? "running" : record.last?.status?.rawValue ?? "none yet"
+      let from = request.window.map { record.windowEnd ?? $0.start ?? record.createdAt }
+      html += "<tr><td>\(JobPage.escape(record.name))</td><td>\(JobPage.escape(when))</td>"
+      html += "<td>\(record.nextRunAt.map { JobPage.readable($0) } ?? "")</td><td>\(last)</td>"
+      html += "<td>\(from.map { JobPage.readable($0) } ?? "")</td></tr>\n"
+    }
+    html += "</tbody></table></section>\n"
+    return Array(html.utf8)
+  }
+}
+
 extension Array where Element == UInt8 {
   /// The JSON text without the whitespace around it (a request file's trailing newline).
   fileprivate var trimmingJSONWhitespace: [UInt8] {
