@@ -91,10 +91,14 @@ extension JobStore {
 
   /// Publishes `partner`'s schedules (``Schedules``): `schedules.json`, `schedules/<id>.json`, and the
   /// `requests/<name>` of each one's file.
-  public func publishSchedules(_ schedules: [(ScheduleRecord, ExportRequest)], partner: String?) throws {
+  /// `changed`: the schedules whose own documents are written (`nil`: all, and those of ended ones removed).
+  public func publishSchedules(
+    _ schedules: [(ScheduleRecord, ExportRequest)], changed: Set<String>?, partner: String?
+  ) throws {
     try lock.withLock {
       try outboxWrites.withLock {
-        try sites.open(partner: partner).publishSchedules(schedules.map { (record: $0.0, request: $0.1) })
+        try sites.open(partner: partner).publishSchedules(
+          schedules.map { (record: $0.0, request: $0.1) }, changed: changed)
       }
       index.markDirty(partner)  // the job page shows them
     }

@@ -5,7 +5,9 @@ extension Outbox {
   /// Writes this site's `schedules.json` (`{"data": [Schedule…]}`), each `schedules/<id>.json`, and each
   /// schedule's `requests/<name>`; removes the documents of schedules that ended. Call under the store's
   /// lock. A site that never had a schedule gets none of these documents.
-  func publishSchedules(_ schedules: [(record: ScheduleRecord, request: ExportRequest)]) throws {
+  func publishSchedules(
+    _ schedules: [(record: ScheduleRecord, request: ExportRequest)], changed: Set<String>? = nil
+  ) throws {
     let existing = try? root.subdirectory("schedules", create: false)
     if schedules.isEmpty && existing == nil { return }
     let folder = try existing ?? root.subdirectory("schedules", create: true)
@@ -18,6 +20,7 @@ extension Outbox {
       list += json
       let file = FileName("\(schedule.record.id).json")
       kept.insert(file)
+      if let changed, !changed.contains(schedule.record.id) { continue }
       try AtomicWriter.write(document.document, to: file, in: folder, syncDirectory: false)
       claimRequestName(schedule.record.name, for: schedule.record.id)
       let request = Outbox.requestDocumentName(schedule.record.name)
@@ -27,7 +30,8 @@ extension Outbox {
     }
     list += Array("]}\n".utf8)
     scheduleSection = ScheduleDocument.section(schedules)
-    for name in try folder.entries()
+    // (Only a whole publication removes the documents of schedules that ended.)
+    for name in changed == nil ? try folder.entries() : []
     where !kept.contains(name) && !name.hasPrefix(AtomicWriter.temporaryPrefix) {
       try? folder.remove(name)
       notifyChanged("schedules/" + name.display)

@@ -33,9 +33,16 @@ public final class Schedules: Sendable {
   }
 
   /// What a request dropped with a `schedule` did.
-  public enum Registration: Sendable, Equatable {
+  public enum Registration: Sendable, Equatable, CustomStringConvertible {
     case created(ScheduleRecord)
     case replaced(ScheduleRecord, keptWindow: Bool)
+
+    public var description: String {
+      switch self {
+      case .created: "created"
+      case .replaced(_, let kept): kept ? "replaced, window kept" : "replaced, window started again"
+      }
+    }
   }
 
   public init(
@@ -117,7 +124,7 @@ public final class Schedules: Sendable {
       return old == nil ? .created(record) : .replaced(record, keptWindow: keptWindow)
     }
     changeHandler.withLock { $0 }?()
-    publishAll()
+    publish([id])
     return registration
   }
 
@@ -159,16 +166,18 @@ public final class Schedules: Sendable {
   @discardableResult
   public func runDue() -> Int {
     let now = store.clock.now()
-    let made = state.withLock { entries in
+    let (made, changed) = state.withLock { entries in
       var claimed = 0
+      var changed = Set<String>()
       for id in entries.keys.sorted() {
-        reconcile(id, in: &entries, now: now, claimed: &claimed)
+        if reconcile(id, in: &entries, now: now, claimed: &claimed) { changed.insert(id) }
         guard let entry = entries[id], let due = entry.record.nextRunAt, due <= now else { continue }
         if makeRun(id, at: due, in: &entries, now: now) { claimed += 1 }
+        changed.insert(id)
       }
-      return claimed
+      return (claimed, changed)
     }
-    publishAll()
+    if !changed.isEmpty { publish(changed) }
     return made
   }
 
@@ -176,14 +185,14 @@ public final class Schedules: Sendable {
   public func settleFinishedRuns() {
     let now = store.clock.now()
     let changed = state.withLock { entries in
-      var changed = false
+      var changed = Set<String>()
       var claimed = 0
       for id in entries.keys where entries[id]?.record.live != nil {
-        if reconcile(id, in: &entries, now: now, claimed: &claimed) { changed = true }
+        if reconcile(id, in: &entries, now: now, claimed: &claimed) { changed.insert(id) }
       }
       return changed
     }
-    if changed { publishAll() }
+    if !changed.isEmpty { publish(changed) }
   }
 
   /// Brings schedule `id`'s record up to date with its live run: a finished run becomes its last one
@@ -292,19 +301,30 @@ public final class Schedules: Sendable {
   /// The schedules as they are now, for `jobdrop status` and the documents.
   public var all: [ScheduleRecord] { state.withLock { $0.values.map(\.record) } }
 
-  /// Writes every site's `schedules.json`, `schedules/<id>.json` and the schedules' `requests/<name>`.
-  func publishAll() {
-    let byPartner = state.withLock { entries in
-      Dictionary(grouping: entries.values, by: \.record.partner).mapValues { group in
+  /// Writes every site's `schedules.json`, `schedules/<id>.json` and the schedules' `requests/<name>`
+  /// (at start, and when a schedule ended).
+  func publishAll() { publish(nil) }
+
+  /// Writes the documents of the schedules `changed` (`nil`: all of them, and every site's list, the
+  /// documents of ended schedules removed) and the lists of their partners' sites.
+  func publish(_ changed: Set<String>?) {
+    let (byPartner, touched) = state.withLock { entries in
+      let byPartner = Dictionary(grouping: entries.values, by: \.record.partner).mapValues { group in
         group.sorted { $0.record.id < $1.record.id }.map { ($0.record, $0.request) }
       }
+      let touched = changed.map { ids in Set(ids.compactMap { entries[$0] }.map(\.record.partner)) }
+      return (byPartner, touched)
     }
-    // Every site opened gets its list, empty or not (a partner's last schedule ended empties it).
     var partners = Set(byPartner.keys)
-    for (partner, _) in store.sites.opened { partners.insert(partner) }
+    if let touched {
+      partners = touched
+    } else {
+      // Every site opened gets its list (a partner's last schedule ended empties it).
+      for (partner, _) in store.sites.opened { partners.insert(partner) }
+    }
     for partner in partners {
       do {
-        try store.publishSchedules(byPartner[partner] ?? [], partner: partner)
+        try store.publishSchedules(byPartner[partner] ?? [], changed: changed, partner: partner)
       } catch {
         logger.warning(
           "cannot publish the schedules; written at the next change", metadata: ["error": "\(error)"])
