@@ -414,4 +414,50 @@ import Testing
     #expect(process.stderr.contains("`jobdrop process` works a file spool"), "\(process.stderr)")
     server.stop()
   }
+
+  /// A schedule every second on two nodes, the node that received it killed: the other one goes on
+  /// making its runs; each run is made once, and the successful windows follow each other exactly.
+  @Test func aScheduleOnTwoNodesMakesEachRunOnceWhenOneIsKilled() throws {
+    let sandbox = try Sandbox(orders: 500)
+    let server = try PostgresServer(directory: sandbox.root)
+    let nodes = try (1...2).map { try Node(sandbox, "node-\($0)") }
+    let daemons = try nodes.map { try $0.start(sandbox, spool: server.url) }
+    let waiter = try ChangeWaiter(folders: nodes.flatMap { [$0.outbox, $0.outbox + "/jobs"] })
+    try nodes[0].drop(
+      "feed.json",
+      #"{"data": {"type": "job", "job_type": "order_export", "schedule": {"every": "1s"}, "window": {"field": "updated_at", "start": "2000-01-01", "lag": "0"}}}"#
+    )
+    func runs() throws -> [(id: String, state: String, from: String, to: String)] {
+      try SeveralNodesTests.rows(
+        server,
+        """
+        SELECT id, state, record::json->'window'->>'from', record::json->'window'->>'to' FROM jobdrop_jobs
+        WHERE record::json->>'scheduleID' IS NOT NULL ORDER BY 3
+        """
+      ).map { ($0[0], $0[1], $0[2], $0[3]) }
+    }
+    func successes() -> Int { ((try? runs()) ?? []).filter { $0.state == "success" }.count }
+    #expect(waiter.wait(timeout: 60) { successes() >= 4 }, "\(daemons[0].log)")
+    daemons[0].stop(SIGKILL)
+    let before = successes()
+    #expect(waiter.wait(timeout: 60) { successes() >= before + 4 }, "\(daemons[1].log)")
+    #expect(daemons[1].stop() == 0)
+    let all = try runs()
+    let succeeded = all.filter { $0.state == "success" }
+    #expect(succeeded.first?.from == "2000-01-01T00:00:00.000Z")
+    for (earlier, later) in zip(succeeded, succeeded.dropFirst()) {
+      #expect(later.from == earlier.to, "a gap or an overlap: \(earlier.from)…\(earlier.to), \(later.from)…")
+    }
+    // Each run made by one node: the runs the two logs say they made are the table's runs, and no node
+    // tried to make one the other had made.
+    let logs = daemons.map(\.log)
+    let made = logs.map {
+      $0.components(separatedBy: "schedule made a run").count - 1
+        + $0.components(separatedBy: "named but not made before a stop").count - 1
+    }
+    #expect(made.reduce(0, +) == all.count, "\(made) made, \(all.count) in the table")
+    #expect(made[1] > 0, "the other node went on making the runs")
+    #expect(!logs.contains { $0.contains("cannot make a schedule's run") }, "\(logs[1])")
+    server.stop()
+  }
 }

@@ -5,7 +5,8 @@ import ServiceLifecycle
 
 /// Makes the standing requests' runs on its own thread: it sleeps until the earliest schedule is due (a
 /// timer, no polling), and is woken when a schedule is registered or ended and when a run finishes (its
-/// schedule's record and documents follow at once).
+/// schedule's record and documents follow at once). With several nodes it also reads the shared table
+/// every second, for schedules other nodes registered and runs they finished.
 public struct SchedulerService: Service {
   let schedules: Schedules
   /// The runners' control: woken when a run is made.
@@ -28,9 +29,12 @@ public struct SchedulerService: Service {
       while true {
         if schedules.runDue() > 0 { runners.wake() }
         // The wall clock sets the times; the wait is on the monotonic one.
-        let deadline = schedules.nextDue.map {
+        var deadline = schedules.nextDue.map {
           ConditionLock.monotonicMilliseconds()
             + max(0, $0.milliseconds - schedules.store.clock.now().milliseconds)
+        }
+        if schedules.isShared {
+          deadline = min(deadline ?? .max, ConditionLock.monotonicMilliseconds() + 1000)
         }
         guard control.sleep(untilMilliseconds: deadline) else { break }
       }

@@ -81,8 +81,10 @@ public final class Workspace: @unchecked Sendable {
     } else {
       webhooks = nil
     }
+    // With several nodes the schedules are in the shared table too: any node makes a schedule's runs.
     schedules = try Schedules(
-      store: store, parser: RequestParser(catalog: catalog), partners: partners, logger: logger)
+      store: store, parser: RequestParser(catalog: catalog), partners: partners,
+      backend: shared.map { SharedScheduleBackend(table: $0.table) }, logger: logger)
     intakes = try IntakeSet(
       root: inbox, store: store, parser: RequestParser(catalog: catalog),
       settleMilliseconds: configuration.settleMilliseconds,

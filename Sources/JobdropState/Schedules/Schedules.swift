@@ -3,23 +3,26 @@ import JobdropSystem
 import Logging
 import Synchronization
 
-/// The standing requests: kept in the spool (``ScheduleFolder``), published in the outbox
-/// (``ScheduleDocument``), and turned into runs when their times come.
+/// The standing requests: kept by a ``ScheduleBackend`` (the spool's `schedules/` folder, or the table
+/// several nodes share), published in the outbox (``ScheduleDocument``), and turned into runs when their
+/// times come (`Schedules+Runs.swift`).
 ///
 /// A run is an ordinary job of the partner whose id is derived from the schedule and the time it was
 /// made for (``ScheduleRecord/runID(schedule:at:)``). The schedule's record names its live run before
-/// the job is claimed: a crash between the two is finished by the next look (``reconcile``), which
-/// claims that same id; a crash after both finds the job. At most one run is live at a time, and a
-/// window starts where the last successful run's ended, so windows never overlap and leave no gap.
+/// the job is claimed: a crash between the two is finished by a later look, which claims that same id; a
+/// crash after both finds the job. At most one run is live at a time, and a window starts where the last
+/// successful run's ended, so windows never overlap and leave no gap. Every change of a schedule is made
+/// through ``ScheduleBackend/update(_:_:)`` (with several nodes, under the row's lock): of two nodes that
+/// find it due, the second reads the first one's run and makes none.
 ///
-/// One lock orders every change of a schedule; the store's lock is taken inside it, never the other way.
+/// One lock orders this process's changes; the store's lock is taken inside it, never the other way.
 public final class Schedules: Sendable {
   public let store: JobStore
-  let folder: ScheduleFolder
+  let backend: any ScheduleBackend
   let parser: RequestParser
   let partners: PartnerRegistry?
   let logger: Logger
-  private let state = Mutex<[String: Entry]>([:])
+  let state = Mutex<[String: Entry]>([:])
   private let changeHandler = Mutex<(@Sendable () -> Void)?>(nil)
 
   /// Calls `handler` (quickly: it must only wake a thread) when a schedule is registered or ended.
@@ -45,92 +48,74 @@ public final class Schedules: Sendable {
     }
   }
 
+  /// Schedules kept by `backend` (by default the store's spool folder).
   public init(
-    store: JobStore, parser: RequestParser, partners: PartnerRegistry? = nil, logger: Logger
+    store: JobStore, parser: RequestParser, partners: PartnerRegistry? = nil,
+    backend: (any ScheduleBackend)? = nil, logger: Logger
   ) throws {
     self.store = store
-    self.folder = try ScheduleFolder(spool: store.spool)
+    self.backend = try backend ?? ScheduleFolder(spool: store.spool)
     self.parser = parser
     self.partners = partners
     self.logger = logger
   }
 
+  /// Whether other nodes change these schedules too (read again at every look).
+  public var isShared: Bool { backend.isShared }
+
   // MARK: Start
 
-  /// Reads every schedule back from the spool, settles each one's live run (``reconcile``) and
-  /// publishes them. A schedule whose request no longer reads (a catalog changed) is logged and left.
+  /// Reads every schedule back, settles each one's live run and publishes them. A schedule whose request
+  /// no longer reads (a catalog changed) is logged and left.
   public func load() {
-    let (records, damaged) = folder.all()
+    refresh()
+    let now = store.clock.now()
+    state.withLock { entries in
+      var claimed = 0
+      for id in entries.keys { reconcile(id, in: &entries, now: now, claimed: &claimed) }
+    }
+    publishAll()
+  }
+
+  /// Reads the schedules from the backend into memory (a request is parsed again only when its text
+  /// changed). Returns whether anything changed.
+  @discardableResult
+  func refresh() -> Bool {
+    let (records, damaged) = backend.all()
     for name in damaged {
       logger.error(
-        "a schedule's file in the spool cannot be read; it is left as it is", metadata: ["file": "\(name)"])
+        "a schedule's record cannot be read; it is left as it is", metadata: ["schedule": "\(name)"])
     }
-    state.withLock { entries in
+    return state.withLock { entries in
+      var next: [String: Entry] = [:]
       for record in records {
+        if let known = entries[record.id], known.record.request == record.request {
+          next[record.id] = Entry(record: record, request: known.request)
+          continue
+        }
         do {
           let request = try parser.read(Array(record.request.utf8))
           try parser.validate(request)
           guard request.schedule != nil else { throw RequestError("schedule: missing") }
-          entries[record.id] = Entry(record: record, request: request)
+          next[record.id] = Entry(record: record, request: request)
         } catch {
           logger.error(
             "a schedule's request no longer reads; it makes no runs",
             metadata: ["schedule.id": "\(record.id)", "error": "\(error)"])
         }
       }
-      var claimed = 0
-      for id in entries.keys { reconcile(id, in: &entries, now: store.clock.now(), claimed: &claimed) }
+      let changed = next.mapValues(\.record) != entries.mapValues(\.record)
+      entries = next
+      return changed
     }
-    publishAll()
   }
 
   // MARK: Requests
 
-  /// Makes or replaces the schedule of `partner`'s request file `name` (its text `bytes`, already
-  /// parsed and validated as `request`). A replacement keeps its window position when the job type, the
-  /// window's field and the filter are unchanged. Throws a ``RequestError`` past the partner's
-  /// `max_schedules`, or what the spool's write throws.
-  public func register(name: String, partner: String?, bytes: [UInt8], request: ExportRequest) throws
-    -> Registration
-  {
-    let now = store.clock.now()
-    let id = ScheduleRecord.id(partner: partner, name: name)
-    let registration: Registration = try state.withLock { entries in
-      let old = entries[id]
-      if old == nil, let partner, let limit = partners?.partner(id: partner)?.maximumSchedules {
-        let count = entries.values.filter { $0.record.partner == partner }.count
-        if count >= limit {
-          throw RequestError("too many schedules for partner '\(partner)' (limit \(limit))")
-        }
-      }
-      var record = ScheduleRecord(
-        id: id, name: name, partner: partner, request: String(decoding: bytes, as: UTF8.self), createdAt: now)
-      var keptWindow = false
-      if let old {
-        record.createdAt = old.record.createdAt
-        record.live = old.record.live
-        record.last = old.record.last
-        if old.request.jobType == request.jobType && old.request.filter == request.filter
-          && old.request.window?.field == request.window?.field
-        {
-          record.windowEnd = old.record.windowEnd
-          keptWindow = true
-        }
-      }
-      record.updatedAt = now
-      record.nextRunAt = request.schedule!.next(after: now, created: record.createdAt)
-      try folder.save(record)
-      entries[id] = Entry(record: record, request: request)
-      return old == nil ? .created(record) : .replaced(record, keptWindow: keptWindow)
-    }
-    changeHandler.withLock { $0 }?()
-    publish([id])
-    return registration
-  }
-
   /// Throws when `partner` has as many schedules as its `max_schedules` and `name` is not one of them.
   public func checkLimit(name: String, partner: String?) throws(RequestError) {
     guard let partner, let limit = partners?.partner(id: partner)?.maximumSchedules else { return }
+    if isShared { refresh() }
     let id = ScheduleRecord.id(partner: partner, name: name)
     let count = state.withLock { entries in
       entries[id] != nil ? -1 : entries.values.filter { $0.record.partner == partner }.count
@@ -138,12 +123,54 @@ public final class Schedules: Sendable {
     if count >= limit { throw RequestError("too many schedules for partner '\(partner)' (limit \(limit))") }
   }
 
+  /// Makes or replaces the schedule of `partner`'s request file `name` (its text `bytes`, already
+  /// parsed and validated as `request`). A replacement keeps its window position when the job type, the
+  /// window's field and the filter are unchanged.
+  public func register(name: String, partner: String?, bytes: [UInt8], request: ExportRequest) throws
+    -> Registration
+  {
+    let now = store.clock.now()
+    let id = ScheduleRecord.id(partner: partner, name: name)
+    let registration: Registration = try state.withLock { entries in
+      var registration = Registration.created(
+        ScheduleRecord(id: id, name: name, partner: partner, request: "", createdAt: now))
+      let stored = try backend.update(id) { old in
+        var record = ScheduleRecord(
+          id: id, name: name, partner: partner, request: String(decoding: bytes, as: UTF8.self),
+          createdAt: now)
+        var keptWindow = false
+        if let old {
+          record.createdAt = old.createdAt
+          record.live = old.live
+          record.last = old.last
+          let before = try? parser.read(Array(old.request.utf8))
+          if before?.jobType == request.jobType && before?.filter == request.filter
+            && before?.window?.field == request.window?.field
+          {
+            record.windowEnd = old.windowEnd
+            keptWindow = true
+          }
+        }
+        record.updatedAt = now
+        record.nextRunAt = request.schedule!.next(after: now, created: record.createdAt)
+        registration = old == nil ? .created(record) : .replaced(record, keptWindow: keptWindow)
+        return record
+      }
+      if let stored { entries[id] = Entry(record: stored, request: request) }
+      return registration
+    }
+    changeHandler.withLock { $0 }?()
+    publish([id])
+    return registration
+  }
+
   /// Ends `partner`'s schedule `id` (a cancel request naming it); `nil` when it is no schedule of theirs.
   /// Its live run, if any, goes on as an ordinary job.
   public func end(id: String, partner: String?) throws -> JobStore.CancelResult? {
+    if isShared { refresh() }
     let ended: ScheduleRecord? = try state.withLock { entries in
       guard let entry = entries[id], entry.record.partner == partner else { return nil }
-      try folder.remove(id)
+      try backend.remove(id)
       entries[id] = nil
       return entry.record
     }
@@ -154,146 +181,6 @@ public final class Schedules: Sendable {
     logger.info(
       "schedule ended by its partner", metadata: ["schedule.id": "\(id)", "request.file": "\(ended.name)"])
     return .cancelled
-  }
-
-  // MARK: Runs
-
-  /// When the earliest schedule is due, if any.
-  public var nextDue: Timestamp? { state.withLock { $0.values.compactMap(\.record.nextRunAt).min() } }
-
-  /// Makes the runs that are due (one a schedule, however many of its times passed: a catch-up covers
-  /// them all) and settles finished ones. Returns how many jobs it claimed (the runners have work).
-  @discardableResult
-  public func runDue() -> Int {
-    let now = store.clock.now()
-    let (made, changed) = state.withLock { entries in
-      var claimed = 0
-      var changed = Set<String>()
-      for id in entries.keys.sorted() {
-        if reconcile(id, in: &entries, now: now, claimed: &claimed) { changed.insert(id) }
-        guard let entry = entries[id], let due = entry.record.nextRunAt, due <= now else { continue }
-        if makeRun(id, at: due, in: &entries, now: now) { claimed += 1 }
-        changed.insert(id)
-      }
-      return (claimed, changed)
-    }
-    if !changed.isEmpty { publish(changed) }
-    return made
-  }
-
-  /// Settles every schedule's live run that finished (a run's job moved to `success` or `failed`).
-  public func settleFinishedRuns() {
-    let now = store.clock.now()
-    let changed = state.withLock { entries in
-      var changed = Set<String>()
-      var claimed = 0
-      for id in entries.keys where entries[id]?.record.live != nil {
-        if reconcile(id, in: &entries, now: now, claimed: &claimed) { changed.insert(id) }
-      }
-      return changed
-    }
-    if !changed.isEmpty { publish(changed) }
-  }
-
-  /// Brings schedule `id`'s record up to date with its live run: a finished run becomes its last one
-  /// (a success moves the window's end), a run whose job was never claimed (a crash between the record
-  /// and the claim) is claimed now. Returns whether the record changed.
-  @discardableResult
-  private func reconcile(
-    _ id: String, in entries: inout [String: Entry], now: Timestamp, claimed: inout Int
-  ) -> Bool {
-    guard var entry = entries[id], let live = entry.record.live else { return false }
-    guard let job = store.job(id: live.jobID) else {
-      do {
-        try claim(live, of: entry)
-        claimed += 1
-        logger.notice(
-          "a schedule's run was named but not made before a stop; made now",
-          metadata: ["schedule.id": "\(id)", "job.id": "\(live.jobID)"])
-      } catch {
-        logger.warning("cannot make a schedule's run; it is tried again", metadata: ["error": "\(error)"])
-      }
-      return false
-    }
-    guard job.state.isFinal else { return false }
-    var last = live
-    last.status = job.state
-    entry.record.last = last
-    entry.record.live = nil
-    if job.state == .success, let window = live.window { entry.record.windowEnd = window.to }
-    entry.record.updatedAt = now
-    do {
-      try folder.save(entry.record)
-    } catch {
-      logger.warning(
-        "cannot record a schedule's finished run; it is tried again", metadata: ["error": "\(error)"])
-      return false
-    }
-    entries[id] = entry
-    return true
-  }
-
-  /// Makes schedule `id`'s run for the time `due`, unless its last run is still live (that run's
-  /// successor's window covers this time). The next time is set either way.
-  private func makeRun(_ id: String, at due: Timestamp, in entries: inout [String: Entry], now: Timestamp)
-    -> Bool
-  {
-    guard var entry = entries[id] else { return false }
-    let next = entry.spec.next(after: now, created: entry.record.createdAt)
-    var made = false
-    if entry.record.live == nil {
-      var window: RunWindow?
-      var empty = false
-      if let spec = entry.request.window {
-        let from = entry.record.windowEnd ?? spec.start ?? entry.record.createdAt
-        let to = Timestamp(seconds: Timestamp(milliseconds: now.milliseconds - spec.lagMilliseconds).seconds)
-        window = RunWindow(field: spec.field, from: Timestamp(seconds: from.seconds), to: to)
-        empty = to <= Timestamp(seconds: from.seconds)
-      }
-      if !empty {
-        entry.record.live = ScheduleRecord.Run(
-          jobID: ScheduleRecord.runID(schedule: id, at: due), scheduledAt: due, window: window)
-        made = true
-      }
-    }
-    entry.record.nextRunAt = next
-    entry.record.updatedAt = now
-    do {
-      try folder.save(entry.record)
-    } catch {
-      logger.warning("cannot record a schedule's run; it is tried again", metadata: ["error": "\(error)"])
-      return false
-    }
-    entries[id] = entry
-    guard made, let live = entry.record.live else { return false }
-    do {
-      try claim(live, of: entry)
-      logger.info(
-        "schedule made a run",
-        metadata: [
-          "schedule.id": "\(id)", "job.id": "\(live.jobID)",
-          "window.from": "\(live.window?.from.rfc3339 ?? "")",
-          "window.to": "\(live.window?.to.rfc3339 ?? "")",
-        ])
-    } catch {
-      logger.warning("cannot make a schedule's run; it is tried again", metadata: ["error": "\(error)"])
-    }
-    return true
-  }
-
-  /// Claims the job of `run`: the schedule's request (without its schedule, window and key) with the
-  /// run's window, under the run's id.
-  private func claim(_ run: ScheduleRecord.Run, of entry: Entry) throws {
-    var request = entry.request
-    request.schedule = nil
-    request.window = nil
-    request.idempotencyKey = nil
-    var record = JobRecord(
-      id: run.jobID, requestFile: entry.record.name, jobType: request.jobType, request: request,
-      createdAt: store.clock.now(), partner: entry.record.partner)
-    record.scheduleID = entry.record.id
-    record.window = run.window
-    _ = try store.claim(record, state: .pending, bytes: Array(entry.record.request.utf8))
   }
 
   // MARK: Publishing
@@ -331,5 +218,4 @@ public final class Schedules: Sendable {
       }
     }
   }
-
 }

@@ -62,6 +62,7 @@ public final class PostgresSpool: @unchecked Sendable {
         try connection.execute("SET LOCAL client_min_messages = warning")
         try connection.execute("SELECT pg_advisory_xact_lock(\(PostgresSpool.schemaLockKey))")
         try connection.execute(PostgresSpool.schema)
+        try connection.execute(PostgresSpool.scheduleSchema)
       }
     }
   }
@@ -100,7 +101,7 @@ public final class PostgresSpool: @unchecked Sendable {
   /// Runs `body` with the connection (made again after one was lost), under the lock. A transaction
   /// the server chose to abort (a deadlock, a serialization failure) is run again, up to three times,
   /// then reported as transient: the caller retries later, the daemon goes on.
-  private func withConnection<R>(_ body: (PostgresConnection) throws -> R) throws -> R {
+  func withConnection<R>(_ body: (PostgresConnection) throws -> R) throws -> R {
     try lock.withLock {
       var attempt = 0
       while true {
