@@ -248,6 +248,33 @@ import Testing
     #expect(sandbox.read("outbox/schedules.json") == nil, "no schedule made, none published")
   }
 
+  /// A partner's `max_schedules`: a new schedule past it is refused saying so; a replacement of one it
+  /// has is not a new one; each partner's schedules are in its own site only.
+  @Test func aPartnerMayKeepAtMostItsMaxSchedules() throws {
+    let sandbox = try Sandbox(orders: 10)
+    let options = try PartnersTests.serve(
+      sandbox,
+      """
+      {"partners": [{"id": "acme", "token": "\(PartnersTests.acmeToken)", "scope": {"*": "eq(store,store-1)"},
+        "max_schedules": 1},
+        {"id": "globex", "token": "\(PartnersTests.globexToken)", "scope": {"*": "eq(store,store-3)"}}]}
+      """)
+    let hourly = ScheduleTests.request(#"{"every": "1h"}"#)
+    try PartnersTests.drop(sandbox, "acme", "one.json", hourly)
+    try PartnersTests.drop(sandbox, "globex", "theirs.json", hourly)
+    try sandbox.process(options)
+    try PartnersTests.drop(sandbox, "acme", "two.json", hourly)
+    try PartnersTests.drop(sandbox, "acme", "one.json", ScheduleTests.request(#"{"every": "2h"}"#))
+    try sandbox.process(options)
+    let refused = try #require(try PartnersTests.jobs(sandbox.outbox, "acme")["two.json"])
+    #expect(refused["status"] as? String == "failed")
+    #expect(refused["error"] as? String == "too many schedules for partner 'acme' (limit 1)")
+    let acme = try #require(sandbox.read("outbox/acme/schedules.json"))
+    #expect(acme.contains("one.json") && acme.contains(#""every":"2h""#) && !acme.contains("theirs.json"))
+    #expect(sandbox.read("outbox/globex/schedules.json")?.contains("theirs.json") == true)
+    #expect(sandbox.read("outbox/schedules.json") == nil, "no schedule outside the partners' sites")
+  }
+
   @Test func aWindowWithoutAScheduleIsRefused() throws {
     let sandbox = try Sandbox(orders: 10)
     sandbox.drop(
