@@ -126,6 +126,37 @@ import Testing
     #expect(missing.isEmpty, "\(missing.count) rows never exported, e.g. \(missing.prefix(3))")
   }
 
+  /// Killed right after a schedule's record names its run and before the run's job is claimed (the debug
+  /// build kills itself at `schedule-saved#2`): the next start makes that run, under that id, once.
+  @Test func aKillBetweenNamingARunAndClaimingItMakesThatRunOnce() throws {
+    let sandbox = try Sandbox(orders: 50)
+    sandbox.drop(
+      "feed.json",
+      ScheduleTests.request(
+        #"{"every": "1s"}"#, window: #"{"field": "updated_at", "start": "2000-01-01", "lag": "0"}"#))
+    let crashed = try RunningDaemon(
+      sandbox, ["--grace", "0"], environment: ["JOBDROP_CRASH_AT": "schedule-saved#2"])
+    #expect(crashed.wait(timeout: 60) == 128 + SIGKILL, "\(crashed.log)")
+    let file = try #require(sandbox.list("spool/schedules").first)
+    let saved =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: URL(fileURLWithPath: sandbox.spool + "/schedules/" + file))) as? [String: Any]
+    let named = try #require((saved?["live"] as? [String: Any])?["jobID"] as? String)
+    #expect(sandbox.list("spool/pending").isEmpty && sandbox.jobDocuments().isEmpty, "named, not claimed")
+    let waiter = try sandbox.outboxWaiter()
+    let daemon = try RunningDaemon(sandbox, ["--grace", "0"])
+    #expect(waiter.wait { ScheduleTests.count(sandbox, "success") >= 3 }, "\(daemon.log)")
+    #expect(daemon.stop() == 0)
+    let runs = ScheduleTests.runs(sandbox)
+    #expect(runs.first?["id"] as? String == named, "the named run, made under its id")
+    #expect(runs.filter { $0["id"] as? String == named }.count == 1)
+    #expect(daemon.log.contains("a schedule's run was named but not made before a stop; made now"))
+    let windows = runs.compactMap { ($0["meta"] as? [String: Any])?["window"] as? [String: Any] }
+    for (earlier, later) in zip(windows, windows.dropFirst()) {
+      #expect(later["from"] as? String == earlier["to"] as? String)
+    }
+  }
+
   /// Stopped across three of its times, a schedule makes one run at start, covering the whole span; a
   /// second start makes none.
   @Test func downtimeIsCaughtUpByOneRun() throws {
