@@ -112,12 +112,20 @@ struct StatusCommand: ParsableCommand {
             .filter { partner == nil || $0.job.record.partner == partner }
             .sorted { $0.job.record.createdAt > $1.job.record.createdAt }
           let jobs = rows.map(\.job)
-          let text = StatusTable(
+          var text = StatusTable(
             jobs: jobs, partners: jobs.contains { $0.record.partner != nil },
             nodes: Dictionary(rows.compactMap { row in row.node.map { (row.job.id, $0) } }) { first, _ in
               first
             }
           ).text
+          let schedules = SharedScheduleBackend(table: shared).all().records.filter {
+            partner == nil || $0.partner == partner
+          }
+          if !schedules.isEmpty {
+            text +=
+              "\n"
+              + ScheduleTable(schedules: schedules, partners: jobs.contains { $0.record.partner != nil }).text
+          }
           print(
             terminal && watch ? "\u{1B}[H\u{1B}[2J" + text : (drawn == nil ? "" : "\n") + text, terminator: ""
           )

@@ -458,6 +458,9 @@ import Testing
     #expect(made.reduce(0, +) == all.count, "\(made) made, \(all.count) in the table")
     #expect(made[1] > 0, "the other node went on making the runs")
     #expect(!logs.contains { $0.contains("cannot make a schedule's run") }, "\(logs[1])")
+    // `jobdrop status` on the shared table lists the schedule.
+    let status = try sandbox.run(["status", "--spool", server.url])
+    #expect(status.stdout.contains("SCHEDULE") && status.stdout.contains("feed.json"), "\(status.stdout)")
     server.stop()
   }
 }
