@@ -51,8 +51,17 @@ public struct IntakeService: Service {
     // until it closes them, however long it pauses.
     var writers = Set<Entry>()
     var nextRescan = ConditionLock.monotonicMilliseconds() + rescanInterval
+    let notifier = SystemdNotifier.shared
+    let store = intakes.store
+    /// The watchdog hears from this loop, so a stuck intake gets the process restarted.
+    func ping() { notifier.pingIfDue { "taking requests; \(store.activeTotal) jobs pending or started" } }
+    defer { notifier.send("STOPPING=1") }
     while true {
-      let deadline = min(nextRescan, waiting.values.min() ?? .max)
+      ping()
+      TestHook.stallIfAsked("intake", until: { mailbox.control.isStopped })
+      let deadline = min(
+        nextRescan, waiting.values.min() ?? .max,
+        notifier.pingInterval.map { ConditionLock.monotonicMilliseconds() + $0 } ?? .max)
       guard mailbox.control.sleep(untilMilliseconds: deadline) else { return }
       var entries: [Entry] = []
       var finished = Set<Entry>()  // closed by their writer or renamed in: judged as they are now
@@ -116,6 +125,7 @@ public struct IntakeService: Service {
         }
       }
       while let entry = pendingEntries.popFirst() {
+        ping()
         // A long backlog is not a reason to ignore SIGTERM: what is not claimed stays in the inbox and
         // is picked up at the next start.
         if mailbox.control.isStopped {

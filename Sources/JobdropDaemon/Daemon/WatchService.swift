@@ -87,6 +87,8 @@ public struct WatchService: Service {
         }
       }
       try follow()
+      // The inbox is watched and recovery was done before the services started: ready.
+      SystemdNotifier.shared.send("READY=1\nSTATUS=taking requests")
       let identity = WatchService.identity(of: path)
       var nextCheck = ConditionLock.monotonicMilliseconds() + 1000
       while !control.isStopped {

@@ -108,6 +108,9 @@ public final class JobStore: @unchecked Sendable {
   /// The job with `id`, as the store has it now (a pending or finished one as the backend has it).
   public func job(id: String) -> Job? { lock.withLock { lookupLocked(id) } }
 
+  /// How many jobs are pending or started now, of every partner.
+  public var activeTotal: Int { lock.withLock { table.activeTotal } }
+
   /// How many of `partner`'s jobs are pending or started now.
   public func activeCount(partner: String?) -> Int { lock.withLock { table.activeCount(partner: partner) } }
 

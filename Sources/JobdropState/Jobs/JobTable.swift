@@ -77,6 +77,9 @@ struct JobTable {
 
   func activeCount(partner: String?) -> Int { active[partner] ?? 0 }
 
+  /// How many jobs of every partner are pending or started.
+  var activeTotal: Int { active.values.reduce(0, +) }
+
   /// The job `partner`'s idempotency key `key` names, if one is published.
   func keyed(partner: String?, key: String) -> String? { keys[KeySlot(partner: partner, key: key)] }
 
