@@ -22,8 +22,8 @@ if [ "${1:-build}" = test ] && ! python3 -c "import schemathesis" 2>/dev/null; t
 fi
 # From PyPI: Selenium drives chromium through chromedriver (the job page's browser test), openpyxl reads
 # the workbooks back, standardwebhooks (the specification's reference library) verifies webhook events.
-# croniter checks the cron schedules' next times.
-for module in selenium openpyxl standardwebhooks croniter; do
+# croniter checks the cron schedules' next times; prometheus_client's parser reads the metrics back.
+for module in selenium openpyxl standardwebhooks croniter prometheus_client; do
   if [ "${1:-build}" = test ] && ! python3 -c "import $module" 2>/dev/null; then
     echo "installing: $module (PyPI)"
     python3 -m pip install -q "$module"

@@ -93,6 +93,12 @@ struct SharedOptions: ParsableArguments {
       "The S3 endpoint for --publish (http[s]://host[:port]; env AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL).")
   var s3Endpoint: String?
 
+  @Option(
+    help:
+      "Write Prometheus metrics to this file every 5 s, atomically, for node_exporter's textfile collector (env JOBDROP_METRICS)."
+  )
+  var metrics: String?
+
   @Flag(help: "A filter that matches no rows is a success with a header-only file (env JOBDROP_EMPTY_OK=1).")
   var emptyOk = false
 
@@ -124,6 +130,7 @@ struct SharedOptions: ParsableArguments {
     flags.s3Endpoint = s3Endpoint
     flags.emptyOK = emptyOk
     flags.rawCSV = rawCsv
+    flags.metrics = metrics
     do {
       return try Configuration(flags: flags, environment: ProcessInfo.processInfo.environment)
     } catch {

@@ -69,12 +69,15 @@ public struct Configuration: Sendable {
   public var publish: S3Target?
   /// Multiplies the webhook retry delays (`JOBDROP_WEBHOOK_RETRY_SCALE`, for tests; default 1).
   public var webhookRetryScale: Double = 1
+  /// Where `run` writes its Prometheus metrics (`--metrics`).
+  public var metricsFile: String?
 
   /// The values given on the command line; `nil` where the flag was not given.
   public struct Flags: Sendable {
     public var inbox, spool, outbox, source, catalog, baseURL, ttl, settle, grace, partners: String?
     public var webhookURL, webhookSecretFile: String?
     public var publish, s3Endpoint: String?
+    public var metrics: String?
     public var localSpool, lease: String?
     public var workers: Int?
     public var retries: Int?
@@ -174,6 +177,14 @@ public struct Configuration: Sendable {
       self.publish = try S3Target(parsing: publish, endpoint: flags.s3Endpoint, environment: environment)
     } else if flags.s3Endpoint != nil {
       throw ConfigurationError("--s3-endpoint: needs --publish s3://BUCKET[/PREFIX]")
+    }
+    let metrics = pick(flags.metrics, "JOBDROP_METRICS", "")
+    if !metrics.isEmpty {
+      guard !metrics.hasSuffix("/") else {
+        throw ConfigurationError(
+          "--metrics: expected a file, such as /var/lib/node_exporter/jobdrop.prom, got '\(metrics)'")
+      }
+      metricsFile = metrics
     }
     if let text = environment["JOBDROP_WEBHOOK_RETRY_SCALE"], !text.isEmpty {
       guard let scale = Double(text), scale > 0, scale <= 1 else {

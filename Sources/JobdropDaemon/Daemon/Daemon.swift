@@ -38,13 +38,17 @@ public struct Daemon {
         path: configuration.inbox, folders: folders, partnersFile: configuration.partnersPath,
         mailbox: mailbox, logger: logger),
     ]
+    if let path = configuration.metricsFile {
+      let exposition = MetricsExposition(workspace: workspace, started: .now())
+      services.insert(MetricsService(exposition: exposition, path: path, logger: logger), at: 0)
+    }
     if let shared = workspace.shared {
       // Stopped after the runners: their leases are renewed until they have put their jobs back.
       services.insert(
         FollowService(
           store: workspace.store, table: shared.table, runners: runners, mirror: workspace.mirror,
           logger: logger),
-        at: 4)
+        at: services.count - 3)
     }
     let group = ServiceGroup(
       configuration: .init(

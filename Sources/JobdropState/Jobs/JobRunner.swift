@@ -98,6 +98,9 @@ public final class JobRunner: @unchecked Sendable {
       record.error = nil
       let succeeded = logger
       let duration = ContinuousClock.now - clock
+      let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+      store.metrics.exported(
+        partner: started.record.partner, seconds: seconds, rows: result.rows, bytes: result.bytes)
       // Said once the success is recorded: a node that lost the job's lease meanwhile does not say it.
       return try conclude(started, to: .success, record: record, grouped: grouped, shouldStop: shouldStop) {
         succeeded.info(

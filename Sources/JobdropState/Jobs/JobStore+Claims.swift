@@ -23,6 +23,7 @@ extension JobStore {
     let (job, refused) = lock.withLock {
       let job = Job(record: made.record, state: made.state)
       table.add(job)
+      if job.state.isFinal { metrics.finished(job) }  // a request refused at its drop
       publishLocked(job)
       index.markDirty(job.record.partner)
       return (
@@ -95,6 +96,7 @@ extension JobStore {
           saveLocked(job, what: "a request's alias")
         }
         table.committed(job)
+        if job.state.isFinal { metrics.finished(job) }
         publishLocked(job)
         index.markDirty(job.record.partner)
       }

@@ -181,7 +181,10 @@ extension JobStore {
     table.moved(from: job, to: moved)
     publishLocked(moved)
     index.markDirty(moved.record.partner)
-    if moved.record.scheduleID != nil && moved.state.isFinal { runFinishedHandler?() }
+    if moved.state.isFinal && !job.state.isFinal {
+      metrics.finished(moved)
+      if moved.record.scheduleID != nil { runFinishedHandler?() }
+    }
     return moved
   }
 }

@@ -24,6 +24,8 @@ public final class JobStore: @unchecked Sendable {
   public let sites: OutboxSites
   /// The clock every decision of the store, its runners and its intake reads.
   public let clock: ServiceClock
+  /// What jobs did, for the metrics.
+  public let metrics = JobMetrics()
   let logger: Logger
   let lock = ConditionLock()
   var table: JobTable
@@ -107,6 +109,11 @@ public final class JobStore: @unchecked Sendable {
 
   /// The job with `id`, as the store has it now (a pending or finished one as the backend has it).
   public func job(id: String) -> Job? { lock.withLock { lookupLocked(id) } }
+
+  /// Each partner's pending and started jobs now, and when its oldest pending job was created.
+  public func queueStates() -> [String?: (pending: Int, started: Int, oldestPending: Timestamp?)] {
+    lock.withLock { table.queueStates() }
+  }
 
   /// How many jobs are pending or started now, of every partner.
   public var activeTotal: Int { lock.withLock { table.activeTotal } }

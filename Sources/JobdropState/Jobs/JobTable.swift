@@ -77,6 +77,22 @@ struct JobTable {
 
   func activeCount(partner: String?) -> Int { active[partner] ?? 0 }
 
+  /// Each partner's pending and started jobs, and its oldest pending job's creation (for the metrics;
+  /// a walk over the table, made every few seconds).
+  func queueStates() -> [String?: (pending: Int, started: Int, oldestPending: Timestamp?)] {
+    var states: [String?: (pending: Int, started: Int, oldestPending: Timestamp?)] = [:]
+    for summary in summaries.values where summary.state == .pending {
+      var state = states[summary.partner] ?? (0, 0, nil)
+      state.pending += 1
+      state.oldestPending = min(state.oldestPending ?? summary.createdAt, summary.createdAt)
+      states[summary.partner] = state
+    }
+    for job in jobs.values where job.state == .started {
+      states[job.record.partner, default: (0, 0, nil)].started += 1
+    }
+    return states
+  }
+
   /// How many jobs of every partner are pending or started.
   var activeTotal: Int { active.values.reduce(0, +) }
 

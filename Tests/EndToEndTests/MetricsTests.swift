@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+
+/// `--metrics FILE`: the Prometheus text format, read back by prometheus_client's parser after a
+/// scripted workload, with exact counts.
+@Suite(.timeLimit(.minutes(10))) struct MetricsTests {
+  struct Sample {
+    var name: String
+    var labels: [String: String]
+    var value: Double
+  }
+
+  static func samples(_ path: String) throws -> [Sample] {
+    let script = NginxTests.repository.appendingPathComponent("Tests/Metrics/parse.py").path
+    let result = try Spawn.run("/usr/bin/env", ["python3", script, path])
+    try #require(result.status == 0, "prometheus_client could not parse it: \(result.stderr)")
+    return result.stdout.split(separator: "\n").compactMap { line in
+      guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+        return nil
+      }
+      return Sample(
+        name: object["name"] as! String, labels: object["labels"] as? [String: String] ?? [:],
+        value: (object["value"] as? NSNumber)?.doubleValue ?? .nan)
+    }
+  }
+
+  static func value(_ samples: [Sample], _ name: String, _ labels: [String: String] = [:]) -> Double? {
+    samples.first { $0.name == name && $0.labels == labels }?.value
+  }
+
+  @Test func aWorkloadsJobsAreCountedExactlyByStatusWithTheirRowsAndBytes() throws {
+    let sandbox = try Sandbox(orders: 300)
+    let path = sandbox.root + "/metrics/jobdrop.prom"
+    try FileManager.default.createDirectory(
+      atPath: sandbox.root + "/metrics", withIntermediateDirectories: true)
+    let waiter = try sandbox.outboxWaiter()
+    let daemon = try RunningDaemon(sandbox, ["--grace", "0", "--metrics", path])
+    sandbox.drop("paid.json", Sandbox.request(filter: "eq(payment,paid)"))
+    sandbox.drop("all.json", Sandbox.request())
+    sandbox.drop("bad.json", Sandbox.request(filter: "eq(colour,red)"))
+    #expect(
+      waiter.wait {
+        let jobs = sandbox.jobsByFile()
+        return ["paid.json", "all.json", "bad.json"].allSatisfy {
+          ["success", "failed"].contains(jobs[$0]?.first?["status"] as? String ?? "")
+        }
+      }, "\(daemon.log)")
+    #expect(daemon.stop() == 0)  // the last write is made at shutdown
+    let samples = try MetricsTests.samples(path)
+    #expect(MetricsTests.value(samples, "jobdrop_jobs_total", ["status": "success"]) == 2)
+    #expect(MetricsTests.value(samples, "jobdrop_jobs_total", ["status": "failed"]) == 1)
+    #expect(MetricsTests.value(samples, "jobdrop_job_duration_seconds_count") == 2)
+    #expect(MetricsTests.value(samples, "jobdrop_job_duration_seconds_bucket", ["le": "+Inf"]) == 2)
+    let jobs = sandbox.jobDocuments().filter { $0["status"] as? String == "success" }
+    let meta = jobs.map { $0["meta"] as! [String: Any] }
+    let rows = meta.map { ($0["rows"] as! NSNumber).doubleValue }.reduce(0, +)
+    let bytes = meta.map { ($0["bytes"] as! NSNumber).doubleValue }.reduce(0, +)
+    #expect(MetricsTests.value(samples, "jobdrop_job_rows_sum") == rows)
+    #expect(MetricsTests.value(samples, "jobdrop_job_rows_count") == 2)
+    #expect(MetricsTests.value(samples, "jobdrop_export_bytes_total") == bytes)
+    #expect(MetricsTests.value(samples, "jobdrop_build_info", ["version": "0.3.0"]) == 1)
+    #expect((MetricsTests.value(samples, "jobdrop_start_time_seconds") ?? 0) > 1_700_000_000)
+    #expect(MetricsTests.value(samples, "jobdrop_webhook_backlog") == 0)
+    #expect(
+      !samples.contains { $0.labels.values.contains { $0.hasSuffix(".json") } }, "no file name as a label")
+  }
+
+  @Test func aPartnersQueueIsLabelledWithItsIdOnly() throws {
+    let sandbox = try Sandbox(orders: 20)
+    let options = try PartnersTests.serve(sandbox)
+    let path = sandbox.root + "/jobdrop.prom"
+    try PartnersTests.drop(sandbox, "acme", "a.json", Sandbox.request())
+    try PartnersTests.drop(sandbox, "globex", "g.json", Sandbox.request(filter: "eq(colour,red)"))
+    let daemon = try RunningDaemon(sandbox, options + ["--grace", "0", "--metrics", path, "--workers", "1"])
+    let waiter = try ChangeWaiter(folders: [sandbox.root])
+    #expect(
+      waiter.wait {
+        let samples = (try? MetricsTests.samples(path)) ?? []
+        return MetricsTests.value(samples, "jobdrop_jobs_total", ["partner": "acme", "status": "success"])
+          == 1
+          && MetricsTests.value(samples, "jobdrop_jobs_total", ["partner": "globex", "status": "failed"]) == 1
+      }, "\(daemon.log)")
+    #expect(daemon.stop() == 0)
+    let samples = try MetricsTests.samples(path)
+    #expect(
+      MetricsTests.value(samples, "jobdrop_jobs_total", ["partner": "globex", "status": "failed"]) == 1)
+    #expect(MetricsTests.value(samples, "jobdrop_jobs_total", ["partner": "acme", "status": "success"]) == 1)
+    #expect(Set(samples.compactMap { $0.labels["partner"] }).isSubset(of: ["acme", "globex", "initech"]))
+    let tokens = [PartnersTests.acmeToken, PartnersTests.globexToken]
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    #expect(!tokens.contains { text.contains($0) }, "no token in the metrics")
+  }
+}
