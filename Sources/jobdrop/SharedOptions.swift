@@ -99,6 +99,12 @@ struct SharedOptions: ParsableArguments {
   )
   var metrics: String?
 
+  @Option(
+    help:
+      "Serve Prometheus metrics at http://ADDR:PORT/metrics, e.g. 127.0.0.1:9464 (env JOBDROP_METRICS_LISTEN)."
+  )
+  var metricsListen: String?
+
   @Flag(help: "A filter that matches no rows is a success with a header-only file (env JOBDROP_EMPTY_OK=1).")
   var emptyOk = false
 
@@ -131,6 +137,7 @@ struct SharedOptions: ParsableArguments {
     flags.emptyOK = emptyOk
     flags.rawCSV = rawCsv
     flags.metrics = metrics
+    flags.metricsListen = metricsListen
     do {
       return try Configuration(flags: flags, environment: ProcessInfo.processInfo.environment)
     } catch {

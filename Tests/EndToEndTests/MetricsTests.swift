@@ -90,4 +90,29 @@ import Testing
     let text = try String(contentsOfFile: path, encoding: .utf8)
     #expect(!tokens.contains { text.contains($0) }, "no token in the metrics")
   }
+
+  /// `--metrics-listen`: the same exposition at `/metrics` over HTTP, as Prometheus scrapes it; any other
+  /// path is a 404.
+  @Test func theMetricsAreServedOverHTTP() throws {
+    let sandbox = try Sandbox(orders: 20)
+    let port = SFTPTests.SSHServer.freePort()
+    let waiter = try sandbox.outboxWaiter()
+    let daemon = try RunningDaemon(sandbox, ["--grace", "0", "--metrics-listen", "127.0.0.1:\(port)"])
+    sandbox.drop("a.json", Sandbox.request())
+    #expect(
+      waiter.wait { sandbox.jobsByFile()["a.json"]?.first?["status"] as? String == "success" },
+      "\(daemon.log)")
+    let path = sandbox.root + "/scraped.prom"
+    let scrape = try Spawn.run(
+      "/usr/bin/curl",
+      ["-s", "-o", path, "-w", "%{http_code} %{content_type}", "http://127.0.0.1:\(port)/metrics"])
+    #expect(
+      scrape.stdout == "200 text/plain; version=0.0.4; charset=utf-8", "\(scrape.stdout) \(scrape.stderr)")
+    let samples = try MetricsTests.samples(path)
+    #expect(MetricsTests.value(samples, "jobdrop_jobs_total", ["status": "success"]) == 1)
+    let other = try Spawn.run(
+      "/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"])
+    #expect(other.stdout == "404")
+    #expect(daemon.stop() == 0)
+  }
 }

@@ -71,13 +71,15 @@ public struct Configuration: Sendable {
   public var webhookRetryScale: Double = 1
   /// Where `run` writes its Prometheus metrics (`--metrics`).
   public var metricsFile: String?
+  /// Where `run` serves `/metrics` (`--metrics-listen`): an IPv4 address and a port.
+  public var metricsListen: (host: String, port: UInt16)?
 
   /// The values given on the command line; `nil` where the flag was not given.
   public struct Flags: Sendable {
     public var inbox, spool, outbox, source, catalog, baseURL, ttl, settle, grace, partners: String?
     public var webhookURL, webhookSecretFile: String?
     public var publish, s3Endpoint: String?
-    public var metrics: String?
+    public var metrics, metricsListen: String?
     public var localSpool, lease: String?
     public var workers: Int?
     public var retries: Int?
@@ -185,6 +187,15 @@ public struct Configuration: Sendable {
           "--metrics: expected a file, such as /var/lib/node_exporter/jobdrop.prom, got '\(metrics)'")
       }
       metricsFile = metrics
+    }
+    let listen = pick(flags.metricsListen, "JOBDROP_METRICS_LISTEN", "")
+    if !listen.isEmpty {
+      let parts = listen.split(separator: ":")
+      guard parts.count == 2, let port = UInt16(parts[1]), port > 0 else {
+        throw ConfigurationError(
+          "--metrics-listen: expected ADDR:PORT, such as 127.0.0.1:9464, got '\(listen)'")
+      }
+      metricsListen = (String(parts[0]), port)
     }
     if let text = environment["JOBDROP_WEBHOOK_RETRY_SCALE"], !text.isEmpty {
       guard let scale = Double(text), scale > 0, scale <= 1 else {

@@ -38,9 +38,12 @@ public struct Daemon {
         path: configuration.inbox, folders: folders, partnersFile: configuration.partnersPath,
         mailbox: mailbox, logger: logger),
     ]
+    let exposition = MetricsExposition(workspace: workspace, started: .now())
     if let path = configuration.metricsFile {
-      let exposition = MetricsExposition(workspace: workspace, started: .now())
       services.insert(MetricsService(exposition: exposition, path: path, logger: logger), at: 0)
+    }
+    if let listen = configuration.metricsListen {
+      services.insert(MetricsServer(exposition: exposition, listen: listen, logger: logger), at: 0)
     }
     if let shared = workspace.shared {
       // Stopped after the runners: their leases are renewed until they have put their jobs back.
