@@ -47,6 +47,12 @@ struct StatusCommand: ParsableCommand {
         "no spool at \(configuration.spool) (\(error.reason)); has `jobdrop run` or `process` run there?")
       throw ExitCode(1)
     }
+    do {
+      try SpoolFormat.check(spool.root)
+    } catch {
+      printError("\(error)")
+      throw ExitCode(1)
+    }
     if let id {
       return try printDocument(
         of: spool.job(id: id.lowercased()), id: id, in: configuration.spool, configuration)

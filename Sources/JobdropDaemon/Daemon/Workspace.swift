@@ -39,6 +39,12 @@ public final class Workspace: @unchecked Sendable {
     self.configuration = configuration
     let spool = try Spool(path: configuration.spool)
     lock = try spool.lock()
+    let format = try SpoolFormat.upgrade(spool.root)
+    if format < SpoolFormat.current {
+      logger.notice(
+        "spool upgraded",
+        metadata: ["from": "\(format)", "to": "\(SpoolFormat.current)", "spool": "\(configuration.spool)"])
+    }
     inbox = try Inbox(path: configuration.inbox)
     try Workspace.checkSameFileSystem(inbox: inbox.directory, spool: spool.root)
     if let target = configuration.publish {
@@ -68,6 +74,10 @@ public final class Workspace: @unchecked Sendable {
         table: try PostgresSpool(
           url: url, node: configuration.nodeName ?? Workspace.nodeName(spool: spool.root.path),
           leaseSeconds: configuration.leaseSeconds))
+    }
+    if let table = shared?.table, table.migratedFrom < PostgresSpool.format {
+      logger.notice(
+        "shared spool upgraded", metadata: ["from": "\(table.migratedFrom)", "to": "\(PostgresSpool.format)"])
     }
     store = JobStore(spool: spool, sites: sites, logger: logger, backend: shared)
     if partners != nil || configuration.webhook != nil {

@@ -32,6 +32,8 @@ public final class PostgresSpool: @unchecked Sendable {
   public let node: String
   /// How long a claim holds without renewal, in seconds.
   public let leaseSeconds: Int
+  /// The table's format before this process opened it (``format`` when it needed nothing; 0: new).
+  public private(set) var migratedFrom = PostgresSpool.format
   private let conninfo: String
   private var connection: PostgresConnection?
   private let lock = ConditionLock()
@@ -56,15 +58,18 @@ public final class PostgresSpool: @unchecked Sendable {
     database = PostgresSpool.describe(url)
     self.node = node
     self.leaseSeconds = leaseSeconds
-    if reading { return }
-    try withConnection { connection in
+    if reading {
+      try checkFormat()
+      return
+    }
+    let version = try withConnection { connection in
       try connection.transaction {
         try connection.execute("SET LOCAL client_min_messages = warning")
         try connection.execute("SELECT pg_advisory_xact_lock(\(PostgresSpool.schemaLockKey))")
-        try connection.execute(PostgresSpool.schema)
-        try connection.execute(PostgresSpool.scheduleSchema)
+        return try PostgresSpool.migrate(connection)
       }
     }
+    migratedFrom = version
   }
 
   static let schema = """
