@@ -13,7 +13,7 @@ struct Jobdrop: AsyncParsableCommand {
       """,
     subcommands: [
       RunCommand.self, ProcessCommand.self, SubmitCommand.self, StatusCommand.self, ValidateCommand.self,
-      CatalogCommand.self, ServeConfigCommand.self,
+      CatalogCommand.self, ServeConfigCommand.self, DoctorCommand.self,
       DemoDataCommand.self,
     ]
   )

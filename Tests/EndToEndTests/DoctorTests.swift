@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+
+/// `jobdrop doctor` on a good setup and on broken ones: each fault named with what to do, the exit code,
+/// and the JSON for scripts.
+@Suite(.timeLimit(.minutes(10))) struct DoctorTests {
+  static func doctor(_ sandbox: Sandbox, _ extra: [String] = [], json: Bool = false) throws -> Sandbox.Result
+  {
+    try sandbox.run(["doctor"] + sandbox.paths + extra + (json ? ["--json"] : []))
+  }
+
+  /// The line of check `name`.
+  static func line(_ result: Sandbox.Result, _ name: String) -> String {
+    result.stdout.split(separator: "\n").first { $0.dropFirst(6).hasPrefix(name + " ") }.map(String.init)
+      ?? ""
+  }
+
+  @Test func aGoodSetupPassesEveryCheckAndSkipsWhatIsNotConfigured() throws {
+    let sandbox = try Sandbox(orders: 10)
+    try sandbox.process()
+    let result = try DoctorTests.doctor(sandbox)
+    #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+    for name in ["inbox", "spool", "file system", "outbox", "source"] {
+      #expect(DoctorTests.line(result, name).hasPrefix("ok "), "\(name): \(result.stdout)")
+    }
+    #expect(DoctorTests.line(result, "partners").hasPrefix("skip"))
+    #expect(DoctorTests.line(result, "bucket").hasPrefix("skip"))
+    let json = try DoctorTests.doctor(sandbox, json: true)
+    let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+    #expect(object?["ok"] as? Bool == true)
+    #expect((object?["checks"] as? [[String: Any]])?.count == 9)
+  }
+
+  @Test func aMissingInboxFailsSayingHowToFixIt() throws {
+    let sandbox = try Sandbox(orders: 10)
+    try FileManager.default.removeItem(atPath: sandbox.inbox)
+    let result = try DoctorTests.doctor(sandbox)
+    #expect(result.status == 1)
+    #expect(
+      DoctorTests.line(result, "inbox")
+        == "fail  inbox        \(sandbox.inbox) does not exist: create it (mkdir -p \(sandbox.inbox)) or set --inbox"
+    )
+  }
+
+  @Test func aWorldReadablePartnersFileFails() throws {
+    let sandbox = try Sandbox(orders: 10)
+    let options = try PartnersTests.serve(sandbox, mode: 0o644)
+    let result = try DoctorTests.doctor(sandbox, options)
+    #expect(result.status == 1)
+    #expect(
+      DoctorTests.line(result, "partners").contains("is mode 0644, readable by every user"),
+      "\(result.stdout)")
+  }
+
+  @Test func aSourceWithoutTheCatalogsTablesFails() throws {
+    let sandbox = try Sandbox(orders: 10)
+    let empty = sandbox.root + "/empty.sqlite"
+    #expect(try Spawn.run("/usr/bin/sqlite3", [empty, "CREATE TABLE t (x)"]).status == 0)
+    let result = try DoctorTests.doctor(sandbox, ["--source", "sqlite:" + empty])
+    #expect(result.status == 1)
+    #expect(DoctorTests.line(result, "source").contains("no such table: orders"), "\(result.stdout)")
+  }
+
+  @Test func aSpoolNewerThanThisJobdropFails() throws {
+    let sandbox = try Sandbox(orders: 10)
+    try sandbox.process()
+    try "3\n".write(toFile: sandbox.spool + "/VERSION", atomically: true, encoding: .utf8)
+    let result = try DoctorTests.doctor(sandbox)
+    #expect(result.status == 1)
+    #expect(DoctorTests.line(result, "spool").contains("spool format 3 is newer than this jobdrop (2)"))
+  }
+
+  @Test func aWebhookNobodyListensForIsAWarningNotAFailure() throws {
+    let sandbox = try Sandbox(orders: 10)
+    let port = SFTPTests.SSHServer.freePort()
+    let secret = sandbox.root + "/secret"
+    try "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n".write(toFile: secret, atomically: true, encoding: .utf8)
+    chmod(secret, 0o600)
+    let result = try DoctorTests.doctor(
+      sandbox, ["--webhook-url", "http://127.0.0.1:\(port)/hook", "--webhook-secret-file", secret])
+    #expect(result.status == 0, "a warning does not fail: \(result.stdout)")
+    #expect(DoctorTests.line(result, "webhooks").hasPrefix("warn"), "\(result.stdout)")
+    #expect(DoctorTests.line(result, "webhooks").contains("127.0.0.1:\(port) (Connection refused)"))
+  }
+}
