@@ -187,7 +187,7 @@ public struct Doctor {
           let query = try ExportQuery(
             jobType: jobType, request: ExportRequest(jobType: jobType.name), dialect: .postgres)
           do { _ = try connection.execute(query.sql + " LIMIT 0") } catch {
-            missing.append("\(jobType.name) (\(error.publicDescription))")
+            missing.append("\(jobType.name) (\(error))")
           }
         }
       }
