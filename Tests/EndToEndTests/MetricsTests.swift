@@ -115,4 +115,25 @@ import Testing
     #expect(other.stdout == "404")
     #expect(daemon.stop() == 0)
   }
+
+  /// The Grafana dashboard in deploy/ names only metrics jobdrop emits (a dashboard that drifts from the
+  /// exposition shows empty panels without an error).
+  @Test func theGrafanaDashboardNamesOnlyMetricsJobdropEmits() throws {
+    let sandbox = try Sandbox(orders: 20)
+    let path = sandbox.root + "/jobdrop.prom"
+    let waiter = try sandbox.outboxWaiter()
+    let daemon = try RunningDaemon(sandbox, ["--grace", "0", "--metrics", path])
+    sandbox.drop("a.json", Sandbox.request())
+    #expect(waiter.wait { sandbox.jobsByFile()["a.json"]?.first?["status"] as? String == "success" })
+    #expect(daemon.stop() == 0)
+    let emitted = Set(try MetricsTests.samples(path).map(\.name))
+    let dashboard = try String(
+      contentsOf: NginxTests.repository.appendingPathComponent("deploy/grafana-dashboard.json"),
+      encoding: .utf8)
+    let named = Set(
+      dashboard.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "_") }).map(String.init)
+        .filter { $0.hasPrefix("jobdrop_") })
+    #expect(named.count >= 9, "\(named)")
+    #expect(named.subtracting(emitted).isEmpty, "not emitted: \(named.subtracting(emitted).sorted())")
+  }
 }

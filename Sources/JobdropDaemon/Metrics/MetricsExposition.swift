@@ -39,19 +39,24 @@ public struct MetricsExposition: Sendable {
       )
     }
 
-    let queues = store.queueStates().sorted { ($0.key ?? "") < ($1.key ?? "") }
+    // Every partner served (or the one inbox) has its series, zero when it has nothing waiting.
+    var queues = store.queueStates()
+    for partner in workspace.intakes.partners?.list.ids ?? [] where queues[partner] == nil {
+      queues[partner] = (0, 0, nil)
+    }
+    if workspace.intakes.partners == nil && queues[nil] == nil { queues[nil] = (0, 0, nil) }
+    let sorted = queues.sorted { ($0.key ?? "") < ($1.key ?? "") }
     out.header("jobdrop_jobs", "gauge", "Jobs pending or started now.")
-    for (partner, state) in queues {
+    for (partner, state) in sorted {
       out.sample("jobdrop_jobs", MetricsText.partner(partner, ["state": "pending"]), Double(state.pending))
       out.sample("jobdrop_jobs", MetricsText.partner(partner, ["state": "started"]), Double(state.started))
     }
     out.header(
-      "jobdrop_oldest_pending_job_age_seconds", "gauge", "How long the oldest pending job has waited.")
-    for (partner, state) in queues {
-      guard let oldest = state.oldestPending else { continue }
-      out.sample(
-        "jobdrop_oldest_pending_job_age_seconds", MetricsText.partner(partner, [:]),
-        Double(max(0, now.milliseconds - oldest.milliseconds)) / 1000)
+      "jobdrop_oldest_pending_job_age_seconds", "gauge",
+      "How long the oldest pending job has waited (0: none waits).")
+    for (partner, state) in sorted {
+      let age = state.oldestPending.map { Double(max(0, now.milliseconds - $0.milliseconds)) / 1000 } ?? 0
+      out.sample("jobdrop_oldest_pending_job_age_seconds", MetricsText.partner(partner, [:]), age)
     }
 
     out.histogram(
