@@ -61,6 +61,10 @@ import Testing
     #expect(MetricsTests.value(samples, "jobdrop_build_info", ["version": "0.3.0"]) == 1)
     #expect((MetricsTests.value(samples, "jobdrop_start_time_seconds") ?? 0) > 1_700_000_000)
     #expect(MetricsTests.value(samples, "jobdrop_webhook_backlog") == 0)
+    #expect(MetricsTests.value(samples, "jobdrop_webhook_attempts_total", ["outcome": "delivered"]) == 0)
+    #expect(MetricsTests.value(samples, "jobdrop_publish_backlog") == 0)
+    #expect((MetricsTests.value(samples, "jobdrop_inbox_rescans_total") ?? 0) >= 1, "the start's scan")
+    #expect(MetricsTests.value(samples, "jobdrop_inotify_overflows_total") == 0)
     #expect(
       !samples.contains { $0.labels.values.contains { $0.hasSuffix(".json") } }, "no file name as a label")
   }

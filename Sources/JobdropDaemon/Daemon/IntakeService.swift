@@ -66,10 +66,13 @@ public struct IntakeService: Service {
       var entries: [Entry] = []
       var finished = Set<Entry>()  // closed by their writer or renamed in: judged as they are now
       var scan = false
+      var overflowed = false
       var reload = false
       for work in mailbox.drain() {
         switch work {
-        case .rescan: scan = true
+        case .rescan(let reason):
+          scan = true
+          if reason == "queue overflow" { overflowed = true }
         case .partnersChanged: reload = true
         case .look(let partner, let name, .written):
           if InboxEntryKind(name) == .request { writers.insert(Entry(partner: partner, name: name)) }
@@ -97,6 +100,7 @@ public struct IntakeService: Service {
         waiting[entry] = nil
       }
       if scan {
+        store.metrics.rescanned(overflow: overflowed)
         var present = Set<Entry>()
         for (partner, intake) in intakes.all {
           for name in try intake.inbox.requestNames() { present.insert(Entry(partner: partner, name: name)) }

@@ -70,6 +70,23 @@ public struct MetricsExposition: Sendable {
 
     out.header("jobdrop_webhook_backlog", "gauge", "Webhook events waiting to be delivered.")
     out.sample("jobdrop_webhook_backlog", [:], Double(workspace.webhooks?.waiting ?? 0))
+    out.header(
+      "jobdrop_webhook_attempts_total", "counter",
+      "Webhook delivery attempts by outcome: delivered, failed (retried), given_up (after 24 h).")
+    for outcome in ["delivered", "failed", "given_up"] {
+      out.sample(
+        "jobdrop_webhook_attempts_total", ["outcome": outcome], Double(snapshot.webhookAttempts[outcome] ?? 0)
+      )
+    }
+    out.header("jobdrop_publish_backlog", "gauge", "Outbox files waiting to be published to the bucket.")
+    out.sample("jobdrop_publish_backlog", [:], Double(workspace.mirror?.waiting ?? 0))
+    out.header(
+      "jobdrop_inbox_rescans_total", "counter", "Scans of the drop folders (start, every 30 s, overflows).")
+    out.sample("jobdrop_inbox_rescans_total", [:], Double(snapshot.rescans))
+    out.header(
+      "jobdrop_inotify_overflows_total", "counter",
+      "Times inotify's queue overflowed (each followed by a scan).")
+    out.sample("jobdrop_inotify_overflows_total", [:], Double(snapshot.overflows))
     out.header("jobdrop_schedules", "gauge", "Standing requests (schedules) registered.")
     out.sample("jobdrop_schedules", [:], Double(workspace.schedules.all.count))
     return out.text

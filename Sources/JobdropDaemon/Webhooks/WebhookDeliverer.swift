@@ -98,6 +98,7 @@ public final class WebhookDeliverer: Sendable {
       store.recordWebhook(
         WebhookStatus(deliveredAt: store.clock.now(), attempts: delivery.attempts), jobID: delivery.jobID)
       metadata["http.status"] = "\(status)"
+      store.metrics.webhookAttempted("delivered")
       logger.info("webhook delivered", metadata: metadata)
       return nil
     case .failed(let reason):
@@ -108,6 +109,7 @@ public final class WebhookDeliverer: Sendable {
         try? queue.remove(delivery.id)
         store.recordWebhook(
           WebhookStatus(attempts: delivery.attempts, lastError: reason, gaveUp: true), jobID: delivery.jobID)
+        store.metrics.webhookAttempted("given_up")
         logger.error("webhook given up after 24 hours", metadata: metadata)
         return nil
       }
@@ -119,6 +121,7 @@ public final class WebhookDeliverer: Sendable {
       }
       store.recordWebhook(
         WebhookStatus(attempts: delivery.attempts, lastError: reason), jobID: delivery.jobID)
+      store.metrics.webhookAttempted("failed")
       logger.warning("webhook attempt failed; will retry", metadata: metadata)
       return delivery
     }

@@ -31,6 +31,11 @@ public final class JobMetrics: Sendable {
     public var rows = Histogram(bounds: [0, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000])
     /// Bytes of published export files by partner.
     public var bytes: [String?: Int64] = [:]
+    /// Webhook attempts by outcome (`delivered`, `failed`, `given_up`).
+    public var webhookAttempts: [String: Int] = [:]
+    /// Scans of the drop folders (at start, every 30 s, after an overflow), and inotify queue overflows.
+    public var rescans = 0
+    public var overflows = 0
   }
 
   public struct Key: Hashable, Sendable {
@@ -53,6 +58,19 @@ public final class JobMetrics: Sendable {
       $0.durations.observe(seconds)
       $0.rows.observe(Double(rows))
       $0.bytes[partner, default: 0] += Int64(bytes)
+    }
+  }
+
+  /// A webhook attempt ended as `outcome`.
+  public func webhookAttempted(_ outcome: String) {
+    state.withLock { $0.webhookAttempts[outcome, default: 0] += 1 }
+  }
+
+  /// The drop folders were scanned (`overflow`: because inotify's queue overflowed).
+  public func rescanned(overflow: Bool) {
+    state.withLock {
+      $0.rescans += 1
+      if overflow { $0.overflows += 1 }
     }
   }
 

@@ -50,6 +50,7 @@ import Testing
     #expect(setup.queued.isEmpty, "a delivered event leaves the spool")
     setup.deliverer.deliverDueOnce()
     #expect(setup.server.requests.count == 1, "delivered once")
+    #expect(setup.store.store.metrics.snapshot.webhookAttempts == ["delivered": 1])
   }
 
   @Test func aFailedAttemptIsTriedAgainWhenItsDelayHasPassedOnTheClock() throws {
@@ -68,6 +69,7 @@ import Testing
     #expect(setup.server.requests.count == 2)
     #expect(setup.webhook?.deliveredAt == setup.store.clock.now() && setup.webhook?.attempts == 2)
     #expect(setup.queued.isEmpty)
+    #expect(setup.store.store.metrics.snapshot.webhookAttempts == ["failed": 1, "delivered": 1])
   }
 
   @Test func anEventFailingForADayIsGivenUpAndTheJobSaysSo() throws {
@@ -80,6 +82,7 @@ import Testing
     let given = try #require(setup.webhook)
     #expect(given.gaveUp == true && given.attempts == 2 && given.lastError?.contains("500") == true)
     #expect(setup.queued.isEmpty, "a given-up event leaves the spool")
+    #expect(setup.store.store.metrics.snapshot.webhookAttempts == ["failed": 1, "given_up": 1])
     let document = try #require(setup.store.directory.read("outbox/jobs/\(setup.job.id).json"))
     #expect(document.contains(#""gave_up":true"#), "\(document)")
   }
