@@ -4,7 +4,7 @@ RELEASE_BIN := .build/release/jobdrop
 STORE ?= data/store.sqlite
 DEMO_ORDERS ?= 100000
 
-.PHONY: run test build release lint format deps bench fuzz clean
+.PHONY: run test build release lint format deps bench fuzz clean deb
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS ?= -max_total_time=$(FUZZ_SECONDS)
 FUZZ_RUNTIME = $(firstword $(wildcard /opt/swift/usr/lib/swift/clang/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a $(dir $(shell readlink -f $$(which swift)))../lib/swift/clang/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a))
@@ -29,6 +29,14 @@ build:
 release:
 	scripts/install-deps.sh build
 	$(SWIFT) build -c release --product jobdrop
+
+## The Debian package in dist/: a release build with the Swift runtime linked in (its own build folder),
+## packaged by scripts/build-deb.sh and checked by lintian.
+deb:
+	scripts/install-deps.sh deb
+	$(SWIFT) build -c release --product jobdrop --static-swift-stdlib --scratch-path .build-static
+	scripts/build-deb.sh .build-static/release/jobdrop dist
+	lintian --fail-on error dist/jobdrop_*_amd64.deb
 
 lint:
 	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests

@@ -3,7 +3,8 @@
 set -euo pipefail
 packages=(libinotifytools0-dev libsqlite3-dev libssl-dev zlib1g-dev libpq-dev libxlsxwriter-dev libcurl4-openssl-dev)
 case "${1:-build}" in
-  test) packages+=(sqlite3 inotify-tools openssh-server openssh-client nginx libnginx-mod-http-js curl postgresql rclone lftp util-linux chromium chromium-driver systemd) ;;
+  test) packages+=(sqlite3 inotify-tools openssh-server openssh-client nginx libnginx-mod-http-js curl postgresql rclone lftp util-linux chromium chromium-driver systemd lintian patchelf) ;;
+  deb) packages+=(lintian patchelf) ;;
   bench) packages+=(sqlite3 inotify-tools hyperfine gnuplot-nox time postgresql valgrind gcc linux-perf) ;;
 esac
 missing=()

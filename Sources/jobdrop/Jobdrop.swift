@@ -1,4 +1,5 @@
 import ArgumentParser
+import JobdropSystem
 
 /// The `jobdrop` command: export requests dropped into an inbox, published as a static site.
 @main
@@ -11,6 +12,7 @@ struct Jobdrop: AsyncParsableCommand {
       against the commerce database and publishes the CSV, one JSON document per job and index.json in
       the outbox, which any static web server can serve.
       """,
+    version: JobdropVersion.current,
     subcommands: [
       RunCommand.self, ProcessCommand.self, SubmitCommand.self, StatusCommand.self, ValidateCommand.self,
       CatalogCommand.self, ServeConfigCommand.self, DoctorCommand.self,
