@@ -18,12 +18,15 @@ struct DoctorCommand: ParsableCommand {
 
   @OptionGroup var options: SharedOptions
 
+  @Option(help: "The folder `jobdrop serve-config nginx --out` wrote, checked against the partners file.")
+  var nginxConfig: String?
+
   @Flag(help: "Print the checks as JSON ({\"checks\": [{\"name\", \"outcome\", \"message\"}], \"ok\": …}).")
   var json = false
 
   func run() throws {
     let configuration = try options.configuration()
-    let checks = Doctor(configuration: configuration).run()
+    let checks = Doctor(configuration: configuration, nginxFolder: nginxConfig).run()
     let failed = checks.contains { $0.outcome == .fail }
     if json {
       struct Report: Encodable {

@@ -28,7 +28,33 @@ import Testing
     let json = try DoctorTests.doctor(sandbox, json: true)
     let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
     #expect(object?["ok"] as? Bool == true)
-    #expect((object?["checks"] as? [[String: Any]])?.count == 9)
+    #expect((object?["checks"] as? [[String: Any]])?.count == 10)
+  }
+
+  /// The web server's configuration written by serve-config for the partners, then a partner added to
+  /// the partners file: out of step, saying how to write it again.
+  @Test func aWebServerConfigurationOutOfStepWithThePartnersFails() throws {
+    let sandbox = try Sandbox(orders: 10)
+    let options = try PartnersTests.serve(sandbox)
+    let folder = sandbox.root + "/nginx"
+    let served = try sandbox.run(
+      ["serve-config", "nginx", "--outbox", sandbox.outbox, "--listen", "127.0.0.1:8080", "--out", folder]
+        + options)
+    #expect(served.status == 0, "\(served.stderr)")
+    let inStep = try DoctorTests.doctor(sandbox, options + ["--nginx-config", folder])
+    #expect(DoctorTests.line(inStep, "web server").hasPrefix("ok "), "\(inStep.stdout)")
+    let more = PartnersTests.partners.replacingOccurrences(
+      of: "\n]}",
+      with:
+        #",\n  {"id": "hooli", "token": "hooli-secret-token-0123456789abcdefABCDEF", "scope": {"*": "eq(store,store-2)"}}\n]}"#
+    )
+    #expect(more != PartnersTests.partners)
+    try PartnersTests.write(more, to: sandbox.root + "/partners.json")
+    let stale = try DoctorTests.doctor(sandbox, options + ["--nginx-config", folder])
+    #expect(stale.status == 1)
+    #expect(
+      DoctorTests.line(stale, "web server").contains(
+        "out of step with the partners file: run jobdrop serve-config nginx"), "\(stale.stdout)")
   }
 
   @Test func aMissingInboxFailsSayingHowToFixIt() throws {

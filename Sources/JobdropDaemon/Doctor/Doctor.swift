@@ -22,8 +22,13 @@ public struct Doctor {
   }
 
   let configuration: Configuration
+  /// The folder `jobdrop serve-config nginx --out` wrote (`--nginx-config`), to check it is in step.
+  let nginxFolder: String?
 
-  public init(configuration: Configuration) { self.configuration = configuration }
+  public init(configuration: Configuration, nginxFolder: String? = nil) {
+    self.configuration = configuration
+    self.nginxFolder = nginxFolder
+  }
 
   /// Every check, in order.
   public func run() -> [Check] {
@@ -32,6 +37,7 @@ public struct Doctor {
     checks.append(partnersCheck)
     checks.append(inotify(folders: 1 + (partners?.partners.count ?? 0)))
     checks.append(source())
+    checks.append(webServer(partners))
     checks.append(bucket())
     checks.append(webhooks(partners))
     return checks
@@ -202,6 +208,47 @@ public struct Doctor {
     }
     return Doctor.check(
       "source", .ok, "\(configuration.source) has what all \(catalog.jobTypes.count) job types read")
+  }
+
+  /// The web server's configuration as `serve-config` would write it now (same listen and outbox, the
+  /// partners file as it is): a partner added or a token changed since makes it out of step.
+  private func webServer(_ partners: PartnerList?) -> Check {
+    guard let folder = nginxFolder else { return Doctor.check("web server", .skip, "no --nginx-config") }
+    let path = folder + "/jobdrop.conf"
+    guard let bytes = try? FileReader.read(path: path, limit: 4 << 20) else {
+      return Doctor.check(
+        "web server", .fail,
+        "\(path) cannot be read: write it with jobdrop serve-config nginx --out \(folder)")
+    }
+    let text = String(decoding: bytes, as: UTF8.self)
+    func directive(_ name: String) -> String? {
+      for line in text.split(separator: "\n") {
+        let words = line.split(separator: " ", omittingEmptySubsequences: true)
+        if words.count == 2, words[0] == name, words[1].hasSuffix(";") { return String(words[1].dropLast()) }
+      }
+      return nil
+    }
+    // With partners the root is each partner's site: `<outbox>/$jobdrop_partner`.
+    let root = directive("root").map { $0.hasSuffix("/$jobdrop_partner") ? String($0.dropLast(17)) : $0 }
+    guard let listen = directive("listen"), let root else {
+      return Doctor.check("web server", .warn, "\(path) was not written by jobdrop serve-config nginx")
+    }
+    let site = NginxSite(listen: listen, outbox: root, partners: partners, scriptPath: folder + "/jobdrop.js")
+    var stale: [String] = []
+    if site.configuration != text { stale.append("jobdrop.conf") }
+    if partners != nil {
+      let script = (try? FileReader.read(path: folder + "/jobdrop.js", limit: 4 << 20)).map {
+        String(decoding: $0, as: UTF8.self)
+      }
+      if script != site.script { stale.append("jobdrop.js") }
+    }
+    guard stale.isEmpty else {
+      return Doctor.check(
+        "web server", .fail,
+        "\(stale.joined(separator: " and ")) in \(folder) are out of step with the partners file: run jobdrop serve-config nginx --outbox \(root) --listen \(listen) --out \(folder) and reload nginx"
+      )
+    }
+    return Doctor.check("web server", .ok, "\(folder) is what serve-config writes for these partners")
   }
 
   private func bucket() -> Check {
