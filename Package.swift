@@ -29,6 +29,10 @@ let package = Package(
     .systemLibrary(name: "CPostgres", path: "Sources/CPostgres"),
     // zlib (Debian: zlib1g-dev) for streamed .csv.gz exports.
     .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+    // libzstd (Debian: libzstd-dev) for .zst exports and Parquet pages, multithreaded.
+    .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
+    // libdeflate (Debian: libdeflate-dev) for .gz exports: gzip members compressed on several threads.
+    .systemLibrary(name: "CDeflate", path: "Sources/CDeflate"),
     // libcurl (Debian: libcurl4-openssl-dev) for webhook deliveries.
     .systemLibrary(name: "CCurl", path: "Sources/CCurl"),
     // libxlsxwriter (Debian: libxlsxwriter-dev) for .xlsx exports, in its constant-memory mode.
@@ -59,7 +63,7 @@ let package = Package(
       name: "JobdropExport",
       dependencies: [
         "JobdropCrypto", "JobdropModel", "JobdropPostgres", "JobdropSystem", "CSQLite", "CZlib",
-        "CXLSXWriter",
+        "CZstd", "CDeflate", "CXLSXWriter",
         "CByteScan",
       ]
     ),

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages jobdrop needs, only those missing. Usage: install-deps.sh [build|test|bench]
 set -euo pipefail
-packages=(libinotifytools0-dev libsqlite3-dev libssl-dev zlib1g-dev libpq-dev libxlsxwriter-dev libcurl4-openssl-dev)
+packages=(libinotifytools0-dev libsqlite3-dev libssl-dev zlib1g-dev libzstd-dev libdeflate-dev libpq-dev libxlsxwriter-dev libcurl4-openssl-dev)
 case "${1:-build}" in
-  test) packages+=(sqlite3 inotify-tools openssh-server openssh-client nginx libnginx-mod-http-js curl postgresql rclone lftp util-linux chromium chromium-driver systemd lintian patchelf) ;;
+  test) packages+=(sqlite3 zstd inotify-tools openssh-server openssh-client nginx libnginx-mod-http-js curl postgresql rclone lftp util-linux chromium chromium-driver systemd lintian patchelf) ;;
   deb) packages+=(lintian patchelf) ;;
   bench) packages+=(sqlite3 inotify-tools hyperfine gnuplot-nox time postgresql valgrind gcc linux-perf) ;;
 esac
@@ -24,7 +24,8 @@ fi
 # From PyPI: Selenium drives chromium through chromedriver (the job page's browser test), openpyxl reads
 # the workbooks back, standardwebhooks (the specification's reference library) verifies webhook events.
 # croniter checks the cron schedules' next times; prometheus_client's parser reads the metrics back.
-for module in selenium openpyxl standardwebhooks croniter prometheus_client; do
+# zstandard, pyarrow and DuckDB read the .zst and Parquet exports back.
+for module in selenium openpyxl standardwebhooks croniter prometheus_client zstandard pyarrow duckdb; do
   if [ "${1:-build}" = test ] && ! python3 -c "import $module" 2>/dev/null; then
     echo "installing: $module (PyPI)"
     python3 -m pip install -q "$module"

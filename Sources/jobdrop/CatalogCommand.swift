@@ -43,9 +43,11 @@ struct CatalogReference {
     | format | file | served as | cells |
     |---|---|---|---|
     | `csv` (default) | `.csv` | `text/csv` | RFC 4180, UTF-8, header row, `\\r\\n`; NULL is an empty cell |
-    | `csv.gz` | `.csv.gz` | `application/gzip` | the CSV, gzipped |
+    | `csv.gz` | `.csv.gz` | `application/gzip` | the CSV, gzipped (one gzip file of several members; `gzip -d` reads it whole) |
     | `jsonl` | `.jsonl` | `application/x-ndjson` | one object per row, keys in column order; integer and money columns are numbers, NULL is `null`, the rest strings |
     | `jsonl.gz` | `.jsonl.gz` | `application/gzip` | the JSON Lines, gzipped |
+    | `csv.zst`, `jsonl.zst` | `.csv.zst`, `.jsonl.zst` | `application/zstd` | the CSV or JSON Lines, Zstandard-compressed |
+    | `parquet` | `.parquet` | `application/vnd.apache.parquet` | Apache Parquet: integer and money columns INT64, timestamps TIMESTAMP(MILLIS, UTC), the rest UTF-8 strings; NULL a missing value; Zstandard pages |
     | `xlsx` | `.xlsx` | `application/vnd.openxmlformats-officedocument.spreadsheetml.sheet` | sheet `export` with a header row, then `export 2`, … past 1,048,575 rows; integer and money columns are numeric cells, the rest text, NULL an empty cell |
 
     CSV only: `delimiter` (`","` default, `";"`, `"|"` or `"\\t"`) and `bom` (`true`: a UTF-8 byte order mark first, for spreadsheet programs that need one). In every format a text value that starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so that no spreadsheet runs it as a formula.

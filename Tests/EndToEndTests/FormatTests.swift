@@ -16,18 +16,20 @@ import Testing
       ("csv", ""), ("csv.gz", #", "format": "csv.gz""#), ("jsonl", #", "format": "jsonl""#),
       ("jsonl.gz", #", "format": "JSONL.GZ""#), ("xlsx", #", "format": "xlsx""#),
       ("semicolon-bom", #", "delimiter": ";", "bom": true"#), ("tab", #", "delimiter": "\t""#),
-      ("pipe-gz", #", "format": "csv.gz", "delimiter": "|""#),
+      ("pipe-gz", #", "format": "csv.gz", "delimiter": "|""#), ("csv.zst", #", "format": "csv.zst""#),
+      ("jsonl.zst", #", "format": "jsonl.zst""#), ("parquet", #", "format": "parquet""#),
+      ("tab-zst", #", "format": "csv.zst", "delimiter": "\t", "bom": true"#),
     ] {
       requests.append(("all-\(name).json", Sandbox.request(extra: all + extra)))
     }
-    for format in ["csv", "jsonl", "xlsx"] {
+    for format in ["csv", "jsonl", "xlsx", "parquet"] {
       requests.append(
         (
           "formulas-\(format).json",
           Sandbox.request(filter: formulaFilter, extra: formulas + #", "format": "\#(format)""#)
         ))
     }
-    for fileType in ["CSV", "XLSX", "jsonl"] {
+    for fileType in ["CSV", "XLSX", "jsonl", "PARQUET"] {
       requests.append(
         (
           "returns-\(fileType).json",
@@ -70,7 +72,7 @@ import Testing
     let cases = [
       (
         "pdf.json", Sandbox.request(extra: #", "format": "pdf""#),
-        "data.format: unknown format 'pdf' (formats: csv, csv.gz, jsonl, jsonl.gz, xlsx)"
+        "data.format: unknown format 'pdf' (formats: csv, csv.gz, jsonl, jsonl.gz, csv.zst, jsonl.zst, xlsx, parquet)"
       ),
       (
         "colon.json", Sandbox.request(extra: #", "delimiter": ":""#),
@@ -86,7 +88,7 @@ import Testing
       ),
       (
         "eshopbox.json", #"{"jobType": "order_return", "fileType": "PDF"}"#,
-        "fileType: 'PDF' is not supported (file types: CSV, CSV.GZ, JSONL, JSONL.GZ, XLSX)"
+        "fileType: 'PDF' is not supported (file types: CSV, CSV.GZ, JSONL, JSONL.GZ, CSV.ZST, JSONL.ZST, XLSX, PARQUET)"
       ),
     ]
     for (file, request, _) in cases { sandbox.drop(file, request) }

@@ -1,12 +1,14 @@
-"""Reads jobdrop's exports back with readers jobdrop did not write (Python's csv, json and gzip, and
-openpyxl for workbooks) and compares every format with the plain CSV of the same request.
+"""Reads jobdrop's exports back with readers jobdrop did not write (Python's csv, json and gzip, the gzip
+program, the zstandard module, openpyxl for workbooks, pyarrow and DuckDB for Parquet) and compares
+every format with the plain CSV of the same request.
 
     read_back.py OUTBOX CATALOG_JSON
 
 Jobs are grouped by meta.request.reference: in each group the job whose format is `csv` with no
 options is the reference; every other job of the group must hold the same header, rows and order.
 The catalog (`jobdrop catalog --json`) says which columns are integer or money: numbers in JSON Lines
-and numeric cells in workbooks, where every other value is a string. Prints one line per file checked; exits
+and numeric cells in workbooks, where every other value is a string; in Parquet they are INT64,
+timestamps TIMESTAMP(MILLIS, UTC) and the rest UTF-8 strings, each column chunk with its statistics. Prints one line per file checked; exits
 non-zero with a message at the first difference.
 """
 
@@ -16,16 +18,25 @@ import hashlib
 import io
 import json
 import os
+import subprocess
 import sys
 
+import duckdb
 import openpyxl
+import pyarrow
+import pyarrow.parquet
+import zstandard
 
 OUTBOX = sys.argv[1]
 with open(sys.argv[2]) as catalog_file:
     NUMERIC_BY_TYPE = {job_type["name"]: {column["name"] for column in job_type["columns"]
                                           if column["type"] in ("integer", "money")}
                        for job_type in json.load(catalog_file)["job_types"]}
+TIMESTAMP_BY_TYPE = {job_type["name"]: {column["name"] for column in job_type["columns"]
+                                          if column["type"] == "timestamp"}
+                     for job_type in json.load(open(sys.argv[2]))["job_types"]}
 NUMERIC = set()
+TIMESTAMPS = set()
 
 
 def fail(message):
@@ -105,6 +116,72 @@ def read_xlsx(path):
     return [header] + rows
 
 
+def parquet_cell(value, column):
+    """What the CSV holds for a value pyarrow or DuckDB read from a Parquet file."""
+    if value is None:
+        return ""
+    if column in TIMESTAMPS:
+        if value.utcoffset() is None or value.utcoffset().total_seconds() != 0:
+            fail("column %s should hold UTC times, found %r" % (column, value))
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return as_csv_cell(value, column)
+
+
+def read_parquet(path, header_names):
+    parquet_file = pyarrow.parquet.ParquetFile(path)
+    table = parquet_file.read()
+    for field in table.schema:
+        if field.name in NUMERIC:
+            wanted = pyarrow.int64()
+        elif field.name in TIMESTAMPS:
+            wanted = pyarrow.timestamp("ms", tz="UTC")
+        else:
+            wanted = pyarrow.string()
+        if field.type != wanted:
+            fail("parquet column %s is %s, not %s" % (field.name, field.type, wanted))
+    metadata = parquet_file.metadata
+    # Every column chunk: Zstandard pages and statistics that hold for its values.
+    for group in range(metadata.num_row_groups):
+        values = parquet_file.read_row_group(group)
+        for index in range(metadata.num_columns):
+            chunk = metadata.row_group(group).column(index)
+            column = values.column(index)
+            if chunk.compression != "ZSTD":
+                fail("parquet column chunk %d/%d is %s, not ZSTD" % (group, index, chunk.compression))
+            stats = chunk.statistics
+            if stats is None or stats.null_count != column.null_count:
+                fail("parquet column %s, row group %d: null_count %s, %d NULLs"
+                     % (column, group, stats and stats.null_count, column.null_count))
+            present = [value for value in column.to_pylist() if value is not None]
+            if present and (not stats.has_min_max or stats.min != min(present) or stats.max != max(present)):
+                fail("parquet column %s, row group %d: min/max %s/%s, values %s/%s"
+                     % (table.schema[index].name, group, stats.min if stats.has_min_max else None,
+                        stats.max if stats.has_min_max else None, min(present), max(present)))
+    names = table.column_names
+    rows = [[parquet_cell(value, name) for value, name in zip(row, names)]
+            for row in zip(*(table.column(name).to_pylist() for name in names))]
+    # DuckDB reads the same rows.
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
+    theirs = [[parquet_cell(value, name) for value, name in zip(row, names)]
+              for row in connection.execute("SELECT * FROM read_parquet(?)", [path]).fetchall()]
+    if theirs != rows:
+        fail("DuckDB and pyarrow read %s differently" % path)
+    return [names] + rows
+
+
+def gunzip(data):
+    """The gzip program's reading (every member), checked against Python's."""
+    theirs = subprocess.run(["gzip", "-dc"], input=data, capture_output=True, check=True).stdout
+    if theirs != gzip.decompress(data):
+        fail("gzip -d and Python's gzip read the file differently")
+    return theirs
+
+
+def unzstd(data):
+    return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read()
+
+
 def check_meta(job, data):
     if job["meta"]["bytes"] != len(data):
         fail("%s: meta.bytes %d, file %d bytes" % (job["id"], job["meta"]["bytes"], len(data)))
@@ -135,17 +212,21 @@ for reference, members in sorted(groups.items()):
         request = job["meta"]["request"]
         NUMERIC.clear()
         NUMERIC.update(NUMERIC_BY_TYPE[job["job_type"]])
+        TIMESTAMPS.clear()
+        TIMESTAMPS.update(TIMESTAMP_BY_TYPE[job["job_type"]])
         with open(local_path(job), "rb") as file:
             data = file.read()
         check_meta(job, data)
         form = request["format"]
-        if form in ("csv", "csv.gz"):
-            body = gzip.decompress(data) if form == "csv.gz" else data
+        body = gunzip(data) if form.endswith(".gz") else unzstd(data) if form.endswith(".zst") else data
+        if form in ("csv", "csv.gz", "csv.zst"):
             got = read_csv(body, request.get("delimiter", ","), request.get("bom", False))
-        elif form in ("jsonl", "jsonl.gz"):
-            got = read_jsonl(gzip.decompress(data) if form == "jsonl.gz" else data)
+        elif form in ("jsonl", "jsonl.gz", "jsonl.zst"):
+            got = read_jsonl(body)
         elif form == "xlsx":
             got = read_xlsx(local_path(job))
+        elif form == "parquet":
+            got = read_parquet(local_path(job), expected[0])
         else:
             fail("unknown format " + form)
         if got[0] != expected[0]:

@@ -64,7 +64,7 @@ public struct NginxSite: Sendable {
 
     \(NginxSite.documents)
         # Export files never change once published (a re-run writes the same name only before success).
-        # .csv.gz and .jsonl.gz are served as the gzip files they are (application/gzip, no Content-Encoding), so what a client
+        # .gz and .zst files are served as the files they are (application/gzip, application/zstd, no Content-Encoding), so what a client
         # saves is byte for byte the file whose sha256 is in meta.sha256.
         location /files/ {
             add_header Cache-Control "public, max-age=604800, immutable" always;
@@ -84,6 +84,8 @@ public struct NginxSite: Sendable {
             text/csv             csv;
             application/x-ndjson jsonl;
             application/gzip     gz;
+            application/zstd     zst;
+            application/vnd.apache.parquet parquet;
             text/html            html;
             application/vnd.openxmlformats-officedocument.spreadsheetml.sheet xlsx;
         }

@@ -7,6 +7,8 @@ enum SiteHeaders {
     "csv": "text/csv; charset=utf-8",
     "jsonl": "application/x-ndjson; charset=utf-8",
     "gz": "application/gzip",
+    "zst": "application/zstd",
+    "parquet": "application/vnd.apache.parquet",
     "html": "text/html; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
   ]

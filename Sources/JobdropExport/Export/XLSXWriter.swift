@@ -58,7 +58,7 @@ public final class XLSXWriter: RowWriter {
       let absolute = realpath(made, nil)
     else {
       let reason = String(cString: strerror(errno))
-      throw XLSXError("xlsx: cannot create the workbook: \(reason)", detail: "\(folder): \(reason)")
+      throw WriterError("xlsx: cannot create the workbook: \(reason)", detail: "\(folder): \(reason)")
     }
     scratchFolder = String(cString: absolute)
     free(absolute)
@@ -71,7 +71,7 @@ public final class XLSXWriter: RowWriter {
     guard let workbook else {
       let reason = String(cString: strerror(errno))
       rmdir(scratchFolder)
-      throw XLSXError("xlsx: cannot create the workbook: \(reason)", detail: "\(temporaryPath): \(reason)")
+      throw WriterError("xlsx: cannot create the workbook: \(reason)", detail: "\(temporaryPath): \(reason)")
     }
     bold = workbook_add_format(workbook)
     format_set_bold(bold)
@@ -122,7 +122,7 @@ public final class XLSXWriter: RowWriter {
       }
       if result == LXW_ERROR_MAX_STRING_LENGTH_EXCEEDED {
         let name = index < names.count ? names[index] : "\(index + 1)"
-        throw XLSXError(
+        throw WriterError(
           "xlsx: row \(rowsWritten + 1), column '\(name)' has more than \(XLSXWriter.maxCellCharacters) "
             + "characters, Excel's limit for a cell (csv and jsonl have none)")
       }
@@ -143,7 +143,7 @@ public final class XLSXWriter: RowWriter {
 
   /// Closes the workbook and streams its bytes into the sink.
   public func finish() throws {
-    guard let workbook else { throw XLSXError("xlsx: the workbook was already finished") }
+    guard let workbook else { throw WriterError("xlsx: the workbook was already finished") }
     self.workbook = nil
     errno = 0
     let result = workbook_close(workbook)
@@ -153,7 +153,7 @@ public final class XLSXWriter: RowWriter {
       unlink(path)
       // The system's reason when there is one (a full disk), rather than the zip library's own words.
       let reason = String(cString: systemError != 0 ? strerror(systemError) : lxw_strerror(result))
-      throw XLSXError("xlsx: cannot write the workbook: \(reason)")
+      throw WriterError("xlsx: cannot write the workbook: \(reason)")
     }
     defer { unlink(path) }
     let descriptor = open(path, O_RDONLY | O_CLOEXEC)
@@ -217,11 +217,11 @@ public final class XLSXWriter: RowWriter {
 
   /// A new sheet (`export`, `export 2`, …) with the header row in bold.
   private func startSheet() throws {
-    guard let workbook else { throw XLSXError("xlsx: the workbook was already finished") }
+    guard let workbook else { throw WriterError("xlsx: the workbook was already finished") }
     sheets += 1
     let name = sheets == 1 ? "export" : "export \(sheets)"
     guard let added = workbook_add_worksheet(workbook, name) else {
-      throw XLSXError("xlsx: cannot add the sheet '\(name)'")
+      throw WriterError("xlsx: cannot add the sheet '\(name)'")
     }
     sheet = added
     for (offset, name) in names.enumerated() {
@@ -248,20 +248,7 @@ public final class XLSXWriter: RowWriter {
 
   private func check(_ result: lxw_error) throws {
     guard result == LXW_NO_ERROR else {
-      throw XLSXError("xlsx: row \(rowsWritten + 1): \(String(cString: lxw_strerror(result)))")
+      throw WriterError("xlsx: row \(rowsWritten + 1): \(String(cString: lxw_strerror(result)))")
     }
-  }
-}
-
-/// A workbook that could not be written: a message a partner may read (no path), and for the log what
-/// else is known.
-public struct XLSXError: Error, CustomStringConvertible {
-  public var publicDescription: String
-  /// The temp file and the system's reason, for the log.
-  public var detail: String?
-  public var description: String { publicDescription + (detail.map { " (\($0))" } ?? "") }
-  init(_ publicDescription: String, detail: String? = nil) {
-    self.publicDescription = publicDescription
-    self.detail = detail
   }
 }

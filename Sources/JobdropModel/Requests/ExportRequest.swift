@@ -14,21 +14,27 @@ public struct ExportRequest: Codable, Sendable, Equatable {
     case csvGzip = "csv.gz"
     case jsonLines = "jsonl"
     case jsonLinesGzip = "jsonl.gz"
+    case csvZstd = "csv.zst"
+    case jsonLinesZstd = "jsonl.zst"
     case xlsx
+    case parquet
 
     /// The file name extension, without the dot.
     public var fileExtension: String { rawValue }
 
     /// Whether the file is CSV (plain or gzipped), where `delimiter` and `bom` apply.
-    public var isCSV: Bool { self == .csv || self == .csvGzip }
+    public var isCSV: Bool { self == .csv || self == .csvGzip || self == .csvZstd }
 
     /// Whether the file is gzipped.
     public var isGzipped: Bool { self == .csvGzip || self == .jsonLinesGzip }
 
+    /// Whether the file is Zstandard-compressed.
+    public var isZstd: Bool { self == .csvZstd || self == .jsonLinesZstd }
+
     /// The format named `name`, whatever its case (`CSV`, `jsonl.GZ`).
     public init?(named name: String) { self.init(rawValue: name.lowercased()) }
 
-    /// `csv, csv.gz, jsonl, jsonl.gz, xlsx`, for error messages.
+    /// `csv, csv.gz, jsonl, jsonl.gz, csv.zst, jsonl.zst, xlsx, parquet`, for error messages.
     public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
   }
 

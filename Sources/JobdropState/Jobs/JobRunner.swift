@@ -242,15 +242,24 @@ public final class JobRunner: @unchecked Sendable {
   private func makeWriter(for request: ExportRequest, query: ExportQuery, file: ExportFile) throws
     -> any RowWriter
   {
-    let sink: any ByteSink = request.format.isGzipped ? GzipSink(next: file) : file
+    let sink: any ByteSink
+    if request.format.isGzipped {
+      sink = GzipSink(next: file)
+    } else if request.format.isZstd {
+      sink = ZstdSink(next: file)
+    } else {
+      sink = file
+    }
     switch request.format {
-    case .csv, .csvGzip:
+    case .csv, .csvGzip, .csvZstd:
       let options = request.csv ?? ExportRequest.CSVOptions()
       return CSVWriter(
         file: sink, guardFormulas: !rawCSV, delimiter: options.delimiter.byte,
         byteOrderMark: options.byteOrderMark)
-    case .jsonLines, .jsonLinesGzip:
+    case .jsonLines, .jsonLinesGzip, .jsonLinesZstd:
       return JSONLinesWriter(file: sink, columns: query.columns, guardFormulas: !rawCSV)
+    case .parquet:
+      return ParquetWriter(sink: sink, columns: query.columns, guardFormulas: !rawCSV)
     case .xlsx:
       return try XLSXWriter(
         sink: sink, temporaryPath: file.directory.path + "/" + AtomicWriter.temporaryPrefix + "workbook.xlsx",
@@ -329,7 +338,7 @@ public final class JobRunner: @unchecked Sendable {
     } catch let error as FileSystemError {
       abandon()
       throw JobError(.writeFailed, "export failed after \(rows) rows: \(error.reason)", cause: error)
-    } catch let error as XLSXError {
+    } catch let error as WriterError {
       abandon()
       throw JobError(.writeFailed, error.publicDescription, cause: error)
     } catch {

@@ -191,7 +191,7 @@ import Testing
         try XLSXWriter(sink: file, temporaryPath: folder.path + "/.tmp-book.xlsx", columns: columns)
       }
     } throws: { error in
-      (error as? XLSXError)?.description
+      (error as? WriterError)?.description
         == "xlsx: row 1, column 'name' has more than 32767 characters, Excel's limit for a cell (csv and jsonl have none)"
     }
   }

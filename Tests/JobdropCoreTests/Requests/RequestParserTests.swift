@@ -74,7 +74,8 @@ import Testing
     ),
     (
       "{\"data\": {\"type\": \"job\", \"job_type\": \"order_export\", \"format\": \"xls\"}}",
-      "data.format: unknown format 'xls' (formats: csv, csv.gz, jsonl, jsonl.gz, xlsx)", false
+      "data.format: unknown format 'xls' (formats: csv, csv.gz, jsonl, jsonl.gz, csv.zst, jsonl.zst, xlsx, parquet)",
+      false
     ),
     (
       "{\"data\": 1, \"data\": 2}", "request is not valid JSON: duplicate key \"data\" at line 1, column 13",
