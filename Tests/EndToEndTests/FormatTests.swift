@@ -19,6 +19,12 @@ import Testing
       ("pipe-gz", #", "format": "csv.gz", "delimiter": "|""#), ("csv.zst", #", "format": "csv.zst""#),
       ("jsonl.zst", #", "format": "jsonl.zst""#), ("parquet", #", "format": "parquet""#),
       ("tab-zst", #", "format": "csv.zst", "delimiter": "\t", "bom": true"#),
+      ("split-csv", #", "split": {"rows": 1000}"#),
+      ("split-gz", #", "format": "csv.gz", "split": {"rows": 1000}"#),
+      ("split-parquet", #", "format": "parquet", "split": {"rows": 1000}"#),
+      ("split-xlsx", #", "format": "xlsx", "split": {"rows": 1250}"#),
+      ("split-jsonl-zst", #", "format": "jsonl.zst", "split": {"rows": 1000}"#),
+      ("split-bytes", #", "split": {"bytes": "1MiB"}"#),
     ] {
       requests.append(("all-\(name).json", Sandbox.request(extra: all + extra)))
     }

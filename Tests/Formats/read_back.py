@@ -182,6 +182,62 @@ def unzstd(data):
     return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read()
 
 
+def read_parts(job):
+    """A split export: the manifest checked against its parts (sizes, hashes, rows, totals, hrefs), and
+    each part's bytes in order."""
+    with open(local_path(job), "rb") as file:
+        manifest_bytes = file.read()
+    if job["meta"]["sha256"] != hashlib.sha256(manifest_bytes).hexdigest():
+        fail("%s: meta.sha256 is not the manifest's" % job["id"])
+    manifest = json.loads(manifest_bytes)
+    if manifest["job"] != job["id"] or manifest["format"] != job["meta"]["request"]["format"]:
+        fail("%s: manifest names job %s, format %s" % (job["id"], manifest["job"], manifest["format"]))
+    if manifest["complete"] is not True:
+        fail("%s: the manifest of a job in success should say complete" % job["id"])
+    if len(manifest["parts"]) != job["meta"]["parts"]:
+        fail("%s: meta.parts %s, manifest lists %d" % (job["id"], job["meta"]["parts"], len(manifest["parts"])))
+    parts = []
+    folder = os.path.join(OUTBOX, "files", job["id"])
+    extension = job["meta"]["request"]["format"]
+    for number, part in enumerate(manifest["parts"], 1):
+        name = part["href"].rsplit("/", 1)[1]
+        if not name.endswith("-%05d.%s" % (number, extension)):
+            fail("%s: part %d is named %s" % (job["id"], number, name))
+        with open(os.path.join(folder, name), "rb") as file:
+            data = file.read()
+        if len(data) != part["bytes"] or hashlib.sha256(data).hexdigest() != part["sha256"]:
+            fail("%s: part %s does not match its size or sha256 in the manifest" % (job["id"], name))
+        split = job["meta"]["request"]["split"]
+        if "rows" in split and number < len(manifest["parts"]) and part["rows"] != split["rows"]:
+            fail("%s: part %d holds %d rows, not %d" % (job["id"], number, part["rows"], split["rows"]))
+        if "bytes" in split and extension in ("csv", "jsonl") and part["bytes"] > split["bytes"]:
+            fail("%s: part %d is %d bytes, over %d" % (job["id"], number, part["bytes"], split["bytes"]))
+        parts.append((os.path.join(folder, name), data, part["rows"]))
+    if manifest["rows"] != sum(p["rows"] for p in manifest["parts"]) or manifest["rows"] != job["meta"]["rows"]:
+        fail("%s: manifest rows %d, parts %d, meta.rows %d" % (job["id"], manifest["rows"],
+             sum(p["rows"] for p in manifest["parts"]), job["meta"]["rows"]))
+    if manifest["bytes"] != sum(p["bytes"] for p in manifest["parts"]) or manifest["bytes"] != job["meta"]["bytes"]:
+        fail("%s: manifest bytes %d, parts %d, meta.bytes %d" % (job["id"], manifest["bytes"],
+             sum(p["bytes"] for p in manifest["parts"]), job["meta"]["bytes"]))
+    unlisted = set(os.listdir(folder)) - {"manifest.json"} - {os.path.basename(p[0]) for p in parts}
+    if unlisted:
+        fail("%s: files not in the manifest: %s" % (job["id"], sorted(unlisted)))
+    return parts
+
+
+def read_file(form, request, path, data, expected_header):
+    body = gunzip(data) if form.endswith(".gz") else unzstd(data) if form.endswith(".zst") else data
+    if form in ("csv", "csv.gz", "csv.zst"):
+        return read_csv(body, request.get("delimiter", ","), request.get("bom", False))
+    if form in ("jsonl", "jsonl.gz", "jsonl.zst"):
+        return read_jsonl(body)
+    if form == "xlsx":
+        return read_xlsx(path)
+    if form == "parquet":
+        return read_parquet(path, expected_header)
+    fail("unknown format " + form)
+
+
 def check_meta(job, data):
     if job["meta"]["bytes"] != len(data):
         fail("%s: meta.bytes %d, file %d bytes" % (job["id"], job["meta"]["bytes"], len(data)))
@@ -203,7 +259,7 @@ for job in jobs:
 checked = 0
 for reference, members in sorted(groups.items()):
     plain = [job for job in members if job["meta"]["request"]["format"] == "csv"
-             and "delimiter" not in job["meta"]["request"] and "bom" not in job["meta"]["request"]]
+             and not {"delimiter", "bom", "split"} & set(job["meta"]["request"])]
     if len(plain) != 1:
         fail("group %s needs exactly one plain csv job" % reference)
     with open(local_path(plain[0]), "rb") as file:
@@ -214,21 +270,25 @@ for reference, members in sorted(groups.items()):
         NUMERIC.update(NUMERIC_BY_TYPE[job["job_type"]])
         TIMESTAMPS.clear()
         TIMESTAMPS.update(TIMESTAMP_BY_TYPE[job["job_type"]])
-        with open(local_path(job), "rb") as file:
-            data = file.read()
-        check_meta(job, data)
         form = request["format"]
-        body = gunzip(data) if form.endswith(".gz") else unzstd(data) if form.endswith(".zst") else data
-        if form in ("csv", "csv.gz", "csv.zst"):
-            got = read_csv(body, request.get("delimiter", ","), request.get("bom", False))
-        elif form in ("jsonl", "jsonl.gz", "jsonl.zst"):
-            got = read_jsonl(body)
-        elif form == "xlsx":
-            got = read_xlsx(local_path(job))
-        elif form == "parquet":
-            got = read_parquet(local_path(job), expected[0])
+        if "split" in request:
+            # Parts concatenated, each with its own header (a CSV's, a workbook's, a Parquet schema).
+            got = None
+            for path, data, rows in read_parts(job):
+                part = read_file(form, request, path, data, expected[0])
+                if len(part) - 1 != rows:
+                    fail("%s: part %s holds %d rows, the manifest says %d" % (job["id"], path, len(part) - 1, rows))
+                if got is None:
+                    got = part
+                elif part[0] != got[0]:
+                    fail("%s: part %s has another header" % (job["id"], path))
+                else:
+                    got += part[1:]
         else:
-            fail("unknown format " + form)
+            with open(local_path(job), "rb") as file:
+                data = file.read()
+            check_meta(job, data)
+            got = read_file(form, request, local_path(job), data, expected[0])
         if got[0] != expected[0]:
             fail("%s %s: header %s, CSV %s" % (reference, form, got[0], expected[0]))
         if len(got) != len(expected):
@@ -237,7 +297,7 @@ for reference, members in sorted(groups.items()):
             if mine != theirs:
                 fail("%s %s row %d: %s != CSV %s" % (reference, form, number, mine, theirs))
         checked += 1
-        print("%s %s%s: %d rows as in the CSV" % (reference, form, " " + json.dumps(
-            {k: request[k] for k in ("delimiter", "bom") if k in request}) if "delimiter" in request or "bom" in request else "",
-            len(got) - 1))
+        options = {k: request[k] for k in ("delimiter", "bom", "split") if k in request}
+        print("%s %s%s: %d rows as in the CSV" % (reference, form, " " + json.dumps(options) if options else "",
+                                                  len(got) - 1))
 print("checked %d files" % checked)

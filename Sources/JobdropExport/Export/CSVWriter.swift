@@ -54,6 +54,9 @@ public final class CSVWriter: RowWriter {
 
   public var formatsInSlices: Bool { true }
 
+  /// Bytes formatted and not yet handed to the file.
+  public var bufferedBytes: Int { count }
+
   public func sliceWriter(into sink: any ByteSink) -> CSVWriter {
     CSVWriter(
       file: sink, guardFormulas: guardFormulas, delimiter: delimiter, byteOrderMark: false,

@@ -45,6 +45,9 @@ public final class JSONLinesWriter: RowWriter {
 
   public var formatsInSlices: Bool { true }
 
+  /// Bytes formatted and not yet handed to the file.
+  public var bufferedBytes: Int { count }
+
   public func sliceWriter(into sink: any ByteSink) -> JSONLinesWriter {
     JSONLinesWriter(file: sink, columns: columns, guardFormulas: guardFormulas, bufferSize: 1 << 16)
   }

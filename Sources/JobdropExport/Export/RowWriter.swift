@@ -35,9 +35,14 @@ public protocol RowWriter: AnyObject {
   func flush() throws
   /// Ends the file (a gzip trailer, a workbook's closing parts); call once, after the last row.
   func finish() throws
+  /// About how many bytes of rows the writer holds that its file has not been given yet (a Parquet row
+  /// group), for cutting parts by size; 0 by default.
+  var bufferedBytes: Int { get }
 }
 
 extension RowWriter {
+  public var bufferedBytes: Int { 0 }
+
   public func append(formatted bytes: UnsafeRawBufferPointer, returned: @escaping @Sendable () -> Void) throws
   {
     defer { returned() }

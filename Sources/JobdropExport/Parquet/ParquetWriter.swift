@@ -142,7 +142,7 @@ public final class ParquetWriter: RowWriter {
     try pages.write(raw: Parquet.magic)
   }
 
-  private var bufferedBytes: Int {
+  public var bufferedBytes: Int {
     var total = 0
     for index in 0..<columns.count { total += columns[index].bufferedBytes }
     return total

@@ -78,12 +78,13 @@ struct EshopboxRequest {
     let key = try RequestFields.idempotencyKey(document, path: "idempotency_key")
     let schedule = try ScheduleFields.schedule(document)
     let window = try ScheduleFields.window(document, scheduled: schedule != nil)
+    let split = try RequestFields.split(document, path: "split")
     return ExportRequest(
       dialect: .eshopbox, jobType: jobTypeName, filter: clauses.joined(separator: ":"), reference: reference,
       columns: columns, format: format, csv: csv, idempotencyKey: key,
       eshopbox: .init(
         jobType: jobTypeName, channelId: channelId, userId: userId, fileType: fileType, exportFilters: echo),
-      schedule: schedule, window: window)
+      schedule: schedule, window: window, split: split)
   }
 
   static func isEmpty(_ text: String) -> Bool {

@@ -66,6 +66,34 @@ public struct ExportRequest: Codable, Sendable, Equatable {
     }
   }
 
+  /// How an export is cut into parts (`split`): at most `rows` rows a part, or parts of about `bytes`.
+  public enum Split: Codable, Sendable, Equatable {
+    case rows(Int)
+    case bytes(Int)
+
+    public static let rowRange = 1_000...10_000_000
+    public static let byteRange = (1 << 20)...(5 << 30)
+
+    enum CodingKeys: String, CodingKey { case rows, bytes }
+
+    public init(from decoder: any Decoder) throws {
+      let container = try decoder.container(keyedBy: CodingKeys.self)
+      if let rows = try container.decodeIfPresent(Int.self, forKey: .rows) {
+        self = .rows(rows)
+      } else {
+        self = .bytes(try container.decode(Int.self, forKey: .bytes))
+      }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+      var container = encoder.container(keyedBy: CodingKeys.self)
+      switch self {
+      case .rows(let rows): try container.encode(rows, forKey: .rows)
+      case .bytes(let bytes): try container.encode(bytes, forKey: .bytes)
+      }
+    }
+  }
+
   public var dialect: Dialect
   /// The job type's name.
   public var jobType: String
@@ -87,11 +115,13 @@ public struct ExportRequest: Codable, Sendable, Equatable {
   public var schedule: ScheduleSpec?
   /// Which rows each run of a standing request takes (``WindowSpec``).
   public var window: WindowSpec?
+  /// Parts instead of one file, with a manifest.
+  public var split: Split?
 
   /// What a job's record keeps of its request: a standing request's schedule and window are kept with the
   /// schedule (read again from its request file), and a run's window with the run.
   enum CodingKeys: String, CodingKey {
-    case dialect, jobType, filter, reference, columns, format, csv, idempotencyKey, eshopbox
+    case dialect, jobType, filter, reference, columns, format, csv, idempotencyKey, eshopbox, split
   }
 
   /// The Eshopbox request fields a job document repeats.
@@ -107,8 +137,10 @@ public struct ExportRequest: Codable, Sendable, Equatable {
   public init(
     dialect: Dialect = .elasticPath, jobType: String, filter: String = "", reference: String? = nil,
     columns: [String]? = nil, format: Format = .csv, csv: CSVOptions? = nil, idempotencyKey: String? = nil,
-    eshopbox: EshopboxEcho? = nil, schedule: ScheduleSpec? = nil, window: WindowSpec? = nil
+    eshopbox: EshopboxEcho? = nil, schedule: ScheduleSpec? = nil, window: WindowSpec? = nil,
+    split: Split? = nil
   ) {
+    self.split = split
     self.schedule = schedule
     self.window = window
     self.dialect = dialect
@@ -137,6 +169,7 @@ extension ExportRequest {
     if format != other.format { differing.append(isEshopbox ? "fileType" : "format") }
     if columns != other.columns { differing.append("columns") }
     if csv != other.csv { differing.append("csv") }
+    if split != other.split { differing.append("split") }
     return differing
   }
 

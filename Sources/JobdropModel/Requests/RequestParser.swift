@@ -1,3 +1,5 @@
+import JobdropSystem
+
 /// Turns the bytes of a request file into an ``ExportRequest`` checked against the catalog.
 ///
 /// Every failure is a ``RequestError`` whose message names the key (`data.filter`) or the JSON position.
@@ -138,9 +140,10 @@ enum ElasticPathRequest {
     let key = try RequestFields.idempotencyKey(data, path: "data.idempotency_key")
     let schedule = try ScheduleFields.schedule(data)
     let window = try ScheduleFields.window(data, scheduled: schedule != nil)
+    let split = try RequestFields.split(data, path: "data.split")
     return ExportRequest(
       dialect: .elasticPath, jobType: jobType, filter: filter, reference: reference, columns: columns,
-      format: format, csv: csv, idempotencyKey: key, schedule: schedule, window: window)
+      format: format, csv: csv, idempotencyKey: key, schedule: schedule, window: window, split: split)
   }
 
   private static func string(_ data: JSONValue, _ key: String, required: Bool = false) throws(RequestError)
@@ -199,6 +202,59 @@ enum RequestFields {
       throw RequestError("\(path): 1 to 255 characters, got \(key.count)")
     }
     return key
+  }
+
+  /// `split`: `{"rows": N}` or `{"bytes": "1GiB"}` (or a number of bytes); `nil` when absent.
+  static func split(_ object: JSONValue, path: String) throws(RequestError) -> ExportRequest.Split? {
+    guard let value = object["split"], value != .null else { return nil }
+    let shape = #"expected {"rows": N} or {"bytes": "1GiB"}"#
+    guard case .object(let members) = value, members.count == 1, let (key, size) = members.first else {
+      throw RequestError("\(path): \(shape), found \(value.kind)")
+    }
+    func range(_ range: ClosedRange<Int>, _ describe: (Int) -> String) -> String {
+      "\(describe(range.lowerBound)) to \(describe(range.upperBound))"
+    }
+    switch (key, size) {
+    case ("rows", .number(let number)):
+      guard let rows = Int(number), ExportRequest.Split.rowRange.contains(rows) else {
+        throw RequestError(
+          "\(path).rows: \(number) is out of range (\(range(ExportRequest.Split.rowRange, RequestFields.grouped)))"
+        )
+      }
+      return .rows(rows)
+    case ("bytes", .number(let number)):
+      guard let bytes = Int(number), ExportRequest.Split.byteRange.contains(bytes) else {
+        throw RequestError(
+          "\(path).bytes: \(number) is out of range (\(range(ExportRequest.Split.byteRange, ByteSize.describe)))"
+        )
+      }
+      return .bytes(bytes)
+    case ("bytes", .string(let text)):
+      guard let bytes = ByteSize.parse(text) else {
+        throw RequestError("\(path).bytes: '\(text)' is not a size (write 64MiB, 1GiB or a number of bytes)")
+      }
+      guard ExportRequest.Split.byteRange.contains(bytes) else {
+        throw RequestError(
+          "\(path).bytes: '\(text)' is out of range (\(range(ExportRequest.Split.byteRange, ByteSize.describe)))"
+        )
+      }
+      return .bytes(bytes)
+    case ("rows", _), ("bytes", _):
+      throw RequestError("\(path).\(key): expected a number, found \(size.kind)")
+    default:
+      throw RequestError("\(path): \(shape), found the key '\(key)'")
+    }
+  }
+
+  /// `1234567` as `1,234,567`.
+  static func grouped(_ value: Int) -> String {
+    let digits = Array(String(value))
+    var text = ""
+    for (offset, digit) in digits.enumerated() {
+      if offset > 0 && (digits.count - offset) % 3 == 0 { text.append(",") }
+      text.append(digit)
+    }
+    return text
   }
 
   /// `delimiter` and `bom`, which only a CSV format takes; `nil` when the request gives neither.

@@ -95,6 +95,7 @@ public final class JobRunner: @unchecked Sendable {
       record.bytes = result.bytes
       record.sha256 = result.sha256
       record.fileName = result.fileName
+      record.parts = result.parts
       record.error = nil
       let succeeded = logger
       let duration = ContinuousClock.now - clock
@@ -218,6 +219,8 @@ public final class JobRunner: @unchecked Sendable {
     var bytes: Int
     var sha256: String
     var fileName: String
+    /// A split export's parts (its file is the manifest).
+    var parts: Int? = nil
   }
 
   /// The scope a partner's job runs within, as the partners file in force says now; `nil` for a job of no
@@ -288,26 +291,47 @@ public final class JobRunner: @unchecked Sendable {
     } catch {
       throw JobError(.badRequest, error.message)
     }
-    let name = "\(jobType.name)-\(job.record.createdAt.compact).\(request.format.fileExtension)"
-    let file: ExportFile
+    let baseName = "\(jobType.name)-\(job.record.createdAt.compact)"
+    let name = "\(baseName).\(request.format.fileExtension)"
+    let file: ExportFile?
+    let parted: PartedExport?
     let site: Outbox
     do {
       site = try store.sites.site(for: job)
-      file = try ExportFile(
-        directory: site.filesDirectory(for: job.id, durable: !grouped), name: FileName(name))
+      // A split export run again starts from nothing: the parts of an earlier run are not this run's.
+      if request.split != nil { site.removeExport(id: job.id) }
+      let directory = try site.filesDirectory(for: job.id, durable: !grouped || request.split != nil)
+      if request.split != nil {
+        file = nil
+        parted = PartedExport(
+          site: site, directory: directory, jobID: job.id, baseName: baseName, format: request.format
+        ) { [unowned self] file in try makeWriter(for: request, query: query, file: file) }
+      } else {
+        file = try ExportFile(directory: directory, name: FileName(name))
+        parted = nil
+      }
     } catch {
       try? store.sites.site(for: job).removeEmptyFilesDirectory(for: job.id)
       throw JobError(.writeFailed, "cannot create the export file: \(error.reason)", cause: error)
     }
     // A job that publishes no file leaves no empty public folder behind.
     func abandon() {
-      file.discard()
+      file?.discard()
+      parted?.discard()
       site.removeEmptyFilesDirectory(for: job.id)
     }
     var rows = 0
     do {
-      let writer = try makeWriter(for: request, query: query, file: file)
-      defer { (writer as? XLSXWriter)?.discard() }
+      let writer: any RowWriter =
+        if let parted, let split = request.split {
+          parted.writer(split: split, guardFormulas: !rawCSV)
+        } else {
+          try makeWriter(for: request, query: query, file: file!)
+        }
+      defer {
+        (writer as? XLSXWriter)?.discard()
+        (writer as? SplitWriter)?.discard()
+      }
       try writer.header(query.columns.map(\.name))
       // The first count is published a quarter of a second in, then one every `progressInterval`.
       var next = Timestamp.now().milliseconds + min(250, progressInterval)
@@ -359,16 +383,31 @@ public final class JobRunner: @unchecked Sendable {
     }
     let result: Result
     do {
-      // Without a sync when grouped: the group's commit flushes it before the job's success is written.
-      let sha = try file.publish(durable: !grouped)
-      site.exportPublished(id: job.id, name: name)
+      if let parted {
+        // The parts are published; the manifest now says the export is complete. `bytes` is the
+        // export's (all parts), `sha256` the manifest's (link.href; the parts' are in it).
+        let manifest = try parted.publishManifest(complete: true)
+        result = Result(
+          rows: rows, bytes: parted.parts.reduce(0) { $0 + $1.bytes }, sha256: manifest.sha256,
+          fileName: PartedExport.manifestName, parts: parted.parts.count)
+      } else {
+        // Without a sync when grouped: the group's commit flushes it before the job's success is written.
+        let sha = try file!.publish(durable: !grouped)
+        site.exportPublished(id: job.id, name: name)
+        result = Result(rows: rows, bytes: file!.byteCount, sha256: sha, fileName: name)
+      }
       CrashPoint.reached("export-published")
-      result = Result(rows: rows, bytes: file.byteCount, sha256: sha, fileName: name)
     } catch {
+      parted?.discard()
       site.removeEmptyFilesDirectory(for: job.id)
-      throw JobError(.writeFailed, "cannot publish the export file: \(error.reason)", cause: error)
+      let reason = (error as? FileSystemError)?.reason ?? "internal error (see the service's log)"
+      throw JobError(.writeFailed, "cannot publish the export file: \(reason)", cause: error)
     }
-    if store.backend.isShared { try waitUntilMirrored(job, name: name, in: site, shouldStop: shouldStop) }
+    if store.backend.isShared {
+      for name in (parted?.parts.map(\.name) ?? []) + [result.fileName] {
+        try waitUntilMirrored(job, name: name, in: site, shouldStop: shouldStop)
+      }
+    }
     return result
   }
 }

@@ -1,3 +1,4 @@
+import JobdropModel
 import JobdropSystem
 
 /// A job as published: Elastic Path's Job object plus jobdrop's `meta`.
@@ -45,8 +46,10 @@ struct JobDocument: Encodable {
     /// The schedule whose run this job is, and the window of rows it takes.
     var schedule: String?
     var window: Window?
+    /// How many parts a split export has (its manifest is `link.href`).
+    var parts: Int?
     enum CodingKeys: String, CodingKey {
-      case rows, bytes, sha256, request, partner, webhook, schedule, window
+      case rows, bytes, sha256, request, partner, webhook, schedule, window, parts
       case expiresAt = "expires_at"
     }
   }
@@ -83,8 +86,10 @@ struct JobDocument: Encodable {
     var delimiter: String?
     var bom: Bool?
     var idempotencyKey: String?
+    /// `split` as asked: `{"rows": N}` or `{"bytes": N}`.
+    var split: ExportRequest.Split?
     enum CodingKeys: String, CodingKey {
-      case file, reference, filter, dialect, columns, format, delimiter, bom
+      case file, reference, filter, dialect, columns, format, delimiter, bom, split
       case idempotencyKey = "idempotency_key"
     }
   }
@@ -113,13 +118,15 @@ struct JobDocument: Encodable {
         file: record.requestFile, reference: record.request?.reference, filter: record.request?.filter,
         dialect: record.request?.dialect.rawValue, columns: record.request?.columns,
         format: record.request?.format.rawValue, delimiter: record.request?.csv?.delimiter.rawValue,
-        bom: record.request?.csv?.byteOrderMark, idempotencyKey: record.request?.idempotencyKey),
+        bom: record.request?.csv?.byteOrderMark, idempotencyKey: record.request?.idempotencyKey,
+        split: record.request?.split),
       partner: record.partner,
       webhook: record.webhook.map {
         Webhook(
           deliveredAt: $0.deliveredAt, attempts: $0.attempts, lastError: $0.lastError, gaveUp: $0.gaveUp)
       }, schedule: record.scheduleID,
-      window: record.window.map { Window(field: $0.field, from: $0.from.rfc3339, to: $0.to.rfc3339) })
+      window: record.window.map { Window(field: $0.field, from: $0.from.rfc3339, to: $0.to.rfc3339) },
+      parts: job.state == .success ? record.parts : nil)
     if let echo = record.request?.eshopbox {
       eshopboxJobType = echo.jobType
       channelId = echo.channelId
@@ -170,6 +177,7 @@ extension JobDocument.Meta {
     json.field("bytes", bytes)
     json.field("expires_at", expiresAt.rfc3339Milliseconds)
     json.field("partner", partner)
+    json.field("parts", parts)
     json.object("request") { json in
       json.field("bom", request.bom)
       json.field("columns", request.columns)
@@ -180,6 +188,14 @@ extension JobDocument.Meta {
       json.field("format", request.format)
       json.field("idempotency_key", request.idempotencyKey)
       json.field("reference", request.reference)
+      if let split = request.split {
+        json.object("split") { json in
+          switch split {
+          case .rows(let rows): json.field("rows", rows)
+          case .bytes(let bytes): json.field("bytes", bytes)
+          }
+        }
+      }
     }
     json.field("rows", rows)
     json.field("schedule", schedule)

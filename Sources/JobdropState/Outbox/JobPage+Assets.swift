@@ -88,7 +88,8 @@ extension JobPage {
           link.href = "files/" + job.id + "/" + lastSegment(job.link.href);
           link.download = "";
           link.textContent = decodeURIComponent(lastSegment(job.link.href));
-          tr.insertCell().append(link);
+          const parts = meta.parts == null ? "" : " · " + meta.parts + (meta.parts === 1 ? " part" : " parts");
+          tr.insertCell().append(link, parts);
         } else if (job.status === "failed") {
           cell(tr, job.error || "failed", "error");
         } else {

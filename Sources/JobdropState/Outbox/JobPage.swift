@@ -33,7 +33,8 @@ enum JobPage {
     html += "<td>\(escape(record.requestFile))</td>"
     if job.state == .success, let name = record.fileName {
       let href = OutboxLinks(baseURL: nil).file(id: record.id, name: name)
-      html += "<td><a href=\"\(href)\" download>\(escape(name))</a></td>"
+      let parts = record.parts.map { " · \($0) part\($0 == 1 ? "" : "s")" } ?? ""
+      html += "<td><a href=\"\(href)\" download>\(escape(name))</a>\(parts)</td>"
     } else if job.state == .failed {
       html += "<td class=\"error\">\(escape(record.error ?? "failed"))</td>"
     } else {

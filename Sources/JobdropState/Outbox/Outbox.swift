@@ -106,11 +106,19 @@ public final class Outbox: @unchecked Sendable {
     return UnsyncedFile(folder: folder, name: FileName(name), folders: [folder, filesFolder])
   }
 
-  /// Takes back an export file published for a job that did not end in `success` (its partner cancelled
-  /// it as it finished): `files/<id>/<name>` and its folder are removed.
+  /// Takes back what was published for a job that did not end in `success` (its partner cancelled it as
+  /// it finished): its export file, or a split export's parts and manifest, and its folder.
   public func withdrawExport(id: String, name: String) {
+    removeExport(id: id)
+  }
+
+  /// Removes every file in `files/<id>/` (an export file, a split export's parts and manifest, temp
+  /// files) and the folder.
+  public func removeExport(id: String) {
     guard JobID.isValid(id), let folder = try? filesFolder.subdirectory(id) else { return }
-    if (try? folder.remove(FileName(name))) != nil { changed("files/\(id)/\(name)") }
+    for name in (try? folder.entries()) ?? [] where (try? folder.remove(name)) != nil {
+      if !name.hasPrefix(AtomicWriter.temporaryPrefix) { changed("files/\(id)/\(name.display)") }
+    }
     removeEmptyFilesDirectory(for: id)
   }
 

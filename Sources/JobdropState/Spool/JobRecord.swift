@@ -21,8 +21,10 @@ public struct JobRecord: Codable, Sendable, Equatable {
   public var bytes: Int?
   /// SHA-256 of the published file, hex.
   public var sha256: String?
-  /// Name of the published file inside `files/<id>/`.
+  /// Name of the published file inside `files/<id>/` (a split export's `manifest.json`).
   public var fileName: String?
+  /// How many parts a split export was published as.
+  public var parts: Int?
   /// How many times the job has been started.
   public var attempts: Int
   /// Not to be started before this time (a transient source failure is being retried).
@@ -101,6 +103,7 @@ extension JobRecord {
     }
     json.field("jobType", jobType)
     json.field("partner", partner)
+    json.field("parts", parts)
     if let request {
       json.object("request") { JobRecord.write(request, to: &$0) }
     }
@@ -154,5 +157,13 @@ extension JobRecord {
     json.field("idempotencyKey", request.idempotencyKey)
     json.field("jobType", request.jobType)
     json.field("reference", request.reference)
+    if let split = request.split {
+      json.object("split") { json in
+        switch split {
+        case .rows(let rows): json.field("rows", rows)
+        case .bytes(let bytes): json.field("bytes", bytes)
+        }
+      }
+    }
   }
 }

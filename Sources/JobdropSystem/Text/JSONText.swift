@@ -139,6 +139,18 @@ package struct JSONText {
     endObject()
   }
 
+  /// A field whose value is an array of objects, each written by `body` into its open object.
+  package mutating func field<Element>(
+    _ key: String, objects values: [Element], _ body: (inout JSONText, Element) -> Void
+  ) {
+    self.key(key)
+    array(values) { json, value in
+      json.beginObject()
+      body(&json, value)
+      json.endObject()
+    }
+  }
+
   private mutating func array<Element>(_ values: [Element], _ write: (inout JSONText, Element) -> Void) {
     bytes.append(0x5B)
     for (index, value) in values.enumerated() {
