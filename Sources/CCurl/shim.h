@@ -25,3 +25,10 @@ typedef int (*jobdrop_curl_seek_callback)(void *context, curl_off_t offset, int 
 static inline CURLcode jobdrop_curl_set_seek(CURL *handle, jobdrop_curl_seek_callback callback) {
   return curl_easy_setopt(handle, CURLOPT_SEEKFUNCTION, callback);
 }
+/// The value of the last response's header `name` (valid until the next transfer on the handle), or
+/// NULL when it had none.
+static inline const char *jobdrop_curl_header(CURL *handle, const char *name) {
+  struct curl_header *header = NULL;
+  if (curl_easy_header(handle, name, 0, CURLH_HEADER, -1, &header) != CURLHE_OK || header == NULL) return NULL;
+  return header->value;
+}

@@ -95,6 +95,12 @@ struct SharedOptions: ParsableArguments {
 
   @Option(
     help:
+      "Files larger than this are put in the bucket in parts of this size, 5MiB to 5GiB (env JOBDROP_S3_PART_SIZE; default 64MiB)."
+  )
+  var s3PartSize: String?
+
+  @Option(
+    help:
       "Write Prometheus metrics to this file every 5 s, atomically, for node_exporter's textfile collector (env JOBDROP_METRICS)."
   )
   var metrics: String?
@@ -134,6 +140,7 @@ struct SharedOptions: ParsableArguments {
     flags.webhookSecretFile = webhookSecretFile
     flags.publish = publish
     flags.s3Endpoint = s3Endpoint
+    flags.s3PartSize = s3PartSize
     flags.emptyOK = emptyOk
     flags.rawCSV = rawCsv
     flags.metrics = metrics

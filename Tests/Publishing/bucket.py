@@ -14,6 +14,10 @@
   bucket.py put ENDPOINT BUCKET KEY TEXT
       Puts an object by hand (a bucket changed behind jobdrop's back).
 
+  bucket.py uploads ENDPOINT BUCKET
+      Prints {"unfinished": [keys of multipart uploads not completed nor aborted],
+      "multipart": [keys of objects put in parts, with their parts' count]}.
+
 Credentials for compare and put come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
 """
 import json
@@ -26,6 +30,8 @@ CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "jsonl": "application/x-ndjson; charset=utf-8",
     "gz": "application/gzip",
+    "zst": "application/zstd",
+    "parquet": "application/vnd.apache.parquet",
     "html": "text/html; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
@@ -115,6 +121,17 @@ def compare(endpoint, bucket, prefix, outbox):
     return 0 if report["equal"] else 1
 
 
+def uploads(endpoint, bucket):
+    s3 = client(endpoint)
+    unfinished = [upload["Key"] for upload in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])]
+    multipart = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            if "-" in item["ETag"]:
+                multipart.append([item["Key"], int(item["ETag"].strip('"').rsplit("-", 1)[1])])
+    print(json.dumps({"unfinished": unfinished, "multipart": multipart}))
+
+
 def main():
     command = sys.argv[1]
     if command == "serve":
@@ -124,6 +141,8 @@ def main():
     elif command == "put":
         endpoint, bucket, key, text = sys.argv[2:6]
         client(endpoint).put_object(Bucket=bucket, Key=key, Body=text.encode())
+    elif command == "uploads":
+        uploads(*sys.argv[2:4])
     else:
         sys.exit(f"unknown command {command}")
 

@@ -31,6 +31,7 @@ import JobdropSystem
 /// | partners | `--partners` | `JOBDROP_PARTNERS` | none (one partner: the inbox and outbox themselves) |
 /// | webhook | `--webhook-url`, `--webhook-secret-file` | `JOBDROP_WEBHOOK_URL`, `JOBDROP_WEBHOOK_SECRET_FILE` | none |
 /// | publish | `--publish`, `--s3-endpoint` | `JOBDROP_PUBLISH`, the AWS CLI's variables and files | none |
+/// | s3 part size | `--s3-part-size` | `JOBDROP_S3_PART_SIZE` | 64MiB |
 public struct Configuration: Sendable {
   public var inbox: String
   /// The local spool folder (with a shared spool: this node's own state, beside the shared table).
@@ -78,7 +79,7 @@ public struct Configuration: Sendable {
   public struct Flags: Sendable {
     public var inbox, spool, outbox, source, catalog, baseURL, ttl, settle, grace, partners: String?
     public var webhookURL, webhookSecretFile: String?
-    public var publish, s3Endpoint: String?
+    public var publish, s3Endpoint, s3PartSize: String?
     public var metrics, metricsListen: String?
     public var localSpool, lease: String?
     public var workers: Int?
@@ -177,8 +178,18 @@ public struct Configuration: Sendable {
     let publish = pick(flags.publish, "JOBDROP_PUBLISH", "")
     if !publish.isEmpty {
       self.publish = try S3Target(parsing: publish, endpoint: flags.s3Endpoint, environment: environment)
+      let partText = pick(flags.s3PartSize, "JOBDROP_S3_PART_SIZE", "")
+      if !partText.isEmpty {
+        guard let size = ByteSize.parse(partText), (5 << 20...5 << 30).contains(size) else {
+          throw ConfigurationError(
+            "--s3-part-size: expected a size from 5MiB to 5GiB (e.g. 64MiB), got '\(partText)'")
+        }
+        self.publish?.partSize = size
+      }
     } else if flags.s3Endpoint != nil {
       throw ConfigurationError("--s3-endpoint: needs --publish s3://BUCKET[/PREFIX]")
+    } else if flags.s3PartSize != nil {
+      throw ConfigurationError("--s3-part-size: needs --publish s3://BUCKET[/PREFIX]")
     }
     let metrics = pick(flags.metrics, "JOBDROP_METRICS", "")
     if !metrics.isEmpty {

@@ -17,9 +17,9 @@ final class HTTPClient {
   enum Body {
     case none
     case bytes([UInt8])
-    /// `size` bytes read from the open descriptor (from offset 0, with `pread`: the descriptor's own
-    /// offset is left alone).
-    case file(descriptor: Int32, size: Int64)
+    /// `size` bytes read from the open descriptor from offset `from`, with `pread` (the descriptor's own
+    /// offset is left alone): a whole file, or one part of a multipart upload.
+    case file(descriptor: Int32, size: Int64, from: Int64 = 0)
   }
 
   /// Signing with AWS Signature Version 4 (libcurl's `CURLOPT_AWS_SIGV4`).
@@ -99,11 +99,17 @@ final class HTTPClient {
     }
   }
 
+  /// The value of the response header ``send(method:url:headers:body:signing:responseLimit:timeoutSeconds:keeping:)``
+  /// was asked to keep (`keeping`), from its last answer.
+  private(set) var keptHeader: String?
+
   /// Sends one request. `timeoutSeconds` bounds the whole request; without it only a stall ends it.
+  /// `keeping`: a response header whose value to keep in ``keptHeader`` (an upload part's `ETag`).
   func send(
     method: String, url: String, headers: [String], body: Body, signing: AWSSigning? = nil,
-    responseLimit: Int, timeoutSeconds: Int? = nil
+    responseLimit: Int, timeoutSeconds: Int? = nil, keeping header: String? = nil
   ) -> Outcome {
+    keptHeader = nil
     curl_easy_reset(handle)  // nothing of the last request stays; the connection does
     var list: UnsafeMutablePointer<curl_slist>?
     // A signed request carries only headers that reach the server as given (libcurl signs every header
@@ -148,8 +154,10 @@ final class HTTPClient {
             jobdrop_curl_set_read(handle) { buffer, size, count, context in
               Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue().read(into: buffer, size * count)
             }
-          case .file(let descriptor, let size):
+          case .file(let descriptor, let size, let from):
             transfer.file = descriptor
+            transfer.fileStart = from
+            transfer.fileSize = size
             jobdrop_curl_set_long(handle, CURLOPT_UPLOAD, 1)
             jobdrop_curl_set_size(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(size))
             jobdrop_curl_set_pointer(handle, CURLOPT_READDATA, context)
@@ -173,6 +181,9 @@ final class HTTPClient {
     }
     var status = 0
     jobdrop_curl_response_code(handle, &status)
+    if let header, code == CURLE_OK, let value = jobdrop_curl_header(handle, header) {
+      keptHeader = String(cString: value)
+    }
     // The header list, the body and the credentials are this call's: none may stay in the reused handle.
     curl_easy_reset(handle)
     switch code {
@@ -208,6 +219,9 @@ private final class Transfer {
   var overLimit = false
   var bytes: [UInt8] = []
   var file: Int32?
+  /// Where the file's bytes to send start, and how many there are.
+  var fileStart: Int64 = 0
+  var fileSize: Int64 = 0
   var offset: Int64 = 0
   var readError: Int32 = 0
 
@@ -232,7 +246,9 @@ private final class Transfer {
   func read(into buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int) -> Int {
     guard let buffer else { return 0 }
     if let file {
-      let count = pread(file, buffer, capacity, off_t(offset))
+      let wanted = min(Int64(capacity), fileSize - offset)
+      guard wanted > 0 else { return 0 }
+      let count = pread(file, buffer, Int(wanted), off_t(fileStart + offset))
       if count < 0 {
         readError = errno
         return Int(CURL_READFUNC_ABORT)

@@ -58,9 +58,6 @@ public final class BucketMirror: OutboxObserver, @unchecked Sendable {
   private var publishesDocuments: Bool
   private var resyncRequested = false
 
-  /// The largest object one PUT can make.
-  static let largestPut: Int64 = 5 << 30
-
   public init(
     target: S3Target, outbox: String, spool: DirectoryHandle, logger: Logger, sharesBucket: Bool = false
   ) {
@@ -269,17 +266,24 @@ public final class BucketMirror: OutboxObserver, @unchecked Sendable {
       return true
     }
     if heldBack { return }
-    if !missing && Int64(info.st_size) > BucketMirror.largestPut {
-      // One PUT takes at most 5 GiB: such a file is reported and skipped, not retried forever in front of
-      // everything else.
-      logger.error(
-        "export file over S3's 5 GiB single-upload limit; not published to the bucket",
-        metadata: ["publish": "\(target)", "file": "\(next.path)", "bytes": "\(info.st_size)"])
-      return finish(next, error: nil)
-    }
     do {
       if missing {
         try bucket.delete(path: next.path)
+      } else if Int64(info.st_size) > Int64(target.partSize) {
+        // In parts, streamed from the file; given up (and aborted) at a shutdown or when the file is no
+        // longer the one at its path (withdrawn, expired, replaced): its change is queued again.
+        let identity = (info.st_dev, info.st_ino)
+        let completed = try bucket.putInParts(
+          path: next.path, descriptor: descriptor, size: Int64(info.st_size), partSize: target.partSize,
+          contentType: SiteHeaders.contentType(for: next.path),
+          cacheControl: SiteHeaders.cacheControl(for: next.path)
+        ) {
+          var now = stat()
+          let same =
+            stat("\(outbox)/\(next.path)", &now) == 0 && now.st_dev == identity.0 && now.st_ino == identity.1
+          return same && !lock.withLock { stopping }
+        }
+        if !completed { return lock.withLock { requeueFirst(next.path, rank: next.rank) } }
       } else {
         try bucket.put(
           path: next.path, descriptor: descriptor, size: Int64(info.st_size),
@@ -333,12 +337,23 @@ public final class BucketMirror: OutboxObserver, @unchecked Sendable {
 
   /// Lists the bucket, compares it with the outbox and queues every difference.
   private func resync() throws(S3Failure) {
+    // Uploads in parts a process killed mid-way left unfinished (billed, never visible): aborted.
+    let aborted = try bucket.abortUnfinishedUploads()
+    if aborted > 0 {
+      logger.notice(
+        "unfinished multipart uploads aborted", metadata: ["publish": "\(target)", "uploads": "\(aborted)"])
+    }
     let remote = try bucket.list()
     var local = Set<String>()
     var differ: [String] = []
     walk("") { path, descriptor, size in
       local.insert(path)
-      guard let object = remote[path], object.size == size, object.etag == MD5Digest.hex(of: descriptor)
+      // An object put in parts has the ETag of its parts' MD5s.
+      let etag =
+        size > Int64(target.partSize)
+        ? MD5Digest.multipartETag(of: descriptor, size: size, partSize: Int64(target.partSize))
+        : MD5Digest.hex(of: descriptor)
+      guard let object = remote[path], object.size == size, object.etag == etag
       else {
         differ.append(path)
         return

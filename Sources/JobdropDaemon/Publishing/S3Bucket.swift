@@ -33,8 +33,9 @@ struct S3Failure: Error, CustomStringConvertible {
   }
 }
 
-/// The S3 calls the bucket mirror makes (`PutObject`, `DeleteObject`, `ListObjectsV2`), signed with
-/// SigV4 by libcurl, over one kept-alive connection. Used by one thread at a time.
+/// The S3 calls the bucket mirror makes (`PutObject`, `DeleteObject`, `ListObjectsV2`, and the multipart
+/// upload's, ``S3Bucket/putInParts(path:descriptor:size:partSize:contentType:cacheControl:shouldGoOn:)``),
+/// signed with SigV4 by libcurl, over one kept-alive connection. Used by one thread at a time.
 final class S3Bucket {
   let target: S3Target
   private let client = HTTPClient(userAgent: "jobdrop-publish/1")
@@ -44,6 +45,9 @@ final class S3Bucket {
   static let emptyPayload = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
   init(target: S3Target) { self.target = target }
+
+  /// The header the last call kept.
+  var keptHeader: String? { client.keptHeader }
 
   /// Puts the `size` bytes of `descriptor` as the object of outbox path `path`. The payload is sent
   /// unsigned (`UNSIGNED-PAYLOAD`, which S3 accepts for any single PUT): an export file is streamed,
@@ -90,14 +94,16 @@ final class S3Bucket {
     return objects
   }
 
+  /// Sends one signed call; returns the answer's body (a 2xx), and the value of the header `keeping`
+  /// names in ``keptHeader``.
   @discardableResult
-  private func call(_ method: String, _ url: String, headers: [String], body: HTTPClient.Body)
+  func call(_ method: String, _ url: String, headers: [String], body: HTTPClient.Body, keeping: String? = nil)
     throws(S3Failure) -> [UInt8]
   {
     let outcome = client.send(
       method: method, url: url, headers: headers + target.credentialHeaders, body: body,
       signing: target.signing, responseLimit: S3Bucket.responseLimit,
-      timeoutSeconds: { if case .file = body { return nil } else { return 60 } }())
+      timeoutSeconds: { if case .file = body { return nil } else { return 60 } }(), keeping: keeping)
     switch outcome {
     case .answered(let status, let body) where (200..<300).contains(status):
       return body

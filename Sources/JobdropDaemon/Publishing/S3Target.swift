@@ -18,6 +18,9 @@ public struct S3Target: Sendable, CustomStringConvertible {
   /// The profile read from the shared files.
   let profile: String
   let credentials: Credentials?
+  /// Files larger than this are put in parts of this size (`--s3-part-size`, 5 MiB to 5 GiB).
+  public var partSize = S3Target.defaultPartSize
+  public static let defaultPartSize = 64 << 20
 
   struct Credentials: Sendable {
     var accessKeyID: String
