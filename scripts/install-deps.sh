@@ -5,7 +5,7 @@ packages=(libinotifytools0-dev libsqlite3-dev libssl-dev zlib1g-dev libzstd-dev 
 case "${1:-build}" in
   test) packages+=(sqlite3 zstd inotify-tools openssh-server openssh-client nginx libnginx-mod-http-js curl postgresql rclone lftp util-linux chromium chromium-driver systemd lintian patchelf) ;;
   deb) packages+=(lintian patchelf) ;;
-  bench) packages+=(sqlite3 inotify-tools hyperfine gnuplot-nox time postgresql valgrind gcc linux-perf) ;;
+  bench) packages+=(sqlite3 zstd inotify-tools hyperfine gnuplot-nox time postgresql valgrind gcc linux-perf) ;;
 esac
 missing=()
 for package in "${packages[@]}"; do
