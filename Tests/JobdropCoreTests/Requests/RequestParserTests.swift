@@ -81,6 +81,30 @@ import Testing
       "{\"data\": 1, \"data\": 2}", "request is not valid JSON: duplicate key \"data\" at line 1, column 13",
       false
     ),
+    (
+      #"{"data": {"type": "job", "job_type": "order_export", "split": 1000}}"#,
+      #"data.split: expected {"rows": N} or {"bytes": "1GiB"}, found a number"#, false
+    ),
+    (
+      #"{"data": {"type": "job", "job_type": "order_export", "split": {"rows": 999}}}"#,
+      "data.split.rows: 999 is out of range (1,000 to 10,000,000)", false
+    ),
+    (
+      #"{"data": {"type": "job", "job_type": "order_export", "split": {"bytes": "100KiB"}}}"#,
+      "data.split.bytes: '100KiB' is out of range (1MiB to 5GiB)", false
+    ),
+    (
+      #"{"data": {"type": "job", "job_type": "order_export", "split": {"bytes": "a lot"}}}"#,
+      "data.split.bytes: 'a lot' is not a size (write 64MiB, 1GiB or a number of bytes)", false
+    ),
+    (
+      #"{"data": {"type": "job", "job_type": "order_export", "split": {"parts": 4}}}"#,
+      #"data.split: expected {"rows": N} or {"bytes": "1GiB"}, found the key 'parts'"#, false
+    ),
+    (
+      #"{"data": {"type": "job", "job_type": "order_export", "split": {"rows": "many"}}}"#,
+      "data.split.rows: expected a number, found a string", false
+    ),
   ])
   func explainsWhatIsWrong(text: String, message: String, truncated: Bool) {
     do {
@@ -90,6 +114,20 @@ import Testing
       #expect(error.message == message)
       #expect(error.isTruncated == truncated)
     }
+  }
+
+  @Test func splitTakesRowsOrASize() throws {
+    for (text, split) in [
+      (#""split": {"rows": 1000000}"#, ExportRequest.Split.rows(1_000_000)),
+      (#""split": {"bytes": "1GiB"}"#, .bytes(1 << 30)), (#""split": {"bytes": "64 MiB"}"#, .bytes(64 << 20)),
+      (#""split": {"bytes": 5368709120}"#, .bytes(5 << 30)),
+    ] {
+      let request = try parser.parse(
+        Array(#"{"data": {"type": "job", "job_type": "order_export", \#(text)}}"#.utf8))
+      #expect(request.split == split, "\(text)")
+    }
+    let eshopbox = try parser.parse(Array(#"{"jobType": "order_return", "split": {"rows": 5000}}"#.utf8))
+    #expect(eshopbox.split == .rows(5000))
   }
 
   @Test func refusesMoreThanOneMebibyte() {
