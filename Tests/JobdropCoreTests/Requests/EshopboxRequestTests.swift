@@ -48,7 +48,7 @@ import Testing
     ),
     (
       #"{"jobType": "product", "fileType": "PDF"}"#,
-      "fileType: 'PDF' is not supported (file types: CSV, CSV.GZ, JSONL, JSONL.GZ, XLSX)"
+      "fileType: 'PDF' is not supported (file types: CSV, CSV.GZ, JSONL, JSONL.GZ, CSV.ZST, JSONL.ZST, XLSX, PARQUET)"
     ),
     (
       #"{"jobType": "product", "exportFilters": {"warehouseName": "BLR-01"}}"#,
