@@ -101,6 +101,27 @@ struct SharedOptions: ParsableArguments {
 
   @Option(
     help:
+      "Without --partners: push every successful export here too (sftp://USER@HOST[:PORT]/FOLDER or s3://BUCKET[/PREFIX])."
+  )
+  var deliver: String?
+
+  @Option(help: "For an sftp:// --deliver: the server's host key, as in known_hosts ('ssh-ed25519 AAAA…').")
+  var deliverHostKey: String?
+
+  @Option(help: "For an sftp:// --deliver: the private key file jobdrop logs in with.")
+  var deliverPrivateKeyFile: String?
+
+  @Option(help: "For --deliver: an OpenPGP public key file every delivered file is encrypted to (.pgp).")
+  var deliverEncryptTo: String?
+
+  @Option(help: "For an s3:// --deliver: the S3 endpoint (http[s]://host[:port]).")
+  var deliverEndpoint: String?
+
+  @Option(help: "For an s3:// --deliver: an AWS credentials file (its default profile).")
+  var deliverCredentialsFile: String?
+
+  @Option(
+    help:
       "Write Prometheus metrics to this file every 5 s, atomically, for node_exporter's textfile collector (env JOBDROP_METRICS)."
   )
   var metrics: String?
@@ -141,6 +162,12 @@ struct SharedOptions: ParsableArguments {
     flags.publish = publish
     flags.s3Endpoint = s3Endpoint
     flags.s3PartSize = s3PartSize
+    flags.deliver = deliver
+    flags.deliverHostKey = deliverHostKey
+    flags.deliverPrivateKeyFile = deliverPrivateKeyFile
+    flags.deliverEncryptTo = deliverEncryptTo
+    flags.deliverEndpoint = deliverEndpoint
+    flags.deliverCredentialsFile = deliverCredentialsFile
     flags.emptyOK = emptyOk
     flags.rawCSV = rawCsv
     flags.metrics = metrics

@@ -10,21 +10,24 @@ import Testing
     let pid: pid_t
 
     /// `extraConfiguration` goes at the end of sshd_config (`Match` blocks).
-    init(directory: String, extraConfiguration: String = "") throws {
+    /// `port`: the port of an earlier server in `directory`, started again with its keys.
+    init(directory: String, extraConfiguration: String = "", port: Int? = nil) throws {
       self.directory = directory
       try #require(
         FileManager.default.isExecutableFile(atPath: "/usr/sbin/sshd"),
         "openssh-server is not installed (make test installs it)")
-      for key in ["host_key", "client_key"] {
-        try SSHServer.run(
-          "/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", "\(directory)/\(key)"])
+      if !FileManager.default.fileExists(atPath: "\(directory)/host_key") {
+        for key in ["host_key", "client_key"] {
+          try SSHServer.run(
+            "/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", "\(directory)/\(key)"])
+        }
+        try FileManager.default.copyItem(
+          atPath: "\(directory)/client_key.pub", toPath: "\(directory)/authorized_keys")
       }
-      try FileManager.default.copyItem(
-        atPath: "\(directory)/client_key.pub", toPath: "\(directory)/authorized_keys")
       try FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
-      port = SSHServer.freePort()
+      self.port = port ?? SSHServer.freePort()
       let config = """
-        Port \(port)
+        Port \(self.port)
         ListenAddress 127.0.0.1
         HostKey \(directory)/host_key
         PidFile \(directory)/sshd.pid
@@ -44,13 +47,21 @@ import Testing
         stderrPath: "\(directory)/sshd.log")
       // sshd says nothing when it is ready: probe the port until it accepts (bounded).
       let deadline = Date().addingTimeInterval(15)
-      while !SSHServer.accepts(port: port) && Date() < deadline && kill(pid, 0) == 0 {
+      while !SSHServer.accepts(port: self.port) && Date() < deadline && kill(pid, 0) == 0 {
         usleep(20_000)
       }
-      try #require(SSHServer.accepts(port: port), "sshd did not start listening on 127.0.0.1:\(port)")
+      try #require(
+        SSHServer.accepts(port: self.port), "sshd did not start listening on 127.0.0.1:\(self.port)")
     }
 
-    deinit {
+    deinit { stop() }
+
+    private var stopped = false
+
+    /// Stops the server (its port stays free for another one in this folder).
+    func stop() {
+      guard !stopped else { return }
+      stopped = true
       kill(pid, SIGTERM)
       _ = Spawn.wait(pid)
     }

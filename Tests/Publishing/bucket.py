@@ -14,6 +14,9 @@
   bucket.py put ENDPOINT BUCKET KEY TEXT
       Puts an object by hand (a bucket changed behind jobdrop's back).
 
+  bucket.py get ENDPOINT BUCKET KEY FILE / bucket.py create ENDPOINT BUCKET
+      Reads one object into FILE; makes another bucket.
+
   bucket.py uploads ENDPOINT BUCKET
       Prints {"unfinished": [keys of multipart uploads not completed nor aborted],
       "multipart": [keys of objects put in parts, with their parts' count]}.
@@ -141,6 +144,12 @@ def main():
     elif command == "put":
         endpoint, bucket, key, text = sys.argv[2:6]
         client(endpoint).put_object(Bucket=bucket, Key=key, Body=text.encode())
+    elif command == "get":
+        endpoint, bucket, key, out = sys.argv[2:6]
+        with open(out, "wb") as file:
+            file.write(client(endpoint).get_object(Bucket=bucket, Key=key)["Body"].read())
+    elif command == "create":
+        client(sys.argv[2]).create_bucket(Bucket=sys.argv[3])
     elif command == "uploads":
         uploads(*sys.argv[2:4])
     else:

@@ -70,6 +70,8 @@ public struct Configuration: Sendable {
   public var publish: S3Target?
   /// Multiplies the webhook retry delays (`JOBDROP_WEBHOOK_RETRY_SCALE`, for tests; default 1).
   public var webhookRetryScale: Double = 1
+  /// Where successful exports are pushed without partners (`--deliver URL` and its key options).
+  public var deliver: DeliveryTarget?
   /// Where `run` writes its Prometheus metrics (`--metrics`).
   public var metricsFile: String?
   /// Where `run` serves `/metrics` (`--metrics-listen`): an IPv4 address and a port.
@@ -80,6 +82,8 @@ public struct Configuration: Sendable {
     public var inbox, spool, outbox, source, catalog, baseURL, ttl, settle, grace, partners: String?
     public var webhookURL, webhookSecretFile: String?
     public var publish, s3Endpoint, s3PartSize: String?
+    public var deliver, deliverHostKey, deliverPrivateKeyFile, deliverEncryptTo, deliverEndpoint: String?
+    public var deliverCredentialsFile: String?
     public var metrics, metricsListen: String?
     public var localSpool, lease: String?
     public var workers: Int?
@@ -208,6 +212,24 @@ public struct Configuration: Sendable {
       }
       metricsListen = (String(parts[0]), port)
     }
+    if let url = flags.deliver {
+      guard flags.partners == nil && environment["JOBDROP_PARTNERS"] == nil else {
+        throw ConfigurationError("--deliver: with --partners each partner's entry says where (its 'deliver')")
+      }
+      do {
+        deliver = try DeliveryTarget(
+          url: url, hostKey: flags.deliverHostKey, privateKeyFile: flags.deliverPrivateKeyFile,
+          encryptTo: flags.deliverEncryptTo, endpoint: flags.deliverEndpoint,
+          credentialsFile: flags.deliverCredentialsFile)
+      } catch {
+        let flag = [
+          "deliver.url": "--deliver", "deliver.host_key": "--deliver-host-key",
+          "deliver.private_key_file": "--deliver-private-key-file",
+        ].first { error.message.hasPrefix($0.key) }
+        throw ConfigurationError(
+          flag.map { $0.value + String(error.message.dropFirst($0.key.count)) } ?? error.message)
+      }
+    }
     if let text = environment["JOBDROP_WEBHOOK_RETRY_SCALE"], !text.isEmpty {
       guard let scale = Double(text), scale > 0, scale <= 1 else {
         throw ConfigurationError(
@@ -259,6 +281,15 @@ public struct Configuration: Sendable {
       return { id in id.flatMap { partners.partner(id: $0)?.webhook } }
     }
     let single = webhook
+    return { id in id == nil ? single : nil }
+  }
+
+  /// Where each partner's (or, without partners, the one) successful exports are pushed.
+  public func deliveryTargets(_ partners: PartnerRegistry?) -> @Sendable (String?) -> DeliveryTarget? {
+    if let partners {
+      return { id in id.flatMap { partners.partner(id: $0)?.deliver } }
+    }
+    let single = deliver
     return { id in id == nil ? single : nil }
   }
 

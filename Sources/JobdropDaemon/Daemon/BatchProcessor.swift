@@ -62,6 +62,14 @@ public struct BatchProcessor {
           metadata: ["webhooks.waiting": "\(webhooks.waiting)"])
       }
     }
+    if let deliveries = workspace.deliveries, deliveries.waiting > 0 {
+      deliveries.deliverDueOnce()
+      if deliveries.waiting > 0 {
+        logger.notice(
+          "deliveries not made yet stay in the spool; jobdrop run (or the next process) retries them",
+          metadata: ["deliveries.waiting": "\(deliveries.waiting)"])
+      }
+    }
     try publishOutbox()
     // The bucket gets one pass now; what fails is put by the next `run` (or `process`) at its start.
     if let mirror = workspace.mirror, mirror.publishOnce() > 0 {

@@ -27,6 +27,7 @@ public struct Daemon {
     var services: [any Service] = [
       PublishService(mirror: workspace.mirror),
       WebhookService(deliverer: workspace.webhooks),
+      DeliveryService(deliverer: workspace.deliveries),
       OutboxService(store: workspace.store, logger: logger),
       SchedulerService(schedules: workspace.schedules, runners: runners, logger: logger),
       RunnerService(

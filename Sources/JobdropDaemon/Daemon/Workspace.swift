@@ -22,6 +22,8 @@ public final class Workspace: @unchecked Sendable {
   public let runner: JobRunner
   /// The webhook deliveries, when any partner may have a webhook (or `--webhook-url` is set).
   public let webhooks: WebhookDeliverer?
+  /// The pushes into partners' storage, when any partner may have `deliver` (or `--deliver` is set).
+  public let deliveries: FileDeliverer?
   /// The bucket the outbox is also published to (`--publish`).
   public let mirror: BucketMirror?
   /// The standing requests (`schedule`), whose runs `jobdrop run` makes.
@@ -91,6 +93,16 @@ public final class Workspace: @unchecked Sendable {
     } else {
       webhooks = nil
     }
+    if partners != nil || configuration.deliver != nil {
+      let queue = try DeliveryQueue(spool: spool)
+      let targets = configuration.deliveryTargets(partners)
+      let deliverer = FileDeliverer(
+        store: store, queue: queue, targets: targets, retryScale: configuration.webhookRetryScale,
+        logger: logger)
+      deliveries = deliverer
+    } else {
+      deliveries = nil
+    }
     // With several nodes the schedules are in the shared table too: any node makes a schedule's runs.
     schedules = try Schedules(
       store: store, parser: RequestParser(catalog: catalog), partners: partners,
@@ -110,6 +122,12 @@ public final class Workspace: @unchecked Sendable {
       folders: Dictionary(intakes.all.map { ($0.partner, $0.intake.inbox) }) { first, _ in first },
       parser: RequestParser(catalog: catalog))
     for delivery in store.pendingDeliveries() { webhooks?.add(delivery) }
+    deliveries?.resume()
+    if let deliveries {
+      let targets = configuration.deliveryTargets(partners)
+      runner.deliveries = JobRunner.DeliveryHook(
+        queue: deliveries.queue, wants: { targets($0) != nil }, add: { deliveries.add($0) })
+    }
     schedules.load()
   }
 

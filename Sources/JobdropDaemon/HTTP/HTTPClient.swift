@@ -1,4 +1,5 @@
 import CCurl
+import JobdropCrypto
 
 #if canImport(Glibc)
   import Glibc
@@ -66,7 +67,7 @@ final class HTTPClient {
   /// Seconds a webhook POST may take in all.
   static let postTimeoutSeconds = 10
 
-  private let handle: UnsafeMutableRawPointer
+  let handle: UnsafeMutableRawPointer
   private let userAgent: String
 
   /// Sets libcurl up once per process, before any thread uses it.
@@ -213,8 +214,10 @@ final class HTTPClient {
 }
 
 /// One request's body source and its answer so far.
-private final class Transfer {
+final class Transfer {
   let limit: Int
+  /// Hashes what is received instead of keeping it (an SFTP file read back).
+  var digest: SHA256Digest?
   var response: [UInt8] = []
   var overLimit = false
   var bytes: [UInt8] = []

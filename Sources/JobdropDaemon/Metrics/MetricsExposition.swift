@@ -78,6 +78,16 @@ public struct MetricsExposition: Sendable {
         "jobdrop_webhook_attempts_total", ["outcome": outcome], Double(snapshot.webhookAttempts[outcome] ?? 0)
       )
     }
+    out.header(
+      "jobdrop_delivery_attempts_total", "counter",
+      "Attempts to push exports into partners' storage, by outcome.")
+    for outcome in ["delivered", "failed", "given_up"] {
+      out.sample(
+        "jobdrop_delivery_attempts_total", ["outcome": outcome],
+        Double(snapshot.deliveryAttempts[outcome] ?? 0))
+    }
+    out.header("jobdrop_delivery_backlog", "gauge", "Deliveries waiting to be made.")
+    out.sample("jobdrop_delivery_backlog", [:], Double(workspace.deliveries?.waiting ?? 0))
     out.header("jobdrop_publish_backlog", "gauge", "Outbox files waiting to be published to the bucket.")
     out.sample("jobdrop_publish_backlog", [:], Double(workspace.mirror?.waiting ?? 0))
     out.header(

@@ -63,6 +63,18 @@ final class S3Bucket {
       ], body: .file(descriptor: descriptor, size: size))
   }
 
+  /// The ETag of the object of `path`, or `nil` if there is none.
+  func etag(path: String) throws(S3Failure) -> String? {
+    do {
+      try call(
+        "HEAD", target.url(key: target.key(for: path)),
+        headers: ["x-amz-content-sha256: \(S3Bucket.emptyPayload)"], body: .none, keeping: "ETag")
+      return keptHeader.map { String($0.filter { $0 != "\"" }) }
+    } catch  where error.status == 404 {
+      return nil
+    }
+  }
+
   /// Deletes the object of outbox path `path` (S3 answers 204 whether or not it was there).
   func delete(path: String) throws(S3Failure) {
     try call(

@@ -19,6 +19,8 @@ public struct Partner: Sendable, Equatable, CustomStringConvertible {
   public var maximumPending: Int
   /// Where finished jobs are announced, if anywhere.
   public var webhook: WebhookTarget?
+  /// Where successful exports are pushed, if anywhere (`deliver`).
+  public var deliver: DeliveryTarget?
   /// At most this many standing requests (`max_schedules`, default 20).
   public var maximumSchedules = Partner.defaultMaximumSchedules
   public static let defaultMaximumSchedules = 20

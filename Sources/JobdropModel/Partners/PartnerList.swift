@@ -92,7 +92,9 @@ private struct PartnerEntry {
   let index: Int
   let catalog: Catalog
 
-  static let keys: Set<String> = ["id", "token", "scope", "max_pending", "max_schedules", "webhook", "name"]
+  static let keys: Set<String> = [
+    "id", "token", "scope", "max_pending", "max_schedules", "webhook", "deliver", "name",
+  ]
 
   func read(_ entry: JSONValue) throws(PartnersError) -> Partner {
     guard case .object(let members) = entry else {
@@ -110,7 +112,7 @@ private struct PartnerEntry {
     func fail(_ message: String) -> PartnersError { PartnersError(file: file, "partner '\(id)': \(message)") }
     for member in members where !PartnerEntry.keys.contains(member.key) {
       throw fail(
-        "unknown key '\(member.key.prefix(80))' (keys: id, token, scope, max_pending, max_schedules, webhook)"
+        "unknown key '\(member.key.prefix(80))' (keys: id, token, scope, max_pending, max_schedules, webhook, deliver)"
       )
     }
     guard case .string(let token)? = entry["token"] else { throw fail("token: missing, or not a string") }
@@ -188,6 +190,13 @@ private struct PartnerEntry {
       id: id, token: token, scopes: scopes, excluded: excluded, maximumPending: maximumPending,
       webhook: webhook)
     partner.maximumSchedules = maximumSchedules
+    if let value = entry["deliver"], value != .null {
+      do {
+        partner.deliver = try DeliveryTarget.parse(value)
+      } catch {
+        throw fail(error.message)
+      }
+    }
     return partner
   }
 }

@@ -97,6 +97,10 @@ public final class JobRunner: @unchecked Sendable {
       record.fileName = result.fileName
       record.parts = result.parts
       record.error = nil
+      // The delivery is in the spool before the success is recorded; it is handed on once it is.
+      let delivery = try queueDelivery(of: started, result: result)
+      if delivery != nil { record.delivery = DeliveryStatus() }
+      let deliver = deliveries?.add
       let succeeded = logger
       let duration = ContinuousClock.now - clock
       let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
@@ -109,6 +113,7 @@ public final class JobRunner: @unchecked Sendable {
           metadata: [
             "job.rows": "\(result.rows)", "job.bytes": "\(result.bytes)", "job.duration": "\(duration)",
           ])
+        if let delivery { deliver?(delivery) }
       }
     } catch let failure as JobError {
       var record = store.job(id: started.id)?.record ?? started.record
@@ -207,6 +212,40 @@ public final class JobRunner: @unchecked Sendable {
     }
   }
 
+  /// Where successful exports are queued for delivery into their partners' storage (`deliver`).
+  public struct DeliveryHook: Sendable {
+    public var queue: DeliveryQueue
+    public var wants: @Sendable (String?) -> Bool
+    public var add: @Sendable (FileDelivery) -> Void
+
+    public init(
+      queue: DeliveryQueue, wants: @escaping @Sendable (String?) -> Bool,
+      add: @escaping @Sendable (FileDelivery) -> Void
+    ) {
+      self.queue = queue
+      self.wants = wants
+      self.add = add
+    }
+  }
+
+  /// Saves the delivery of a successful export, when its partner has `deliver`.
+  private func queueDelivery(of job: Job, result: Result) throws(JobError) -> FileDelivery? {
+    guard let deliveries, deliveries.wants(job.record.partner) else { return nil }
+    let queued = FileDelivery(
+      jobID: job.id, partner: job.record.partner, files: result.partNames + [result.fileName],
+      now: store.clock.now())
+    do {
+      try deliveries.queue.save(queued)
+    } catch {
+      let reason = (error as? FileSystemError)?.reason ?? "internal error (see the service's log)"
+      throw JobError(.writeFailed, "cannot queue the delivery: \(reason)", cause: error)
+    }
+    return queued
+  }
+
+  /// Set once at start, before any job runs.
+  public var deliveries: DeliveryHook?
+
   /// Thrown from the progress callback to abandon an export at shutdown.
   struct Interrupted: Error {}
 
@@ -221,6 +260,7 @@ public final class JobRunner: @unchecked Sendable {
     var fileName: String
     /// A split export's parts (its file is the manifest).
     var parts: Int? = nil
+    var partNames: [String] = []
   }
 
   /// The scope a partner's job runs within, as the partners file in force says now; `nil` for a job of no
@@ -389,7 +429,7 @@ public final class JobRunner: @unchecked Sendable {
         let manifest = try parted.publishManifest(complete: true)
         result = Result(
           rows: rows, bytes: parted.parts.reduce(0) { $0 + $1.bytes }, sha256: manifest.sha256,
-          fileName: PartedExport.manifestName, parts: parted.parts.count)
+          fileName: PartedExport.manifestName, parts: parted.parts.count, partNames: parted.parts.map(\.name))
       } else {
         // Without a sync when grouped: the group's commit flushes it before the job's success is written.
         let sha = try file!.publish(durable: !grouped)

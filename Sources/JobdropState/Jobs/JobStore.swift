@@ -202,6 +202,18 @@ public final class JobStore: @unchecked Sendable {
     }
   }
 
+  /// Records where a job's delivery stands (`meta.delivery`), as ``recordWebhook(_:jobID:)`` does.
+  public func recordDelivery(_ status: DeliveryStatus, jobID: String) {
+    lock.withLock {
+      guard var job = lookupLocked(jobID) else { return }
+      job.record.delivery = status
+      saveLocked(job, what: "the delivery's status")
+      table.store(job)
+      publishLocked(job)
+      index.markDirty(job.record.partner)
+    }
+  }
+
   // MARK: Cancel
 
   /// Cancels `partner`'s job `id`: a pending one fails with ``cancelled`` at once; a started one is marked

@@ -33,6 +33,8 @@ public final class JobMetrics: Sendable {
     public var bytes: [String?: Int64] = [:]
     /// Webhook attempts by outcome (`delivered`, `failed`, `given_up`).
     public var webhookAttempts: [String: Int] = [:]
+    /// Delivery attempts by outcome (`delivered`, `failed`, `given_up`).
+    public var deliveryAttempts: [String: Int] = [:]
     /// Scans of the drop folders (at start, every 30 s, after an overflow), and inotify queue overflows.
     public var rescans = 0
     public var overflows = 0
@@ -59,6 +61,11 @@ public final class JobMetrics: Sendable {
       $0.rows.observe(Double(rows))
       $0.bytes[partner, default: 0] += Int64(bytes)
     }
+  }
+
+  /// A delivery attempt ended as `outcome`.
+  public func deliveryAttempted(_ outcome: String) {
+    state.withLock { $0.deliveryAttempts[outcome, default: 0] += 1 }
   }
 
   /// A webhook attempt ended as `outcome`.

@@ -48,8 +48,9 @@ struct JobDocument: Encodable {
     var window: Window?
     /// How many parts a split export has (its manifest is `link.href`).
     var parts: Int?
+    var delivery: Delivery?
     enum CodingKeys: String, CodingKey {
-      case rows, bytes, sha256, request, partner, webhook, schedule, window, parts
+      case rows, bytes, sha256, request, partner, webhook, schedule, window, parts, delivery
       case expiresAt = "expires_at"
     }
   }
@@ -59,6 +60,22 @@ struct JobDocument: Encodable {
     var field: String
     var from: String
     var to: String
+  }
+
+  /// `meta.delivery`: when and where the files arrived, or how many attempts failed and why.
+  struct Delivery: Encodable {
+    var deliveredAt: Timestamp?
+    var url: String?
+    var sha256: String?
+    var attempts: Int?
+    var lastError: String?
+    var gaveUp: Bool?
+    enum CodingKeys: String, CodingKey {
+      case url, sha256, attempts
+      case deliveredAt = "delivered_at"
+      case lastError = "last_error"
+      case gaveUp = "gave_up"
+    }
   }
 
   /// `meta.webhook`: when the event was delivered, or how many attempts failed and why.
@@ -126,7 +143,12 @@ struct JobDocument: Encodable {
           deliveredAt: $0.deliveredAt, attempts: $0.attempts, lastError: $0.lastError, gaveUp: $0.gaveUp)
       }, schedule: record.scheduleID,
       window: record.window.map { Window(field: $0.field, from: $0.from.rfc3339, to: $0.to.rfc3339) },
-      parts: job.state == .success ? record.parts : nil)
+      parts: job.state == .success ? record.parts : nil,
+      delivery: record.delivery.map { status in
+        status.deliveredAt != nil
+          ? Delivery(deliveredAt: status.deliveredAt, url: status.url, sha256: status.sha256)
+          : Delivery(attempts: status.attempts, lastError: status.lastError, gaveUp: status.gaveUp)
+      })
     if let echo = record.request?.eshopbox {
       eshopboxJobType = echo.jobType
       channelId = echo.channelId
@@ -175,6 +197,16 @@ extension JobDocument.Meta {
   /// The fields of `meta`, into its open object.
   fileprivate func write(to json: inout JSONText) {
     json.field("bytes", bytes)
+    if let delivery {
+      json.object("delivery") { json in
+        json.field("attempts", delivery.attempts)
+        json.field("delivered_at", delivery.deliveredAt?.rfc3339Milliseconds)
+        json.field("gave_up", delivery.gaveUp)
+        json.field("last_error", delivery.lastError)
+        json.field("sha256", delivery.sha256)
+        json.field("url", delivery.url)
+      }
+    }
     json.field("expires_at", expiresAt.rfc3339Milliseconds)
     json.field("partner", partner)
     json.field("parts", parts)

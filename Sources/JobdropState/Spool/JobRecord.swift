@@ -38,6 +38,8 @@ public struct JobRecord: Codable, Sendable, Equatable {
   public var requestAliases: [String]?
   /// Where the job's webhook event stands, when its partner has a webhook.
   public var webhook: WebhookStatus?
+  /// Where the push of its files into its partner's storage stands, when its partner has `deliver`.
+  public var delivery: DeliveryStatus?
   /// Its partner cancelled it while it was started, and was answered `cancelled`: it never ends in
   /// `success`, and a restart fails it instead of running it again.
   public var cancelRequested: Bool?
@@ -86,6 +88,16 @@ extension JobRecord {
     json.field("bytes", bytes)
     json.field("cancelRequested", cancelRequested)
     json.field("createdAt", createdAt.rfc3339Milliseconds)
+    if let delivery {
+      json.object("delivery") { json in
+        json.field("attempts", delivery.attempts)
+        json.field("deliveredAt", delivery.deliveredAt?.rfc3339Milliseconds)
+        json.field("gaveUp", delivery.gaveUp)
+        json.field("lastError", delivery.lastError)
+        json.field("sha256", delivery.sha256)
+        json.field("url", delivery.url)
+      }
+    }
     json.field("error", error)
     json.field("fileName", fileName)
     json.field("id", id)

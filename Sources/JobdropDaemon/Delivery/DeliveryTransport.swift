@@ -1,0 +1,156 @@
+import FoundationEssentials
+import JobdropCrypto
+import JobdropModel
+import JobdropSystem
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Puts one file into a partner's storage under `name`, never overwriting another file of that name;
+/// returns the URL it is at. Used by one lane's thread.
+protocol DeliveryTransport: AnyObject {
+  func put(descriptor: Int32, size: Int64, sha256: String, name: String) throws(DeliveryFailure) -> String
+}
+
+/// Why a file could not be delivered, in words naming the partner's host (never a secret).
+struct DeliveryFailure: Error, CustomStringConvertible {
+  var description: String
+}
+
+extension DeliveryTarget {
+  /// The transport for this target (its keys and credentials read now).
+  func makeTransport() throws(DeliveryFailure) -> any DeliveryTransport {
+    switch place {
+    case .sftp(let user, let host, let port, let folder):
+      guard let blob = hostKeyBlob, let keyFile = privateKeyFile else {
+        throw DeliveryFailure(description: "\(host): no host_key or private_key_file")
+      }
+      let hex = Array(SHA256Digest.hex(of: blob).utf8)
+      let digest = stride(from: 0, to: hex.count, by: 2).map {
+        UInt8(String(decoding: hex[$0..<$0 + 2], as: UTF8.self), radix: 16)!
+      }
+      var fingerprint = Data(digest).base64EncodedString()
+      while fingerprint.hasSuffix("=") { fingerprint.removeLast() }
+      return SFTPTransport(
+        login: HTTPClient.SFTPLogin(
+          host: host, port: port, user: user, privateKeyFile: keyFile, hostKeySHA256: fingerprint),
+        folder: folder.hasSuffix("/") && folder.count > 1 ? String(folder.dropLast()) : folder)
+    case .s3(let bucket, let prefix):
+      var environment = ["AWS_CONFIG_FILE": "/dev/null", "AWS_REGION": region ?? "us-east-1"]
+      environment["AWS_SHARED_CREDENTIALS_FILE"] = credentialsFile ?? "/dev/null"
+      if let profile { environment["AWS_PROFILE"] = profile }
+      do {
+        let target = try S3Target(
+          parsing: "s3://\(bucket)" + (prefix.isEmpty ? "" : "/\(prefix)"), endpoint: endpoint,
+          environment: environment)
+        try target.checkCredentials()
+        return S3Transport(bucket: S3Bucket(target: target))
+      } catch {
+        let words = error.description.split(separator: " ").map {
+          $0 == "--publish:" ? "deliver:" : String($0)
+        }
+        throw DeliveryFailure(description: "\(url): \(words.joined(separator: " "))")
+      }
+    }
+  }
+}
+
+/// Into an SFTP folder: written as `.NAME.part`, renamed once complete; a name already taken is left
+/// alone unless it holds the same bytes (then the earlier attempt arrived, and this one is a repeat).
+final class SFTPTransport: DeliveryTransport {
+  let login: HTTPClient.SFTPLogin
+  let folder: String
+  private let client = HTTPClient(userAgent: "jobdrop-deliver/1")
+
+  init(login: HTTPClient.SFTPLogin, folder: String) {
+    self.login = login
+    self.folder = folder
+  }
+
+  func put(descriptor: Int32, size: Int64, sha256: String, name: String) throws(DeliveryFailure) -> String {
+    let url = "sftp://\(login.user)@\(login.host):\(login.port)\(folder)/\(name)"
+    guard
+      let failure = client.sftpUpload(login, folder: folder, name: name, descriptor: descriptor, size: size)
+    else { return url }
+    guard failure.nameTaken else { throw DeliveryFailure(description: failure.description) }
+    client.sftpRemove(login, path: "\(folder)/.\(name).part")
+    switch client.sftpHash(login, path: "\(folder)/\(name)") {
+    case .success(let existing) where existing == sha256:
+      return url
+    case .success:
+      throw DeliveryFailure(
+        description: "\(login.host): a different file named \(name) is already in \(folder); not overwritten")
+    case .failure(let error):
+      throw DeliveryFailure(description: error.description)
+    }
+  }
+}
+
+/// Into a bucket: one PUT (in parts above 64 MiB); a key already taken by other bytes is left alone
+/// (when the credentials may look).
+final class S3Transport: DeliveryTransport {
+  let bucket: S3Bucket
+
+  init(bucket: S3Bucket) { self.bucket = bucket }
+
+  func put(descriptor: Int32, size: Int64, sha256: String, name: String) throws(DeliveryFailure) -> String {
+    let url = "s3://\(bucket.target.bucket)/\(bucket.target.key(for: name))"
+    do throws(S3Failure) {
+      // Credentials that may only put (a drop bucket) cannot look first: the names hold the job id and a
+      // finished job's files never change, so a put then only ever repeats the same bytes.
+      let existing: String?
+      do {
+        existing = try bucket.etag(path: name)
+      } catch  where error.status == 403 {
+        existing = nil
+      }
+      if let existing {
+        let same =
+          existing
+          == (size > Int64(bucket.target.partSize)
+            ? MD5Digest.multipartETag(of: descriptor, size: size, partSize: Int64(bucket.target.partSize))
+            : MD5Digest.hex(of: descriptor))
+        if same { return url }
+        throw S3Failure(description: "a different object named \(name) is already there; not overwritten")
+      }
+      if size > Int64(bucket.target.partSize) {
+        try bucket.putInParts(
+          path: name, descriptor: descriptor, size: size, partSize: bucket.target.partSize,
+          contentType: "application/octet-stream", cacheControl: "no-cache"
+        ) { true }
+      } else {
+        try bucket.put(
+          path: name, descriptor: descriptor, size: size, contentType: "application/octet-stream",
+          cacheControl: "no-cache")
+      }
+      return url
+    } catch {
+      throw DeliveryFailure(description: "s3://\(bucket.target.bucket): \(error)")
+    }
+  }
+}
+
+/// OpenPGP encryption with the `gpg` program, in a keyring home of its own that holds nothing: the
+/// recipient's key is read from its file for each file (`--recipient-file`), nothing is imported.
+enum PGPEncryptor {
+  static let program = "/usr/bin/gpg"
+
+  /// Encrypts `input` to the key in `keyFile` into `output`; the error names the key file, never its content.
+  static func encrypt(_ input: String, to keyFile: String, output: String, home: String)
+    throws(DeliveryFailure)
+  {
+    mkdir(home, 0o700)
+    let result = ChildProcess.run(
+      program,
+      [
+        "--batch", "--no-tty", "--quiet", "--no-options", "--homedir", home, "--trust-model", "always",
+        "--yes", "--recipient-file", keyFile, "--output", output, "--encrypt", input,
+      ], environment: ["PATH=/usr/bin:/bin", "HOME=\(home)"])
+    guard result.status == 0 else {
+      let reason =
+        result.stderr.split(whereSeparator: \.isNewline).first.map(String.init) ?? "exit \(result.status)"
+      throw DeliveryFailure(description: "cannot encrypt to encrypt_to \(keyFile): \(reason)")
+    }
+  }
+}

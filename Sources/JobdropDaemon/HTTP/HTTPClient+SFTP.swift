@@ -1,0 +1,155 @@
+import CCurl
+import JobdropCrypto
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// SFTP through the same libcurl handle (libssh2 underneath): key authentication, the server's host key
+/// pinned by its SHA-256 (no match, nothing sent), an upload under a temp name renamed into place once
+/// complete, and a remote file's SHA-256 read back.
+extension HTTPClient {
+  /// Where and as whom an SFTP call goes.
+  struct SFTPLogin {
+    var host: String
+    var port: Int
+    var user: String
+    var privateKeyFile: String
+    /// The host key's SHA-256, base64 without padding (OpenSSH's `SHA256:` form without the prefix).
+    var hostKeySHA256: String
+  }
+
+  /// Why an SFTP call failed, in words naming the host (never a key).
+  struct SFTPFailure: Error, CustomStringConvertible {
+    var description: String
+    /// The remote name is taken (the rename was refused).
+    var nameTaken = false
+  }
+
+  /// Uploads `size` bytes of `descriptor` to `folder/name`: written as `folder/.name.part`, then renamed.
+  func sftpUpload(_ login: SFTPLogin, folder: String, name: String, descriptor: Int32, size: Int64)
+    -> SFTPFailure?
+  {
+    let temporary = "\(folder)/.\(name).part"
+    let transfer = Transfer(limit: 64 * 1024)
+    transfer.file = descriptor
+    transfer.fileSize = size
+    var quote: UnsafeMutablePointer<curl_slist>?
+    quote = curl_slist_append(quote, "rename \"\(temporary)\" \"\(folder)/\(name)\"")
+    defer { curl_slist_free_all(quote) }
+    let code = perform(login, path: temporary, transfer: transfer) { handle in
+      jobdrop_curl_set_long(handle, CURLOPT_UPLOAD, 1)
+      jobdrop_curl_set_size(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(size))
+      jobdrop_curl_set_pointer(handle, CURLOPT_POSTQUOTE, quote)
+      jobdrop_curl_set_read(handle) { buffer, size, count, context in
+        Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue().read(into: buffer, size * count)
+      }
+    }
+    guard code != CURLE_OK else { return nil }
+    if code == CURLE_QUOTE_ERROR {
+      return SFTPFailure(description: "\(login.host): cannot rename the upload into place", nameTaken: true)
+    }
+    return failure(code, login)
+  }
+
+  /// The SHA-256 of the remote file `path`, or `nil` if there is none.
+  func sftpHash(_ login: SFTPLogin, path: String) -> Result<String?, SFTPFailure> {
+    let digest = HashingTransfer()
+    let code = perform(login, path: path, transfer: digest.transfer) { handle in
+      jobdrop_curl_set_write(handle) { data, size, count, context in
+        let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
+        transfer.digest?.update(UnsafeRawBufferPointer(start: data, count: size * count))
+        return size * count
+      }
+    }
+    if code == CURLE_REMOTE_FILE_NOT_FOUND { return .success(nil) }
+    guard code == CURLE_OK else { return .failure(failure(code, login)) }
+    return .success(digest.transfer.digest?.finalize())
+  }
+
+  /// Removes the remote file `path` (a temp file left behind); failures are ignored.
+  func sftpRemove(_ login: SFTPLogin, path: String) {
+    var quote: UnsafeMutablePointer<curl_slist>?
+    quote = curl_slist_append(quote, "rm \"\(path)\"")
+    defer { curl_slist_free_all(quote) }
+    let folder = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]) + "/"
+    _ = perform(login, path: folder, transfer: Transfer(limit: 1 << 20)) { handle in
+      jobdrop_curl_set_long(handle, CURLOPT_NOBODY, 1)
+      jobdrop_curl_set_pointer(handle, CURLOPT_QUOTE, quote)
+    }
+  }
+
+  private func perform(
+    _ login: SFTPLogin, path: String, transfer: Transfer, configure: (UnsafeMutableRawPointer) -> Void
+  ) -> CURLcode {
+    curl_easy_reset(handle)
+    defer { curl_easy_reset(handle) }
+    let context = Unmanaged.passUnretained(transfer).toOpaque()
+    let url = "sftp://\(login.host):\(login.port)" + HTTPClient.escapePath(path)
+    return withExtendedLifetime(transfer) {
+      url.withCString { _ = jobdrop_curl_set_pointer(handle, CURLOPT_URL, $0) }
+      login.user.withCString { _ = jobdrop_curl_set_pointer(handle, CURLOPT_USERNAME, $0) }
+      "sftp".withCString { _ = jobdrop_curl_set_pointer(handle, CURLOPT_PROTOCOLS_STR, $0) }
+      jobdrop_curl_set_long(handle, CURLOPT_SSH_AUTH_TYPES, Int(CURLSSH_AUTH_PUBLICKEY))
+      login.privateKeyFile.withCString {
+        _ = jobdrop_curl_set_pointer(handle, CURLOPT_SSH_PRIVATE_KEYFILE, $0)
+      }
+      login.hostKeySHA256.withCString {
+        _ = jobdrop_curl_set_pointer(handle, CURLOPT_SSH_HOST_PUBLIC_KEY_SHA256, $0)
+      }
+      jobdrop_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT, 10)
+      jobdrop_curl_set_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1024)
+      jobdrop_curl_set_long(handle, CURLOPT_LOW_SPEED_TIME, 30)
+      jobdrop_curl_set_long(handle, CURLOPT_NOSIGNAL, 1)
+      jobdrop_curl_set_pointer(handle, CURLOPT_READDATA, context)
+      jobdrop_curl_set_pointer(handle, CURLOPT_WRITEDATA, context)
+      jobdrop_curl_set_write(handle) { data, size, count, context in
+        Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue().received(data, size * count)
+      }
+      configure(handle)
+      return curl_easy_perform(handle)
+    }
+  }
+
+  private func failure(_ code: CURLcode, _ login: SFTPLogin) -> SFTPFailure {
+    let host = "\(login.host):\(login.port)"
+    switch code {
+    case CURLE_PEER_FAILED_VERIFICATION:
+      return SFTPFailure(
+        description:
+          "\(host): the server's host key does not match host_key (expected SHA256:\(login.hostKeySHA256)); nothing was sent"
+      )
+    case CURLE_LOGIN_DENIED:
+      return SFTPFailure(
+        description: "\(host): the server refused the login (user \(login.user), key private_key_file)")
+    case CURLE_REMOTE_FILE_NOT_FOUND, CURLE_REMOTE_ACCESS_DENIED, CURLE_UPLOAD_FAILED:
+      return SFTPFailure(
+        description: "\(host): the folder cannot be written (\(String(cString: curl_easy_strerror(code))))")
+    default:
+      return SFTPFailure(description: "\(host): \(String(cString: curl_easy_strerror(code)))")
+    }
+  }
+
+  /// `path` with every byte but unreserved ones and `/` percent-encoded, for an `sftp://` URL.
+  static func escapePath(_ path: String) -> String {
+    var escaped = ""
+    for byte in path.utf8 {
+      let plain =
+        (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39)
+        || byte == 0x2D || byte == 0x2E || byte == 0x5F || byte == 0x7E || byte == 0x2F
+      escaped +=
+        plain ? String(UnicodeScalar(byte)) : "%" + String(byte, radix: 16, uppercase: true).leftPadded2
+    }
+    return escaped
+  }
+}
+
+/// A transfer whose received bytes are hashed, not kept.
+private final class HashingTransfer {
+  let transfer = Transfer(limit: 0)
+  init() { transfer.digest = SHA256Digest() }
+}
+
+extension String {
+  fileprivate var leftPadded2: String { count < 2 ? "0" + self : self }
+}

@@ -1,0 +1,265 @@
+import Foundation
+import Testing
+
+@testable import JobdropCrypto
+
+/// `deliver`: exports pushed into partners' own SFTP servers (OpenSSH's sshd) and buckets (moto), OpenPGP
+/// encrypted with `gpg`, read back and compared with the published files.
+@Suite(.serialized, .timeLimit(.minutes(10))) struct DeliveryTests {
+  /// A partner's token (each partner's must differ).
+  static func token(_ partner: String) -> String { "\(partner)-delivery-secret-token-0123456789abcdef" }
+
+  /// The job documents of `partner`'s site, by request file.
+  func jobs(_ sandbox: Sandbox, _ partner: String) -> [String: [String: Any]] {
+    (try? PartnersTests.jobs(sandbox.outbox, partner)) ?? [:]
+  }
+
+  /// `meta.delivery` of `partner`'s job dropped as `file`.
+  func delivery(_ sandbox: Sandbox, _ partner: String, _ file: String) -> [String: Any]? {
+    (jobs(sandbox, partner)[file]?["meta"] as? [String: Any])?["delivery"] as? [String: Any]
+  }
+
+  /// The outbox files of a job, in the order they are delivered (parts, then the manifest).
+  func files(_ sandbox: Sandbox, _ partner: String, _ job: [String: Any]) throws -> [String] {
+    let id = job["id"] as! String
+    let names = sandbox.list("outbox/\(partner)/files/\(id)")
+    return names.filter { $0 != "manifest.json" } + names.filter { $0 == "manifest.json" }
+  }
+
+  @Test func sftpFilesArriveWholeUnderTheirJobIDAndAWrongHostKeySendsNothing() throws {
+    let sandbox = try Sandbox(orders: 3000)
+    let sshFolder = sandbox.root + "/ssh"
+    try FileManager.default.createDirectory(atPath: sshFolder, withIntermediateDirectories: true)
+    let server = try SFTPTests.SSHServer(directory: sshFolder)
+    let received = sandbox.root + "/received"
+    try FileManager.default.createDirectory(atPath: received, withIntermediateDirectories: true)
+    // Every name that appears in the target folder, and how (a watcher the whole time).
+    let watcher = try Spawn.start(
+      "/usr/bin/inotifywait",
+      ["-m", "-q", "-e", "create,moved_to,close_write", "--format", "%e %f", received],
+      stdoutPath: sandbox.root + "/watch.log", stderrPath: "/dev/null")
+    defer {
+      kill(watcher, SIGKILL)  // the test process may ignore SIGTERM, and a child inherits that
+      _ = Spawn.wait(watcher)
+    }
+    let hostKey = try String(contentsOfFile: sshFolder + "/host_key.pub", encoding: .utf8)
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    try SFTPTests.SSHServer.run(
+      "/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", sandbox.root + "/other"])
+    let otherKey = try String(contentsOfFile: sandbox.root + "/other.pub", encoding: .utf8)
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    let url = "sftp://\(NSUserName())@127.0.0.1:\(server.port)\(received)"
+    let partners = """
+      {"partners": [
+        {"id": "acme", "token": "\(DeliveryTests.token("acme"))", "scope": {"*": "in(store,store-1,store-2)"},
+         "deliver": {"url": "\(url)", "host_key": "\(hostKey)", "private_key_file": "\(sshFolder)/client_key"}},
+        {"id": "mallory", "token": "\(DeliveryTests.token("mallory"))", "scope": {"*": "in(store,store-1,store-2)"},
+         "deliver": {"url": "\(url)", "host_key": "\(otherKey)", "private_key_file": "\(sshFolder)/client_key"}}
+      ]}
+      """
+    let waiter = try ChangeWaiter(folders: [sandbox.outbox + "/acme/jobs", sandbox.outbox + "/mallory/jobs"])
+    let daemon = try RunningDaemon(
+      sandbox, try PartnersTests.serve(sandbox, partners),
+      environment: ["JOBDROP_WEBHOOK_RETRY_SCALE": "0.01"])
+    defer { daemon.stop() }
+    try PartnersTests.drop(sandbox, "acme", "all.json", Sandbox.request())
+    try PartnersTests.drop(
+      sandbox, "acme", "parts.json", Sandbox.request(extra: #", "split": {"rows": 1000}"#))
+    try PartnersTests.drop(sandbox, "mallory", "all.json", Sandbox.request())
+    let arrived = waiter.wait {
+      ["all.json", "parts.json"].allSatisfy { delivery(sandbox, "acme", $0)?["delivered_at"] != nil }
+        && (delivery(sandbox, "mallory", "all.json")?["attempts"] as? Int ?? 0) >= 2
+    }
+    #expect(arrived, "\(daemon.log)")
+    // Every file of acme's jobs arrived, byte for byte, under a name that holds its job id.
+    var expected: [String] = []
+    for file in ["all.json", "parts.json"] {
+      let job = try #require(jobs(sandbox, "acme")[file])
+      let id = job["id"] as! String
+      for name in try files(sandbox, "acme", job) {
+        let mine = try sandbox.outboxFile("acme/files/\(id)/\(name)")
+        let theirs = try Data(contentsOf: URL(fileURLWithPath: "\(received)/\(id)-\(name)"))
+        #expect(mine == theirs, "\(name)")
+        expected.append("\(id)-\(name)")
+      }
+      let meta = try #require(delivery(sandbox, "acme", file))
+      #expect((meta["url"] as? String)?.hasPrefix("sftp://") == true)
+      let last = (meta["url"] as! String).split(separator: "/").last.map(String.init) ?? ""
+      #expect(
+        meta["sha256"] as? String
+          == SHA256Digest.hex(of: Array(try Data(contentsOf: URL(fileURLWithPath: "\(received)/\(last)")))))
+    }
+    #expect(sandbox.list("received") == expected.sorted(), "nothing else, no temp file left")
+    // The wrong host key: nothing sent, and the error says why.
+    let refused = try #require(delivery(sandbox, "mallory", "all.json"))
+    #expect(
+      (refused["last_error"] as? String)?.contains("host key does not match host_key") == true, "\(refused)")
+    #expect(refused["delivered_at"] == nil)
+    // A final name appears only once its temp file was written and closed (OpenSSH's rename links the
+    // complete file in: IN_CREATE, or IN_MOVED_TO), and is never written in place.
+    let events = try String(contentsOfFile: sandbox.root + "/watch.log", encoding: .utf8)
+      .split(separator: "\n").map { $0.split(separator: " ", maxSplits: 1).map(String.init) }
+    for name in expected {
+      let seen = events.indices.filter { events[$0].count == 2 && events[$0][1] == name }
+      let written = events.firstIndex {
+        $0.count == 2 && $0[1] == ".\(name).part" && $0[0].hasPrefix("CLOSE_WRITE")
+      }
+      #expect(
+        seen.count == 1 && ["CREATE", "MOVED_TO"].contains(events[seen[0]][0]),
+        "\(name): \(seen.map { events[$0] })")
+      #expect(
+        written.map { $0 < (seen.first ?? 0) } == true, "\(name) appeared before its upload was complete")
+    }
+    // The private key is named in no document, log or spool file.
+    let key = try String(contentsOfFile: sshFolder + "/client_key", encoding: .utf8)
+    let body = key.split(separator: "\n").dropFirst().first.map(String.init) ?? "unreadable"
+    try DeliveryTests.expectNowhere(body, in: [sandbox.outbox, sandbox.spool], log: daemon.log)
+  }
+
+  /// The server down through a burst and the daemon killed: once both are back every file arrives, once.
+  @Test func aServerDownAndAKillLoseNoDelivery() throws {
+    let sandbox = try Sandbox(orders: 300)
+    let sshFolder = sandbox.root + "/ssh"
+    try FileManager.default.createDirectory(atPath: sshFolder, withIntermediateDirectories: true)
+    var server = try SFTPTests.SSHServer(directory: sshFolder)
+    let port = server.port
+    server.stop()
+    let received = sandbox.root + "/received"
+    try FileManager.default.createDirectory(atPath: received, withIntermediateDirectories: true)
+    let hostKey = try String(contentsOfFile: sshFolder + "/host_key.pub", encoding: .utf8)
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    let options = [
+      "--deliver", "sftp://\(NSUserName())@127.0.0.1:\(port)\(received)", "--deliver-host-key", hostKey,
+      "--deliver-private-key-file", sshFolder + "/client_key",
+    ]
+    let environment = ["JOBDROP_WEBHOOK_RETRY_SCALE": "0.01"]
+    let waiter = try sandbox.outboxWaiter()
+    let first = try RunningDaemon(sandbox, options, environment: environment)
+    let names = (1...20).map { "burst-\($0).json" }
+    for name in names { sandbox.drop(name, Sandbox.request(filter: "eq(payment,paid)")) }
+    #expect(PublishTests.waitForJobs(sandbox, names, waiter), "\(first.log)")
+    #expect(
+      waiter.wait {
+        let jobs = sandbox.jobsByFile()
+        return names.allSatisfy { name in
+          ((jobs[name]?.first?["meta"] as? [String: Any])?["delivery"] as? [String: Any])?["attempts"] as? Int
+            ?? 0
+            >= 1
+        }
+      }, "\(first.log)")
+    first.stop(SIGKILL)
+    #expect(sandbox.list("received").isEmpty)
+    server = try SFTPTests.SSHServer(directory: sshFolder, port: port)
+    let second = try RunningDaemon(sandbox, options, environment: environment)
+    defer { second.stop() }
+    let delivered = waiter.wait {
+      let jobs = sandbox.jobsByFile()
+      return names.allSatisfy { name in
+        ((jobs[name]?.first?["meta"] as? [String: Any])?["delivery"] as? [String: Any])?["delivered_at"]
+          != nil
+      }
+    }
+    #expect(delivered, "\(second.log)")
+    let jobs = sandbox.jobsByFile()
+    var expected: [String] = []
+    for name in names {
+      let job = try #require(jobs[name]?.first)
+      let id = job["id"] as! String
+      let href = (job["link"] as! [String: Any])["href"] as! String
+      let file = String(href.split(separator: "/").last!)
+      #expect(
+        try Data(contentsOf: URL(fileURLWithPath: "\(received)/\(id)-\(file)")) == sandbox.outboxFile(href))
+      expected.append("\(id)-\(file)")
+    }
+    #expect(sandbox.list("received") == expected.sorted(), "each once, no temp file")
+    _ = server
+  }
+
+  /// Into a bucket (moto, signatures checked), encrypted with OpenPGP: the object decrypts with `gpg` to
+  /// the export; wrong credentials are a clear error; no secret is written anywhere.
+  @Test func aBucketGetsTheEncryptedFileAndWrongCredentialsSaySo() throws {
+    let sandbox = try Sandbox(orders: 500)
+    let s3 = try PublishTests.S3Server(sandbox, bucket: "partner-lake", auth: true)
+    // A key pair of the partner's, in a keyring of its own.
+    let home = sandbox.root + "/partner-gnupg"
+    try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+    chmod(home, 0o700)
+    let generated = try Spawn.run(
+      "/usr/bin/gpg",
+      [
+        "--batch", "--homedir", home, "--passphrase", "", "--quick-gen-key", "lake@partner.example",
+        "default",
+        "default", "never",
+      ])
+    try #require(generated.status == 0, "\(generated.stderr)")
+    let exported = try Spawn.run(
+      "/usr/bin/gpg", ["--batch", "--homedir", home, "--armor", "--export", "lake@partner.example"])
+    try exported.stdout.write(toFile: sandbox.root + "/lake.asc", atomically: true, encoding: .utf8)
+    let credentials = sandbox.root + "/lake-credentials"
+    try "[default]\naws_access_key_id = \(s3.key)\naws_secret_access_key = \(s3.secret)\n".write(
+      toFile: credentials, atomically: true, encoding: .utf8)
+    try "[default]\naws_access_key_id = \(s3.key)\naws_secret_access_key = not-the-secret\n".write(
+      toFile: sandbox.root + "/wrong-credentials", atomically: true, encoding: .utf8)
+    let partners = """
+      {"partners": [
+        {"id": "lake", "token": "\(DeliveryTests.token("lake"))", "scope": {"*": "in(store,store-1,store-2)"},
+         "deliver": {"url": "s3://partner-lake/incoming", "endpoint": "\(s3.endpoint)",
+                     "credentials_file": "\(credentials)", "encrypt_to": "\(sandbox.root)/lake.asc"}},
+        {"id": "wrong", "token": "\(DeliveryTests.token("wrong"))", "scope": {"*": "in(store,store-1,store-2)"},
+         "deliver": {"url": "s3://partner-lake/wrong", "endpoint": "\(s3.endpoint)",
+                     "credentials_file": "\(sandbox.root)/wrong-credentials"}}
+      ]}
+      """
+    let waiter = try ChangeWaiter(folders: [sandbox.outbox + "/lake/jobs", sandbox.outbox + "/wrong/jobs"])
+    let daemon = try RunningDaemon(
+      sandbox, try PartnersTests.serve(sandbox, partners),
+      environment: ["JOBDROP_WEBHOOK_RETRY_SCALE": "0.01"])
+    defer { daemon.stop() }
+    try PartnersTests.drop(sandbox, "lake", "all.json", Sandbox.request(extra: #", "format": "csv.gz""#))
+    try PartnersTests.drop(sandbox, "wrong", "all.json", Sandbox.request())
+    #expect(
+      waiter.wait {
+        delivery(sandbox, "lake", "all.json")?["delivered_at"] != nil
+          && (delivery(sandbox, "wrong", "all.json")?["attempts"] as? Int ?? 0) >= 2
+      }, "\(daemon.log)")
+    let job = try #require(jobs(sandbox, "lake")["all.json"])
+    let id = job["id"] as! String
+    let href = (job["link"] as! [String: Any])["href"] as! String
+    let name = String(href.split(separator: "/").last!)
+    let object = sandbox.root + "/object.pgp"
+    let got = try Spawn.run(
+      "/usr/bin/env",
+      [
+        "python3", PublishTests.script, "get", s3.endpoint, "partner-lake", "incoming/\(id)-\(name).pgp",
+        object,
+      ],
+      environment: ProcessInfo.processInfo.environment.merging(s3.environment) { $1 })
+    try #require(got.status == 0, "\(got.stderr)")
+    let decrypted = sandbox.root + "/object"
+    let plain = try Spawn.run(
+      "/usr/bin/gpg", ["--batch", "--homedir", home, "--output", decrypted, "--decrypt", object])
+    #expect(plain.status == 0, "\(plain.stderr)")
+    #expect(try Data(contentsOf: URL(fileURLWithPath: decrypted)) == sandbox.outboxFile("lake/" + href))
+    let meta = try #require(delivery(sandbox, "lake", "all.json"))
+    #expect(meta["url"] as? String == "s3://partner-lake/incoming/\(id)-\(name).pgp")
+    #expect(
+      meta["sha256"] as? String
+        == SHA256Digest.hex(of: Array(try Data(contentsOf: URL(fileURLWithPath: object)))))
+    let refused = try #require(delivery(sandbox, "wrong", "all.json"))
+    #expect((refused["last_error"] as? String)?.contains("SignatureDoesNotMatch") == true, "\(refused)")
+    try DeliveryTests.expectNowhere(s3.secret, in: [sandbox.outbox, sandbox.spool], log: daemon.log)
+  }
+
+  /// `secret` appears in no file under `folders` and not in `log`.
+  static func expectNowhere(_ secret: String, in folders: [String], log: String) throws {
+    #expect(!log.contains(secret), "the log holds a secret")
+    for folder in folders {
+      guard let walker = FileManager.default.enumerator(atPath: folder) else { continue }
+      for case let path as String in walker {
+        let full = folder + "/" + path
+        guard let data = FileManager.default.contents(atPath: full) else { continue }
+        #expect(!String(decoding: data, as: UTF8.self).contains(secret), "\(full) holds a secret")
+      }
+    }
+  }
+}
