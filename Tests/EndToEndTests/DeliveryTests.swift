@@ -14,9 +14,14 @@ import Testing
     (try? PartnersTests.jobs(sandbox.outbox, partner)) ?? [:]
   }
 
-  /// `meta.delivery` of `partner`'s job dropped as `file`.
+  /// `meta.delivery` of `partner`'s job dropped as `file` (`""`: without partners).
   func delivery(_ sandbox: Sandbox, _ partner: String, _ file: String) -> [String: Any]? {
-    (jobs(sandbox, partner)[file]?["meta"] as? [String: Any])?["delivery"] as? [String: Any]
+    let job =
+      partner.isEmpty
+      ? (try? sandbox.index())?.first { job in
+        ((job["meta"] as? [String: Any])?["request"] as? [String: Any])?["file"] as? String == file
+      } : jobs(sandbox, partner)[file]
+    return (job?["meta"] as? [String: Any])?["delivery"] as? [String: Any]
   }
 
   /// The outbox files of a job, in the order they are delivered (parts, then the manifest).
@@ -173,6 +178,44 @@ import Testing
     }
     #expect(sandbox.list("received") == expected.sorted(), "each once, no temp file")
     _ = server
+  }
+
+  /// Killed right after a file arrived and before that was recorded (the debug build kills itself
+  /// there): the restart pushes it again, finds the same bytes under its name, and goes on; every file
+  /// is there once.
+  @Test func aRepeatAfterAKillFindsItsFileAndGoesOn() throws {
+    let sandbox = try Sandbox(orders: 3000)
+    let sshFolder = sandbox.root + "/ssh"
+    try FileManager.default.createDirectory(atPath: sshFolder, withIntermediateDirectories: true)
+    let server = try SFTPTests.SSHServer(directory: sshFolder)
+    let received = sandbox.root + "/received"
+    try FileManager.default.createDirectory(atPath: received, withIntermediateDirectories: true)
+    let hostKey = try String(contentsOfFile: sshFolder + "/host_key.pub", encoding: .utf8)
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    let options = [
+      "--deliver", "sftp://\(NSUserName())@127.0.0.1:\(server.port)\(received)", "--deliver-host-key",
+      hostKey,
+      "--deliver-private-key-file", sshFolder + "/client_key",
+    ]
+    sandbox.drop("parts.json", Sandbox.request(extra: #", "split": {"rows": 1000}"#))
+    let first = try RunningDaemon(sandbox, options, environment: ["JOBDROP_CRASH_AT": "file-delivered#2"])
+    #expect(first.wait(timeout: 120) == 128 + SIGKILL, "\(first.log)")
+    #expect(
+      sandbox.list("received").filter { !$0.hasPrefix(".") }.count == 2, "two files arrived before the kill")
+    let waiter = try sandbox.outboxWaiter()
+    let second = try RunningDaemon(sandbox, options)
+    defer { second.stop() }
+    #expect(waiter.wait { delivery(sandbox, "", "parts.json")?["delivered_at"] != nil }, "\(second.log)")
+    let job = try sandbox.job(file: "parts.json")
+    let id = job["id"] as! String
+    let names = sandbox.list("outbox/files/\(id)")
+    #expect(sandbox.list("received") == names.map { "\(id)-\($0)" }.sorted(), "each file once, no temp file")
+    for name in names {
+      #expect(
+        try Data(contentsOf: URL(fileURLWithPath: "\(received)/\(id)-\(name)"))
+          == sandbox.outboxFile("files/\(id)/\(name)"))
+    }
+    #expect(!second.log.contains("delivery attempt failed"), "the repeat is not an error")
   }
 
   /// Into a bucket (moto, signatures checked), encrypted with OpenPGP: the object decrypts with `gpg` to

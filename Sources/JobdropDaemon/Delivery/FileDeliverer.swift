@@ -117,6 +117,7 @@ public final class FileDeliverer: Sendable {
       while delivery.delivered < delivery.files.count {
         let name = delivery.files[delivery.delivered]
         last = try push(folder + "/" + name, as: "\(job.id)-\(name)", target: target, transport: transport)
+        CrashPoint.reached("file-delivered")
         delivery.delivered += 1
         if delivery.delivered < delivery.files.count { try? queue.save(delivery) }
       }

@@ -76,6 +76,30 @@ import Testing
       "partner 'acme': webhook.secret: expected whsec_"
     ),
     (
+      #"{"id": "acme", "token": "T", "scope": {}, "deliver": {"url": "ftp://x.example/in"}}"#,
+      "partner 'acme': deliver.url: expected sftp://USER@HOST[:PORT]/FOLDER or s3://BUCKET[/PREFIX]"
+    ),
+    (
+      #"{"id": "acme", "token": "T", "scope": {}, "deliver": {"url": "sftp://in@x.example/in"}}"#,
+      "partner 'acme': deliver.host_key: missing; an SFTP target needs the server's host key"
+    ),
+    (
+      #"{"id": "acme", "token": "T", "scope": {}, "deliver": {"url": "sftp://in:pw@x.example/in", "host_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl", "private_key_file": "/k"}}"#,
+      "partner 'acme': deliver.url: expected sftp://USER@HOST[:PORT]/FOLDER (no password in it)"
+    ),
+    (
+      #"{"id": "acme", "token": "T", "scope": {}, "deliver": {"url": "sftp://in@x.example/in", "host_key": "AAAA", "private_key_file": "/k"}}"#,
+      "partner 'acme': deliver.host_key: expected a key as in known_hosts"
+    ),
+    (
+      #"{"id": "acme", "token": "T", "scope": {}, "deliver": {"url": "sftp://in@x.example/in", "host_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"}}"#,
+      "partner 'acme': deliver.private_key_file: missing"
+    ),
+    (
+      #"{"id": "acme", "token": "T", "scope": {}, "deliver": {"url": "s3://lake", "passphrase": "x"}}"#,
+      "partner 'acme': deliver: unknown key 'passphrase'"
+    ),
+    (
       #"{"id": "acme", "token": "T", "scope": {}}, {"id": "acme", "token": "T2", "scope": {}}"#,
       "partner 'acme': the id is used twice"
     ),
