@@ -26,8 +26,8 @@ public struct Daemon {
     // Stopped in reverse order: intake first, webhook deliveries and publishing last.
     var services: [any Service] = [
       PublishService(mirror: workspace.mirror),
-      WebhookService(deliverer: workspace.webhooks),
-      DeliveryService(deliverer: workspace.deliveries),
+      LanesService(work: workspace.webhooks, threadName: "jobdrop-webhooks"),
+      LanesService(work: workspace.deliveries, threadName: "jobdrop-deliver"),
       OutboxService(store: workspace.store, logger: logger),
       SchedulerService(schedules: workspace.schedules, runners: runners, logger: logger),
       RunnerService(

@@ -3,7 +3,6 @@ import JobdropModel
 import JobdropState
 import JobdropSystem
 import Logging
-import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -18,13 +17,11 @@ import Synchronization
 /// recorded in the delivery's spool file, so a retry or a restart goes on from the next. A failed attempt
 /// waits about 5 s, 30 s, 2 min, 10 min, 1 h, then hourly; after 24 h the delivery is given up. The
 /// job's `meta.delivery` says where it stands.
-public final class FileDeliverer: Sendable {
-  let store: JobStore
+public final class FileDeliverer: LaneWork {
   let queue: DeliveryQueue
-  let targets: @Sendable (String?) -> DeliveryTarget?
-  let retryScale: Double
-  let logger: Logger
-  private let state = Mutex<(lanes: [String?: DeliveryLane], started: Bool)>(([:], false))
+  private let store: JobStore
+  private let logger: Logger
+  private let lanes: Lanes<FileDelivery>
 
   public init(
     store: JobStore, queue: DeliveryQueue, targets: @escaping @Sendable (String?) -> DeliveryTarget?,
@@ -32,44 +29,27 @@ public final class FileDeliverer: Sendable {
   ) {
     self.store = store
     self.queue = queue
-    self.targets = targets
-    self.retryScale = retryScale
     self.logger = logger
+    let sender = FileSender(
+      store: store, queue: queue, targets: targets, retryScale: retryScale, logger: logger)
+    // Each lane keeps its own connections (transports, by target URL).
+    lanes = Lanes(clock: store.clock, threadName: "jobdrop-deliver") {
+      var transports: [String: any DeliveryTransport] = [:]
+      return { delivery in sender.attempt(delivery, transports: &transports) }
+    }
   }
 
   /// Takes a delivery (from the runner as its job succeeds, or from the spool at start).
-  public func add(_ delivery: FileDelivery) {
-    state.withLock { state in
-      let lane = state.lanes[delivery.partner] ?? DeliveryLane(deliverer: self)
-      state.lanes[delivery.partner] = lane
-      lane.add(delivery)
-      if state.started { lane.start() }
-    }
-  }
+  public func add(_ delivery: FileDelivery) { lanes.add(delivery) }
 
-  public func start() {
-    state.withLock { state in
-      state.started = true
-      for lane in state.lanes.values { lane.start() }
-    }
-  }
+  public func start() { lanes.start() }
 
-  public func stop() {
-    let all = state.withLock { state in
-      state.started = false
-      return Array(state.lanes.values)
-    }
-    for lane in all { lane.stop() }
-  }
+  public func stop() { lanes.stop() }
 
   /// For a batch run: one attempt at every due delivery, the lanes side by side.
-  public func deliverDueOnce() {
-    let all = state.withLock { Array($0.lanes.values) }
-    let threads = all.map { lane in JoinableThread(name: "jobdrop-deliver") { lane.attemptDue() } }
-    threads.forEach { $0.join() }
-  }
+  public func deliverDueOnce() { lanes.attemptDueOnce() }
 
-  public var waiting: Int { state.withLock { $0.lanes.values.reduce(0) { $0 + $1.count } } }
+  public var waiting: Int { lanes.waiting }
 
   /// The deliveries left in the spool whose job is in `success`; the others are removed.
   public func resume() {
@@ -83,10 +63,21 @@ public final class FileDeliverer: Sendable {
       }
     }
   }
+}
+
+extension FileDelivery: LaneItem {}
+
+/// One delivery attempt and what it records.
+private struct FileSender: Sendable {
+  let store: JobStore
+  let queue: DeliveryQueue
+  let targets: @Sendable (String?) -> DeliveryTarget?
+  let retryScale: Double
+  let logger: Logger
 
   /// One attempt at `delivery` with `transports` (the lane's, by target URL); returns it with its next
   /// attempt set, or `nil` when it is finished with.
-  fileprivate func attempt(_ delivery: FileDelivery, transports: inout [String: any DeliveryTransport])
+  func attempt(_ delivery: FileDelivery, transports: inout [String: any DeliveryTransport])
     -> FileDelivery?
   {
     var delivery = delivery
@@ -177,7 +168,7 @@ public final class FileDeliverer: Sendable {
     defer { close(descriptor) }
     var info = stat()
     fstat(descriptor, &info)
-    guard let sha256 = FileDeliverer.sha256(of: descriptor) else {
+    guard let sha256 = FileSender.sha256(of: descriptor) else {
       throw DeliveryFailure(description: "cannot read \(name): \(String(cString: strerror(errno)))")
     }
     let url = try transport.put(
@@ -198,77 +189,5 @@ public final class FileDeliverer: Sendable {
       offset += off_t(count)
     }
     return digest.finalize()
-  }
-}
-
-/// The deliveries of one partner and the thread that makes them, one at a time.
-// @unchecked: `pending`, `thread` and `stopping` are only touched under `lock`; `transports` only by the
-// lane's one attempting thread.
-final class DeliveryLane: @unchecked Sendable {
-  unowned let deliverer: FileDeliverer
-  private let lock = ConditionLock()
-  private var pending: [String: FileDelivery] = [:]
-  private var thread: JoinableThread?
-  private var stopping = false
-  private var transports: [String: any DeliveryTransport] = [:]
-
-  init(deliverer: FileDeliverer) { self.deliverer = deliverer }
-
-  var count: Int { lock.withLock { pending.count } }
-
-  func add(_ delivery: FileDelivery) {
-    lock.withLock { pending[delivery.id] = delivery }
-    lock.broadcast()
-  }
-
-  func start() {
-    lock.withLock {
-      guard thread == nil else { return }
-      stopping = false
-      thread = JoinableThread(name: "jobdrop-deliver") { [self] in run() }
-    }
-  }
-
-  func stop() {
-    let running = lock.withLock {
-      stopping = true
-      defer { thread = nil }
-      return thread
-    }
-    lock.broadcast()
-    running?.join()
-  }
-
-  private func run() {
-    while true {
-      let due: FileDelivery? = lock.withLock {
-        while !stopping {
-          let now = deliverer.store.clock.now().milliseconds
-          guard
-            let first = pending.values.min(by: { ($0.nextAttemptAt, $0.id) < ($1.nextAttemptAt, $1.id) })
-          else {
-            lock.wait(untilMilliseconds: nil)
-            continue
-          }
-          if first.nextAttemptAt.milliseconds <= now { return first }
-          lock.wait(
-            untilMilliseconds: ConditionLock.monotonicMilliseconds()
-              + (first.nextAttemptAt.milliseconds - now))
-        }
-        return nil
-      }
-      guard let due else { return }
-      let next = deliverer.attempt(due, transports: &transports)
-      lock.withLock { pending[due.id] = next }
-    }
-  }
-
-  func attemptDue() {
-    let now = deliverer.store.clock.now().milliseconds
-    let due = lock.withLock { pending.values.filter { $0.nextAttemptAt.milliseconds <= now } }
-    for delivery in due.sorted(by: { $0.nextAttemptAt < $1.nextAttemptAt }) {
-      let next = deliverer.attempt(delivery, transports: &transports)
-      lock.withLock { pending[delivery.id] = next }
-    }
   }
 }

@@ -35,22 +35,8 @@ public final class DeliveryQueue: @unchecked Sendable {
 
   /// Every delivery on disk; temp files and files that cannot be read are removed (and named).
   public func load() -> (deliveries: [FileDelivery], damaged: [String]) {
-    var deliveries: [FileDelivery] = []
-    var damaged: [String] = []
-    for name in (try? folder.entries()) ?? [] where name.display != "work" {
-      if name.hasPrefix(AtomicWriter.temporaryPrefix) {
-        try? folder.remove(name)
-        continue
-      }
-      guard let bytes = try? FileReader.read(name, in: folder, limit: 1 << 20),
-        let delivery = try? JSONDecoder().decode(FileDelivery.self, from: Data(bytes))
-      else {
-        damaged.append(name.display)
-        try? folder.remove(name)
-        continue
-      }
-      deliveries.append(delivery)
-    }
-    return (deliveries, damaged)
+    let (items, damaged) = SpoolItems.load(
+      FileDelivery.self, from: folder, limit: 1 << 20, skipping: ["work"])
+    return (items, damaged)
   }
 }

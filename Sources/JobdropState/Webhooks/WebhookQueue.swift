@@ -1,4 +1,3 @@
-import FoundationEssentials
 import JobdropSystem
 
 /// The deliveries not yet made, each a file in the spool's `webhooks/` folder, written like every spool
@@ -31,22 +30,7 @@ public final class WebhookQueue: @unchecked Sendable {
 
   /// Every delivery on disk; temp files a crash left and files that cannot be read are removed.
   public func load() -> (deliveries: [WebhookDelivery], damaged: [String]) {
-    var deliveries: [WebhookDelivery] = []
-    var damaged: [String] = []
-    for name in (try? folder.entries()) ?? [] {
-      if name.hasPrefix(AtomicWriter.temporaryPrefix) {
-        try? folder.remove(name)
-        continue
-      }
-      guard let bytes = try? FileReader.read(name, in: folder, limit: 16 << 20),
-        let delivery = try? JSONDecoder().decode(WebhookDelivery.self, from: Data(bytes))
-      else {
-        damaged.append(name.display)
-        try? folder.remove(name)
-        continue
-      }
-      deliveries.append(delivery)
-    }
-    return (deliveries, damaged)
+    let (items, damaged) = SpoolItems.load(WebhookDelivery.self, from: folder, limit: 16 << 20)
+    return (items, damaged)
   }
 }
