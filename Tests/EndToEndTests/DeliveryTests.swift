@@ -62,7 +62,10 @@ import Testing
          "deliver": {"url": "\(url)", "host_key": "\(otherKey)", "private_key_file": "\(sshFolder)/client_key"}}
       ]}
       """
-    let waiter = try ChangeWaiter(folders: [sandbox.outbox + "/acme/jobs", sandbox.outbox + "/mallory/jobs"])
+    let waiter = try ChangeWaiter(folders: [
+      sandbox.outbox + "/acme/jobs", sandbox.outbox + "/mallory/jobs", sandbox.outbox + "/acme",
+      sandbox.outbox + "/mallory",
+    ])
     let daemon = try RunningDaemon(
       sandbox, try PartnersTests.serve(sandbox, partners),
       environment: ["JOBDROP_WEBHOOK_RETRY_SCALE": "0.01"])
@@ -100,6 +103,14 @@ import Testing
     #expect(
       (refused["last_error"] as? String)?.contains("host key does not match host_key") == true, "\(refused)")
     #expect(refused["delivered_at"] == nil)
+    // The job pages say so too, without their script.
+    let pages = waiter.wait {
+      let acme = (try? String(contentsOfFile: sandbox.outbox + "/acme/index.html", encoding: .utf8)) ?? ""
+      let mallory = (try? String(contentsOfFile: sandbox.outbox + "/mallory/index.html", encoding: .utf8)) ?? ""
+      return acme.components(separatedBy: "<span class=\"delivery\" title=\"sftp://").count == 3
+        && mallory.contains("delivery retrying after") && mallory.contains("host key does not match host_key")
+    }
+    #expect(pages, "the job pages do not show the deliveries")
     // A final name appears only once its temp file was written and closed (OpenSSH's rename links the
     // complete file in: IN_CREATE, or IN_MOVED_TO), and is never written in place.
     let events = try String(contentsOfFile: sandbox.root + "/watch.log", encoding: .utf8)

@@ -19,6 +19,7 @@ extension JobPage {
     .status.success{color:var(--ok)}.status.failed,.error{color:var(--bad)}
     .status.pending{color:var(--wait)}.status.started{color:var(--run)}
     .ago{display:block;font-size:.85em;white-space:nowrap}
+    .delivery{display:block;font-size:.85em;color:var(--muted)}.delivery.error{color:var(--bad)}
     :focus-visible{outline:2px solid var(--run);outline-offset:2px}
     """#
 
@@ -65,6 +66,23 @@ extension JobPage {
         return [request.reference || "", request.file || "", file].join(" ").toLowerCase();
       };
 
+      function delivery(status) {
+        const note = document.createElement("span");
+        note.className = "delivery";
+        const attempts = status.attempts + (status.attempts === 1 ? " attempt" : " attempts");
+        if (status.delivered_at) {
+          note.textContent = "delivered " + readable(status.delivered_at) + " UTC";
+          if (status.url) note.title = status.url;
+        } else if (status.last_error) {
+          note.className += " error";
+          note.textContent = (status.gave_up ? "delivery given up after " : "delivery retrying after ")
+            + attempts + ": " + status.last_error;
+        } else {
+          note.textContent = "delivery pending";
+        }
+        return note;
+      }
+
       function row(job) {
         const meta = job.meta || {}, request = meta.request || {};
         const tr = document.createElement("tr");
@@ -89,7 +107,9 @@ extension JobPage {
           link.download = "";
           link.textContent = decodeURIComponent(lastSegment(job.link.href));
           const parts = meta.parts == null ? "" : " · " + meta.parts + (meta.parts === 1 ? " part" : " parts");
-          tr.insertCell().append(link, parts);
+          const td = tr.insertCell();
+          td.append(link, parts);
+          if (meta.delivery) td.append(delivery(meta.delivery));
         } else if (job.status === "failed") {
           cell(tr, job.error || "failed", "error");
         } else {

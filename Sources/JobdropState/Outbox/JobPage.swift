@@ -34,7 +34,9 @@ enum JobPage {
     if job.state == .success, let name = record.fileName {
       let href = OutboxLinks(baseURL: nil).file(id: record.id, name: name)
       let parts = record.parts.map { " · \($0) part\($0 == 1 ? "" : "s")" } ?? ""
-      html += "<td><a href=\"\(href)\" download>\(escape(name))</a>\(parts)</td>"
+      html += "<td><a href=\"\(href)\" download>\(escape(name))</a>\(parts)"
+      if let delivery = record.delivery { html += JobPage.delivery(delivery) }
+      html += "</td>"
     } else if job.state == .failed {
       html += "<td class=\"error\">\(escape(record.error ?? "failed"))</td>"
     } else {
@@ -112,6 +114,20 @@ enum JobPage {
 
       """.utf8)
     return bytes
+  }
+
+  /// The line under a delivered job's link: where and when its files arrived, or why not yet.
+  static func delivery(_ delivery: DeliveryStatus) -> String {
+    if let at = delivery.deliveredAt {
+      let place = delivery.url.map { " title=\"\(escape($0))\"" } ?? ""
+      return "<span class=\"delivery\"\(place)>delivered \(readable(at)) UTC</span>"
+    }
+    let attempts = "\(delivery.attempts) attempt\(delivery.attempts == 1 ? "" : "s")"
+    guard let error = delivery.lastError else {
+      return "<span class=\"delivery\">delivery pending</span>"
+    }
+    let what = delivery.gaveUp == true ? "delivery given up after" : "delivery retrying after"
+    return "<span class=\"delivery error\">\(what) \(attempts): \(escape(error))</span>"
   }
 
   static func symbol(_ state: JobState) -> String {
