@@ -106,7 +106,8 @@ import Testing
     // The job pages say so too, without their script.
     let pages = waiter.wait {
       let acme = (try? String(contentsOfFile: sandbox.outbox + "/acme/index.html", encoding: .utf8)) ?? ""
-      let mallory = (try? String(contentsOfFile: sandbox.outbox + "/mallory/index.html", encoding: .utf8)) ?? ""
+      let mallory =
+        (try? String(contentsOfFile: sandbox.outbox + "/mallory/index.html", encoding: .utf8)) ?? ""
       return acme.components(separatedBy: "<span class=\"delivery\" title=\"sftp://").count == 3
         && mallory.contains("delivery retrying after") && mallory.contains("host key does not match host_key")
     }

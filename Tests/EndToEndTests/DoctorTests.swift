@@ -28,7 +28,7 @@ import Testing
     let json = try DoctorTests.doctor(sandbox, json: true)
     let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
     #expect(object?["ok"] as? Bool == true)
-    #expect((object?["checks"] as? [[String: Any]])?.count == 10)
+    #expect((object?["checks"] as? [[String: Any]])?.count == 11)
   }
 
   /// The web server's configuration written by serve-config for the partners, then a partner added to
@@ -107,5 +107,50 @@ import Testing
     #expect(result.status == 0, "a warning does not fail: \(result.stdout)")
     #expect(DoctorTests.line(result, "webhooks").hasPrefix("warn"), "\(result.stdout)")
     #expect(DoctorTests.line(result, "webhooks").contains("127.0.0.1:\(port) (Connection refused)"))
+  }
+
+  /// A delivery target reached as the first delivery would reach it: the host key, the login, the
+  /// folder, the key file's mode and the OpenPGP key, each fault named.
+  @Test func aDeliveryTargetIsReachedWithItsKeysAndEachFaultNamed() throws {
+    let sandbox = try Sandbox(orders: 10)
+    let sshFolder = sandbox.root + "/ssh"
+    try FileManager.default.createDirectory(atPath: sshFolder, withIntermediateDirectories: true)
+    let server = try SFTPTests.SSHServer(directory: sshFolder)
+    defer { server.stop() }
+    let received = sandbox.root + "/received"
+    try FileManager.default.createDirectory(atPath: received, withIntermediateDirectories: true)
+    let hostKey = try String(contentsOfFile: sshFolder + "/host_key.pub", encoding: .utf8)
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    try SFTPTests.SSHServer.run(
+      "/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", sandbox.root + "/other"])
+    let otherKey = try String(contentsOfFile: sandbox.root + "/other.pub", encoding: .utf8)
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    chmod(sshFolder + "/client_key", 0o600)
+    func doctor(folder: String = received, hostKey: String = hostKey, extra: [String] = []) throws -> String {
+      let result = try DoctorTests.doctor(
+        sandbox,
+        [
+          "--deliver", "sftp://\(NSUserName())@127.0.0.1:\(server.port)\(folder)", "--deliver-host-key",
+          hostKey,
+          "--deliver-private-key-file", sshFolder + "/client_key",
+        ] + extra)
+      let line = DoctorTests.line(result, "deliveries")
+      #expect(result.status == (line.hasPrefix("fail") ? 1 : 0), "\(result.stdout)")
+      return line
+    }
+    let good = try doctor()
+    #expect(good.hasPrefix("ok "), "\(good)")
+    let wrongKey = try doctor(hostKey: otherKey)
+    #expect(wrongKey.hasPrefix("fail"), "\(wrongKey)")
+    #expect(wrongKey.contains("the server's host key does not match host_key"), "\(wrongKey)")
+    let noFolder = try doctor(folder: received + "/missing")
+    #expect(noFolder.contains("the folder \(received)/missing is not there"), "\(noFolder)")
+    try "not a key\n".write(toFile: sandbox.root + "/partner.asc", atomically: true, encoding: .utf8)
+    let badKey = try doctor(extra: ["--deliver-encrypt-to", sandbox.root + "/partner.asc"])
+    #expect(badKey.contains("cannot encrypt to encrypt_to \(sandbox.root)/partner.asc"), "\(badKey)")
+    chmod(sshFolder + "/client_key", 0o644)
+    let open = try doctor()
+    #expect(open.hasPrefix("warn") && open.contains("can be read by others: chmod 600"), "\(open)")
+    #expect(sandbox.list("received").isEmpty, "the doctor writes nothing there")
   }
 }

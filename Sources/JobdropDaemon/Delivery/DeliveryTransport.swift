@@ -11,6 +11,9 @@ import JobdropSystem
 /// returns the URL it is at. Used by one lane's thread.
 protocol DeliveryTransport: AnyObject {
   func put(descriptor: Int32, size: Int64, sha256: String, name: String) throws(DeliveryFailure) -> String
+  /// Reaches the target and looks without writing (`jobdrop doctor`): throws what would fail a delivery;
+  /// returns what might (a warning), or `nil`.
+  func probe() throws(DeliveryFailure) -> String?
 }
 
 /// Why a file could not be delivered, in words naming the partner's host (never a secret).
@@ -85,6 +88,12 @@ final class SFTPTransport: DeliveryTransport {
       throw DeliveryFailure(description: error.description)
     }
   }
+  func probe() throws(DeliveryFailure) -> String? {
+    if let failure = client.sftpProbe(login, folder: folder) {
+      throw DeliveryFailure(description: failure.description)
+    }
+    return nil
+  }
 }
 
 /// Into a bucket: one PUT (in parts above 64 MiB); a key already taken by other bytes is left alone
@@ -129,6 +138,18 @@ final class S3Transport: DeliveryTransport {
       throw DeliveryFailure(description: "s3://\(bucket.target.bucket): \(error)")
     }
   }
+  func probe() throws(DeliveryFailure) -> String? {
+    do {
+      try bucket.probe()
+      return nil
+    } catch  where error.code == "AccessDenied" {
+      return
+        "s3://\(bucket.target.bucket): the credentials may not list (AccessDenied); a put-only drop bucket "
+        + "still takes deliveries"
+    } catch {
+      throw DeliveryFailure(description: "s3://\(bucket.target.bucket): \(error)")
+    }
+  }
 }
 
 /// OpenPGP encryption with the `gpg` program, in a keyring home of its own that holds nothing: the
@@ -152,5 +173,16 @@ enum PGPEncryptor {
         result.stderr.split(whereSeparator: \.isNewline).first.map(String.init) ?? "exit \(result.status)"
       throw DeliveryFailure(description: "cannot encrypt to encrypt_to \(keyFile): \(reason)")
     }
+  }
+
+  /// Whether gpg can encrypt to the key in `keyFile` (nothing is written but a keyring home, removed).
+  static func check(_ keyFile: String) throws(DeliveryFailure) {
+    var template = Array("/tmp/jobdrop-doctor-gnupg-XXXXXX".utf8CString)
+    guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }),
+      let temporary = try? DirectoryHandle(path: "/tmp")
+    else { throw DeliveryFailure(description: "cannot make a temporary folder for gpg") }
+    let name = String(String(cString: made).dropFirst(5))  // after "/tmp/"
+    defer { try? temporary.removeTree(FileName(name)) }
+    try encrypt("/dev/null", to: keyFile, output: "/tmp/\(name)/probe.pgp", home: "/tmp/\(name)/home")
   }
 }

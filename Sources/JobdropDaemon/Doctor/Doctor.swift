@@ -40,6 +40,7 @@ public struct Doctor {
     checks.append(webServer(partners))
     checks.append(bucket())
     checks.append(webhooks(partners))
+    checks.append(deliveries(partners))
     return checks
   }
 

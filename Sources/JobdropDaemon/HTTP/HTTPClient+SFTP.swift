@@ -67,6 +67,26 @@ extension HTTPClient {
     return .success(digest.transfer.digest?.finalize())
   }
 
+  /// Logs in (checking the host key) and asks for the file system of `folder` (`statvfs`): `nil` when
+  /// the folder is there, or why not. Nothing is written.
+  func sftpProbe(_ login: SFTPLogin, folder: String) -> SFTPFailure? {
+    var quote: UnsafeMutablePointer<curl_slist>?
+    quote = curl_slist_append(quote, "statvfs \"\(folder)\"")
+    defer { curl_slist_free_all(quote) }
+    let code = perform(
+      login, path: folder.hasSuffix("/") ? folder : folder + "/", transfer: Transfer(limit: 1 << 20)
+    ) {
+      handle in
+      jobdrop_curl_set_long(handle, CURLOPT_NOBODY, 1)
+      jobdrop_curl_set_pointer(handle, CURLOPT_QUOTE, quote)
+    }
+    guard code != CURLE_OK else { return nil }
+    if code == CURLE_QUOTE_ERROR {
+      return SFTPFailure(description: "\(login.host):\(login.port): the folder \(folder) is not there")
+    }
+    return failure(code, login)
+  }
+
   /// Removes the remote file `path` (a temp file left behind); failures are ignored.
   func sftpRemove(_ login: SFTPLogin, path: String) {
     var quote: UnsafeMutablePointer<curl_slist>?

@@ -82,6 +82,17 @@ final class S3Bucket {
       headers: ["x-amz-content-sha256: \(S3Bucket.emptyPayload)"], body: .none)
   }
 
+  /// Lists at most one key under the target's prefix: reaches the bucket with the credentials, writes nothing.
+  func probe() throws(S3Failure) {
+    var query = "list-type=2&max-keys=1"
+    if !target.prefix.isEmpty {
+      query += "&prefix=" + S3Target.encode(target.prefix + "/", keepingSlashes: false)
+    }
+    try call(
+      "GET", target.url(key: nil, query: query),
+      headers: ["x-amz-content-sha256: \(S3Bucket.emptyPayload)"], body: .none)
+  }
+
   /// Every object under the target's prefix, by outbox path.
   func list() throws(S3Failure) -> [String: S3Listing.Object] {
     var objects: [String: S3Listing.Object] = [:]
