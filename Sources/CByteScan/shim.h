@@ -76,3 +76,71 @@ static inline bool jobdrop_json_needs_escape(const uint8_t *bytes, long length) 
   return false;
 #endif
 }
+
+/// The next '\t' or '\\' at or after `index` in the `length` bytes at `bytes`, or `length`.
+static inline long jobdrop_copy_next(const uint8_t *bytes, long index, long length) {
+#if defined(__SSE2__)
+  __m128i tab = _mm_set1_epi8('\t'), backslash = _mm_set1_epi8('\\');
+  for (; index + 16 <= length; index += 16) {
+    __m128i block = _mm_loadu_si128((const __m128i *)(bytes + index));
+    int mask = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(block, tab), _mm_cmpeq_epi8(block, backslash)));
+    if (mask != 0) return index + __builtin_ctz((unsigned)mask);
+  }
+#endif
+  for (; index < length; index++) {
+    if (bytes[index] == '\t' || bytes[index] == '\\') return index;
+  }
+  return length;
+}
+
+/// Rewrites the `count` bytes at `bytes` with COPY's backslash sequences replaced; returns the new count.
+static inline long jobdrop_copy_unescape(uint8_t *bytes, long count) {
+  long write = 0;
+  for (long read = 0; read < count; read++) {
+    uint8_t byte = bytes[read];
+    if (byte == '\\' && read + 1 < count) {
+      switch (bytes[++read]) {
+      case 'n': byte = '\n'; break;
+      case 'r': byte = '\r'; break;
+      case 't': byte = '\t'; break;
+      case 'b': byte = '\b'; break;
+      case 'f': byte = '\f'; break;
+      case 'v': byte = '\v'; break;
+      default: byte = bytes[read];  // `\\` and any other escaped byte stand for themselves
+      }
+    }
+    bytes[write++] = byte;
+  }
+  return write;
+}
+
+/// Splits one row of PostgreSQL's `COPY … TO STDOUT` text format (its newline last) at its tabs into
+/// exactly `columns` fields, unescaping in place (sequences only shrink): `starts[i]` and `counts[i]`,
+/// a count of -1 for NULL (`\N`). Returns false when the row does not have `columns` fields.
+static inline bool jobdrop_copy_split(uint8_t *row, long length, long *starts, long *counts, long columns) {
+  if (length > 0 && row[length - 1] == '\n') length--;
+  long field = 0, start = 0, index = 0;
+  bool escaped = false;
+  for (;;) {
+    long next = jobdrop_copy_next(row, index, length);
+    if (next < length && row[next] == '\\') {
+      escaped = true;
+      index = next + 2;  // the escaped byte is never a separator
+      if (index > length) index = length;
+      continue;
+    }
+    if (field == columns) return false;
+    long count = next - start;
+    starts[field] = start;
+    if (count == 2 && row[start] == '\\' && row[start + 1] == 'N') {
+      counts[field] = -1;
+    } else {
+      counts[field] = escaped ? jobdrop_copy_unescape(row + start, count) : count;
+    }
+    field++;
+    escaped = false;
+    if (next >= length) break;
+    index = start = next + 1;
+  }
+  return field == columns;
+}

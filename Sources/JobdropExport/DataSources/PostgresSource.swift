@@ -6,9 +6,10 @@ import JobdropSystem
 /// partner may read.
 extension PostgresError: DataSourceError {}
 
-/// Exports from PostgreSQL: the query runs with its values bound as parameters and libpq's single-row
-/// mode hands over each row as it arrives, straight into the CSV writer, so memory does not grow with the
-/// export's size. Connections are reused between jobs.
+/// Exports from PostgreSQL: the query runs inside `COPY (…) TO STDOUT` with its values bound as
+/// parameters (``PostgresConnection/copyOut(_:_:columns:sent:row:)``), and each row is handed over as it
+/// arrives, straight into the writer, so memory does not grow with the export's size. Connections are
+/// reused between jobs.
 public struct PostgresSource: SpecialisingSource {
   /// The connection string as given (may hold a password: never logged).
   let conninfo: String
@@ -45,13 +46,13 @@ public struct PostgresSource: SpecialisingSource {
     // Every value is guarded; in columns typed as numbers or times, plain numbers are left as they are.
     let free = query.columns.map { $0.type == .text }
     var rows = 0
-    // Single-row mode: the server streams rows while this thread writes them (no round trip per batch);
-    // each row is one small result, written and freed at once.
+    // COPY: the server streams rows while this thread writes them, each one buffer split at its tabs.
     let cancel = cancellation == nil ? nil : PostgresCancel(connection)
     try (cancellation ?? ExportCancellation()).whileRunning(interrupt: { cancel?.cancel() }) {
-      try connection.stream(query.sql, query.condition.bindings, sent: { cancellation?.recheck() }) { row in
-        for (offset, freeText) in free.enumerated() {
-          let column = Int32(offset)
+      try connection.copyOut(
+        query.sql, query.condition.bindings, columns: free.count, sent: { cancellation?.recheck() }
+      ) { row in
+        for (column, freeText) in free.enumerated() {
           if row.isNull(column) {
             try writer.empty()
             continue
