@@ -68,6 +68,60 @@ import Testing
     }
   }
 
+  /// Text holding what COPY's text format escapes (tab, newline, carriage return, backslash, the
+  /// characters `\N`) and a NULL come out of PostgreSQL as the same bytes as out of SQLite.
+  @Test func textThatCopyEscapesComesBackExactly() throws {
+    let sandbox = try Sandbox(orders: 20)
+    let server = try PostgresServer(directory: sandbox.root)
+    #expect(try sandbox.run(["demo-data", "--orders", "20", "--source", server.url]).status == 0)
+    let columns =
+      "id, order_number, external_ref, status, payment, shipping, customer_id, name, email, currency, "
+      + "with_tax, without_tax, tax, item_count, shipping_postcode, billing_postcode, shipping_country, "
+      + "created_at, updated_at, store"
+    func odd(_ name: String) -> String {
+      "INSERT INTO orders (\(columns)) SELECT 'odd-1', 'ODD-1', NULL, status, payment, shipping, customer_id, "
+        + "\(name), email, currency, with_tax, without_tax, tax, item_count, NULL, billing_postcode, "
+        + "shipping_country, created_at, updated_at, store FROM orders LIMIT 1"
+    }
+    let sqlite = try Spawn.run(
+      "/usr/bin/sqlite3",
+      [
+        sandbox.store,
+        odd(#"'tab' || char(9) || 'new' || char(10) || 'cr' || char(13) || 'back\slash \N \t end'"#),
+      ])
+    #expect(sqlite.status == 0, "\(sqlite.stderr)")
+    let postgres = try server.psql(odd(#"E'tab\tnew\ncr\rback\\slash \\N \\t end'"#))
+    #expect(postgres.status == 0, "\(postgres.stderr)")
+    var files: [String: Data] = [:]
+    for (name, source) in [("sqlite", "sqlite:" + sandbox.store), ("postgres", server.url)] {
+      let inbox = sandbox.root + "/inbox-\(name)"
+      try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
+      for (file, format) in [("odd.json", "csv"), ("odd-jsonl.json", "jsonl")] {
+        try Sandbox.request(filter: "eq(order_number,ODD-1)", extra: #", "format": "\#(format)""#).write(
+          toFile: inbox + "/" + file, atomically: true, encoding: .utf8)
+      }
+      let result = try sandbox.run([
+        "process", "--inbox", inbox, "--spool", sandbox.root + "/spool-\(name)", "--outbox",
+        sandbox.root + "/outbox-\(name)", "--source", source,
+      ])
+      #expect(result.status == 0, "\(result.stderr)")
+      let folder = sandbox.root + "/outbox-\(name)/files"
+      for id in try FileManager.default.contentsOfDirectory(atPath: folder) {
+        for file in try FileManager.default.contentsOfDirectory(atPath: folder + "/" + id) {
+          files["\(name) \(file.hasSuffix(".csv") ? "csv" : "jsonl")"] = try Data(
+            contentsOf: URL(fileURLWithPath: "\(folder)/\(id)/\(file)"))
+        }
+      }
+    }
+    let csv = String(decoding: files["postgres csv"] ?? Data(), as: UTF8.self)
+    #expect(csv.contains("\"tab\tnew\ncr\rback\\slash \\N \\t end\""), "\(csv)")
+    #expect(csv.contains("odd-1,ODD-1,,"), "NULL is an empty cell: \(csv)")
+    let same = files["sqlite csv"] != nil && files["sqlite csv"] == files["postgres csv"]
+    #expect(same, "csv differs")
+    let sameJSON = files["sqlite jsonl"] != nil && files["sqlite jsonl"] == files["postgres jsonl"]
+    #expect(sameJSON, "jsonl differs")
+  }
+
   @Test func aWrongPasswordOrAMissingTableFailsAtOnceAndNoSecretIsShown() throws {
     let sandbox = try Sandbox(orders: 1)
     let server = try PostgresServer(directory: sandbox.root)
