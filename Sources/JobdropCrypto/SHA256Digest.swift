@@ -1,5 +1,9 @@
 import CCrypto
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// An incremental SHA-256 over OpenSSL's EVP interface (hardware-accelerated where the CPU has SHA-NI).
 ///
 /// OpenSSL's calls report failure only when it cannot allocate or its SHA-256 is missing, which no input
@@ -46,6 +50,22 @@ public final class SHA256Digest {
   }
 
   /// The SHA-256 of `bytes` in hex.
+  /// The SHA-256 of everything in the file `descriptor` (read with `pread`), or `nil` on a read error.
+  public static func hex(of descriptor: Int32) -> String? {
+    let digest = SHA256Digest()
+    var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    var offset: off_t = 0
+    while true {
+      let count = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, offset) }
+      if count < 0 && errno == EINTR { continue }
+      guard count >= 0 else { return nil }
+      if count == 0 { break }
+      buffer.withUnsafeBytes { digest.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+      offset += off_t(count)
+    }
+    return digest.finalize()
+  }
+
   public static func hex(of bytes: [UInt8]) -> String {
     let digest = SHA256Digest()
     bytes.withUnsafeBytes { digest.update($0) }

@@ -8,9 +8,11 @@ import JobdropSystem
 #endif
 
 /// Puts one file into a partner's storage under `name`, never overwriting another file of that name;
-/// returns the URL it is at. Used by one lane's thread.
+/// returns the URL it is at and the SHA-256 of its bytes. Used by one lane's thread.
 protocol DeliveryTransport: AnyObject {
-  func put(descriptor: Int32, size: Int64, sha256: String, name: String) throws(DeliveryFailure) -> String
+  func put(descriptor: Int32, size: Int64, name: String) throws(DeliveryFailure) -> (
+    url: String, sha256: String
+  )
   /// Reaches the target and looks without writing (`jobdrop doctor`): throws what would fail a delivery;
   /// returns what might (a warning), or `nil`.
   func probe() throws(DeliveryFailure) -> String?
@@ -71,16 +73,23 @@ final class SFTPTransport: DeliveryTransport {
     self.folder = folder
   }
 
-  func put(descriptor: Int32, size: Int64, sha256: String, name: String) throws(DeliveryFailure) -> String {
+  func put(descriptor: Int32, size: Int64, name: String) throws(DeliveryFailure) -> (
+    url: String, sha256: String
+  ) {
     let url = "sftp://\(login.user)@\(login.host):\(login.port)\(folder)/\(name)"
-    guard
-      let failure = client.sftpUpload(login, folder: folder, name: name, descriptor: descriptor, size: size)
-    else { return url }
+    let failure: HTTPClient.SFTPFailure
+    switch client.sftpUpload(login, folder: folder, name: name, descriptor: descriptor, size: size) {
+    case .success(let sha256): return (url, sha256)
+    case .failure(let error): failure = error
+    }
     guard failure.nameTaken else { throw DeliveryFailure(description: failure.description) }
+    guard let sha256 = SHA256Digest.hex(of: descriptor) else {
+      throw DeliveryFailure(description: "cannot read \(name): \(String(cString: strerror(errno)))")
+    }
     client.sftpRemove(login, path: "\(folder)/.\(name).part")
     switch client.sftpHash(login, path: "\(folder)/\(name)") {
     case .success(let existing) where existing == sha256:
-      return url
+      return (url, sha256)
     case .success:
       throw DeliveryFailure(
         description: "\(login.host): a different file named \(name) is already in \(folder); not overwritten")
@@ -103,8 +112,13 @@ final class S3Transport: DeliveryTransport {
 
   init(bucket: S3Bucket) { self.bucket = bucket }
 
-  func put(descriptor: Int32, size: Int64, sha256: String, name: String) throws(DeliveryFailure) -> String {
+  func put(descriptor: Int32, size: Int64, name: String) throws(DeliveryFailure) -> (
+    url: String, sha256: String
+  ) {
     let url = "s3://\(bucket.target.bucket)/\(bucket.target.key(for: name))"
+    guard let sha256 = SHA256Digest.hex(of: descriptor) else {
+      throw DeliveryFailure(description: "cannot read \(name): \(String(cString: strerror(errno)))")
+    }
     do throws(S3Failure) {
       // Credentials that may only put (a drop bucket) cannot look first: the names hold the job id and a
       // finished job's files never change, so a put then only ever repeats the same bytes.
@@ -120,7 +134,7 @@ final class S3Transport: DeliveryTransport {
           == (size > Int64(bucket.target.partSize)
             ? MD5Digest.multipartETag(of: descriptor, size: size, partSize: Int64(bucket.target.partSize))
             : MD5Digest.hex(of: descriptor))
-        if same { return url }
+        if same { return (url, sha256) }
         throw S3Failure(description: "a different object named \(name) is already there; not overwritten")
       }
       if size > Int64(bucket.target.partSize) {
@@ -133,7 +147,7 @@ final class S3Transport: DeliveryTransport {
           path: name, descriptor: descriptor, size: size, contentType: "application/octet-stream",
           cacheControl: "no-cache")
       }
-      return url
+      return (url, sha256)
     } catch {
       throw DeliveryFailure(description: "s3://\(bucket.target.bucket): \(error)")
     }

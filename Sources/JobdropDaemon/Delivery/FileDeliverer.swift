@@ -168,26 +168,6 @@ private struct FileSender: Sendable {
     defer { close(descriptor) }
     var info = stat()
     fstat(descriptor, &info)
-    guard let sha256 = FileSender.sha256(of: descriptor) else {
-      throw DeliveryFailure(description: "cannot read \(name): \(String(cString: strerror(errno)))")
-    }
-    let url = try transport.put(
-      descriptor: descriptor, size: Int64(info.st_size), sha256: sha256, name: remote)
-    return (url, sha256)
-  }
-
-  static func sha256(of descriptor: Int32) -> String? {
-    let digest = SHA256Digest()
-    var buffer = [UInt8](repeating: 0, count: 1 << 20)
-    var offset: off_t = 0
-    while true {
-      let count = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, offset) }
-      if count < 0 && errno == EINTR { continue }
-      guard count >= 0 else { return nil }
-      if count == 0 { break }
-      buffer.withUnsafeBytes { digest.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-      offset += off_t(count)
-    }
-    return digest.finalize()
+    return try transport.put(descriptor: descriptor, size: Int64(info.st_size), name: remote)
   }
 }

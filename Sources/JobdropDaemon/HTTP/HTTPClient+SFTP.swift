@@ -27,13 +27,15 @@ extension HTTPClient {
   }
 
   /// Uploads `size` bytes of `descriptor` to `folder/name`: written as `folder/.name.part`, then renamed.
+  /// Returns the SHA-256 of the bytes sent (hashed as they are read, not in a pass of their own).
   func sftpUpload(_ login: SFTPLogin, folder: String, name: String, descriptor: Int32, size: Int64)
-    -> SFTPFailure?
+    -> Result<String, SFTPFailure>
   {
     let temporary = "\(folder)/.\(name).part"
     let transfer = Transfer(limit: 64 * 1024)
     transfer.file = descriptor
     transfer.fileSize = size
+    transfer.digest = SHA256Digest()
     var quote: UnsafeMutablePointer<curl_slist>?
     quote = curl_slist_append(quote, "rename \"\(temporary)\" \"\(folder)/\(name)\"")
     defer { curl_slist_free_all(quote) }
@@ -48,11 +50,17 @@ extension HTTPClient {
         Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue().read(into: buffer, size * count)
       }
     }
-    guard code != CURLE_OK else { return nil }
-    if code == CURLE_QUOTE_ERROR {
-      return SFTPFailure(description: "\(login.host): cannot rename the upload into place", nameTaken: true)
+    if code == CURLE_OK {
+      // Read once, in order, to the end (libcurl never rewinds an SFTP upload): the digest is the file's.
+      if transfer.offset == size, let sha256 = transfer.digest?.finalize() { return .success(sha256) }
+      return SHA256Digest.hex(of: descriptor).map { .success($0) }
+        ?? .failure(SFTPFailure(description: "cannot read \(name) again"))
     }
-    return failure(code, login)
+    if code == CURLE_QUOTE_ERROR {
+      return .failure(
+        SFTPFailure(description: "\(login.host): cannot rename the upload into place", nameTaken: true))
+    }
+    return .failure(failure(code, login))
   }
 
   /// The SHA-256 of the remote file `path`, or `nil` if there is none.

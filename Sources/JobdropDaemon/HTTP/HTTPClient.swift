@@ -257,6 +257,7 @@ final class Transfer {
         return Int(CURL_READFUNC_ABORT)
       }
       offset += Int64(count)
+      digest?.update(UnsafeRawBufferPointer(start: buffer, count: count))
       return count
     }
     let start = Int(offset)
