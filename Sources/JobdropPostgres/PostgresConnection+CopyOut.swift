@@ -23,7 +23,16 @@ extension PostgresConnection {
     _ sql: String, _ values: [SQLValue], columns: Int, sent onSent: () -> Void = {},
     row: (PostgresCopyRow) throws -> Void
   ) throws {
-    let statement = "COPY (\(try boundThroughSettings(sql, values))) TO STDOUT"
+    let bound = PostgresConnection.replacingPlaceholders(sql, with: try bindThroughSettings(sql, values))
+    try copyOut(bound, columns: columns, sent: onSent, row: row)
+  }
+
+  /// Runs the query `sql` (no placeholders left: see ``bindThroughSettings(_:_:)``) as COPY and calls
+  /// `row` with each row of its `columns`.
+  package func copyOut(
+    _ sql: String, columns: Int, sent onSent: () -> Void = {}, row: (PostgresCopyRow) throws -> Void
+  ) throws {
+    let statement = "COPY (\(sql)) TO STDOUT"
     guard PQsendQuery(connection, statement) == 1 else { throw error(nil) }
     onSent()
     guard let started = PQgetResult(connection) else { throw error(nil) }
@@ -69,10 +78,11 @@ extension PostgresConnection {
     if let failure { throw failure }
   }
 
-  /// `sql` with each `$N` (outside quoted strings) read from a setting holding value N, set now; `sql`
-  /// itself when there are no values.
-  private func boundThroughSettings(_ sql: String, _ values: [SQLValue]) throws(PostgresError) -> String {
-    guard !values.isEmpty else { return sql }
+  /// Sets a setting of this session to each of `values` and returns what stands for `$N` in `sql` (and
+  /// in any query with the same placeholders): `current_setting('jobdrop.pN')::<type>`, for
+  /// ``replacingPlaceholders(_:with:)``.
+  package func bindThroughSettings(_ sql: String, _ values: [SQLValue]) throws(PostgresError) -> [String] {
+    guard !values.isEmpty else { return [] }
     // The types the server infers for the parameters.
     let prepared = PostgresResult(PQprepare(connection, "", sql, Int32(values.count), nil))
     guard let handle = prepared.handle, PQresultStatus(handle) == PGRES_COMMAND_OK else {
@@ -94,11 +104,11 @@ extension PostgresConnection {
       replacements.append(
         values[index] == .null ? "NULL::\(type)" : "current_setting('jobdrop.p\(index + 1)')::\(type)")
     }
-    return PostgresConnection.replacingPlaceholders(sql, with: replacements)
+    return replacements
   }
 
   /// `sql` with `$N` outside single-quoted strings replaced by `replacements[N - 1]`.
-  static func replacingPlaceholders(_ sql: String, with replacements: [String]) -> String {
+  package static func replacingPlaceholders(_ sql: String, with replacements: [String]) -> String {
     var result = ""
     var quoted = false
     var characters = sql.makeIterator()

@@ -33,16 +33,21 @@ import Testing
     let created = try sandbox.run(["demo-data", "--orders", "3000", "--source", server.url])
     #expect(created.status == 0, "\(created.stderr)")
     #expect(!created.stdout.contains(PostgresServer.password))
-    for (name, source) in [("sqlite", "sqlite:" + sandbox.store), ("postgres", server.url)] {
+    // "sliced": large exports read in slices of 2 blocks on two connections (PostgresSliceScan).
+    for (name, source) in [("sqlite", "sqlite:" + sandbox.store), ("postgres", server.url), ("sliced", server.url)]
+    {
       let inbox = sandbox.root + "/inbox-\(name)"
       try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
+      // The server logs the sliced run's statements (a role setting: every new session has it).
+      if name == "sliced" { #expect(try server.psql("ALTER ROLE jobdrop SET log_statement = 'all'").status == 0) }
       for (file, text) in PostgresTests.requests {
         _ = FileManager.default.createFile(atPath: inbox + "/" + file, contents: Data(text.utf8))
       }
-      let result = try sandbox.run([
-        "process", "--inbox", inbox, "--spool", sandbox.root + "/spool-\(name)", "--outbox",
-        sandbox.root + "/outbox-\(name)", "--source", source,
-      ])
+      let result = try sandbox.run(
+        [
+          "process", "--inbox", inbox, "--spool", sandbox.root + "/spool-\(name)", "--outbox",
+          sandbox.root + "/outbox-\(name)", "--source", source, "--log-level", "debug",
+        ], environment: name == "sliced" ? ["JOBDROP_POSTGRES_SLICE_BLOCKS": "2"] : [:])
       #expect(result.status == 0, "\(result.stderr)")
       #expect(!result.stderr.contains(PostgresServer.password))
     }
@@ -60,11 +65,19 @@ import Testing
     }
     let sqlite = try digests("sqlite")
     let postgres = try digests("postgres")
+    let sliced = try digests("sliced")
+    var log = ""
+    for file in try FileManager.default.contentsOfDirectory(atPath: sandbox.root + "/postgres")
+    where file.hasSuffix(".log") {
+      log += try String(contentsOfFile: sandbox.root + "/postgres/" + file, encoding: .utf8)
+    }
+    #expect(log.contains("SET TRANSACTION SNAPSHOT"), "the sliced run shared a snapshot")
+    #expect(log.contains("ctid >= '(2,0)'::tid AND ctid < '(4,0)'::tid"), "the sliced run read slices")
     #expect(sqlite.count == PostgresTests.requests.count)
     for (file, _) in PostgresTests.requests {
       #expect(
-        sqlite[file] != nil && sqlite[file] == postgres[file],
-        "\(file): sqlite \(sqlite[file] ?? "") postgres \(postgres[file] ?? "")")
+        sqlite[file] != nil && sqlite[file] == postgres[file] && sqlite[file] == sliced[file],
+        "\(file): sqlite \(sqlite[file] ?? "") postgres \(postgres[file] ?? "") sliced \(sliced[file] ?? "")")
     }
   }
 

@@ -38,34 +38,89 @@ public struct PostgresSource: SpecialisingSource {
     _ query: ExportQuery, into writer: Writer, cancellation: ExportCancellation?,
     progress: (Int) throws -> Void
   ) throws -> Int {
-    let connection = try pool.take()
+    var connections = [try pool.take()]
     var healthy = false
-    defer { pool.give(connection, healthy: healthy) }
-    // Same row order as a plain table scan, run after run.
-    try connection.execute("SET synchronize_seqscans = off")
-    // Every value is guarded; in columns typed as numbers or times, plain numbers are left as they are.
-    let free = query.columns.map { $0.type == .text }
-    var rows = 0
-    // COPY: the server streams rows while this thread writes them, each one buffer split at its tabs.
-    let cancel = cancellation == nil ? nil : PostgresCancel(connection)
-    try (cancellation ?? ExportCancellation()).whileRunning(interrupt: { cancel?.cancel() }) {
-      try connection.copyOut(
-        query.sql, query.condition.bindings, columns: free.count, sent: { cancellation?.recheck() }
-      ) { row in
-        for (column, freeText) in free.enumerated() {
-          if row.isNull(column) {
-            try writer.empty()
-            continue
-          }
-          try writer.text(row.bytes(column), guarded: true, numbersAsIs: !freeText)
-        }
-        try writer.endRow()
-        rows += 1
-        if rows & 0x1FFF == 0 { try progress(rows) }
+    defer {
+      for connection in connections {
+        // Only a connection back outside any transaction is reused.
+        let ended = connection.isHealthy || (try? connection.execute("COMMIT")) != nil
+        pool.give(connection, healthy: healthy && ended)
       }
     }
-    healthy = connection.isHealthy
+    // Same row order as a plain table scan, run after run.
+    try connections[0].execute("SET synchronize_seqscans = off")
+    let blocks = writer.formatsInSlices ? PostgresSliceScan.blocks(for: query, on: connections[0]) : nil
+    if blocks != nil {
+      for _ in 1..<PostgresSource.workers { connections.append(try pool.take()) }
+      try PostgresSliceScan.begin(connections)
+    }
+    let cancels = cancellation == nil ? [] : connections.compactMap { PostgresCancel($0) }
+    let rows = try (cancellation ?? ExportCancellation()).whileRunning(interrupt: {
+      cancels.forEach { $0.cancel() }
+    }) {
+      if let blocks {
+        return try PostgresSliceScan(query: query, blocks: blocks).run(
+          on: connections, to: writer, progress: progress)
+      }
+      // COPY: the server streams rows while this thread writes them, each one buffer split at its tabs.
+      return try PostgresRowCopier(columns: query.columns).copyRows(
+        query, on: connections[0], to: writer, sent: { cancellation?.recheck() }, progress: progress)
+    }
+    if blocks != nil {
+      for connection in connections { try connection.execute("COMMIT") }
+    }
+    healthy = connections.allSatisfy(\.isHealthy)
     return rows
+  }
+
+  /// Connections a large export is read on at once (``PostgresSliceScan``).
+  static let workers = 2
+}
+
+/// Writes the rows of a COPY into a writer, every value guarded (in columns typed as numbers or times,
+/// plain numbers are left as they are).
+struct PostgresRowCopier {
+  /// Per column: whether it is free text.
+  let free: [Bool]
+
+  init(columns: [Column]) { free = columns.map { $0.type == .text } }
+
+  /// Runs `query` (its values bound) on `connection`; returns the rows written.
+  func copyRows<Writer: RowWriter>(
+    _ query: ExportQuery, on connection: PostgresConnection, to writer: Writer, sent: () -> Void,
+    progress: (Int) throws -> Void
+  ) throws -> Int {
+    var rows = 0
+    try connection.copyOut(query.sql, query.condition.bindings, columns: free.count, sent: sent) { row in
+      try write(row, to: writer)
+      rows += 1
+      if rows & 0x1FFF == 0 { try progress(rows) }
+    }
+    return rows
+  }
+
+  /// Runs `sql` (no placeholders left) on `connection`; returns the rows written.
+  func copyRows<Writer: RowWriter>(_ sql: String, on connection: PostgresConnection, to writer: Writer) throws
+    -> Int
+  {
+    var rows = 0
+    try connection.copyOut(sql, columns: free.count) { row in
+      try write(row, to: writer)
+      rows += 1
+    }
+    return rows
+  }
+
+  @inline(__always)
+  private func write<Writer: RowWriter>(_ row: PostgresCopyRow, to writer: Writer) throws {
+    for (column, freeText) in free.enumerated() {
+      if row.isNull(column) {
+        try writer.empty()
+        continue
+      }
+      try writer.text(row.bytes(column), guarded: true, numbersAsIs: !freeText)
+    }
+    try writer.endRow()
   }
 }
 
