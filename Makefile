@@ -57,6 +57,7 @@ bench: release
 	python3 scripts/bench-nodes.py
 	python3 scripts/bench-schedules.py
 	python3 scripts/bench-large.py
+	python3 scripts/bench-delivery.py
 	scripts/plot-bench.sh
 
 ## libFuzzer (with AddressSanitizer) on the request and filter parsers for FUZZ_SECONDS, from Tests/Corpus.
