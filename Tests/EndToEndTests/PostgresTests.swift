@@ -34,12 +34,15 @@ import Testing
     #expect(created.status == 0, "\(created.stderr)")
     #expect(!created.stdout.contains(PostgresServer.password))
     // "sliced": large exports read in slices of 2 blocks on two connections (PostgresSliceScan).
-    for (name, source) in [("sqlite", "sqlite:" + sandbox.store), ("postgres", server.url), ("sliced", server.url)]
-    {
+    for (name, source) in [
+      ("sqlite", "sqlite:" + sandbox.store), ("postgres", server.url), ("sliced", server.url),
+    ] {
       let inbox = sandbox.root + "/inbox-\(name)"
       try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
       // The server logs the sliced run's statements (a role setting: every new session has it).
-      if name == "sliced" { #expect(try server.psql("ALTER ROLE jobdrop SET log_statement = 'all'").status == 0) }
+      if name == "sliced" {
+        #expect(try server.psql("ALTER ROLE jobdrop SET log_statement = 'all'").status == 0)
+      }
       for (file, text) in PostgresTests.requests {
         _ = FileManager.default.createFile(atPath: inbox + "/" + file, contents: Data(text.utf8))
       }

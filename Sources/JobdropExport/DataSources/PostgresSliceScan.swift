@@ -20,7 +20,8 @@ struct PostgresSliceScan {
   /// Blocks per slice: 4 MiB of heap, about 13,000 order rows (3 MB of CSV); tests make slices tiny with
   /// `JOBDROP_POSTGRES_SLICE_BLOCKS`.
   static let sliceBlocks: Int = {
-    guard let text = getenv("JOBDROP_POSTGRES_SLICE_BLOCKS"), let blocks = Int(String(cString: text)), blocks > 0
+    guard let text = getenv("JOBDROP_POSTGRES_SLICE_BLOCKS"), let blocks = Int(String(cString: text)),
+      blocks > 0
     else { return 512 }
     return blocks
   }()
