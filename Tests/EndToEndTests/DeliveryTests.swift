@@ -47,12 +47,8 @@ import Testing
       kill(watcher, SIGKILL)  // the test process may ignore SIGTERM, and a child inherits that
       _ = Spawn.wait(watcher)
     }
-    let hostKey = try String(contentsOfFile: sshFolder + "/host_key.pub", encoding: .utf8)
-      .trimmingCharacters(in: .whitespacesAndNewlines)
-    try SFTPTests.SSHServer.run(
-      "/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", sandbox.root + "/other"])
-    let otherKey = try String(contentsOfFile: sandbox.root + "/other.pub", encoding: .utf8)
-      .trimmingCharacters(in: .whitespacesAndNewlines)
+    let hostKey = try server.hostKey()
+    let otherKey = try SFTPTests.SSHServer.otherHostKey(in: sandbox.root)
     let url = "sftp://\(NSUserName())@127.0.0.1:\(server.port)\(received)"
     let partners = """
       {"partners": [
@@ -143,8 +139,7 @@ import Testing
     server.stop()
     let received = sandbox.root + "/received"
     try FileManager.default.createDirectory(atPath: received, withIntermediateDirectories: true)
-    let hostKey = try String(contentsOfFile: sshFolder + "/host_key.pub", encoding: .utf8)
-      .trimmingCharacters(in: .whitespacesAndNewlines)
+    let hostKey = try server.hostKey()
     let options = [
       "--deliver", "sftp://\(NSUserName())@127.0.0.1:\(port)\(received)", "--deliver-host-key", hostKey,
       "--deliver-private-key-file", sshFolder + "/client_key",
@@ -202,8 +197,7 @@ import Testing
     let server = try SFTPTests.SSHServer(directory: sshFolder)
     let received = sandbox.root + "/received"
     try FileManager.default.createDirectory(atPath: received, withIntermediateDirectories: true)
-    let hostKey = try String(contentsOfFile: sshFolder + "/host_key.pub", encoding: .utf8)
-      .trimmingCharacters(in: .whitespacesAndNewlines)
+    let hostKey = try server.hostKey()
     let options = [
       "--deliver", "sftp://\(NSUserName())@127.0.0.1:\(server.port)\(received)", "--deliver-host-key",
       hostKey,

@@ -119,12 +119,8 @@ import Testing
     defer { server.stop() }
     let received = sandbox.root + "/received"
     try FileManager.default.createDirectory(atPath: received, withIntermediateDirectories: true)
-    let hostKey = try String(contentsOfFile: sshFolder + "/host_key.pub", encoding: .utf8)
-      .trimmingCharacters(in: .whitespacesAndNewlines)
-    try SFTPTests.SSHServer.run(
-      "/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", sandbox.root + "/other"])
-    let otherKey = try String(contentsOfFile: sandbox.root + "/other.pub", encoding: .utf8)
-      .trimmingCharacters(in: .whitespacesAndNewlines)
+    let hostKey = try server.hostKey()
+    let otherKey = try SFTPTests.SSHServer.otherHostKey(in: sandbox.root)
     chmod(sshFolder + "/client_key", 0o600)
     func doctor(folder: String = received, hostKey: String = hostKey, extra: [String] = []) throws -> String {
       let result = try DoctorTests.doctor(

@@ -78,6 +78,19 @@ import Testing
         ])
     }
 
+    /// The server's host key as a known_hosts line holds it (`ssh-ed25519 AAAA…`), for `host_key`.
+    func hostKey() throws -> String {
+      try String(contentsOfFile: directory + "/host_key.pub", encoding: .utf8)
+        .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A host key of no server: a key pair made in `folder` (`other`, `other.pub`).
+    static func otherHostKey(in folder: String) throws -> String {
+      try run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", folder + "/other"])
+      return try String(contentsOfFile: folder + "/other.pub", encoding: .utf8)
+        .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     @discardableResult
     static func run(_ tool: String, _ arguments: [String]) throws -> Sandbox.Result {
       let output = try Spawn.run(tool, arguments)
