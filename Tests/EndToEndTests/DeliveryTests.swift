@@ -31,13 +31,19 @@ import Testing
     return names.filter { $0 != "manifest.json" } + names.filter { $0 == "manifest.json" }
   }
 
-  @Test func sftpFilesArriveWholeUnderTheirJobIDAndAWrongHostKeySendsNothing() throws {
-    let sandbox = try Sandbox(orders: 3000)
+  /// A real sshd with its keys in `ssh/`, and the empty folder `received/` for files delivered into it.
+  static func receivingServer(_ sandbox: Sandbox) throws -> (SFTPTests.SSHServer, String, String) {
     let sshFolder = sandbox.root + "/ssh"
     try FileManager.default.createDirectory(atPath: sshFolder, withIntermediateDirectories: true)
     let server = try SFTPTests.SSHServer(directory: sshFolder)
     let received = sandbox.root + "/received"
     try FileManager.default.createDirectory(atPath: received, withIntermediateDirectories: true)
+    return (server, sshFolder, received)
+  }
+
+  @Test func sftpFilesArriveWholeUnderTheirJobIDAndAWrongHostKeySendsNothing() throws {
+    let sandbox = try Sandbox(orders: 3000)
+    let (server, sshFolder, received) = try DeliveryTests.receivingServer(sandbox)
     // Every name that appears in the target folder, and how (a watcher the whole time).
     let watcher = try Spawn.start(
       "/usr/bin/inotifywait",
@@ -192,11 +198,7 @@ import Testing
   /// is there once.
   @Test func aRepeatAfterAKillFindsItsFileAndGoesOn() throws {
     let sandbox = try Sandbox(orders: 3000)
-    let sshFolder = sandbox.root + "/ssh"
-    try FileManager.default.createDirectory(atPath: sshFolder, withIntermediateDirectories: true)
-    let server = try SFTPTests.SSHServer(directory: sshFolder)
-    let received = sandbox.root + "/received"
-    try FileManager.default.createDirectory(atPath: received, withIntermediateDirectories: true)
+    let (server, sshFolder, received) = try DeliveryTests.receivingServer(sandbox)
     let hostKey = try server.hostKey()
     let options = [
       "--deliver", "sftp://\(NSUserName())@127.0.0.1:\(server.port)\(received)", "--deliver-host-key",

@@ -113,12 +113,8 @@ import Testing
   /// folder, the key file's mode and the OpenPGP key, each fault named.
   @Test func aDeliveryTargetIsReachedWithItsKeysAndEachFaultNamed() throws {
     let sandbox = try Sandbox(orders: 10)
-    let sshFolder = sandbox.root + "/ssh"
-    try FileManager.default.createDirectory(atPath: sshFolder, withIntermediateDirectories: true)
-    let server = try SFTPTests.SSHServer(directory: sshFolder)
+    let (server, sshFolder, received) = try DeliveryTests.receivingServer(sandbox)
     defer { server.stop() }
-    let received = sandbox.root + "/received"
-    try FileManager.default.createDirectory(atPath: received, withIntermediateDirectories: true)
     let hostKey = try server.hostKey()
     let otherKey = try SFTPTests.SSHServer.otherHostKey(in: sandbox.root)
     chmod(sshFolder + "/client_key", 0o600)
