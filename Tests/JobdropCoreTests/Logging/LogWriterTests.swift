@@ -16,6 +16,12 @@ import Testing
       _ = fcntl(read, F_SETFL, fcntl(read, F_GETFL) | O_NONBLOCK)
     }
 
+    /// How many bytes wait in the pipe (FIONREAD), without reading them.
+    var waiting: Int {
+      var count: Int32 = 0
+      return ioctl(read, UInt(FIONREAD), &count) == 0 ? Int(count) : 0
+    }
+
     /// Everything in the pipe now.
     func drain() -> String {
       var bytes: [UInt8] = []
@@ -40,6 +46,9 @@ import Testing
     // 10 MB into a 64 KiB pipe that nobody reads, plus a 64 KiB queue: the calls return all the same.
     for _ in 0..<100_000 { writer.write(line) }
     #expect(writer.flush(timeoutMilliseconds: 200) == false, "nobody reads: the flush gives up")
+    // The writer thread fills the pipe in its own time (a loaded machine may not have run it yet):
+    // await the pipe holding 60,000 bytes, giving up after 30 s.
+    for _ in 0..<600 where pipe.waiting < 60_000 { _ = writer.flush(timeoutMilliseconds: 50) }
     var text = pipe.drain()
     #expect(text.count > 60_000, "the pipe was filled")
     // The reader is back: the next line says how many were dropped, then the lines follow.
