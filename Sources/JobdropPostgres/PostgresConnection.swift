@@ -190,9 +190,10 @@ extension PostgresResult {
 }
 
 extension PostgresConnection {
-  /// Runs `body` inside `BEGIN … COMMIT`; a throw rolls back and rethrows.
-  package func transaction<R>(_ body: () throws -> R) throws -> R {
-    try execute("BEGIN")
+  /// Runs `body` inside `BEGIN … COMMIT`; a throw rolls back and rethrows. `begin` may add statements
+  /// without values after its `BEGIN` (`SET LOCAL …`): one round trip for all of them.
+  package func transaction<R>(begin: String = "BEGIN", _ body: () throws -> R) throws -> R {
+    try execute(begin)
     do {
       let result = try body()
       try execute("COMMIT")
