@@ -7,7 +7,7 @@ Usage: scripts/bench-nodes.py [--burst 600] [--drops 40] [--orders 2000]   (need
 
 Starts its own PostgreSQL 15 on 127.0.0.1 in .build-bench/nodes/ and stops it by its pid.
 """
-import argparse, json, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("JOBDROP_BIN", os.path.join(ROOT, ".build/release/jobdrop"))
@@ -63,10 +63,27 @@ class Postgres:
         self.process.wait()
 
 
-def cpu_seconds(pid):
+def cpu_seconds(pid, children=False):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    used = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if children else 0)
+    return used / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(postgres):
+    """The PostgreSQL server's CPU: the postmaster, its live backends, and those that have ended."""
+    if postgres is None:
+        return 0.0
+    total = cpu_seconds(postgres.process.pid, children=True)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == postgres.process.pid:
+                        total += cpu_seconds(int(entry))
+            except (OSError, ValueError):
+                pass
+    return total
 
 
 def start_node(work, name, store, spool):
@@ -76,7 +93,12 @@ def start_node(work, name, store, spool):
     args = [BIN, "run", "--inbox", root + "/inbox", "--outbox", root + "/outbox", "--source", "sqlite:" + store,
             "--log-level", "error", "--grace", "0"]
     args += ["--spool", spool, "--local-spool", root + "/spool"] if spool.startswith("postgres") else ["--spool", root + "/spool"]
+    # Progress is read from each node's metrics (one small HTTP request), the same for both spools:
+    # no client of the database or reader of the outbox competing for the two cores.
+    port = free_port()
+    args += ["--metrics-listen", f"127.0.0.1:{port}"]
     node = subprocess.Popen(args)
+    node.metrics = f"http://127.0.0.1:{port}/metrics"
     # Up once its outbox has its first index (the node rendering it) or its spool folder exists.
     for _ in range(300):
         if os.path.exists(root + "/spool/pending") or os.path.exists(root + "/spool/.lock") or os.path.exists(root + "/outbox/jobs"):
@@ -101,19 +123,15 @@ def burst(roots, count):
     return start
 
 
-def succeeded_files(root):
-    folder = os.path.join(root, "outbox", "jobs")
-    done = 0
-    for name in os.listdir(folder):
-        if name.startswith(".") or not name.endswith(".json"):
-            continue
-        try:
-            with open(os.path.join(folder, name)) as f:
-                if json.load(f)["data"]["status"] == "success":
-                    done += 1
-        except (OSError, ValueError, KeyError):
-            pass
-    return done
+def succeeded(node):
+    """The jobs `node` took to success since it started (`jobdrop_jobs_total{status="success"}`)."""
+    try:
+        with urllib.request.urlopen(node.metrics, timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return 0
+    return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
+               if line.startswith("jobdrop_jobs_total{") and 'status="success"' in line)
 
 
 def throughput(work, store, spool, nodes, count, postgres):
@@ -122,23 +140,17 @@ def throughput(work, store, spool, nodes, count, postgres):
     started = [start_node(work, f"{'pg' if postgres else 'file'}-{nodes}-{n}", store, spool) for n in range(nodes)]
     roots = [root for _, root in started]
     cpu_before = sum(cpu_seconds(p.pid) for p, _ in started)
+    server_before = server_cpu_seconds(postgres)
     start = burst(roots, count)
-    while True:
-        if postgres and postgres.sql("SELECT to_regclass('jobdrop_jobs') IS NULL") == "t":
-            done = 0  # the table is made by the first node that starts
-        elif postgres:
-            done = int(postgres.sql("SELECT count(*) FROM jobdrop_jobs WHERE state = 'success'"))
-        else:
-            done = succeeded_files(roots[0])
-        if done >= count:
-            break
+    while sum(succeeded(node) for node, _ in started) < count:
         time.sleep(0.05)
     elapsed = time.perf_counter() - start
     cpu = sum(cpu_seconds(p.pid) for p, _ in started) - cpu_before
+    server = server_cpu_seconds(postgres) - server_before
     for p, _ in started:
         p.send_signal(signal.SIGTERM)
         p.wait()
-    return elapsed, cpu
+    return elapsed, cpu, server
 
 
 def latency(work, store, spool, drops, postgres):
@@ -204,12 +216,16 @@ def main():
         postgres = Postgres(work)
         print(f"nodes bench: burst of {options.burst} small jobs, one worker per node; {os.cpu_count()} cores; "
               f"{time.strftime('%Y-%m-%d', time.gmtime())}")
-        elapsed, cpu = throughput(work, store, "", 1, options.burst, None)
-        print(f"  file spool, 1 node:     {elapsed:6.2f} s  {options.burst / elapsed:7.1f} jobs/s  {cpu:6.2f} CPU s")
+        elapsed, cpu, _ = throughput(work, store, "", 1, options.burst, None)
+        file_rate = options.burst / elapsed
+        print(f"  file spool, 1 node:     {elapsed:6.2f} s  {file_rate:7.1f} jobs/s  {cpu:6.2f} CPU s")
+        rates = {}
         for nodes in (1, 2, 3):
-            elapsed, cpu = throughput(work, store, postgres.url, nodes, options.burst, postgres)
+            elapsed, cpu, server = throughput(work, store, postgres.url, nodes, options.burst, postgres)
+            rates[nodes] = options.burst / elapsed
             print(f"  postgres spool, {nodes} node{'s' if nodes > 1 else ' '}: {elapsed:6.2f} s  "
-                  f"{options.burst / elapsed:7.1f} jobs/s  {cpu:6.2f} CPU s (jobdrop processes)")
+                  f"{rates[nodes]:7.1f} jobs/s  {cpu:6.2f} CPU s (jobdrop processes), {server:5.2f} CPU s (PostgreSQL)")
+        print(f"  one postgres node / file spool: {rates[1] / file_rate:.2f}; three nodes / one: {rates[3] / rates[1]:.2f}")
         for label, spool, pg in (("file spool:    ", "", None), ("postgres spool:", postgres.url, postgres)):
             c50, c95, p50, p95 = latency(work, store, spool, options.drops, pg)
             print(f"  {label} drop -> claimed p50 {c50:5.1f} ms  p95 {c95:5.1f} ms;"

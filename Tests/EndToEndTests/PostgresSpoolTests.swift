@@ -57,13 +57,15 @@ import Testing
     position = next
     #expect(try setup.second.changes(after: position).jobs.isEmpty, "nothing new, nothing read again")
     let started = try #require(try setup.first.claimNext(now: .now()) { $0 })
+    #expect(try setup.first.changes(after: position).jobs.isEmpty, "a node's own writes are passed over")
     try setup.second.requestCancel(id: started.id)
-    let later = try setup.second.changes(after: position)
+    let later = try setup.first.changes(after: position)
     #expect(later.jobs.map(\.id) == [started.id] && later.jobs.first?.state == .started)
     #expect(later.cancelled == [started.id], "the node running it learns of the cancel from the feed")
-    // A read cut at its limit goes on where it stopped.
-    let firstOne = try setup.second.changes(after: .start, limit: 1)
-    let rest = try setup.second.changes(after: firstOne.next, limit: 10)
+    #expect(try setup.second.changes(after: position).jobs.map(\.id) == [], "the cancel is the second's own")
+    // A read cut at its limit goes on where it stopped; `all` reads a node's own writes too.
+    let firstOne = try setup.second.changes(after: .start, limit: 1, all: true)
+    let rest = try setup.second.changes(after: firstOne.next, limit: 10, all: true)
     #expect(firstOne.jobs.count == 1 && rest.jobs.count == 1 && firstOne.jobs[0].id != rest.jobs[0].id)
     setup.server.stop()
   }

@@ -62,16 +62,16 @@ import Testing
     for daemon in daemons { #expect(daemon.stop() == 0) }
     let upgraded = daemons.filter { $0.log.contains("shared spool upgraded") }
     #expect(upgraded.count == 1, "migrated once: \(daemons.map(\.log))")
-    #expect(try SeveralNodesTests.rows(server, "SELECT version FROM jobdrop_schema") == [["2"]])
+    #expect(try SeveralNodesTests.rows(server, "SELECT version FROM jobdrop_schema") == [["3"]])
     #expect(
       try SeveralNodesTests.rows(server, "SELECT to_regclass('jobdrop_schedules') IS NOT NULL") == [["t"]])
     let jobs = try SeveralNodesTests.rows(server, "SELECT id, state FROM jobdrop_jobs ORDER BY id")
     #expect(jobs == [[UpgradeTests.bad, "failed"], [UpgradeTests.paid, "success"]])
-    _ = try server.psql("UPDATE jobdrop_schema SET version = 3")
+    _ = try server.psql("UPDATE jobdrop_schema SET version = 4")
     let refused = try nodes[0].start(sandbox, spool: server.url)
     #expect(refused.wait(timeout: 30) == 1)
     #expect(
-      refused.log.contains("shared spool format 3 is newer than this jobdrop (2); upgrade jobdrop"),
+      refused.log.contains("shared spool format 4 is newer than this jobdrop (3); upgrade jobdrop"),
       "\(refused.log)")
   }
 }

@@ -12,8 +12,8 @@ public protocol JobBackend: Sendable {
   /// than the store's fair queue.
   var picksNextJob: Bool { get }
   /// Other processes write the same jobs (several nodes): a group of outcomes is committed under the
-  /// store's lock (the follower reads this node's own changes back), and a job's export file must reach
-  /// the shared bucket before its success is recorded.
+  /// store's lock (a cancel on this node is never taken between its preparation and its commit), and a
+  /// job's export file must reach the shared bucket before its success is recorded.
   var isShared: Bool { get }
 
   /// Hands every job on after undoing what a crash cut short (see ``Spool/recover(_:returningRequestsTo:each:)``):

@@ -44,7 +44,7 @@ extension JobStore {
       return false
     }
     if lock.withLock({ rendersIndex }) { return true }
-    try backend.everyJob { job in lock.withLock { reconcileLocked(job, publish: true) } }
+    try backend.everyJob { job in lock.withLock { reconcileLocked(job, publish: true, pageRow: false) } }
     lock.withLock {
       logger.info("this node renders the index now")
       rendersIndex = true
@@ -66,10 +66,11 @@ extension JobStore {
 
   /// Puts a job as another node wrote it into this table (``JobTable/reconcile(_:)``). `publish`: whether
   /// to publish its documents (`nil`: if this node renders the index; the others keep their own jobs'
-  /// documents, written as they change them).
-  func reconcileLocked(_ job: Job, publish: Bool? = nil) {
+  /// documents, written as they change them). `pageRow`: whether to make its row of the job page now
+  /// (off for every job at once: a render makes the newest rows it needs).
+  func reconcileLocked(_ job: Job, publish: Bool? = nil, pageRow: Bool = true) {
     guard table.reconcile(job), publish ?? rendersIndex else { return }
-    publishLocked(job, unlessUnchanged: true)
+    publishLocked(job, unlessUnchanged: true, pageRow: pageRow)
     index.markDirty(job.record.partner)
   }
 }

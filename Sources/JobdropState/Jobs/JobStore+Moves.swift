@@ -77,18 +77,20 @@ extension JobStore {
   ///
   /// On one machine the spool's files are written without the lock (only the committer moves a staged
   /// job; an alias added meanwhile is saved again after), and the documents after it. With several
-  /// nodes the lock is held throughout: the follower applies this node's moves as it reads them back.
+  /// nodes the export files are flushed first, without the lock, and the lock is held throughout the
+  /// table's commit: a cancel taken meanwhile (on this node) finds the job either still started, its
+  /// cancel then recorded before the outcome is prepared, or finished.
   @discardableResult
   public func commitMoves(
     _ moves: [(job: Job, target: JobState, record: JobRecord)], alsoFlush: [UnsyncedFile]
   ) throws -> [Job] {
     if backend.isShared {
+      try GroupWrite.flush(alsoFlush)
       return try withLockPublishingAfter {
         Result { () throws -> [Job] in
           let (prepared, deliveries) = try prepareAllLocked(moves)
           do {
-            return appliedLocked(
-              prepared, try backend.commitMoves(prepared, alsoFlush: alsoFlush), deliveries)
+            return appliedLocked(prepared, try backend.commitMoves(prepared, alsoFlush: []), deliveries)
           } catch {
             events.drop(deliveries)
             throw error

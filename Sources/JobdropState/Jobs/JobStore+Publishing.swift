@@ -7,9 +7,10 @@ extension JobStore {
   /// Publishes a job's documents (inside ``withLockPublishingAfter(_:beforeWriting:)``: once the lock is
   /// released); one that cannot be written now is remembered and retried by ``republish()``, so a full
   /// outbox delays the documents but never stops a job or the daemon. Call with the lock held.
-  func publishLocked(_ job: Job, unlessUnchanged: Bool = false) {
+  func publishLocked(_ job: Job, unlessUnchanged: Bool = false, pageRow: Bool = true) {
     do {
-      let publication = try sites.site(for: job).prepare(job, unlessUnchanged: unlessUnchanged)
+      let publication = try sites.site(for: job).prepare(
+        job, unlessUnchanged: unlessUnchanged, pageRow: pageRow)
       if deferredPublications != nil {
         deferredPublications?.append(publication)
       } else {

@@ -88,7 +88,7 @@ public final class JobStore: @unchecked Sendable {
         logger: logger)
       try recovery.run(spoolLock, inbox: inbox) { job in
         table.add(job)
-        publishLocked(job, unlessUnchanged: true)
+        publishLocked(job, unlessUnchanged: true, pageRow: false)
         index.markDirty(job.record.partner)
       }
       for (partner, _) in sites.opened { index.markDirty(partner) }

@@ -152,13 +152,14 @@ public final class Outbox: @unchecked Sendable {
   /// Makes a job's documents and updates what the index and the `requests/` documents show (call under
   /// the store's lock, in the order of the job's changes); nothing is written: ``write(_:)`` writes them,
   /// and may run after the lock is released as long as writes keep the order of their preparations.
-  public func prepare(_ job: Job, unlessUnchanged: Bool = false) throws -> Publication {
+  public func prepare(_ job: Job, unlessUnchanged: Bool = false, pageRow: Bool = true) throws -> Publication {
     let jobDocument = JobDocument(job: job, links: links, ttl: ttl)
     let bytes = jobDocument.json
-    // At start-up most jobs are past the page's newest rows: a render makes the rows it needs.
+    // At start-up most jobs are past the page's newest rows (`pageRow` off): a render makes the rows
+    // it needs, reading their jobs back.
     entries.put(
       id: job.id, created: job.record.createdAt, state: job.state, json: bytes,
-      row: unlessUnchanged ? [] : JobPage.row(for: job))
+      row: pageRow ? JobPage.row(for: job) : [])
     var requestNames: [FileName] = []
     let owner = requestOwners[job.record.requestFile]
     // A schedule's runs leave `requests/<name>` to the schedule.

@@ -64,8 +64,9 @@ extension PostgresSpool {
           }
           try connection.execute(
             """
-            INSERT INTO jobdrop_jobs (id, partner, state, record, request, created_at, change)
-            VALUES ($1, $2, $3, $4, decode($5, 'base64'), $6, nextval('jobdrop_change'))
+            INSERT INTO jobdrop_jobs (id, partner, state, record, request, created_at, change, writer)
+            VALUES ($1, $2, $3, $4, decode($5, 'base64'), $6, nextval('jobdrop_change'),
+              current_setting('jobdrop.writer'))
             """,
             [
               .text(record.id), record.partner.map(SQLValue.text) ?? .null, .text(state.rawValue),
@@ -107,7 +108,7 @@ extension PostgresSpool {
           WITH moved AS (
             UPDATE jobdrop_jobs SET state = 'started', record = $2, retry_at = NULL, node = $3,
               lease_until = now() + make_interval(secs => $4), fence = fence + 1,
-              cancel_requested = false, txid = pg_current_xact_id(), change = nextval('jobdrop_change')
+              cancel_requested = false, txid = pg_current_xact_id(), writer = current_setting('jobdrop.writer'), change = nextval('jobdrop_change')
             WHERE id = $1 RETURNING fence)
           SELECT fence, pg_notify('\(PostgresSpool.channel)', $5) FROM moved
           """,
@@ -116,7 +117,7 @@ extension PostgresSpool {
             .text(writer),
           ])
         guard let fence = moved.integer(0, 0) else { return nil }
-        fences[id] = fence
+        fences.withLock { $0[id] = fence }
         return Job(record: record, state: .started)
       }
     }

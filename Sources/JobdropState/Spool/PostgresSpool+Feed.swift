@@ -65,8 +65,8 @@ extension PostgresSpool {
   /// (at most `limit`), the ids among them whose partner asked to cancel them while started, and the
   /// position to read from next. Every transaction with an id below the
   /// oldest one still running has ended, so a row it wrote is read once it is visible, whatever order
-  /// transactions commit in.
-  public func changes(after position: FeedPosition, limit: Int = 1000) throws -> (
+  /// transactions commit in. Unless `all`, rows this process wrote last are passed over: it has them.
+  public func changes(after position: FeedPosition, limit: Int = 1000, all: Bool = false) throws -> (
     jobs: [Job], cancelled: Set<String>, next: FeedPosition
   ) {
     try withConnection { connection in
@@ -75,13 +75,15 @@ extension PostgresSpool {
         SELECT j.state, j.record, j.txid::text, j.id, h.horizon::text, j.cancel_requested
         FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon) h
         LEFT JOIN jobdrop_jobs j ON (j.txid, j.id) > ($1::text::xid8, $2) AND j.txid < h.horizon
+          AND ($4::text IS NULL OR j.writer IS DISTINCT FROM $4)
         ORDER BY j.txid, j.id LIMIT $3
-        """, [.integer(position.txid), .text(position.id), .integer(Int64(limit))])
+        """,
+        [.integer(position.txid), .text(position.id), .integer(Int64(limit)), all ? .null : .text(writer)])
       let jobs = try PostgresSpool.jobs(in: result)
       let cancelled = Set(
         (0..<result.count).compactMap { row in result.text(row, 5) == "t" ? result.text(row, 3) : nil })
       let last = result.count - 1
-      if jobs.count == limit, let txid = result.integer(last, 2), let id = result.text(last, 3) {
+      if result.count == limit, let txid = result.integer(last, 2), let id = result.text(last, 3) {
         return (jobs, cancelled, FeedPosition(txid: txid, id: id))
       }
       return (jobs, cancelled, FeedPosition(txid: result.integer(0, 4) ?? position.txid, id: ""))

@@ -5,12 +5,15 @@ import JobdropSystem
 /// newer jobdrop migrates an older table at start, in the transaction that holds the schema's advisory
 /// lock (two nodes starting together migrate once), and an older one refuses a newer table.
 extension PostgresSpool {
-  /// 1: the jobs (`jobdrop_jobs`, `jobdrop_change`); 2: the schedules (`jobdrop_schedules`).
-  public static let format = 2
+  /// 1: the jobs (`jobdrop_jobs`, `jobdrop_change`); 2: the schedules (`jobdrop_schedules`); 3: each
+  /// row's `writer` (the process that wrote it last, whose feed passes over it).
+  public static let format = 3
 
   /// What version `n` adds to a table of `n − 1` (`IF NOT EXISTS` throughout: a table of the version
   /// before `jobdrop_schema` existed is version 1 and its `CREATE`s do nothing).
-  static let migrations: [Int: String] = [1: schema, 2: scheduleSchema]
+  static let migrations: [Int: String] = [
+    1: schema, 2: scheduleSchema, 3: "ALTER TABLE jobdrop_jobs ADD COLUMN IF NOT EXISTS writer text",
+  ]
 
   /// Brings the table to ``format``; call in a transaction holding the schema's advisory lock. Returns
   /// the version it had (0: a new database).

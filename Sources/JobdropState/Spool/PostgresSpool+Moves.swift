@@ -26,7 +26,7 @@ extension PostgresSpool {
         if result.changed != 1 { throw LeaseLost(id: job.id, node: node) }
       }
     }
-    if job.state == .started { lock.withLock { fences[job.id] = nil } }
+    if job.state == .started { fences.withLock { $0[job.id] = nil } }
     return Job(record: record, state: target)
   }
 
@@ -52,14 +52,14 @@ extension PostgresSpool {
         }
       }
     }
-    lock.withLock { for move in moves where move.job.state == .started { fences[move.job.id] = nil } }
+    fences.withLock { for move in moves where move.job.state == .started { $0[move.job.id] = nil } }
     return moved
   }
 
   /// A fenced move: `$1` id, `$2` from, `$3` to, `$4` record, `$5` retry time, `$6` node, `$7` token.
   static let moveStatement = """
     UPDATE jobdrop_jobs SET state = $3, record = $4, retry_at = $5, node = NULL, lease_until = NULL,
-      txid = pg_current_xact_id(), change = nextval('jobdrop_change')
+      txid = pg_current_xact_id(), writer = current_setting('jobdrop.writer'), change = nextval('jobdrop_change')
     WHERE id = $1 AND state = $2 AND ($2 <> 'started' OR (node = $6 AND fence = $7))
     """
 
@@ -72,7 +72,7 @@ extension PostgresSpool {
       try connection.transaction(begin: beginChange) {
         let result = try connection.execute(
           """
-          UPDATE jobdrop_jobs SET record = $3, txid = pg_current_xact_id(), change = nextval('jobdrop_change'),
+          UPDATE jobdrop_jobs SET record = $3, txid = pg_current_xact_id(), writer = current_setting('jobdrop.writer'), change = nextval('jobdrop_change'),
             lease_until = CASE WHEN state = 'started' THEN now() + make_interval(secs => $6) END
           WHERE id = $1 AND state = $2 AND ($2 <> 'started' OR (node = $4 AND fence = $5))
           RETURNING cancel_requested
@@ -87,7 +87,7 @@ extension PostgresSpool {
     }
   }
 
-  func fence(of job: Job) -> Int64 { fences[job.id] ?? -1 }
+  func fence(of job: Job) -> Int64 { fences.withLock { $0[job.id] } ?? -1 }
 
   /// Asks the node running the started job `id` to stop it: a change every node reads
   /// (``changes(after:limit:)`` lists it as cancelled), so the node running it interrupts its query.
@@ -96,7 +96,7 @@ extension PostgresSpool {
       try connection.transaction(begin: beginChange) {
         try connection.execute(
           """
-          UPDATE jobdrop_jobs SET cancel_requested = true, txid = pg_current_xact_id(),
+          UPDATE jobdrop_jobs SET cancel_requested = true, txid = pg_current_xact_id(), writer = current_setting('jobdrop.writer'),
             change = nextval('jobdrop_change')
           WHERE id = $1 AND state = 'started'
           """, [.text(id)])
@@ -149,7 +149,7 @@ extension PostgresSpool {
           try connection.execute(
             """
             UPDATE jobdrop_jobs SET state = $3, record = $2, node = NULL, lease_until = NULL,
-              fence = fence + 1, txid = pg_current_xact_id(), change = nextval('jobdrop_change')
+              fence = fence + 1, txid = pg_current_xact_id(), writer = current_setting('jobdrop.writer'), change = nextval('jobdrop_change')
             WHERE id = $1
             """, [.text(id), .text(PostgresSpool.encode(record)), .text(state.rawValue)])
           reaped.append(Job(record: record, state: state))

@@ -3,6 +3,7 @@ import JobdropExport
 import JobdropModel
 import JobdropPostgres
 import JobdropSystem
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -23,8 +24,11 @@ import JobdropSystem
 /// (``changes(after:limit:)``: the ids below the oldest still running, so a transaction that commits
 /// late is never skipped), woken at once by the notification. No write waits for another's lock
 /// but on the rows it changes, so claims run side by side (`SKIP LOCKED`).
-// @unchecked: the connection is used under `lock` only; `fences` too. (A Mutex cannot hand a
-// non-Sendable libpq connection out to the calls that use it under the lock.)
+///
+/// Each call takes a connection of its own from a small pool (``withConnection(_:)``): a group commit
+/// waiting for the server's disk does not hold up a claim on another thread.
+// @unchecked: the idle connections are touched under `lock` only, and a connection is used by one call
+// at a time (a Mutex cannot hand a non-Sendable libpq connection out); `fences` is a Mutex.
 public final class PostgresSpool: @unchecked Sendable {
   /// `host:port/database`, for messages (never the password).
   public let database: String
@@ -35,17 +39,19 @@ public final class PostgresSpool: @unchecked Sendable {
   /// The table's format before this process opened it (``format`` when it needed nothing; 0: new).
   public private(set) var migratedFrom = PostgresSpool.format
   let conninfo: String
-  var connection: PostgresConnection?
-  let lock = ConditionLock()
+  /// Connections no call is using now.
+  private var idle: [PostgresConnection] = []
+  private let lock = ConditionLock()
   /// The fencing token of each job this node started.
-  var fences: [String: Int64] = [:]
+  let fences = Mutex<[String: Int64]>([:])
   /// The follower's connection, which listens for changes and holds the index lock; its thread only.
   var listener: PostgresConnection?
   var indexLockHeld = false
   /// The channel changes are announced on.
   public static let channel = "jobdrop"
-  /// This process's mark on the changes it announces (their payload): its own follower passes over
-  /// them (what this process wrote it has already), other nodes and commands wake on them.
+  /// This process's mark on the changes it makes: the payload of their notifications and the `writer`
+  /// of the rows they write. Its own follower passes over both (what this process wrote it has already
+  /// applied), other nodes and commands wake on them and read them.
   let writer = String(UInt64.random(in: 1...UInt64.max), radix: 16)
   /// The start of a write transaction, its change announced (delivered at commit) in the same round trip.
   var beginChange: String { "BEGIN; SELECT pg_notify('\(PostgresSpool.channel)', '\(writer)')" }
@@ -108,33 +114,47 @@ public final class PostgresSpool: @unchecked Sendable {
     return String(rest)
   }
 
-  /// Runs `body` with the connection (made again after one was lost), under the lock. A transaction
-  /// the server chose to abort (a deadlock, a serialization failure) is run again, up to three times,
-  /// then reported as transient: the caller retries later, the daemon goes on.
+  /// Runs `body` with a connection no other call is using (an idle one, or one made now; one that was
+  /// lost is dropped). A transaction the server chose to abort (a deadlock, a serialization failure) is
+  /// run again, up to three times, then reported as transient: the caller retries later, the daemon
+  /// goes on.
   func withConnection<R>(_ body: (PostgresConnection) throws -> R) throws -> R {
-    try lock.withLock {
-      var attempt = 0
-      while true {
-        attempt += 1
-        let current: PostgresConnection
-        if let connection, connection.isHealthy {
-          current = connection
-        } else {
-          connection = nil
-          current = try PostgresConnection(conninfo: conninfo, database: database)
-          connection = current
-        }
-        do {
-          return try body(current)
-        } catch var error as PostgresError where ["40P01", "40001"].contains(error.sqlState ?? "") {
-          if attempt < 3 { continue }
-          error.isTransient = true
-          throw error
-        } catch let error as PostgresError where error.isTransient {
-          connection = nil
-          throw error
-        }
+    var attempt = 0
+    while true {
+      attempt += 1
+      let current = try takeConnection()
+      do {
+        let result = try body(current)
+        putBack(current)
+        return result
+      } catch var error as PostgresError where ["40P01", "40001"].contains(error.sqlState ?? "") {
+        putBack(current)
+        if attempt < 3 { continue }
+        error.isTransient = true
+        throw error
+      } catch {
+        putBack(current)
+        throw error
       }
     }
+  }
+
+  /// The most connections kept idle (one per thread that writes: runner, committer, intake, follower).
+  static let idleLimit = 4
+
+  private func takeConnection() throws -> PostgresConnection {
+    while let connection = lock.withLock({ idle.popLast() }) {
+      if connection.isHealthy { return connection }
+    }
+    let made = try PostgresConnection(conninfo: conninfo, database: database)
+    // What this connection writes carries this process's mark (``writer``): its feed passes over it.
+    try made.execute("SELECT set_config('jobdrop.writer', '\(writer)', false)")
+    return made
+  }
+
+  /// Keeps `connection` for the next call, unless it was lost or left inside a transaction.
+  private func putBack(_ connection: PostgresConnection) {
+    guard connection.isHealthy else { return }
+    lock.withLock { if idle.count < PostgresSpool.idleLimit { idle.append(connection) } }
   }
 }

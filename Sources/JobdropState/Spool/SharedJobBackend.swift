@@ -71,7 +71,7 @@ public final class SharedJobBackend: JobBackend {
   public func everyJob(_ each: (Job) -> Void) throws {
     var from = PostgresSpool.FeedPosition.start
     while true {
-      let (jobs, _, next) = try table.changes(after: from)
+      let (jobs, _, next) = try table.changes(after: from, all: true)
       if jobs.isEmpty { return }
       jobs.forEach(each)
       from = next
