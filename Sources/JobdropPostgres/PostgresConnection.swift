@@ -204,6 +204,51 @@ extension PostgresConnection {
     }
   }
 
+  /// Sends every statement at once and reads their results in order (libpq's pipeline mode): one round
+  /// trip for all of them. A statement that fails makes the server skip the ones after it; its error is
+  /// thrown, after a `ROLLBACK` if it left a transaction open.
+  package func pipeline(_ statements: [(sql: String, values: [SQLValue])]) throws(PostgresError)
+    -> [PostgresResult]
+  {
+    guard PQenterPipelineMode(connection) == 1 else { throw error(nil) }
+    var failure: PostgresError?
+    for statement in statements {
+      let sent = PostgresConnection.withParameters(statement.values) { parameters in
+        PQsendQueryParams(
+          connection, statement.sql, Int32(statement.values.count), nil, parameters, nil, nil, 0)
+      }
+      if sent != 1 {
+        failure = error(nil)
+        break
+      }
+    }
+    if failure == nil && PQpipelineSync(connection) != 1 { failure = error(nil) }
+    var results: [PostgresResult] = []
+    if failure == nil {
+      for _ in statements {
+        var kept: OpaquePointer?
+        while let result = PQgetResult(connection) {
+          let status = PQresultStatus(result)
+          if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK {
+            if let kept { PQclear(kept) }
+            kept = result
+            continue
+          }
+          if status != PGRES_PIPELINE_ABORTED && failure == nil { failure = error(result) }
+          PQclear(result)
+        }
+        results.append(PostgresResult(kept))
+      }
+      if let sync = PQgetResult(connection) { PQclear(sync) }  // PGRES_PIPELINE_SYNC
+    }
+    _ = PQexitPipelineMode(connection)
+    if let failure {
+      if PQtransactionStatus(connection) == PQTRANS_INERROR { _ = try? execute("ROLLBACK") }
+      throw failure
+    }
+    return results
+  }
+
   /// The connection's socket, to wait on for notifications (`poll`).
   package var socket: Int32 { PQsocket(connection) }
 

@@ -96,7 +96,10 @@ import Testing
     server.stop()
   }
 
-  @Test func theNextClaimOnAnyNodeGoesToThePartnerWithFewestJobsRunningAnywhere() throws {
+  /// Both ways of starting: `durable` (the started record written) and inside a group (one pipelined
+  /// statement; the record is written at the job's first progress or its outcome).
+  @Test(arguments: [true, false])
+  func theNextClaimOnAnyNodeGoesToThePartnerWithFewestJobsRunningAnywhere(durable: Bool) throws {
     let sandbox = try Sandbox(orders: 10)
     let server = try PostgresServer(directory: sandbox.root)
     let first = try PostgresSpool(url: server.url, node: "first", leaseSeconds: 30)
@@ -110,15 +113,33 @@ import Testing
       record.partner = partner
       return .init(record: record, state: .pending, bytes: Array("{}".utf8))
     }
+    func started(_ record: JobRecord) -> JobRecord {
+      var record = record
+      record.attempts += 1
+      return record
+    }
     // acme's backlog is older than globex's one request.
     try first.claim([claim("acme"), claim("acme"), claim("acme"), claim("globex")])
-    let a = try #require(try first.claimNext(now: .now()) { $0 })
+    let a = try #require(try first.claimNext(now: .now(), durable: durable, change: started))
     #expect(a.record.partner == "acme", "the oldest first while no partner runs a job")
     // acme now runs a job on the first node: the second node's next claim is globex's, though newer.
-    let b = try #require(try second.claimNext(now: .now()) { $0 })
+    let b = try #require(try second.claimNext(now: .now(), durable: durable, change: started))
     #expect(b.record.partner == "globex")
-    let c = try #require(try second.claimNext(now: .now()) { $0 })
+    let c = try #require(try second.claimNext(now: .now(), durable: durable, change: started))
     #expect(c.record.partner == "acme")
+    // The claim is the table's: no other node takes a started job, and the lease is held.
+    #expect(try first.claimNext(now: .now(), durable: durable, change: started)?.record.partner == "acme")
+    #expect(
+      try second.claimNext(now: .now(), durable: durable, change: started) == nil, "four jobs, four claims")
+    let held = try SeveralNodesTests.rows(
+      server, "SELECT node, fence FROM jobdrop_jobs WHERE state = 'started' ORDER BY node, created_at")
+    #expect(held == [["first", "1"], ["first", "1"], ["second", "1"], ["second", "1"]])
+    // One attempt more in the record the node holds; the table has it once durable.
+    #expect(c.record.attempts == 1)
+    let stored = try #require(try second.job(id: c.id))
+    #expect(stored.state == .started && stored.record.attempts == (durable ? 1 : 0))
+    let finished = try second.move(c, to: .success, record: c.record)
+    #expect(try second.job(id: c.id) == finished)
     server.stop()
   }
 

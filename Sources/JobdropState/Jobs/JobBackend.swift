@@ -33,8 +33,9 @@ public protocol JobBackend: Sendable {
   /// Undoes what a failed commit of `group` left.
   func discardClaims(_ group: ClaimGroup)
 
-  /// Takes the next job to start, changed by `modify` (only where ``picksNextJob``).
-  func claimNext(now: Timestamp, modify: (JobRecord) -> JobRecord) throws -> Job?
+  /// Takes the next job to start, changed by `modify` (only where ``picksNextJob``); without `durable`
+  /// (inside a group), the changed record may be stored only with the job's next write.
+  func claimNext(now: Timestamp, durable: Bool, modify: (JobRecord) -> JobRecord) throws -> Job?
   /// Moves `job` to `target` with `record`; with `durable` off, a start is made in memory only (the
   /// file spool; see ``JobStore/startNextPending(durable:)``).
   func move(_ job: Job, to target: JobState, record: JobRecord, durable: Bool) throws -> Job

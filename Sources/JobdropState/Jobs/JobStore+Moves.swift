@@ -22,7 +22,7 @@ extension JobStore {
       return record
     }
     if backend.picksNextJob {
-      guard let next = try backend.claimNext(now: now, modify: started) else { return nil }
+      guard let next = try backend.claimNext(now: now, durable: durable, modify: started) else { return nil }
       // As a start inside a group: shown at its first progress write, and a job that ends sooner goes
       // from `pending` to its outcome in its documents.
       lock.withLock {

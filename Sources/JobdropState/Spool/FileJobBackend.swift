@@ -47,7 +47,9 @@ public struct FileJobBackend: JobBackend {
     for (job, _) in group.jobs { try? spool.remove(job.id, in: job.state) }
   }
 
-  public func claimNext(now: Timestamp, modify: (JobRecord) -> JobRecord) throws -> Job? { nil }
+  public func claimNext(now: Timestamp, durable: Bool, modify: (JobRecord) -> JobRecord) throws -> Job? {
+    nil
+  }
 
   public func move(_ job: Job, to target: JobState, record: JobRecord, durable: Bool) throws -> Job {
     guard durable else {

@@ -83,32 +83,30 @@ extension PostgresSpool {
   /// Claims the pending job due by `now` whose partner has the fewest started jobs (then the oldest),
   /// skipping rows other nodes are claiming, and moves it to `started` with `change` applied to its record,
   /// holding a lease of ``leaseSeconds``; `nil` when no job is due.
-  public func claimNext(now: Timestamp, change modify: (JobRecord) -> JobRecord) throws -> Job? {
+  ///
+  /// Without `durable` (a job started inside a group of outcomes) the claim is one statement, sent with
+  /// its transaction in one round trip, and the row keeps the pending record: the started one is
+  /// written at the job's first progress or with its outcome. A node killed before then leaves the
+  /// job's record one attempt short, as the file spool does (``JobStore/startNextPending(durable:)``).
+  public func claimNext(now: Timestamp, durable: Bool = true, change modify: (JobRecord) -> JobRecord)
+    throws -> Job?
+  {
     try withConnection { connection in
+      guard durable else { return try claimNextInOneTrip(connection, now: now, change: modify) }
       // A start need not wait for the disk (as with the file spool inside a group): if the server
       // loses it in a crash, the job is pending again and runs again, and this node's result is
       // refused (its token no longer matches a started row).
-      try connection.transaction(begin: "BEGIN; SET LOCAL synchronous_commit = off") { () throws -> Job? in
-        // Each partner's started jobs counted once (not once per pending row: a burst's dead index
-        // entries made that a scan per row).
+      return try connection.transaction(begin: "BEGIN; SET LOCAL synchronous_commit = off") {
+        () throws -> Job? in
         let found = try connection.execute(
-          """
-          SELECT j.id, j.record FROM jobdrop_jobs j
-          LEFT JOIN (SELECT partner, count(*) AS n FROM jobdrop_jobs WHERE state = 'started' GROUP BY partner) s
-            ON s.partner IS NOT DISTINCT FROM j.partner
-          WHERE j.state = 'pending' AND (j.retry_at IS NULL OR j.retry_at <= $1)
-          ORDER BY coalesce(s.n, 0), j.created_at, j.id
-          LIMIT 1 FOR UPDATE OF j SKIP LOCKED
-          """, [.integer(now.milliseconds)])
+          "SELECT j.id, j.record FROM \(PostgresSpool.nextPending)", [.integer(now.milliseconds)])
         guard found.count == 1, let id = found.text(0, 0), let text = found.text(0, 1) else { return nil }
         let record = modify(try PostgresSpool.decode(text))
         // The change announced by the statement that makes it (delivered at commit).
         let moved = try connection.execute(
           """
           WITH moved AS (
-            UPDATE jobdrop_jobs SET state = 'started', record = $2, retry_at = NULL, node = $3,
-              lease_until = now() + make_interval(secs => $4), fence = fence + 1,
-              cancel_requested = false, txid = pg_current_xact_id(), writer = current_setting('jobdrop.writer'), change = nextval('jobdrop_change')
+            UPDATE jobdrop_jobs SET record = $2, \(PostgresSpool.startColumns)
             WHERE id = $1 RETURNING fence)
           SELECT fence, pg_notify('\(PostgresSpool.channel)', $5) FROM moved
           """,
@@ -122,4 +120,50 @@ extension PostgresSpool {
       }
     }
   }
+
+  /// The claim of a job started inside a group: pick, move and announce in one statement, its
+  /// transaction (committed without waiting for the disk) sent in the same round trip.
+  private func claimNextInOneTrip(
+    _ connection: PostgresConnection, now: Timestamp, change modify: (JobRecord) -> JobRecord
+  ) throws -> Job? {
+    let results = try connection.pipeline([
+      ("BEGIN", []), ("SET LOCAL synchronous_commit = off", []),
+      (
+        """
+        WITH picked AS (SELECT j.id FROM \(PostgresSpool.nextPending)),
+        moved AS (
+          UPDATE jobdrop_jobs j SET \(PostgresSpool.startColumns)
+          FROM picked WHERE j.id = picked.id RETURNING j.id, j.record, j.fence)
+        SELECT id, record, fence, pg_notify('\(PostgresSpool.channel)', $2) FROM moved
+        """,
+        [.integer(now.milliseconds), .text(writer), .text(node), .integer(Int64(leaseSeconds))]
+      ),
+      ("COMMIT", []),
+    ])
+    let moved = results[2]
+    guard moved.count == 1, let id = moved.text(0, 0), let text = moved.text(0, 1),
+      let fence = moved.integer(0, 2)
+    else { return nil }
+    fences.withLock { $0[id] = fence }
+    return Job(record: modify(try PostgresSpool.decode(text)), state: .started)
+  }
+
+  /// `FROM` and the rest of the query for the pending job to start next (`$1`: now, in milliseconds),
+  /// locked: each partner's started jobs are counted once (not once per pending row: a burst's dead
+  /// index entries made that a scan per row).
+  static let nextPending = """
+    jobdrop_jobs j
+    LEFT JOIN (SELECT partner, count(*) AS n FROM jobdrop_jobs WHERE state = 'started' GROUP BY partner) s
+      ON s.partner IS NOT DISTINCT FROM j.partner
+    WHERE j.state = 'pending' AND (j.retry_at IS NULL OR j.retry_at <= $1)
+    ORDER BY coalesce(s.n, 0), j.created_at, j.id
+    LIMIT 1 FOR UPDATE OF j SKIP LOCKED
+    """
+
+  /// What a start sets besides the record (`$3`: the node, `$4`: the lease in seconds).
+  static let startColumns = """
+    state = 'started', retry_at = NULL, node = $3, lease_until = now() + make_interval(secs => $4),
+      fence = fence + 1, cancel_requested = false, txid = pg_current_xact_id(),
+      writer = current_setting('jobdrop.writer'), change = nextval('jobdrop_change')
+    """
 }

@@ -39,8 +39,8 @@ public final class SharedJobBackend: JobBackend {
 
   public func discardClaims(_ group: ClaimGroup) {}  // the transaction left nothing
 
-  public func claimNext(now: Timestamp, modify: (JobRecord) -> JobRecord) throws -> Job? {
-    try table.claimNext(now: now, change: modify)
+  public func claimNext(now: Timestamp, durable: Bool, modify: (JobRecord) -> JobRecord) throws -> Job? {
+    try table.claimNext(now: now, durable: durable, change: modify)
   }
 
   public func move(_ job: Job, to target: JobState, record: JobRecord, durable: Bool) throws -> Job {
