@@ -75,37 +75,36 @@ extension JobStore {
   /// their export files, published without a sync. Each record keeps the request aliases the intake
   /// added meanwhile.
   ///
-  /// On one machine the spool's files are written without the lock (only the committer moves a staged
-  /// job; an alias added meanwhile is saved again after), and the documents after it. With several
-  /// nodes the export files are flushed first, without the lock, and the lock is held throughout the
-  /// table's commit: a cancel taken meanwhile (on this node) finds the job either still started, its
-  /// cancel then recorded before the outcome is prepared, or finished.
+  /// The outcomes are written without the lock (only the committer moves a staged job; an alias added
+  /// meanwhile is saved again after), and the documents after it. While they are written the jobs are
+  /// marked ``JobTable/committing``: a cancel or an alias for one of them waits for the commit, so a
+  /// partner is never told `cancelled` for a job that succeeded. With several nodes the export files
+  /// are flushed first, then the table's transaction commits (on one machine one flush does both).
   @discardableResult
   public func commitMoves(
     _ moves: [(job: Job, target: JobState, record: JobRecord)], alsoFlush: [UnsyncedFile]
   ) throws -> [Job] {
-    if backend.isShared {
-      try GroupWrite.flush(alsoFlush)
-      return try withLockPublishingAfter {
-        Result { () throws -> [Job] in
-          let (prepared, deliveries) = try prepareAllLocked(moves)
-          do {
-            return appliedLocked(prepared, try backend.commitMoves(prepared, alsoFlush: []), deliveries)
-          } catch {
-            events.drop(deliveries)
-            throw error
-          }
-        }
-      }.get()
+    let shared = backend.isShared
+    if shared { try GroupWrite.flush(alsoFlush) }
+    let (prepared, deliveries) = try lock.withLock {
+      let ready = try prepareAllLocked(moves)
+      table.committing.formUnion(ready.0.map(\.job.id))
+      return ready
     }
-    let (prepared, deliveries) = try lock.withLock { try prepareAllLocked(moves) }
-    let result = Result { try backend.commitMoves(prepared, alsoFlush: alsoFlush) }
+    let result = Result { try backend.commitMoves(prepared, alsoFlush: shared ? [] : alsoFlush) }
+    defer { lock.broadcast() }  // (after the lock is released: broadcasting takes it)
     return try withLockPublishingAfter {
-      result.map { appliedLocked(prepared, $0, deliveries) }.mapError { error in
+      table.committing.subtract(prepared.map(\.job.id))
+      return result.map { appliedLocked(prepared, $0, deliveries) }.mapError { error in
         events.drop(deliveries)
         return error
       }
     }.get()
+  }
+
+  /// Waits (releasing the lock) while job `id`'s outcome is being committed; call with the lock held.
+  func waitForCommitLocked(_ id: String) {
+    while table.committing.contains(id) { lock.wait(untilMilliseconds: nil) }
   }
 
   /// A move as it will be stored: the cancel rule applied (a success that became a cancel has its file

@@ -179,6 +179,7 @@ public final class JobStore: @unchecked Sendable {
   /// durably: the name is kept in the job's record and its documents are republished.
   public func addAlias(_ name: String, to job: Job) throws -> Job {
     try lock.withLock {
+      waitForCommitLocked(job.id)
       guard var current = lookupLocked(job.id) else { return job }
       if current.record.requestAliases?.contains(name) != true {
         current.record.requestAliases = (current.record.requestAliases ?? []) + [name]
@@ -221,6 +222,7 @@ public final class JobStore: @unchecked Sendable {
   /// finished one is left alone. Another partner's job is no such job.
   public func cancel(id: String, partner: String?) throws -> CancelResult {
     let (result, handler): (CancelResult, (@Sendable (String) -> Void)?) = try lock.withLock {
+      waitForCommitLocked(id)
       guard let state = table.state(of: id), table.partner(of: id) == partner else {
         return (.noSuchJob, nil)
       }

@@ -54,6 +54,9 @@ struct JobTable {
   var unpublished = Set<String>()
   /// The export files of jobs whose success became a cancel, removed once the move is recorded.
   var withdrawals: [String: String] = [:]
+  /// Jobs whose outcome is being committed now, without the store's lock: a cancel or an alias for
+  /// one waits until it is recorded (``JobStore/waitForCommitLocked(_:)``).
+  var committing = Set<String>()
 
   init(queuesLocally: Bool) { self.queuesLocally = queuesLocally }
 

@@ -25,7 +25,12 @@ final class ScriptedHTTPServer: Sendable {
       var served = 0
       while true {
         let client = accept(socket, nil, nil)
-        guard client >= 0 else { return }
+        guard client >= 0 else {
+          // Shut down (deinit): the socket is closed here, by the only thread that uses it, so its
+          // number is never another server's while this thread may still accept on it.
+          close(socket)
+          return
+        }
         let request = ScriptedHTTPServer.readRequest(client)
         received.all.withLock { $0.append(request) }
         let reply = replies.isEmpty ? nil : replies[min(served, replies.count - 1)]
@@ -37,8 +42,7 @@ final class ScriptedHTTPServer: Sendable {
   }
 
   deinit {
-    shutdown(socket, Int32(SHUT_RDWR))
-    close(socket)
+    shutdown(socket, Int32(SHUT_RDWR))  // the accepting thread closes it
   }
 
   /// A reply of `status` with no body, closing the connection.
