@@ -9,6 +9,8 @@ import JobdropModel
 package final class PostgresConnection {
   let connection: OpaquePointer
   package let database: String
+  /// The statements prepared on this connection (``execute(prepared:_:)``), by their text: their names.
+  private var statements: [String: String] = [:]
 
   /// Connects with a libpq connection string or `postgres://` URL; libpq also reads `PG*` variables and
   /// the password file (`PGPASSFILE`, `~/.pgpass`).
@@ -49,6 +51,31 @@ package final class PostgresConnection {
       throw error(result)
     }
     return wrapped
+  }
+
+  /// Runs `sql` as ``execute(_:_:)`` does, prepared once on this connection and reused: the server
+  /// parses and plans a statement run for every job once, not every time.
+  @discardableResult
+  package func execute(prepared sql: String, _ values: [SQLValue]) throws(PostgresError) -> PostgresResult {
+    let name = try statement(sql)
+    let result: OpaquePointer? = PostgresConnection.withParameters(values) { parameters in
+      PQexecPrepared(connection, name, Int32(values.count), parameters, nil, nil, 0)
+    }
+    let wrapped = PostgresResult(result)
+    let status = result.map(PQresultStatus) ?? PGRES_FATAL_ERROR
+    guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else { throw error(result) }
+    return wrapped
+  }
+
+  /// The name of `sql` prepared on this connection (prepared now the first time).
+  private func statement(_ sql: String) throws(PostgresError) -> String {
+    if let name = statements[sql] { return name }
+    let name = "jobdrop_\(statements.count + 1)"
+    let result = PQprepare(connection, name, sql, 0, nil)
+    defer { PQclear(result) }
+    guard let result, PQresultStatus(result) == PGRES_COMMAND_OK else { throw error(result) }
+    statements[sql] = name
+    return name
   }
 
   /// Runs a query with `values` bound and calls `row` with each row as it arrives (libpq's single-row
@@ -205,17 +232,24 @@ extension PostgresConnection {
   }
 
   /// Sends every statement at once and reads their results in order (libpq's pipeline mode): one round
-  /// trip for all of them. A statement that fails makes the server skip the ones after it; its error is
-  /// thrown, after a `ROLLBACK` if it left a transaction open.
+  /// trip for all of them. Those with values are prepared once on this connection, as
+  /// ``execute(prepared:_:)`` does. A statement that fails makes the server skip the ones after it; its
+  /// error is thrown, after a `ROLLBACK` if it left a transaction open.
   package func pipeline(_ statements: [(sql: String, values: [SQLValue])]) throws(PostgresError)
     -> [PostgresResult]
   {
+    let names = try statements.map { (statement) throws(PostgresError) -> String? in
+      statement.values.isEmpty ? nil : try self.statement(statement.sql)
+    }
     guard PQenterPipelineMode(connection) == 1 else { throw error(nil) }
     var failure: PostgresError?
-    for statement in statements {
+    for (statement, name) in zip(statements, names) {
       let sent = PostgresConnection.withParameters(statement.values) { parameters in
-        PQsendQueryParams(
-          connection, statement.sql, Int32(statement.values.count), nil, parameters, nil, nil, 0)
+        if let name {
+          PQsendQueryPrepared(connection, name, Int32(statement.values.count), parameters, nil, nil, 0)
+        } else {
+          PQsendQueryParams(connection, statement.sql, 0, nil, nil, nil, nil, 0)
+        }
       }
       if sent != 1 {
         failure = error(nil)

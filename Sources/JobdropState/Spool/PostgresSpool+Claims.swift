@@ -63,11 +63,11 @@ extension PostgresSpool {
             }
           }
           try connection.execute(
-            """
-            INSERT INTO jobdrop_jobs (id, partner, state, record, request, created_at, change, writer)
-            VALUES ($1, $2, $3, $4, decode($5, 'base64'), $6, nextval('jobdrop_change'),
-              current_setting('jobdrop.writer'))
-            """,
+            prepared: """
+              INSERT INTO jobdrop_jobs (id, partner, state, record, request, created_at, change, writer)
+              VALUES ($1, $2, $3, $4, decode($5, 'base64'), $6, nextval('jobdrop_change'),
+                current_setting('jobdrop.writer'))
+              """,
             [
               .text(record.id), record.partner.map(SQLValue.text) ?? .null, .text(state.rawValue),
               .text(PostgresSpool.encode(record)), .text(Data(claim.bytes).base64EncodedString()),

@@ -71,13 +71,13 @@ extension PostgresSpool {
   ) {
     try withConnection { connection in
       let result = try connection.execute(
-        """
-        SELECT j.state, j.record, j.txid::text, j.id, h.horizon::text, j.cancel_requested
-        FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon) h
-        LEFT JOIN jobdrop_jobs j ON (j.txid, j.id) > ($1::text::xid8, $2) AND j.txid < h.horizon
-          AND ($4::text IS NULL OR j.writer IS DISTINCT FROM $4)
-        ORDER BY j.txid, j.id LIMIT $3
-        """,
+        prepared: """
+          SELECT j.state, j.record, j.txid::text, j.id, h.horizon::text, j.cancel_requested
+          FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon) h
+          LEFT JOIN jobdrop_jobs j ON (j.txid, j.id) > ($1::text::xid8, $2) AND j.txid < h.horizon
+            AND ($4::text IS NULL OR j.writer IS DISTINCT FROM $4)
+          ORDER BY j.txid, j.id LIMIT $3
+          """,
         [.integer(position.txid), .text(position.id), .integer(Int64(limit)), all ? .null : .text(writer)])
       let jobs = try PostgresSpool.jobs(in: result)
       let cancelled = Set(

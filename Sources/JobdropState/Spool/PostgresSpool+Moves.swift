@@ -16,7 +16,7 @@ extension PostgresSpool {
     try withConnection { connection in
       try connection.transaction(begin: beginChange) {
         let result = try connection.execute(
-          PostgresSpool.moveStatement,
+          prepared: PostgresSpool.moveStatement,
           [
             .text(job.id), .text(job.state.rawValue), .text(target.rawValue),
             .text(PostgresSpool.encode(record)),
@@ -41,7 +41,7 @@ extension PostgresSpool {
       try connection.transaction(begin: beginChange) { () throws -> [Job?] in
         return try moves.map { move -> Job? in
           let result = try connection.execute(
-            PostgresSpool.moveStatement,
+            prepared: PostgresSpool.moveStatement,
             [
               .text(move.job.id), .text(move.job.state.rawValue), .text(move.target.rawValue),
               .text(PostgresSpool.encode(move.record)),
@@ -71,12 +71,12 @@ extension PostgresSpool {
     try withConnection { connection in
       try connection.transaction(begin: beginChange) {
         let result = try connection.execute(
-          """
-          UPDATE jobdrop_jobs SET record = $3, txid = pg_current_xact_id(), writer = current_setting('jobdrop.writer'), change = nextval('jobdrop_change'),
-            lease_until = CASE WHEN state = 'started' THEN now() + make_interval(secs => $6) END
-          WHERE id = $1 AND state = $2 AND ($2 <> 'started' OR (node = $4 AND fence = $5))
-          RETURNING cancel_requested
-          """,
+          prepared: """
+            UPDATE jobdrop_jobs SET record = $3, txid = pg_current_xact_id(), writer = current_setting('jobdrop.writer'), change = nextval('jobdrop_change'),
+              lease_until = CASE WHEN state = 'started' THEN now() + make_interval(secs => $6) END
+            WHERE id = $1 AND state = $2 AND ($2 <> 'started' OR (node = $4 AND fence = $5))
+            RETURNING cancel_requested
+            """,
           [
             .text(job.id), .text(job.state.rawValue), .text(PostgresSpool.encode(job.record)),
             .text(node), .integer(fence(of: job)), .integer(Int64(leaseSeconds)),
