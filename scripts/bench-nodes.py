@@ -3,7 +3,7 @@
 own inbox, one worker), next to one node on the file spool, and drop -> success latency of one node on
 each spool (the claim's cost is the difference).
 
-Usage: scripts/bench-nodes.py [--burst 600] [--drops 40] [--orders 2000]   (needs .build/release/jobdrop)
+Usage: scripts/bench-nodes.py [--burst 600] [--drops 40] [--orders 2000] [--runs 2]   (needs .build/release/jobdrop)
 
 Starts its own PostgreSQL 15 on 127.0.0.1 in .build-bench/nodes/ and stops it by its pid.
 """
@@ -137,7 +137,8 @@ def succeeded(node):
 def throughput(work, store, spool, nodes, count, postgres):
     if postgres:
         postgres.reset()
-    started = [start_node(work, f"{'pg' if postgres else 'file'}-{nodes}-{n}", store, spool) for n in range(nodes)]
+    run = len(os.listdir(work))  # fresh folders for every run
+    started = [start_node(work, f"{'pg' if postgres else 'file'}-{nodes}-{n}-{run}", store, spool) for n in range(nodes)]
     roots = [root for _, root in started]
     cpu_before = sum(cpu_seconds(p.pid) for p, _ in started)
     server_before = server_cpu_seconds(postgres)
@@ -206,6 +207,7 @@ def main():
     parser.add_argument("--burst", type=int, default=600)
     parser.add_argument("--drops", type=int, default=40)
     parser.add_argument("--orders", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=2)
     options = parser.parse_args()
     work = tempfile.mkdtemp(prefix="jobdrop-nodes-", dir=os.path.join(ROOT, ".build-bench") if os.path.isdir(os.path.join(ROOT, ".build-bench")) else None)
     os.chmod(work, 0o755)  # postgres (its own user when run as root) must reach its folder
@@ -214,14 +216,22 @@ def main():
         subprocess.run([BIN, "demo-data", "--orders", str(options.orders), "--source", "sqlite:" + store], check=True,
                        stdout=subprocess.DEVNULL)
         postgres = Postgres(work)
-        print(f"nodes bench: burst of {options.burst} small jobs, one worker per node; {os.cpu_count()} cores; "
+        print(f"nodes bench: burst of {options.burst} small jobs, one worker per node, best of {options.runs} runs; {os.cpu_count()} cores; "
               f"{time.strftime('%Y-%m-%d', time.gmtime())}")
-        elapsed, cpu, _ = throughput(work, store, "", 1, options.burst, None)
+        # Each set-up runs --runs times, the spools alternately; the best run of each is reported.
+        best = {}
+        for run in range(options.runs):
+            for nodes, pg in ((1, None), (1, postgres), (2, postgres), (3, postgres)):
+                measured = throughput(work, store, postgres.url if pg else "", nodes, options.burst, pg)
+                key = (nodes, pg is not None)
+                if key not in best or measured[0] < best[key][0]:
+                    best[key] = measured
+        elapsed, cpu, _ = best[(1, False)]
         file_rate = options.burst / elapsed
         print(f"  file spool, 1 node:     {elapsed:6.2f} s  {file_rate:7.1f} jobs/s  {cpu:6.2f} CPU s")
         rates = {}
         for nodes in (1, 2, 3):
-            elapsed, cpu, server = throughput(work, store, postgres.url, nodes, options.burst, postgres)
+            elapsed, cpu, server = best[(nodes, True)]
             rates[nodes] = options.burst / elapsed
             print(f"  postgres spool, {nodes} node{'s' if nodes > 1 else ' '}: {elapsed:6.2f} s  "
                   f"{rates[nodes]:7.1f} jobs/s  {cpu:6.2f} CPU s (jobdrop processes), {server:5.2f} CPU s (PostgreSQL)")

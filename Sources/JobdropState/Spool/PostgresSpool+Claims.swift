@@ -106,7 +106,7 @@ extension PostgresSpool {
         let moved = try connection.execute(
           """
           WITH moved AS (
-            UPDATE jobdrop_jobs SET record = $2, \(PostgresSpool.startColumns)
+            UPDATE jobdrop_jobs SET record = $2, \(PostgresSpool.startColumns(node: 3))
             WHERE id = $1 RETURNING fence)
           SELECT fence, pg_notify('\(PostgresSpool.channel)', $5) FROM moved
           """,
@@ -121,8 +121,10 @@ extension PostgresSpool {
     }
   }
 
-  /// The claim of a job started inside a group: pick, move and announce in one statement, its
-  /// transaction (committed without waiting for the disk) sent in the same round trip.
+  /// The claim of a job started inside a group: pick and move in one statement, its transaction
+  /// (committed without waiting for the disk) sent in the same round trip. It is not announced: other
+  /// nodes read it with the next change they are woken for (most often the job's outcome), as the file
+  /// spool shows such a start only at its first progress.
   private func claimNextInOneTrip(
     _ connection: PostgresConnection, now: Timestamp, change modify: (JobRecord) -> JobRecord
   ) throws -> Job? {
@@ -130,13 +132,11 @@ extension PostgresSpool {
       ("BEGIN", []), ("SET LOCAL synchronous_commit = off", []),
       (
         """
-        WITH picked AS (SELECT j.id FROM \(PostgresSpool.nextPending)),
-        moved AS (
-          UPDATE jobdrop_jobs j SET \(PostgresSpool.startColumns)
-          FROM picked WHERE j.id = picked.id RETURNING j.id, j.record, j.fence)
-        SELECT id, record, fence, pg_notify('\(PostgresSpool.channel)', $2) FROM moved
+        WITH picked AS (SELECT j.id FROM \(PostgresSpool.nextPending))
+        UPDATE jobdrop_jobs j SET \(PostgresSpool.startColumns(node: 2))
+        FROM picked WHERE j.id = picked.id RETURNING j.id, j.record, j.fence
         """,
-        [.integer(now.milliseconds), .text(writer), .text(node), .integer(Int64(leaseSeconds))]
+        [.integer(now.milliseconds), .text(node), .integer(Int64(leaseSeconds))]
       ),
       ("COMMIT", []),
     ])
@@ -160,10 +160,13 @@ extension PostgresSpool {
     LIMIT 1 FOR UPDATE OF j SKIP LOCKED
     """
 
-  /// What a start sets besides the record (`$3`: the node, `$4`: the lease in seconds).
-  static let startColumns = """
-    state = 'started', retry_at = NULL, node = $3, lease_until = now() + make_interval(secs => $4),
+  /// What a start sets besides the record (parameter `node`: the node, the one after it: the lease in
+  /// seconds).
+  static func startColumns(node: Int) -> String {
+    """
+    state = 'started', retry_at = NULL, node = $\(node), lease_until = now() + make_interval(secs => $\(node + 1)),
       fence = fence + 1, cancel_requested = false, txid = pg_current_xact_id(),
       writer = current_setting('jobdrop.writer'), change = nextval('jobdrop_change')
     """
+  }
 }
