@@ -45,6 +45,11 @@ package final class PostgresConnection {
         ? PQexec(connection, sql)
         : PQexecParams(connection, sql, Int32(values.count), nil, parameters, nil, nil, 0)
     }
+    return try checked(result)
+  }
+
+  /// `result` owned, or its error thrown (a command, rows, or the start of a `COPY … FROM STDIN`).
+  private func checked(_ result: OpaquePointer?) throws(PostgresError) -> PostgresResult {
     let wrapped = PostgresResult(result)
     let status = result.map(PQresultStatus) ?? PGRES_FATAL_ERROR
     guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_COPY_IN else {
@@ -61,10 +66,7 @@ package final class PostgresConnection {
     let result: OpaquePointer? = PostgresConnection.withParameters(values) { parameters in
       PQexecPrepared(connection, name, Int32(values.count), parameters, nil, nil, 0)
     }
-    let wrapped = PostgresResult(result)
-    let status = result.map(PQresultStatus) ?? PGRES_FATAL_ERROR
-    guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else { throw error(result) }
-    return wrapped
+    return try checked(result)
   }
 
   /// The name of `sql` prepared on this connection (prepared now the first time).

@@ -11,9 +11,8 @@ public protocol JobBackend: Sendable {
   /// The backend picks the next job to start itself, across every node (``claimNext(now:)``), rather
   /// than the store's fair queue.
   var picksNextJob: Bool { get }
-  /// Other processes write the same jobs (several nodes): a group of outcomes is committed under the
-  /// store's lock (a cancel on this node is never taken between its preparation and its commit), and a
-  /// job's export file must reach the shared bucket before its success is recorded.
+  /// Other processes write the same jobs (several nodes): a job's export file must reach the shared
+  /// bucket before its success is recorded.
   var isShared: Bool { get }
 
   /// Hands every job on after undoing what a crash cut short (see ``Spool/recover(_:returningRequestsTo:each:)``):

@@ -78,20 +78,17 @@ extension JobStore {
   /// The outcomes are written without the lock (only the committer moves a staged job; an alias added
   /// meanwhile is saved again after), and the documents after it. While they are written the jobs are
   /// marked ``JobTable/committing``: a cancel or an alias for one of them waits for the commit, so a
-  /// partner is never told `cancelled` for a job that succeeded. With several nodes the export files
-  /// are flushed first, then the table's transaction commits (on one machine one flush does both).
+  /// partner is never told `cancelled` for a job that succeeded.
   @discardableResult
   public func commitMoves(
     _ moves: [(job: Job, target: JobState, record: JobRecord)], alsoFlush: [UnsyncedFile]
   ) throws -> [Job] {
-    let shared = backend.isShared
-    if shared { try GroupWrite.flush(alsoFlush) }
     let (prepared, deliveries) = try lock.withLock {
       let ready = try prepareAllLocked(moves)
       table.committing.formUnion(ready.0.map(\.job.id))
       return ready
     }
-    let result = Result { try backend.commitMoves(prepared, alsoFlush: shared ? [] : alsoFlush) }
+    let result = Result { try backend.commitMoves(prepared, alsoFlush: alsoFlush) }
     defer { lock.broadcast() }  // (after the lock is released: broadcasting takes it)
     return try withLockPublishingAfter {
       table.committing.subtract(prepared.map(\.job.id))
