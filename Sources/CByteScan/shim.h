@@ -144,3 +144,135 @@ static inline bool jobdrop_copy_split(uint8_t *row, long length, long *starts, l
   }
   return field == columns;
 }
+
+/// Whether `byte` may start a formula in a spreadsheet: = + - @ (a tab or CR never comes unescaped in
+/// COPY text). FormulaGuard.isRisky, for jobdrop_copy_row_csv.
+static inline bool jobdrop_formula_start(uint8_t byte) {
+  return byte == '=' || byte == '+' || byte == '-' || byte == '@';
+}
+
+/// Whether the field at `field` (up to the next tab or `end`) is a sign, digits and an optional
+/// fraction, and nothing else: FormulaGuard.isPlainNumber.
+static inline bool jobdrop_copy_plain_number(const uint8_t *field, const uint8_t *end) {
+  long digits = 0;
+  bool point = false;
+  const uint8_t *byte = field;
+  for (; byte < end && *byte != '\t'; byte++) {
+    if (*byte >= '0' && *byte <= '9') {
+      digits++;
+    } else if ((*byte == '-' || *byte == '+') && byte == field) {
+      continue;
+    } else if (*byte == '.' && !point && digits > 0) {
+      point = true;
+    } else {
+      return false;
+    }
+  }
+  return digits > 0 && byte[-1] >= '0' && byte[-1] <= '9';
+}
+
+/// Formats one row of PostgreSQL's `COPY … TO STDOUT` text format (its newline last) as a CSV row ending
+/// in CRLF at `out`, which has room for `length + 16` bytes, when the row is plain: no backslash but `\N`
+/// fields (NULL, written empty), no `delimiter`, '"', CR or LF in a value, exactly `columns` (at most 64)
+/// fields, and (with `guard`) no value starting with = + - @ but plain numbers in the columns whose bit
+/// is set in `numbers`. Returns the bytes written, or -1 for a row the caller formats value by value
+/// (what it wrote at `out` is then left over). The row's bytes go 16 at a time (SSE2): its tabs become
+/// `delimiter` in the same store, and only the bytes after a tab are looked at one by one.
+static inline long jobdrop_copy_row_csv(const uint8_t *row, long length, uint8_t *out, uint8_t delimiter,
+                                        bool guard, uint64_t numbers, long columns) {
+  if (length == 0 || row[length - 1] != '\n' || columns < 1 || columns > 64) return -1;
+  length--;
+  long read = 0, written = 0, tabs = 0;
+  unsigned startCarry = 1;  // whether the byte at `read` starts a value
+#if defined(__SSE2__)
+  const __m128i tab = _mm_set1_epi8('\t'), delimiters = _mm_set1_epi8((char)delimiter);
+  const __m128i quote = _mm_set1_epi8('"'), cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i equals = _mm_set1_epi8('='), plus = _mm_set1_epi8('+'), minus = _mm_set1_epi8('-');
+  const __m128i atSign = _mm_set1_epi8('@');
+  while (read < length) {
+    long left = length - read;
+    __m128i block;
+    unsigned valid = 0xFFFF;
+    if (left >= 16) {
+      block = _mm_loadu_si128((const __m128i *)(row + read));
+    } else {
+      uint8_t padded[16] = {0};
+      memcpy(padded, row + read, (size_t)left);
+      block = _mm_loadu_si128((const __m128i *)padded);
+      valid = (1u << left) - 1;
+    }
+    __m128i isTab = _mm_cmpeq_epi8(block, tab);
+    unsigned tabMask = (unsigned)_mm_movemask_epi8(isTab) & valid;
+    __m128i hard = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(block, quote), _mm_cmpeq_epi8(block, delimiters)),
+                                _mm_or_si128(_mm_cmpeq_epi8(block, cr), _mm_cmpeq_epi8(block, lf)));
+    if (((unsigned)_mm_movemask_epi8(hard) & valid) != 0) return -1;
+    unsigned slashes = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(block, backslash)) & valid;
+    unsigned starts = ((tabMask << 1) | startCarry) & valid;
+    long consumed = left >= 16 ? 16 : left;
+    if (slashes != 0) {
+      // Only `\N`, a whole value: the bytes before it are taken from this block, then it is skipped.
+      int at = __builtin_ctz(slashes);
+      long position = read + at;
+      if (!((starts >> at) & 1) || position + 1 >= length || row[position + 1] != 'N' ||
+          (position + 2 < length && row[position + 2] != '\t'))
+        return -1;
+      consumed = at;
+      starts &= (1u << at) - 1;
+      tabMask &= (1u << at) - 1;
+    }
+    _mm_storeu_si128((__m128i *)(out + written),
+                     _mm_or_si128(_mm_andnot_si128(isTab, block), _mm_and_si128(isTab, delimiters)));
+    if (guard) {
+      __m128i formula = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(block, equals), _mm_cmpeq_epi8(block, plus)),
+                                     _mm_or_si128(_mm_cmpeq_epi8(block, minus), _mm_cmpeq_epi8(block, atSign)));
+      for (unsigned pending = starts & (unsigned)_mm_movemask_epi8(formula); pending != 0; pending &= pending - 1) {
+        int at = __builtin_ctz(pending);
+        long column = tabs + __builtin_popcount(tabMask & ((1u << at) - 1));
+        if (column >= columns || !((numbers >> column) & 1) ||
+            !jobdrop_copy_plain_number(row + read + at, row + length))
+          return -1;
+      }
+    }
+    tabs += __builtin_popcount(tabMask);
+    written += consumed;
+    if (slashes != 0) {
+      read += consumed + 2;
+      startCarry = 0;
+    } else {
+      read += consumed;
+      startCarry = (tabMask >> 15) & 1;
+    }
+  }
+#else
+  while (read < length) {
+    uint8_t byte = row[read];
+    if (byte == delimiter || byte == '"' || byte == '\r' || byte == '\n') return -1;
+    if (byte == '\\') {
+      if (!startCarry || read + 1 >= length || row[read + 1] != 'N' ||
+          (read + 2 < length && row[read + 2] != '\t'))
+        return -1;
+      read += 2;
+      startCarry = 0;
+      continue;
+    }
+    if (byte == '\t') {
+      out[written++] = delimiter;
+      tabs++;
+      read++;
+      startCarry = 1;
+      continue;
+    }
+    if (guard && startCarry && jobdrop_formula_start(byte) &&
+        (tabs >= columns || !((numbers >> tabs) & 1) || !jobdrop_copy_plain_number(row + read, row + length)))
+      return -1;
+    out[written++] = byte;
+    read++;
+    startCarry = 0;
+  }
+#endif
+  if (tabs + 1 != columns) return -1;
+  out[written] = '\r';
+  out[written + 1] = '\n';
+  return written + 2;
+}

@@ -78,12 +78,18 @@ public struct PostgresSource: SpecialisingSource {
 }
 
 /// Writes the rows of a COPY into a writer, every value guarded (in columns typed as numbers or times,
-/// plain numbers are left as they are).
+/// plain numbers are left as they are): a whole row at once where the writer can take it as it came
+/// (``RowWriter/copyTextRow(_:numbers:columns:)``), otherwise value by value.
 struct PostgresRowCopier {
   /// Per column: whether it is free text.
   let free: [Bool]
+  /// Bit N set when column N is typed (a number or a time), for the first 64.
+  let numbers: UInt64
 
-  init(columns: [Column]) { free = columns.map { $0.type == .text } }
+  init(columns: [Column]) {
+    free = columns.map { $0.type == .text }
+    numbers = free.prefix(64).enumerated().reduce(0) { $0 | ($1.element ? 0 : 1 << UInt64($1.offset)) }
+  }
 
   /// Runs `query` (its values bound) on `connection`; returns the rows written.
   func copyRows<Writer: RowWriter>(
@@ -113,6 +119,8 @@ struct PostgresRowCopier {
 
   @inline(__always)
   private func write<Writer: RowWriter>(_ row: PostgresCopyRow, to writer: Writer) throws {
+    if try writer.copyTextRow(row.line, numbers: numbers, columns: free.count) { return }
+    let row = try row.fields()
     for (column, freeText) in free.enumerated() {
       if row.isNull(column) {
         try writer.empty()

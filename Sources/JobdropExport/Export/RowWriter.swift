@@ -23,6 +23,11 @@ public protocol RowWriter: AnyObject {
   func text(_ bytes: UnsafeRawBufferPointer, guarded: Bool, numbersAsIs: Bool) throws
   /// Ends the current row.
   func endRow() throws
+  /// Writes a whole row given in PostgreSQL's `COPY … TO STDOUT` text format (``PostgresCopyRow/line``)
+  /// when the writer can take it as it stands; returns false, having written nothing, for a row to be
+  /// written cell by cell. `numbers`: bit N set when column N is typed (a number or a time), as
+  /// `numbersAsIs` in ``text(_:guarded:numbersAsIs:)``. False by default.
+  func copyTextRow(_ line: UnsafeRawBufferPointer, numbers: UInt64, columns: Int) throws -> Bool
   /// A writer with the same settings that formats into `sink` (``formatsInSlices`` formats only).
   func sliceWriter(into sink: any ByteSink) -> Self
   /// Appends rows a ``sliceWriter(into:)`` formatted, after what is buffered.
@@ -42,6 +47,11 @@ public protocol RowWriter: AnyObject {
 
 extension RowWriter {
   public var bufferedBytes: Int { 0 }
+
+  @inline(__always)
+  public func copyTextRow(_ line: UnsafeRawBufferPointer, numbers: UInt64, columns: Int) throws -> Bool {
+    false
+  }
 
   public func append(formatted bytes: UnsafeRawBufferPointer, returned: @escaping @Sendable () -> Void) throws
   {

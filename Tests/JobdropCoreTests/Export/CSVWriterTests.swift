@@ -2,6 +2,7 @@ import Foundation
 import JobdropCrypto
 import Testing
 
+@testable import JobdropDemo
 @testable import JobdropExport
 @testable import JobdropSystem
 
@@ -123,5 +124,76 @@ import Testing
     let (text, _) = try csv(
       rows, guardFormulas: false, delimiter: UInt8(ascii: delimiter.unicodeScalars.first!))
     #expect(text == expected.map { $0 + "\r\n" }.joined())
+  }
+
+  /// A row of PostgreSQL's COPY text format taken whole (``CSVWriter/copyTextRow(_:numbers:columns:)``)
+  /// gives the bytes the same row gives cell by cell: 4,000 rows of values that need nothing, quoting,
+  /// COPY escapes, NULL, formula guards and plain numbers in typed and free columns, at every place in
+  /// the 16-byte blocks, with each delimiter and the guard on and off. Rows the whole-row path declines
+  /// go cell by cell, as in the export; both paths must have been taken.
+  @Test(arguments: [(",", true), (";", true), ("|", false), ("\t", true)])
+  func copyTextRowsGiveTheBytesOfTheirCells(delimiter: String, guardFormulas: Bool) throws {
+    let pool: [String?] = [
+      nil, "", "a", "plain text", "0123456789abcdef", "0123456789abcdefg", "-12", "+3.50", "-1a", "=1+2",
+      "@x",
+      "-", "12.", "a,b", "a;b", "a|b", "say \"hi\"", "two\nlines", "cr\rhere", "tab\there", "back\\slash",
+      "\\N", "N", "é ü 😀", String(repeating: "x", count: 40), "-" + String(repeating: "9", count: 30),
+    ]
+    var random = SplitMix64(seed: 40)
+    let columns = 5
+    var rows: [[String?]] = []
+    for _ in 0..<4_000 {
+      rows.append((0..<columns).map { _ in pool[Int(random.next() % UInt64(pool.count))] })
+    }
+    let numbers = random.next() & 0b11111
+    let delimiterByte = UInt8(ascii: delimiter.unicodeScalars.first!)
+    var whole = 0
+    func write(_ rows: [[String?]], wholeRows: Bool) throws -> String {
+      let directory = TemporaryDirectory()
+      let file = try ExportFile(
+        directory: try DirectoryHandle(path: directory.path), name: FileName("out.csv"))
+      let writer = CSVWriter(
+        file: file, guardFormulas: guardFormulas, delimiter: delimiterByte, bufferSize: 4096)
+      for row in rows {
+        if wholeRows {
+          let line =
+            row.map { value in
+              guard let value else { return "\\N" }
+              return value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(
+                of: "\t", with: "\\t"
+              )
+              .replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r")
+            }.joined(separator: "\t") + "\n"
+          let taken = try Array(line.utf8).withUnsafeBytes {
+            try writer.copyTextRow($0, numbers: numbers, columns: columns)
+          }
+          if taken {
+            whole += 1
+            continue
+          }
+        }
+        for (column, value) in row.enumerated() {
+          guard let value else {
+            try writer.empty()
+            continue
+          }
+          try Array(value.utf8).withUnsafeBytes {
+            try writer.text($0, guarded: true, numbersAsIs: numbers & (1 << UInt64(column)) != 0)
+          }
+        }
+        try writer.endRow()
+      }
+      try writer.flush()
+      _ = try file.publish()
+      return directory.read("out.csv")!
+    }
+    let cellByCell = try write(rows, wholeRows: false)
+    let wholeRows = try write(rows, wholeRows: true)
+    #expect((wholeRows == cellByCell) == true)
+    if delimiter == "\t" {
+      #expect(whole == 0)
+    } else {
+      #expect(whole > 100 && whole < rows.count)
+    }
   }
 }
