@@ -48,7 +48,7 @@ let package = Package(
       dependencies: ["CLinux", .product(name: "Logging", package: "swift-log")]
     ),
     // PostgreSQL connections (the one owner of libpq): the export's row stream and the shared spool's table.
-    .target(name: "JobdropPostgres", dependencies: ["CPostgres", "CByteScan", "JobdropModel"]),
+    .target(name: "JobdropPostgres", dependencies: ["CPostgres", "CByteScan", "CLinux", "JobdropModel"]),
     // Digests and signatures (SHA-256, MD5, HMAC-SHA256) over OpenSSL's libcrypto.
     .target(name: "JobdropCrypto", dependencies: ["CCrypto"]),
     // What partners write and what it means: the catalog of job types, filters, requests.

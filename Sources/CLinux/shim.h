@@ -59,3 +59,14 @@ static inline int jobdrop_malloc_trim(void) {
 static inline int jobdrop_name_thread(const char *name) {
   return pthread_setname_np(pthread_self(), name);
 }
+
+#include <poll.h>
+#include <time.h>
+
+/// ppoll(2) for one descriptor becoming readable, with a timeout in nanoseconds (poll(2) counts whole
+/// milliseconds): 1 when readable, 0 on the timeout, -1 on an error.
+static inline int jobdrop_wait_readable(int fd, long nanoseconds) {
+  struct pollfd descriptor = {.fd = fd, .events = POLLIN, .revents = 0};
+  struct timespec timeout = {.tv_sec = nanoseconds / 1000000000L, .tv_nsec = nanoseconds % 1000000000L};
+  return ppoll(&descriptor, 1, &timeout, NULL);
+}

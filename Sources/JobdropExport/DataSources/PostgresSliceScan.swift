@@ -6,16 +6,17 @@ import JobdropSystem
   import Glibc
 #endif
 
-/// Reads a PostgreSQL table in slices of its blocks on several connections at once, as
-/// ``SQLiteSliceScan`` reads SQLite by rowid, so that the server's work runs on more than one backend
-/// while the output stays byte-identical to one sequential scan.
+/// Reads a PostgreSQL table in slices on several connections at once, as ``SQLiteSliceScan`` reads
+/// SQLite by rowid or by an index's keys, so that the server's work runs on more than one backend while
+/// the output stays byte-identical to one scan.
 ///
-/// Used when the query is a sequential scan of one plain table (its plan says so): each slice is a TID
-/// range (`ctid >= '(a,0)' AND ctid < '(b,0)'`, PostgreSQL's TID Range Scan), which visits its blocks in
-/// the order a sequential scan does; the last slice is open-ended. Every connection is in a read-only
-/// repeatable-read transaction on the first one's exported snapshot (`pg_export_snapshot`), so the
-/// slices together are one consistent read. Index scans are off in those transactions, so a slice
-/// never comes out in an index's order.
+/// A sequential scan of one plain table is cut into TID ranges (``Cut/blocks(_:)``: `ctid >= '(a,0)'
+/// AND ctid < '(b,0)'`, PostgreSQL's TID Range Scan), which visit their blocks in the order a sequential
+/// scan does; the last is open-ended, and index scans are off. An index scan (a filter on an indexed
+/// column) is cut into ranges of the index's first column at its histogram's bounds
+/// (``Cut/keys(_:)``, ``PostgresKeyRanges``), each read by the same index in its order. Every
+/// connection is in a read-only repeatable-read transaction on the first one's exported snapshot
+/// (`pg_export_snapshot`), so the slices together are one consistent read.
 struct PostgresSliceScan {
   /// Blocks per slice: 4 MiB of heap, about 13,000 order rows (3 MB of CSV); tests make slices tiny with
   /// `JOBDROP_POSTGRES_SLICE_BLOCKS`.
@@ -26,13 +27,21 @@ struct PostgresSliceScan {
     return blocks
   }()
 
-  let query: ExportQuery
-  /// The table's blocks when the scan was planned.
-  let blocks: Int
+  /// How the rows are cut into slices.
+  enum Cut: Equatable {
+    /// The table's blocks when the scan was planned.
+    case blocks(Int)
+    /// Ranges of an index's first column.
+    case keys(PostgresKeyRanges)
+  }
 
-  /// The table's blocks when `query` on `connection` is worth reading in slices (a plain table scanned
-  /// sequentially, of at least two slices); `nil` otherwise.
-  static func blocks(for query: ExportQuery, on connection: PostgresConnection) -> Int? {
+  let query: ExportQuery
+  let cut: Cut
+
+  /// How `query` on `connection` is cut, when it is worth reading in slices: a plain table of at least
+  /// two slices of blocks, read by a sequential scan or by an index scan whose keys can be cut; `nil`
+  /// otherwise.
+  static func plan(for query: ExportQuery, on connection: PostgresConnection) -> PostgresSliceScan? {
     let source = query.jobType.source
     guard PostgresSliceScan.isTableName(source), !query.sql.contains(" ORDER BY ") else { return nil }
     guard
@@ -41,7 +50,9 @@ struct PostgresSliceScan {
       ).integer(0, 0), size >= 2 * Int64(sliceBlocks),
       let plan = try? connection.execute("EXPLAIN " + query.sql, query.condition.bindings).text(0, 0)
     else { return nil }
-    return plan.hasPrefix("Seq Scan on ") ? Int(size) : nil
+    if plan.hasPrefix("Seq Scan on ") { return PostgresSliceScan(query: query, cut: .blocks(Int(size))) }
+    guard let keys = PostgresKeyRanges.plan(for: query, scan: plan, on: connection) else { return nil }
+    return PostgresSliceScan(query: query, cut: .keys(keys))
   }
 
   /// `name` or `schema.name`, letters, digits and underscores: a table, not a join or a subquery.
@@ -59,22 +70,54 @@ struct PostgresSliceScan {
       }
   }
 
-  /// Starts the transactions: `connections[0]` exports its snapshot, the others take it.
-  static func begin(_ connections: [PostgresConnection]) throws {
-    let settings =
-      "SET LOCAL synchronize_seqscans = off; SET LOCAL enable_indexscan = off; "
-      + "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_indexonlyscan = off"
+  /// How many slices there are.
+  var slices: Int {
+    switch cut {
+    case .blocks(let blocks):
+      max(1, (blocks + PostgresSliceScan.sliceBlocks - 1) / PostgresSliceScan.sliceBlocks)
+    case .keys(let keys): keys.slices
+    }
+  }
+
+  /// The condition that makes slice `number` of the query.
+  func bounds(ofSlice number: Int) -> String {
+    switch cut {
+    case .blocks:
+      let first = number * PostgresSliceScan.sliceBlocks
+      // The last slice reads every block from its first on, so rows in blocks added after the table was
+      // measured are not lost.
+      return number == slices - 1
+        ? "ctid >= '(\(first),0)'::tid"
+        : "ctid >= '(\(first),0)'::tid AND ctid < '(\(first + PostgresSliceScan.sliceBlocks),0)'::tid"
+    case .keys(let keys): return keys.bounds(ofSlice: number)
+    }
+  }
+
+  /// Starts the transactions: `connections[0]` exports its snapshot, the others take it; each gets the
+  /// settings that keep every slice on the scan that was planned.
+  func begin(_ connections: [PostgresConnection]) throws {
     try connections[0].execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
     guard let snapshot = try connections[0].execute("SELECT pg_export_snapshot()").text(0, 0) else {
       throw PostgresError(
         database: connections[0].database, message: "no snapshot to share", sqlState: nil, isTransient: true)
     }
-    try connections[0].execute(settings)
+    try settle(connections[0])
     for helper in connections.dropFirst() {
       try helper.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
       // A snapshot id is the server's own text ("00000003-0000001B-1"), never a partner's.
       try helper.execute("SET TRANSACTION SNAPSHOT '\(snapshot)'")
-      try helper.execute(settings)
+      try settle(helper)
+    }
+  }
+
+  /// This transaction's settings for the cut.
+  func settle(_ connection: PostgresConnection) throws(PostgresError) {
+    switch cut {
+    case .blocks:
+      try connection.execute(
+        "SET LOCAL synchronize_seqscans = off; SET LOCAL enable_indexscan = off; "
+          + "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_indexonlyscan = off")
+    case .keys(let keys): try keys.settle(connection)
     }
   }
 
@@ -84,19 +127,19 @@ struct PostgresSliceScan {
     on connections: [PostgresConnection], to writer: Writer, progress: (Int) throws -> Void
   ) throws -> Int {
     let slices = SliceQueue(buffers: connections.count + 2, writer: writer)
-    let blocks = BlockCounter(blocks: blocks)
+    let counter = SliceCounter(slices: self.slices)
     let helpers = connections.dropFirst().map { connection in
       let lent = LentConnection(connection: connection)
       return JoinableThread(name: "jobdrop-pg-slice") {
         do {
-          try work(lent.connection, slices: slices, blocks: blocks, writer: writer) { _ in }
+          try work(lent.connection, slices: slices, counter: counter, writer: writer) { _ in }
         } catch {
           slices.stop(error)
         }
       }
     }
     do {
-      try work(connections[0], slices: slices, blocks: blocks, writer: writer, progress: progress)
+      try work(connections[0], slices: slices, counter: counter, writer: writer, progress: progress)
     } catch {
       slices.stop(error)
     }
@@ -106,20 +149,16 @@ struct PostgresSliceScan {
 
   /// Formats slices until none is left, handing each to the queue.
   private func work<Writer: RowWriter>(
-    _ connection: PostgresConnection, slices: SliceQueue, blocks: BlockCounter, writer: Writer,
+    _ connection: PostgresConnection, slices: SliceQueue, counter: SliceCounter, writer: Writer,
     progress: (Int) throws -> Void
   ) throws {
     let replacements = try connection.bindThroughSettings(query.sql, query.condition.bindings)
     let target = SwitchableSink()
     let local = writer.sliceWriter(into: target)
-    while let (number, first, buffer) = try slices.claim(next: { blocks.next() }) {
+    while let (number, _, buffer) = try slices.claim(next: { counter.next() }) {
       target.buffer = buffer
-      let bounds =
-        number == blocks.lastSlice
-        ? "ctid >= '(\(first),0)'::tid"
-        : "ctid >= '(\(first),0)'::tid AND ctid < '(\(first + PostgresSliceScan.sliceBlocks),0)'::tid"
       let sql = PostgresConnection.replacingPlaceholders(
-        query.dialect.placeholders(query.sql(reading: query.jobType.source, within: bounds)),
+        query.dialect.placeholders(query.sql(reading: query.jobType.source, within: bounds(ofSlice: number))),
         with: replacements)
       let rows = try PostgresRowCopier(columns: query.columns).copyRows(sql, on: connection, to: local)
       try local.flush()
@@ -129,25 +168,18 @@ struct PostgresSliceScan {
   }
 }
 
-/// The first block of the next slice (asked under the slice queue's lock, so slice N starts at block
-/// N × ``PostgresSliceScan/sliceBlocks``).
-// @unchecked: only touched under the slice queue's lock (in `claim`), and `lastSlice` never changes.
-private final class BlockCounter: @unchecked Sendable {
+/// The slices handed out so far (asked under the slice queue's lock, so slices are claimed in order).
+// @unchecked: only touched under the slice queue's lock (in `claim`).
+private final class SliceCounter: @unchecked Sendable {
   private var handedOut = 0
   private let slices: Int
-  /// The number of the open-ended slice: it reads every block from its first on, so rows in blocks
-  /// added after the table was measured are not lost.
-  let lastSlice: Int
 
-  init(blocks: Int) {
-    slices = max(1, (blocks + PostgresSliceScan.sliceBlocks - 1) / PostgresSliceScan.sliceBlocks)
-    lastSlice = slices - 1
-  }
+  init(slices: Int) { self.slices = slices }
 
   func next() -> Int? {
     guard handedOut < slices else { return nil }
     handedOut += 1
-    return (handedOut - 1) * PostgresSliceScan.sliceBlocks
+    return handedOut - 1
   }
 }
 

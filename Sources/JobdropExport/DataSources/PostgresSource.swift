@@ -49,24 +49,21 @@ public struct PostgresSource: SpecialisingSource {
     }
     // Same row order as a plain table scan, run after run.
     try connections[0].execute("SET synchronize_seqscans = off")
-    let blocks = writer.formatsInSlices ? PostgresSliceScan.blocks(for: query, on: connections[0]) : nil
-    if blocks != nil {
+    let sliced = writer.formatsInSlices ? PostgresSliceScan.plan(for: query, on: connections[0]) : nil
+    if let sliced {
       for _ in 1..<PostgresSource.workers { connections.append(try pool.take()) }
-      try PostgresSliceScan.begin(connections)
+      try sliced.begin(connections)
     }
     let cancels = cancellation == nil ? [] : connections.compactMap { PostgresCancel($0) }
     let rows = try (cancellation ?? ExportCancellation()).whileRunning(interrupt: {
       cancels.forEach { $0.cancel() }
     }) {
-      if let blocks {
-        return try PostgresSliceScan(query: query, blocks: blocks).run(
-          on: connections, to: writer, progress: progress)
-      }
+      if let sliced { return try sliced.run(on: connections, to: writer, progress: progress) }
       // COPY: the server streams rows while this thread writes them, each one buffer split at its tabs.
       return try PostgresRowCopier(columns: query.columns).copyRows(
         query, on: connections[0], to: writer, sent: { cancellation?.recheck() }, progress: progress)
     }
-    if blocks != nil {
+    if sliced != nil {
       for connection in connections { try connection.execute("COMMIT") }
     }
     healthy = connections.allSatisfy(\.isHealthy)
