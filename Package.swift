@@ -64,9 +64,11 @@ let package = Package(
       dependencies: [
         "JobdropCrypto", "JobdropModel", "JobdropPostgres", "JobdropSystem", "CSQLite", "CZlib",
         "CZstd", "CDeflate", "CXLSXWriter",
-        "CByteScan",
+        "CByteScan", "CCopyRow",
       ]
     ),
+    // COPY text rows to CSV rows with SSE2 or AVX2 (compiled as C, not through the Swift importer).
+    .target(name: "CCopyRow"),
     // The state a job lives in: the inbox, the spool, the outbox, and the job table that moves between them.
     .target(
       name: "JobdropState",

@@ -1,4 +1,5 @@
 import CByteScan
+import CCopyRow
 import JobdropSystem
 
 /// Streams RFC 4180 CSV (UTF-8, `\r\n` line ends; the delimiter `,`, `;`, `|` or a tab; optionally a
@@ -133,8 +134,15 @@ public final class CSVWriter: RowWriter {
     if needsQuotes { append(0x22) }
   }
 
+  /// Whether this CPU runs AVX2, for ``copyTextRow(_:numbers:columns:)``.
+  static let hasAVX2 = jobdrop_cpu_has_avx2()
+
+  /// Whether ``copyTextRow(_:numbers:columns:)`` reads 32 bytes at a time (AVX2) rather than 16; tests
+  /// turn it off to check the other path.
+  var wideVectors = CSVWriter.hasAVX2
+
   /// Writes a row of PostgreSQL's COPY text format as it stands when it needs nothing but its tabs made
-  /// delimiters and its `\N` made empty (`jobdrop_copy_row_csv`, 16 bytes at a time): no quoting, no
+  /// delimiters and its `\N` made empty (`jobdrop_copy_row_csv`, 32 or 16 bytes at a time): no quoting, no
   /// escape, no formula to guard, which is nearly every row. The same bytes as the row written cell by
   /// cell; any other row is left to that (false).
   @inline(__always)
@@ -142,12 +150,12 @@ public final class CSVWriter: RowWriter {
     throws(FileSystemError) -> Bool
   {
     guard delimiter != 0x09, atRowStart, let base = line.baseAddress else { return false }
-    let room = line.count + 16
+    let room = line.count + 32
     if room > capacity - count { try makeRoom(room) }
     guard room <= capacity - count else { return false }
     let written = jobdrop_copy_row_csv(
       base.assumingMemoryBound(to: UInt8.self), line.count, buffer + count, delimiter, guardFormulas, numbers,
-      columns)
+      columns, wideVectors)
     guard written >= 0 else { return false }
     count += written
     return true

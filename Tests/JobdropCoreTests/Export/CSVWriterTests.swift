@@ -129,10 +129,13 @@ import Testing
   /// A row of PostgreSQL's COPY text format taken whole (``CSVWriter/copyTextRow(_:numbers:columns:)``)
   /// gives the bytes the same row gives cell by cell: 4,000 rows of values that need nothing, quoting,
   /// COPY escapes, NULL, formula guards and plain numbers in typed and free columns, at every place in
-  /// the 16-byte blocks, with each delimiter and the guard on and off. Rows the whole-row path declines
+  /// the 16- and 32-byte blocks (SSE2 and AVX2), with each delimiter and the guard on and off. Rows the
+  /// whole-row path declines
   /// go cell by cell, as in the export; both paths must have been taken.
-  @Test(arguments: [(",", true), (";", true), ("|", false), ("\t", true)])
-  func copyTextRowsGiveTheBytesOfTheirCells(delimiter: String, guardFormulas: Bool) throws {
+  @Test(arguments: [
+    (",", true, true), (",", true, false), (";", true, true), ("|", false, false), ("\t", true, true),
+  ])
+  func copyTextRowsGiveTheBytesOfTheirCells(delimiter: String, guardFormulas: Bool, wide: Bool) throws {
     let pool: [String?] = [
       nil, "", "a", "plain text", "0123456789abcdef", "0123456789abcdefg", "-12", "+3.50", "-1a", "=1+2",
       "@x",
@@ -154,6 +157,7 @@ import Testing
         directory: try DirectoryHandle(path: directory.path), name: FileName("out.csv"))
       let writer = CSVWriter(
         file: file, guardFormulas: guardFormulas, delimiter: delimiterByte, bufferSize: 4096)
+      writer.wideVectors = wide && CSVWriter.hasAVX2
       for row in rows {
         if wholeRows {
           let line =
