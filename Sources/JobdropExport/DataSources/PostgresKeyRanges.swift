@@ -42,28 +42,35 @@ struct PostgresKeyRanges: Equatable {
     guard
       let found = try? connection.execute(PostgresKeyRanges.indexQuery, [.text(index), .text(source)]),
       found.count == 1, let column = found.text(0, 0), let type = found.text(0, 1),
-      let rows = found.integer(0, 2), let histogram = found.text(0, 3), let frequent = found.integer(0, 4)
+      let rows = found.integer(0, 2), let schema = found.text(0, 3), let table = found.text(0, 4),
+      let name = found.text(0, 5)
     else { return nil }
-    // `type` is the server's own name of a catalog type, never a partner's text.
+    // `type` is the server's own name of a catalog type, never a partner's text. (pg_stats is a view
+    // of every column's statistics: asked by name, it reads one; joined, all of them, 15 ms.)
     guard
-      let sorted = try? connection.execute(
-        "SELECT array_agg(DISTINCT b ORDER BY b)::text, count(DISTINCT b) FROM unnest($1::text::\(type)[]) b",
-        [.text(histogram)]),
-      let bounds = sorted.text(0, 0), let count = sorted.integer(0, 1), count >= 1,
+      let statistics = try? connection.execute(
+        """
+        SELECT (SELECT array_agg(DISTINCT b ORDER BY b)::text FROM unnest(histogram_bounds::text::\(type)[]) b),
+          (SELECT count(DISTINCT b) FROM unnest(histogram_bounds::text::\(type)[]) b),
+          (coalesce((SELECT max(f) FROM unnest(most_common_freqs) f), 0) * $4)::bigint
+        FROM pg_stats WHERE schemaname = $1 AND tablename = $2 AND attname = $3 AND NOT inherited
+          AND histogram_bounds IS NOT NULL
+        """, [.text(schema), .text(table), .text(name), .integer(rows)]),
+      statistics.count == 1, let bounds = statistics.text(0, 0), let count = statistics.integer(0, 1),
+      let frequent = statistics.integer(0, 2), count >= 1,
       rows / (count + 1) <= Int64(sliceRows), frequent <= Int64(sliceRows)
     else { return nil }
     let ranges = PostgresKeyRanges(column: column, type: type, bounds: bounds, count: Int(count))
     return ranges.keepsTheScan(of: query, index: index, on: connection) ? ranges : nil
   }
 
-  /// The first column of the index (`$1`) on the table (`$2`), its type, the table's rows, the column's
-  /// histogram and the rows of its most common value, when the index is an ascending B-tree on a plain
-  /// column, with the type's default operator class, in the column's collation, which is the default
-  /// one (so that sorting the bounds orders them as the index does).
+  /// The first column of the index (`$1`) on the table (`$2`), quoted, its type, the table's rows, and
+  /// the schema, table and column names (for `pg_stats`), when the index is an ascending B-tree on a
+  /// plain column, with the type's default operator class, in the column's collation, which is the
+  /// default one (so that sorting the bounds orders them as the index does).
   static let indexQuery = """
-    SELECT quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), t.reltuples::bigint,
-      s.histogram_bounds::text,
-      (coalesce((SELECT max(f) FROM unnest(s.most_common_freqs) f), 0) * t.reltuples)::bigint
+    SELECT quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), t.reltuples::bigint, n.nspname,
+      t.relname, a.attname
     FROM pg_index i
     JOIN pg_class x ON x.oid = i.indexrelid
     JOIN pg_am m ON m.oid = x.relam
@@ -71,11 +78,9 @@ struct PostgresKeyRanges: Equatable {
     JOIN pg_namespace n ON n.oid = t.relnamespace
     JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0]
     JOIN pg_opclass o ON o.oid = i.indclass[0]
-    JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = t.relname AND s.attname = a.attname
-      AND NOT s.inherited
     WHERE i.indexrelid = to_regclass($1) AND t.oid = $2::regclass AND m.amname = 'btree'
       AND i.indoption[0] = 0 AND o.opcdefault AND a.attcollation IN (0, 100)
-      AND i.indcollation[0] = a.attcollation AND s.histogram_bounds IS NOT NULL
+      AND i.indcollation[0] = a.attcollation
     """
 
   /// Whether a middle slice of `query` is planned as a scan of `index` too, in a transaction with the

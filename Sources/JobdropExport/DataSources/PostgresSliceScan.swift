@@ -38,19 +38,27 @@ struct PostgresSliceScan {
   let query: ExportQuery
   let cut: Cut
 
-  /// How `query` on `connection` is cut, when it is worth reading in slices: a plain table of at least
-  /// two slices of blocks, read by a sequential scan or by an index scan whose keys can be cut; `nil`
-  /// otherwise.
-  static func plan(for query: ExportQuery, on connection: PostgresConnection) -> PostgresSliceScan? {
+  /// The blocks of the table `query` reads, when the query reads one plain table in no particular
+  /// order and the table holds at least two slices of blocks; `nil` otherwise.
+  static func blocks(toCut query: ExportQuery, on connection: PostgresConnection) -> Int? {
     let source = query.jobType.source
-    guard PostgresSliceScan.isTableName(source), !query.sql.contains(" ORDER BY ") else { return nil }
-    guard
+    guard PostgresSliceScan.isTableName(source), !query.sql.contains(" ORDER BY "),
       let size = try? connection.execute(
         "SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint", [.text(source)]
-      ).integer(0, 0), size >= 2 * Int64(sliceBlocks),
-      let plan = try? connection.execute("EXPLAIN " + query.sql, query.condition.bindings).text(0, 0)
+      ).integer(0, 0), size >= 2 * Int64(sliceBlocks)
     else { return nil }
-    if plan.hasPrefix("Seq Scan on ") { return PostgresSliceScan(query: query, cut: .blocks(Int(size))) }
+    return Int(size)
+  }
+
+  /// How `query` on `connection`, reading a table of `blocks` (``blocks(toCut:on:)``), is cut: by
+  /// blocks when it is planned as a sequential scan, by keys when as an index scan whose keys can be
+  /// cut; `nil` otherwise.
+  static func plan(for query: ExportQuery, blocks: Int, on connection: PostgresConnection)
+    -> PostgresSliceScan?
+  {
+    guard let plan = try? connection.execute("EXPLAIN " + query.sql, query.condition.bindings).text(0, 0)
+    else { return nil }
+    if plan.hasPrefix("Seq Scan on ") { return PostgresSliceScan(query: query, cut: .blocks(blocks)) }
     guard let keys = PostgresKeyRanges.plan(for: query, scan: plan, on: connection) else { return nil }
     return PostgresSliceScan(query: query, cut: .keys(keys))
   }

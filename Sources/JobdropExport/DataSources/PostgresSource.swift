@@ -49,11 +49,15 @@ public struct PostgresSource: SpecialisingSource {
     }
     // Same row order as a plain table scan, run after run.
     try connections[0].execute("SET synchronize_seqscans = off")
-    let sliced = writer.formatsInSlices ? PostgresSliceScan.plan(for: query, on: connections[0]) : nil
-    if let sliced {
-      for _ in 1..<PostgresSource.workers { connections.append(try pool.take()) }
-      try sliced.begin(connections)
+    // A large table may be read on more connections: they are opened while its scan is planned.
+    let blocks = writer.formatsInSlices ? PostgresSliceScan.blocks(toCut: query, on: connections[0]) : nil
+    let opening = blocks == nil ? [] : (1..<PostgresSource.workers).map { _ in OpeningConnection(pool) }
+    let sliced = blocks.flatMap { PostgresSliceScan.plan(for: query, blocks: $0, on: connections[0]) }
+    for helper in opening {
+      let connection = try helper.connection()
+      if sliced == nil { pool.give(connection, healthy: true) } else { connections.append(connection) }
     }
+    if let sliced { try sliced.begin(connections) }
     let cancels = cancellation == nil ? [] : connections.compactMap { PostgresCancel($0) }
     let rows = try (cancellation ?? ExportCancellation()).whileRunning(interrupt: {
       cancels.forEach { $0.cancel() }
@@ -126,6 +130,26 @@ struct PostgresRowCopier {
       try writer.text(row.bytes(column), guarded: true, numbersAsIs: !freeText)
     }
     try writer.endRow()
+  }
+}
+
+/// A connection taken from the pool on a thread of its own (a new one costs a SCRAM exchange, about
+/// 10 ms), while the caller goes on.
+private final class OpeningConnection: @unchecked Sendable {
+  // @unchecked: `result` is written by the thread before `join()` returns, and read only after it.
+  private var result: Result<PostgresConnection, PostgresError>?
+  private var thread: JoinableThread?
+
+  init(_ pool: PostgresConnectionPool) {
+    thread = JoinableThread(name: "jobdrop-pg-open") { [self] in
+      result = Result { () throws(PostgresError) in try pool.take() }
+    }
+  }
+
+  /// The connection, once open.
+  func connection() throws(PostgresError) -> PostgresConnection {
+    thread?.join()
+    return try result!.get()
   }
 }
 
