@@ -14,8 +14,10 @@ import JobdropModel
 ///
 /// `COPY` takes no parameters. The values stay bound all the same: they go to the server as parameters
 /// of `set_config('jobdrop.pN', $N)`, and the query reads each back as
-/// `current_setting('jobdrop.pN')::<type>`, the type the server infers for `$N` (asked by preparing the
-/// query and describing it), so no value is ever spliced into SQL text.
+/// `(SELECT current_setting('jobdrop.pN')::<type>)`, the type the server infers for `$N` (asked by
+/// preparing the query and describing it), so no value is ever spliced into SQL text. The sub-select is
+/// an init plan, run once per query: a bare `current_setting` in a filter ran once per row (the year's
+/// paid orders: 0.48 s of server time against 0.43 s for literals, and for the sub-select).
 extension PostgresConnection {
   /// Runs `sql` (with `$N` placeholders) with `values` bound and calls `row` with each row of its
   /// `columns` as it arrives. If `row` throws, the query is cancelled, the rest drained, and the error
@@ -82,7 +84,7 @@ extension PostgresConnection {
   }
 
   /// Sets a setting of this session to each of `values` and returns what stands for `$N` in `sql` (and
-  /// in any query with the same placeholders): `current_setting('jobdrop.pN')::<type>`, for
+  /// in any query with the same placeholders): `(SELECT current_setting('jobdrop.pN')::<type>)`, for
   /// ``replacingPlaceholders(_:with:)``.
   package func bindThroughSettings(_ sql: String, _ values: [SQLValue]) throws(PostgresError) -> [String] {
     guard !values.isEmpty else { return [] }
@@ -105,7 +107,8 @@ extension PostgresConnection {
     for index in 0..<count {
       guard let type = answer.text(0, count + index) else { throw error(nil) }
       replacements.append(
-        values[index] == .null ? "NULL::\(type)" : "current_setting('jobdrop.p\(index + 1)')::\(type)")
+        values[index] == .null
+          ? "NULL::\(type)" : "(SELECT current_setting('jobdrop.p\(index + 1)')::\(type))")
     }
     return replacements
   }
