@@ -44,6 +44,14 @@ public final class SQLiteDatabase {
     }
   }
 
+  /// Runs `body` with no wait for a lock: SQLite answers `SQLITE_BUSY` at once instead of retrying for
+  /// the connection's usual 5 s.
+  func withoutWaiting<T>(_ body: () throws -> T) rethrows -> T {
+    sqlite3_busy_timeout(handle, 0)
+    defer { sqlite3_busy_timeout(handle, 5_000) }
+    return try body()
+  }
+
   /// The SQL function `like` filters compare through on SQLite: Unicode lowercase mapping (Swift's
   /// `lowercased()`), the case folding PostgreSQL's `ILIKE` applies under a UTF-8 ctype. SQLite's own
   /// `LIKE` folds ASCII only, so `like(name,"*MÜLLER*")` would miss `Müller`.

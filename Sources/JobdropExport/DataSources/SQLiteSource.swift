@@ -111,15 +111,19 @@ public struct SQLiteSource: SpecialisingSource {
   }
 
   /// Up to `workers - 1` more connections in read transactions on `first`'s snapshot; none for a
-  /// database in WAL mode. A connection that cannot start one (a writer waiting for the lock) is left out.
+  /// database in WAL mode. A connection that cannot start one at once (a writer waiting for the lock,
+  /// which `first`'s shared lock holds up) is left out: waiting would hold the writer, and every other
+  /// reader of the database behind it, for the busy timeout too.
   private func joinedHelpers(to first: SQLiteDatabase) throws -> [SQLiteDatabase] {
     guard workers > 1, try !isWAL(first) else { return [] }
     var helpers: [SQLiteDatabase] = []
     for _ in 1..<workers {
       let helper = try pool.take()
       do {
-        try helper.execute("BEGIN")
-        _ = try helper.rows("SELECT count(*) FROM sqlite_master")
+        try helper.withoutWaiting {
+          try helper.execute("BEGIN")
+          _ = try helper.rows("SELECT count(*) FROM sqlite_master")
+        }
       } catch {
         try? helper.execute("ROLLBACK")
         break
