@@ -53,11 +53,15 @@ extension PostgresConnection {
       counts.deallocate()
     }
     var failure: (any Error)?
-    let waiter = CopyWaiter(socket: PQsocket(connection))
+    // Over TLS or GSSAPI encryption, bytes already read from the socket may wait in the library's own
+    // buffer, which a wait on the socket would not see: libpq waits there, knowing both.
+    let waiter =
+      PQsslInUse(connection) == 0 && PQgssEncInUse(connection) == 0
+      ? CopyWaiter(socket: PQsocket(connection)) : nil
     while true {
       var buffer: UnsafeMutablePointer<CChar>?
-      let length = PQgetCopyData(connection, &buffer, 1)
-      if length == 0 {
+      let length = PQgetCopyData(connection, &buffer, waiter == nil ? 0 : 1)
+      if length == 0, let waiter {
         waiter.wait()
         guard PQconsumeInput(connection) == 1 else { break }
         continue
@@ -75,7 +79,7 @@ extension PostgresConnection {
         _ = PQrequestCancel(connection)
       }
     }
-    waiter.restore()
+    waiter?.restore()
     while let result = PQgetResult(connection) {
       defer { PQclear(result) }
       if PQresultStatus(result) != PGRES_COMMAND_OK, failure == nil { failure = error(result) }

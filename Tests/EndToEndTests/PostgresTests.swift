@@ -137,6 +137,85 @@ import Testing
     #expect(files["sliced"] != nil && files["sliced"] == files["whole"], "the same bytes as one scan")
   }
 
+  /// Over TLS (`sslmode=require`, the server's certificate made here) a sliced export and a whole one
+  /// give the bytes of a plain connection: libpq waits for the rows there (bytes it has read may wait
+  /// in OpenSSL's buffer, which a wait on the socket would not see).
+  @Test func overTLSTheRowsAreTheSame() throws {
+    let sandbox = try Sandbox(orders: 3000)
+    let server = try PostgresServer(directory: sandbox.root)
+    #expect(try sandbox.run(["demo-data", "--orders", "3000", "--source", server.url]).status == 0)
+    let data = server.directory + "/data"
+    let made = try Spawn.run(
+      "/usr/bin/openssl",
+      [
+        "req", "-new", "-x509", "-days", "2", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout",
+        data + "/server.key", "-out", data + "/server.crt",
+      ])
+    #expect(made.status == 0, "\(made.stderr)")
+    if getuid() == 0 {
+      _ = try Spawn.run("/bin/chown", ["postgres:postgres", data + "/server.key", data + "/server.crt"])
+    }
+    #expect(chmod(data + "/server.key", 0o600) == 0)
+    // One statement a call: ALTER SYSTEM runs outside a transaction.
+    for sql in [
+      "ALTER SYSTEM SET ssl = on", "ALTER SYSTEM SET log_connections = on", "SELECT pg_reload_conf()",
+    ] {
+      let done = try server.psql(sql)
+      #expect(done.status == 0, "\(sql): \(done.stderr)")
+    }
+    // The reload is asynchronous: wait until the server takes a TLS connection (bounded).
+    let deadline = Date().addingTimeInterval(20)
+    var tls = false
+    while !tls && Date() < deadline {
+      tls =
+        try Spawn.run(
+          "/usr/bin/psql", ["-X", "-q", "-d", server.url + "?sslmode=require", "-c", "SELECT 1"],
+          environment: ProcessInfo.processInfo.environment
+        ).status == 0
+    }
+    #expect(tls, "the server took no TLS connection")
+    var digests: [String: String] = [:]
+    for (name, mode, blocks) in [
+      ("plain", "disable", "512"), ("tls", "require", "512"), ("tls-sliced", "require", "2"),
+    ] {
+      let inbox = sandbox.root + "/inbox-\(name)"
+      try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
+      let filters: [(String, String?)] = [
+        ("all.json", nil), ("range.json", "gt(created_at,2024-03-01):lt(created_at,2025-10-01)"),
+      ]
+      for (file, filter) in filters {
+        try Sandbox.request(filter: filter).write(
+          toFile: inbox + "/" + file, atomically: true, encoding: .utf8)
+      }
+      let result = try sandbox.run(
+        [
+          "process", "--inbox", inbox, "--spool", sandbox.root + "/spool-\(name)", "--outbox",
+          sandbox.root + "/outbox-\(name)", "--source", server.url + "?sslmode=\(mode)",
+        ], environment: ["JOBDROP_POSTGRES_SLICE_BLOCKS": blocks])
+      #expect(result.status == 0, "\(result.stderr)")
+      let index = try Data(contentsOf: URL(fileURLWithPath: sandbox.root + "/outbox-\(name)/index.json"))
+      let jobs = (try JSONSerialization.jsonObject(with: index) as! [String: Any])["data"] as! [[String: Any]]
+      for job in jobs {
+        let meta = job["meta"] as! [String: Any]
+        let file = (meta["request"] as! [String: Any])["file"] as! String
+        #expect(job["status"] as? String == "success", "\(name) \(file): \(job["error"] ?? "")")
+        digests["\(name) \(file)"] = "\(meta["rows"] ?? "-") \(meta["sha256"] ?? "-")"
+      }
+    }
+    var log = ""
+    for file in try FileManager.default.contentsOfDirectory(atPath: server.directory)
+    where file.hasSuffix(".log") {
+      log += try String(contentsOfFile: server.directory + "/" + file, encoding: .utf8)
+    }
+    #expect(log.contains("SSL enabled"), "the exports connected over TLS")
+    for file in ["all.json", "range.json"] {
+      let plain = digests["plain \(file)"]
+      #expect(
+        plain != nil && plain == digests["tls \(file)"] && plain == digests["tls-sliced \(file)"],
+        "\(digests)")
+    }
+  }
+
   /// Text holding what COPY's text format escapes (tab, newline, carriage return, backslash, the
   /// characters `\N`) and a NULL come out of PostgreSQL as the same bytes as out of SQLite.
   @Test func textThatCopyEscapesComesBackExactly() throws {
