@@ -76,6 +76,14 @@ final class PostgresServer {
     pid = 0
   }
 
+  /// Everything the server logged (each start's log file), for what it ran with `log_statement`.
+  var log: String {
+    let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+    return files.filter { $0.hasSuffix(".log") }.sorted().compactMap {
+      try? String(contentsOfFile: directory + "/" + $0, encoding: .utf8)
+    }.joined()
+  }
+
   /// Runs SQL with psql.
   @discardableResult
   func psql(_ sql: String) throws -> Spawn.Output {

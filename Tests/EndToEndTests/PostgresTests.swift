@@ -71,11 +71,7 @@ import Testing
     let sqlite = try digests("sqlite")
     let postgres = try digests("postgres")
     let sliced = try digests("sliced")
-    var log = ""
-    for file in try FileManager.default.contentsOfDirectory(atPath: sandbox.root + "/postgres")
-    where file.hasSuffix(".log") {
-      log += try String(contentsOfFile: sandbox.root + "/postgres/" + file, encoding: .utf8)
-    }
+    let log = server.log
     #expect(log.contains("SET TRANSACTION SNAPSHOT"), "the sliced run shared a snapshot")
     #expect(log.contains("ctid >= '(2,0)'::tid AND ctid < '(4,0)'::tid"), "the sliced run read slices")
     #expect(
@@ -125,11 +121,7 @@ import Testing
         }
       }
     }
-    var log = ""
-    for file in try FileManager.default.contentsOfDirectory(atPath: sandbox.root + "/postgres")
-    where file.hasSuffix(".log") {
-      log += try String(contentsOfFile: sandbox.root + "/postgres/" + file, encoding: .utf8)
-    }
+    let log = server.log
     #expect(log.contains("WHERE external_ref IS NULL AND (external_ref IS NULL)"), "the last range was read")
     #expect(log.contains("external_ref < (current_setting('jobdrop.keys')::text[])[1]"), "the first too")
     let csv = String(decoding: files["sliced"] ?? Data(), as: UTF8.self)
@@ -202,11 +194,7 @@ import Testing
         digests["\(name) \(file)"] = "\(meta["rows"] ?? "-") \(meta["sha256"] ?? "-")"
       }
     }
-    var log = ""
-    for file in try FileManager.default.contentsOfDirectory(atPath: server.directory)
-    where file.hasSuffix(".log") {
-      log += try String(contentsOfFile: server.directory + "/" + file, encoding: .utf8)
-    }
+    let log = server.log
     #expect(log.contains("SSL enabled"), "the exports connected over TLS")
     for file in ["all.json", "range.json"] {
       let plain = digests["plain \(file)"]
