@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # PostgreSQL export speed: `jobdrop process --source postgres://…` next to `psql -c "COPY (…) TO STDOUT WITH
 # CSV HEADER"` on the same server, full and filtered order_export, whole processes, interleaved, median/min/max
-# of RUNS (default 3) and peak RSS. Starts its own server (PostgreSQL 15, Debian) on 127.0.0.1 and stops it.
+# of RUNS (default 3) and peak RSS, and the server's own CPU for each (its processes' times from /proc: on a
+# small machine the server's work bounds both). Starts its own server (PostgreSQL 15, Debian) on 127.0.0.1
+# and stops it.
 # Usage: scripts/bench-postgres.sh [ORDERS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +34,22 @@ cols="id,order_number,external_ref,status,payment,shipping,customer_id,name,emai
 filter_ep="ge(created_at,2025-01-01):lt(created_at,2026-01-01):eq(payment,paid)"
 filter_sql="created_at >= '2025-01-01T00:00:00Z' AND created_at < '2026-01-01T00:00:00Z' AND payment = 'paid'"
 jobs=$work/jobs
-measure() { local name=$1; shift; /usr/bin/time -f "$name %e %M %U %S" "$@" 2>&1 >/dev/null | tail -n 1; }
+# CPU clock ticks (user + system) of the server and its backends, living and reaped: what the server spent.
+server_ticks() {
+  local total=0 p f
+  for p in $server $(pgrep -P $server); do
+    read -r -a f < /proc/$p/stat 2>/dev/null || continue
+    total=$((total + f[13] + f[14] + f[15] + f[16]))
+  done
+  echo $total
+}
+server_results=$(mktemp)
+measure() {
+  local name=$1 before; shift
+  before=$(server_ticks)
+  /usr/bin/time -f "$name %e %M %U %S" "$@" 2>&1 >/dev/null | tail -n 1
+  echo "$name $(( $(server_ticks) - before ))" >> "$server_results"
+}
 jobdrop_measure() { # name, filter: a fresh inbox with one request (made before the timed run)
   rm -rf "$jobs"; mkdir -p "$jobs/inbox"
   if [ -n "$2" ]; then f=", \"filter\": \"$2\""; else f=""; fi
@@ -53,5 +70,15 @@ for _ in $(seq "$runs"); do
 done
 echo "orders: $orders; runs: $runs; $(nproc) cores; PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}'); $(date -u +%Y-%m-%d)"
 python3 scripts/bench-summary.py "$results" psql-copy
+python3 - "$server_results" "$(getconf CLK_TCK)" <<'PY'
+import collections, statistics, sys
+ticks = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    name, count = line.split()
+    ticks[name].append(int(count) / int(sys.argv[2]))
+print("server CPU s (median, the postgres processes): " + ", ".join(
+    f"{name} {statistics.median(values):.2f}" for name, values in ticks.items()))
+PY
+rm -f "$server_results"
 cp "$results" "$PWD/.build-bench/postgres-results.txt"
 rm -f "$results"
