@@ -58,16 +58,18 @@ extension PostgresConnection {
     let waiter =
       PQsslInUse(connection) == 0 && PQgssEncInUse(connection) == 0
       ? CopyWaiter(socket: PQsocket(connection)) : nil
+    var received = 0
     while true {
       var buffer: UnsafeMutablePointer<CChar>?
       let length = PQgetCopyData(connection, &buffer, waiter == nil ? 0 : 1)
       if length == 0, let waiter {
-        waiter.wait()
+        waiter.wait(received: received)
         guard PQconsumeInput(connection) == 1 else { break }
         continue
       }
       guard length > 0, let buffer else { break }
       defer { PQfreemem(buffer) }
+      received += Int(length)
       guard failure == nil else { continue }
       do {
         try row(
@@ -145,35 +147,46 @@ extension PostgresConnection {
   }
 }
 
-/// Waits for a COPY's next rows in batches: while rows stream, the socket's receive low-water mark
-/// (`SO_RCVLOWAT`) is 16 KiB, so the reading thread wakes once per 16 KiB rather than at each 8 KiB the
-/// server sends (its output buffer), when it reads faster than the server writes (0.1 CPU s less for
-/// 1,000,000 orders). A wait ends after 200 µs whatever has arrived (the end of a stream is fewer bytes);
-/// when nothing has, the server is slow to find rows, and the thread waits for any byte without a
-/// timeout, as libpq does.
+/// Waits for a COPY's next rows, in batches once the rows stream: after the first 64 KiB the socket's
+/// receive low-water mark (`SO_RCVLOWAT`) is 16 KiB, so the reading thread wakes once per 16 KiB rather
+/// than at each 8 KiB the server sends (its output buffer), when it reads faster than the server writes
+/// (0.1 CPU s less for 1,000,000 orders). A wait then ends after 200 µs whatever has arrived (the end of
+/// a stream is fewer bytes); when nothing has, the server is slow to find rows, and the thread waits for
+/// any byte without a timeout, as libpq does. A small export never batches, so it waits for nothing.
 private final class CopyWaiter {
   static let lowWater: Int32 = 1 << 14
   /// 200 µs: the server sends 16 KiB in less while it streams; the end of each slice waits this long.
   static let timeout = 200_000
+  /// The bytes of rows after which the rows are taken to stream.
+  static let streaming = 1 << 16
   let socket: Int32
+  private var batching = false
 
-  init(socket: Int32) {
-    self.socket = socket
-    setLowWater(CopyWaiter.lowWater)
-  }
+  init(socket: Int32) { self.socket = socket }
 
-  func wait() {
+  /// Waits for more of the COPY's bytes, `received` bytes of rows into it.
+  func wait(received: Int) {
+    var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+    if !batching {
+      guard received >= CopyWaiter.streaming else {
+        _ = poll(&descriptor, 1, -1)
+        return
+      }
+      batching = true
+      setLowWater(CopyWaiter.lowWater)
+    }
     guard jobdrop_wait_readable(socket, CopyWaiter.timeout) == 0 else { return }
     var pending: Int32 = 0
     guard ioctl(socket, UInt(FIONREAD), &pending) == 0, pending == 0 else { return }
     setLowWater(1)
-    var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
     _ = poll(&descriptor, 1, -1)
     setLowWater(CopyWaiter.lowWater)
   }
 
   /// Back to waking at every byte, for the queries after the COPY (libpq waits without a timeout).
-  func restore() { setLowWater(1) }
+  func restore() {
+    if batching { setLowWater(1) }
+  }
 
   private func setLowWater(_ bytes: Int32) {
     var bytes = bytes
