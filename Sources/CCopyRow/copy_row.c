@@ -5,12 +5,6 @@
 
 #include <string.h>
 
-/// Whether `byte` may start a formula in a spreadsheet: = + - @ (a tab or CR never comes unescaped in
-/// COPY text). FormulaGuard.isRisky, for jobdrop_copy_row_csv.
-__attribute__((unused)) static bool jobdrop_formula_start(uint8_t byte) {
-  return byte == '=' || byte == '+' || byte == '-' || byte == '@';
-}
-
 /// Whether the field at `field` (up to the next tab or `end`) is a sign, digits and an optional
 /// fraction, and nothing else: FormulaGuard.isPlainNumber.
 static bool jobdrop_copy_plain_number(const uint8_t *field, const uint8_t *end) {
@@ -163,16 +157,14 @@ __attribute__((target("avx2"))) static long jobdrop_copy_row_csv32(const uint8_t
 }
 #else
 bool jobdrop_cpu_has_avx2(void) { return false; }
-#endif
 
-// jobdrop_copy_row_csv: see the header.
-long jobdrop_copy_row_csv(const uint8_t *row, long length, uint8_t *out, uint8_t delimiter, bool guard,
-                                        uint64_t numbers, long columns, bool wide) {
-#if defined(__x86_64__)
-  return wide ? jobdrop_copy_row_csv32(row, length, out, delimiter, guard, numbers, columns)
-              : jobdrop_copy_row_csv16(row, length, out, delimiter, guard, numbers, columns);
-#else
-  (void)wide;
+/// Whether `byte` may start a formula in a spreadsheet: = + - @ (a tab or CR never comes unescaped in
+/// COPY text). FormulaGuard.isRisky.
+static bool jobdrop_formula_start(uint8_t byte) { return byte == '=' || byte == '+' || byte == '-' || byte == '@'; }
+
+/// jobdrop_copy_row_csv byte by byte, for CPUs other than x86-64.
+static long jobdrop_copy_row_csv1(const uint8_t *row, long length, uint8_t *out, uint8_t delimiter, bool guard,
+                                  uint64_t numbers, long columns) {
   if (length == 0 || row[length - 1] != '\n' || columns < 1 || columns > 64) return -1;
   length--;
   long read = 0, written = 0, tabs = 0;
@@ -205,5 +197,17 @@ long jobdrop_copy_row_csv(const uint8_t *row, long length, uint8_t *out, uint8_t
   out[written] = '\r';
   out[written + 1] = '\n';
   return written + 2;
+}
+#endif
+
+// jobdrop_copy_row_csv: see the header.
+long jobdrop_copy_row_csv(const uint8_t *row, long length, uint8_t *out, uint8_t delimiter, bool guard,
+                          uint64_t numbers, long columns, bool wide) {
+#if defined(__x86_64__)
+  return wide ? jobdrop_copy_row_csv32(row, length, out, delimiter, guard, numbers, columns)
+              : jobdrop_copy_row_csv16(row, length, out, delimiter, guard, numbers, columns);
+#else
+  (void)wide;
+  return jobdrop_copy_row_csv1(row, length, out, delimiter, guard, numbers, columns);
 #endif
 }

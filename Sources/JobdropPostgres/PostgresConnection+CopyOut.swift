@@ -75,9 +75,13 @@ extension PostgresConnection {
         try row(
           PostgresCopyRow(
             line: UnsafeMutableRawPointer(buffer), length: Int(length), columns: columns, starts: starts,
-            counts: counts, database: database))
+            counts: counts))
       } catch {
-        failure = error
+        failure =
+          error is PostgresCopyRow.WrongColumnCount
+          ? PostgresError(
+            database: database, message: "a row of COPY did not have \(columns) columns", sqlState: nil,
+            isTransient: false) : error
         _ = PQrequestCancel(connection)
       }
     }
@@ -156,7 +160,7 @@ extension PostgresConnection {
 private final class CopyWaiter {
   static let lowWater: Int32 = 1 << 14
   /// 200 µs: the server sends 16 KiB in less while it streams; the end of each slice waits this long.
-  static let timeout = 200_000
+  static let timeoutNanoseconds = 200_000
   /// The bytes of rows after which the rows are taken to stream.
   static let streaming = 1 << 16
   let socket: Int32
@@ -175,7 +179,7 @@ private final class CopyWaiter {
       batching = true
       setLowWater(CopyWaiter.lowWater)
     }
-    guard jobdrop_wait_readable(socket, CopyWaiter.timeout) == 0 else { return }
+    guard jobdrop_wait_readable(socket, CopyWaiter.timeoutNanoseconds) == 0 else { return }
     var pending: Int32 = 0
     guard ioctl(socket, UInt(FIONREAD), &pending) == 0, pending == 0 else { return }
     setLowWater(1)
@@ -202,18 +206,22 @@ package struct PostgresCopyRow {
   @usableFromInline let columns: Int
   @usableFromInline let starts: UnsafeMutablePointer<Int>
   @usableFromInline let counts: UnsafeMutablePointer<Int>
-  @usableFromInline let database: String
 
   @usableFromInline init(
     line: UnsafeMutableRawPointer, length: Int, columns: Int, starts: UnsafeMutablePointer<Int>,
-    counts: UnsafeMutablePointer<Int>, database: String
+    counts: UnsafeMutablePointer<Int>
   ) {
     self.base = line
     self.length = length
     self.columns = columns
     self.starts = starts
     self.counts = counts
-    self.database = database
+  }
+
+  /// What ``fields()`` throws for a row without the query's number of columns (the COPY reports it as
+  /// a ``PostgresError`` naming the database).
+  package struct WrongColumnCount: Error {
+    @usableFromInline init() {}
   }
 
   /// The row's bytes as the server sent them: values between tabs, COPY's backslash escapes, `\N` for
@@ -222,13 +230,9 @@ package struct PostgresCopyRow {
 
   /// The row split at its tabs and unescaped in place (`jobdrop_copy_split`, SSE2); ``line`` no longer
   /// holds the row afterwards. Throws when the row does not have the query's number of columns.
-  @inlinable package func fields() throws(PostgresError) -> PostgresCopyFields {
+  @inlinable package func fields() throws(WrongColumnCount) -> PostgresCopyFields {
     let split = jobdrop_copy_split(base.assumingMemoryBound(to: UInt8.self), length, starts, counts, columns)
-    guard split else {
-      throw PostgresError(
-        database: database, message: "a row of COPY did not have \(columns) columns", sqlState: nil,
-        isTransient: false)
-    }
+    guard split else { throw WrongColumnCount() }
     return PostgresCopyFields(base: UnsafeRawPointer(base), starts: starts, counts: counts)
   }
 }

@@ -97,12 +97,13 @@ struct PostgresKeyRanges: Equatable {
     return plan.hasPrefix("Index Scan using \(name) on ")
   }
 
-  /// This transaction's settings: the bounds, and no other way to read the table than by an index.
+  /// This transaction's settings, in one round trip: the bounds, and no other way to read the table
+  /// than by an index.
   func settle(_ connection: PostgresConnection) throws(PostgresError) {
     try connection.execute(
-      "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; "
-        + "SET LOCAL enable_indexonlyscan = off; SET LOCAL enable_tidscan = off")
-    try connection.execute("SELECT set_config('jobdrop.keys', $1, true)", [.text(bounds)])
+      "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true), "
+        + "set_config('enable_indexonlyscan', 'off', true), set_config('enable_tidscan', 'off', true), "
+        + "set_config('jobdrop.keys', $1, true)", [.text(bounds)])
   }
 
   /// The condition of slice `number`.

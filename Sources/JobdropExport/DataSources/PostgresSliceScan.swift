@@ -79,7 +79,7 @@ struct PostgresSliceScan {
   }
 
   /// How many slices there are.
-  var slices: Int {
+  var sliceCount: Int {
     switch cut {
     case .blocks(let blocks):
       max(1, (blocks + PostgresSliceScan.sliceBlocks - 1) / PostgresSliceScan.sliceBlocks)
@@ -94,7 +94,7 @@ struct PostgresSliceScan {
       let first = number * PostgresSliceScan.sliceBlocks
       // The last slice reads every block from its first on, so rows in blocks added after the table was
       // measured are not lost.
-      return number == slices - 1
+      return number == sliceCount - 1
         ? "ctid >= '(\(first),0)'::tid"
         : "ctid >= '(\(first),0)'::tid AND ctid < '(\(first + PostgresSliceScan.sliceBlocks),0)'::tid"
     case .keys(let keys): return keys.bounds(ofSlice: number)
@@ -135,19 +135,18 @@ struct PostgresSliceScan {
     on connections: [PostgresConnection], to writer: Writer, progress: (Int) throws -> Void
   ) throws -> Int {
     let slices = SliceQueue(buffers: connections.count + 2, writer: writer)
-    let counter = SliceCounter(slices: self.slices)
     let helpers = connections.dropFirst().map { connection in
       let lent = LentConnection(connection: connection)
       return JoinableThread(name: "jobdrop-pg-slice") {
         do {
-          try work(lent.connection, slices: slices, counter: counter, writer: writer) { _ in }
+          try work(lent.connection, slices: slices, writer: writer) { _ in }
         } catch {
           slices.stop(error)
         }
       }
     }
     do {
-      try work(connections[0], slices: slices, counter: counter, writer: writer, progress: progress)
+      try work(connections[0], slices: slices, writer: writer, progress: progress)
     } catch {
       slices.stop(error)
     }
@@ -157,13 +156,13 @@ struct PostgresSliceScan {
 
   /// Formats slices until none is left, handing each to the queue.
   private func work<Writer: RowWriter>(
-    _ connection: PostgresConnection, slices: SliceQueue, counter: SliceCounter, writer: Writer,
+    _ connection: PostgresConnection, slices: SliceQueue, writer: Writer,
     progress: (Int) throws -> Void
   ) throws {
     let replacements = try connection.bindThroughSettings(query.sql, query.condition.bindings)
     let target = SwitchableSink()
     let local = writer.sliceWriter(into: target)
-    while let (number, _, buffer) = try slices.claim(next: { counter.next() }) {
+    while let (number, buffer) = try slices.claim(below: sliceCount) {
       target.buffer = buffer
       let sql = PostgresConnection.replacingPlaceholders(
         query.dialect.placeholders(query.sql(reading: query.jobType.source, within: bounds(ofSlice: number))),
@@ -173,21 +172,6 @@ struct PostgresSliceScan {
       try slices.complete(number, buffer: buffer, rows: rows)
       try progress(slices.rowsWritten)
     }
-  }
-}
-
-/// The slices handed out so far (asked under the slice queue's lock, so slices are claimed in order).
-// @unchecked: only touched under the slice queue's lock (in `claim`).
-private final class SliceCounter: @unchecked Sendable {
-  private var handedOut = 0
-  private let slices: Int
-
-  init(slices: Int) { self.slices = slices }
-
-  func next() -> Int? {
-    guard handedOut < slices else { return nil }
-    handedOut += 1
-    return handedOut - 1
   }
 }
 

@@ -38,6 +38,12 @@ final class SliceQueue: @unchecked Sendable {
     }
   }
 
+  /// The next of `count` slices numbered from 0, and an empty buffer for it; `nil` when all are claimed
+  /// or the scan stopped.
+  func claim(below count: Int) throws -> (Int, ChunkBuffer)? {
+    try claim(next: { claimed < count ? () : nil }).map { ($0.0, $0.2) }
+  }
+
   /// Hands over a formatted slice; writes it, and any finished slices after it, if it is due next.
   func complete(_ slice: Int, buffer: ChunkBuffer, rows count: Int) throws {
     var due: (buffer: ChunkBuffer, rows: Int)? = lock.withLock {
