@@ -111,6 +111,9 @@ struct SharedOptions: ParsableArguments {
   @Option(help: "For an sftp:// --deliver: the private key file jobdrop logs in with.")
   var deliverPrivateKeyFile: String?
 
+  @Option(help: "For an sftp:// --deliver: a file whose first line is the private key's passphrase.")
+  var deliverPrivateKeyPassphraseFile: String?
+
   @Option(help: "For --deliver: an OpenPGP public key file every delivered file is encrypted to (.pgp).")
   var deliverEncryptTo: String?
 
@@ -165,6 +168,7 @@ struct SharedOptions: ParsableArguments {
     flags.deliver = deliver
     flags.deliverHostKey = deliverHostKey
     flags.deliverPrivateKeyFile = deliverPrivateKeyFile
+    flags.deliverPrivateKeyPassphraseFile = deliverPrivateKeyPassphraseFile
     flags.deliverEncryptTo = deliverEncryptTo
     flags.deliverEndpoint = deliverEndpoint
     flags.deliverCredentialsFile = deliverCredentialsFile

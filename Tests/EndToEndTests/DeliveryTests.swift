@@ -45,10 +45,7 @@ import Testing
     let sandbox = try Sandbox(orders: 3000)
     let (server, sshFolder, received) = try DeliveryTests.receivingServer(sandbox)
     // Every name that appears in the target folder, and how (a watcher the whole time).
-    let watcher = try Spawn.start(
-      "/usr/bin/inotifywait",
-      ["-m", "-q", "-e", "create,moved_to,close_write", "--format", "%e %f", received],
-      stdoutPath: sandbox.root + "/watch.log", stderrPath: "/dev/null")
+    let watcher = try DeliveryTests.watch(received, log: sandbox.root + "/watch.log")
     defer {
       kill(watcher, SIGKILL)  // the test process may ignore SIGTERM, and a child inherits that
       _ = Spawn.wait(watcher)
@@ -114,41 +111,47 @@ import Testing
         && mallory.contains("delivery retrying after") && mallory.contains("host key does not match host_key")
     }
     #expect(pages, "the job pages do not show the deliveries")
-    // A final name appears only once its temp file was written and closed (OpenSSH's rename links the
-    // complete file in: IN_CREATE, or IN_MOVED_TO), and is never written in place.
-    let events = try String(contentsOfFile: sandbox.root + "/watch.log", encoding: .utf8)
-      .split(separator: "\n").map { $0.split(separator: " ", maxSplits: 1).map(String.init) }
-    for name in expected {
-      let seen = events.indices.filter { events[$0].count == 2 && events[$0][1] == name }
-      let written = events.firstIndex {
-        $0.count == 2 && $0[1] == ".\(name).part" && $0[0].hasPrefix("CLOSE_WRITE")
-      }
-      #expect(
-        seen.count == 1 && ["CREATE", "MOVED_TO"].contains(events[seen[0]][0]),
-        "\(name): \(seen.map { events[$0] })")
-      #expect(
-        written.map { $0 < (seen.first ?? 0) } == true, "\(name) appeared before its upload was complete")
-    }
+    try DeliveryTests.expectOnlyCompleteNames(watchLog: sandbox.root + "/watch.log", expected)
     // The private key is named in no document, log or spool file.
     let key = try String(contentsOfFile: sshFolder + "/client_key", encoding: .utf8)
     let body = key.split(separator: "\n").dropFirst().first.map(String.init) ?? "unreadable"
     try DeliveryTests.expectNowhere(body, in: [sandbox.outbox, sandbox.spool], log: daemon.log)
   }
 
-  /// The server down through a burst and the daemon killed: once both are back every file arrives, once.
+  /// The server down through a burst and the daemon killed: once both are back every file arrives, once,
+  /// and the target folder never shows a name before its file is complete. The receiving account is
+  /// a bank-style drop: chrooted, SFTP only, and jobdrop's key is protected by a passphrase.
   @Test func aServerDownAndAKillLoseNoDelivery() throws {
     let sandbox = try Sandbox(orders: 300)
     let sshFolder = sandbox.root + "/ssh"
     try FileManager.default.createDirectory(atPath: sshFolder, withIntermediateDirectories: true)
-    var server = try SFTPTests.SSHServer(directory: sshFolder)
+    let account = try ChrootedAccount(user: "jdrecv")
+    defer { account.remove() }
+    var server = try SFTPTests.SSHServer(directory: sshFolder, extraConfiguration: account.configuration)
     let port = server.port
     server.stop()
-    let received = sandbox.root + "/received"
-    try FileManager.default.createDirectory(atPath: received, withIntermediateDirectories: true)
+    // jobdrop's own key, encrypted; its passphrase in a file only jobdrop reads.
+    let passphrase = "correct horse \(UUID().uuidString)"
+    try SFTPTests.SSHServer.run(
+      "/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", passphrase, "-f", sshFolder + "/deliver_key"])
+    let authorized = try FileHandle(forWritingTo: URL(fileURLWithPath: sshFolder + "/authorized_keys"))
+    try authorized.seekToEnd()
+    try authorized.write(
+      contentsOf: try Data(contentsOf: URL(fileURLWithPath: sshFolder + "/deliver_key.pub")))
+    try authorized.close()
+    try (passphrase + "\n").write(toFile: sshFolder + "/passphrase", atomically: true, encoding: .utf8)
+    chmod(sshFolder + "/passphrase", 0o600)
+    let received = account.incoming
+    let watcher = try DeliveryTests.watch(received, log: sandbox.root + "/watch.log")
+    defer {
+      kill(watcher, SIGKILL)
+      _ = Spawn.wait(watcher)
+    }
     let hostKey = try server.hostKey()
     let options = [
-      "--deliver", "sftp://\(NSUserName())@127.0.0.1:\(port)\(received)", "--deliver-host-key", hostKey,
-      "--deliver-private-key-file", sshFolder + "/client_key",
+      "--deliver", "sftp://\(account.user)@127.0.0.1:\(port)/incoming", "--deliver-host-key", hostKey,
+      "--deliver-private-key-file", sshFolder + "/deliver_key", "--deliver-private-key-passphrase-file",
+      sshFolder + "/passphrase",
     ]
     let environment = ["JOBDROP_WEBHOOK_RETRY_SCALE": "0.01"]
     let waiter = try sandbox.outboxWaiter()
@@ -166,8 +169,9 @@ import Testing
         }
       }, "\(first.log)")
     first.stop(SIGKILL)
-    #expect(sandbox.list("received").isEmpty)
-    server = try SFTPTests.SSHServer(directory: sshFolder, port: port)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: received).isEmpty)
+    server = try SFTPTests.SSHServer(
+      directory: sshFolder, extraConfiguration: account.configuration, port: port)
     let second = try RunningDaemon(sandbox, options, environment: environment)
     defer { second.stop() }
     let delivered = waiter.wait {
@@ -187,9 +191,20 @@ import Testing
       let file = String(href.split(separator: "/").last!)
       #expect(
         try Data(contentsOf: URL(fileURLWithPath: "\(received)/\(id)-\(file)")) == sandbox.outboxFile(href))
+      let meta = (job["meta"] as! [String: Any])["delivery"] as! [String: Any]
+      #expect(meta["url"] as? String == "sftp://\(account.user)@127.0.0.1:\(port)/incoming/\(id)-\(file)")
       expected.append("\(id)-\(file)")
     }
-    #expect(sandbox.list("received") == expected.sorted(), "each once, no temp file")
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: received).sorted() == expected.sorted(),
+      "each once, no temp file")
+    // The files belong to the receiving account (written by its SFTP session, not by anyone else).
+    let owner = try FileManager.default.attributesOfItem(atPath: "\(received)/\(expected[0])")[
+      .ownerAccountName]
+    #expect(owner as? String == account.user)
+    try DeliveryTests.expectOnlyCompleteNames(watchLog: sandbox.root + "/watch.log", expected)
+    try DeliveryTests.expectNowhere(
+      passphrase, in: [sandbox.outbox, sandbox.spool], log: first.log + second.log)
     _ = server
   }
 
@@ -313,4 +328,79 @@ import Testing
       }
     }
   }
+
+  /// Starts a watcher writing every name created, moved in or closed after writing in `folder` to `log`.
+  static func watch(_ folder: String, log: String) throws -> pid_t {
+    let watcher = try Spawn.start(
+      "/usr/bin/inotifywait",
+      ["-m", "-e", "create,moved_to,close_write", "--format", "%e %f", folder],
+      stdoutPath: log, stderrPath: log + ".err")
+    // It says on stderr when its watch is in place (bounded: a watcher that never says so fails the test).
+    let deadline = Date().addingTimeInterval(10)
+    while !((try? String(contentsOfFile: log + ".err", encoding: .utf8)) ?? "").contains(
+      "Watches established"),
+      Date() < deadline, kill(watcher, 0) == 0
+    {
+      usleep(10_000)
+    }
+    try #require(
+      ((try? String(contentsOfFile: log + ".err", encoding: .utf8)) ?? "").contains("Watches established"),
+      "inotifywait did not start watching \(folder)")
+    return watcher
+  }
+
+  /// In a watcher's log (``watch(_:log:)``), each of `names` appeared once, only after its temp file
+  /// was written and closed (OpenSSH's rename links the complete file in: IN_CREATE, or IN_MOVED_TO),
+  /// and was never written in place.
+  static func expectOnlyCompleteNames(watchLog: String, _ names: [String]) throws {
+    let events = try String(contentsOfFile: watchLog, encoding: .utf8)
+      .split(separator: "\n").map { $0.split(separator: " ", maxSplits: 1).map(String.init) }
+    for name in names {
+      let seen = events.indices.filter { events[$0].count == 2 && events[$0][1] == name }
+      let written = events.firstIndex {
+        $0.count == 2 && $0[1] == ".\(name).part" && $0[0].hasPrefix("CLOSE_WRITE")
+      }
+      #expect(
+        seen.count == 1 && ["CREATE", "MOVED_TO"].contains(events[seen[0]][0]),
+        "\(name): \(seen.map { events[$0] })")
+      #expect(
+        written.map { $0 < (seen.first ?? 0) } == true, "\(name) appeared before its upload was complete")
+    }
+  }
+
+  /// A partner's receiving account as a bank-style drop has it: SFTP only, chrooted (the root owned by
+  /// root, as sshd wants), writing into `incoming/`, which the account owns.
+  struct ChrootedAccount {
+    let user: String
+    let root: String
+    var incoming: String { root + "/incoming" }
+    /// sshd's `Match` block for the account.
+    var configuration: String {
+      """
+      Match User \(user)
+          ChrootDirectory \(root)
+          ForceCommand internal-sftp
+          AllowTcpForwarding no
+          X11Forwarding no
+      """
+    }
+
+    init(user: String) throws {
+      self.user = user
+      if try Spawn.run("/usr/bin/id", [user]).status != 0 {
+        try PartnerSFTPTests.must(
+          "/usr/sbin/useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user])
+      }
+      try PartnerSFTPTests.must("/usr/sbin/usermod", ["-p", "*", user])  // not locked: keys may log in
+      // Not under /tmp: every component of a chroot must be owned by root and writable by nobody else.
+      root = "/srv/jobdrop-receive-\(UUID().uuidString.lowercased())"
+      try FileManager.default.createDirectory(
+        atPath: incoming, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+      chmod(root, 0o755)
+      try PartnerSFTPTests.must("/usr/bin/chown", [user, incoming])
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: root) }
+  }
+
 }

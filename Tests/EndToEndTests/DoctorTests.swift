@@ -140,6 +140,14 @@ import Testing
     try "not a key\n".write(toFile: sandbox.root + "/partner.asc", atomically: true, encoding: .utf8)
     let badKey = try doctor(extra: ["--deliver-encrypt-to", sandbox.root + "/partner.asc"])
     #expect(badKey.contains("cannot encrypt to encrypt_to \(sandbox.root)/partner.asc"), "\(badKey)")
+    let noPassphrase = try doctor(extra: [
+      "--deliver-private-key-passphrase-file", sandbox.root + "/missing-passphrase",
+    ])
+    #expect(
+      noPassphrase.hasPrefix("fail")
+        && noPassphrase.contains(
+          "private_key_passphrase_file \(sandbox.root)/missing-passphrase cannot be read"),
+      "\(noPassphrase)")
     chmod(sshFolder + "/client_key", 0o644)
     let open = try doctor()
     #expect(open.hasPrefix("warn") && open.contains("can be read by others: chmod 600"), "\(open)")

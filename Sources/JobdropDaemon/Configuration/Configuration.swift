@@ -83,7 +83,7 @@ public struct Configuration: Sendable {
     public var webhookURL, webhookSecretFile: String?
     public var publish, s3Endpoint, s3PartSize: String?
     public var deliver, deliverHostKey, deliverPrivateKeyFile, deliverEncryptTo, deliverEndpoint: String?
-    public var deliverCredentialsFile: String?
+    public var deliverCredentialsFile, deliverPrivateKeyPassphraseFile: String?
     public var metrics, metricsListen: String?
     public var localSpool, lease: String?
     public var workers: Int?
@@ -219,7 +219,8 @@ public struct Configuration: Sendable {
       do {
         deliver = try DeliveryTarget(
           url: url, hostKey: flags.deliverHostKey, privateKeyFile: flags.deliverPrivateKeyFile,
-          encryptTo: flags.deliverEncryptTo, endpoint: flags.deliverEndpoint,
+          privateKeyPassphraseFile: flags.deliverPrivateKeyPassphraseFile, encryptTo: flags.deliverEncryptTo,
+          endpoint: flags.deliverEndpoint,
           credentialsFile: flags.deliverCredentialsFile)
       } catch {
         let flag = [

@@ -37,9 +37,13 @@ extension DeliveryTarget {
       }
       var fingerprint = Data(digest).base64EncodedString()
       while fingerprint.hasSuffix("=") { fingerprint.removeLast() }
+      let passphrase = try privateKeyPassphraseFile.map { path throws(DeliveryFailure) in
+        try DeliveryTarget.readPassphrase(path)
+      }
       return SFTPTransport(
         login: HTTPClient.SFTPLogin(
-          host: host, port: port, user: user, privateKeyFile: keyFile, hostKeySHA256: fingerprint),
+          host: host, port: port, user: user, privateKeyFile: keyFile, passphrase: passphrase,
+          hostKeySHA256: fingerprint),
         folder: folder.hasSuffix("/") && folder.count > 1 ? String(folder.dropLast()) : folder)
     case .s3(let bucket, let prefix):
       var environment = ["AWS_CONFIG_FILE": "/dev/null", "AWS_REGION": region ?? "us-east-1"]
@@ -58,6 +62,26 @@ extension DeliveryTarget {
         throw DeliveryFailure(description: "\(url): \(words.joined(separator: " "))")
       }
     }
+  }
+}
+
+extension DeliveryTarget {
+  /// The first line of `path` (`private_key_passphrase_file`); the error names the file, never its content.
+  static func readPassphrase(_ path: String) throws(DeliveryFailure) -> String {
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else {
+      throw DeliveryFailure(
+        description: "private_key_passphrase_file \(path): \(String(cString: strerror(errno)))")
+    }
+    defer { close(descriptor) }
+    guard let bytes = try? FileReader.readAll(descriptor, limit: 1024, path: path), bytes.count < 1024,
+      let line = String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline).first,
+      !line.isEmpty
+    else {
+      throw DeliveryFailure(
+        description: "private_key_passphrase_file \(path): expected the passphrase on its first line")
+    }
+    return String(line)
   }
 }
 

@@ -19,15 +19,22 @@ extension Doctor {
     var failures: [String] = []
     var warnings: [String] = []
     for (who, target) in targets {
-      if let key = target.privateKeyFile {
-        guard access(key, R_OK) == 0 else {
-          failures.append("\(who)private_key_file \(key) cannot be read")
+      let secrets = [
+        ("private_key_file", target.privateKeyFile),
+        ("private_key_passphrase_file", target.privateKeyPassphraseFile),
+      ]
+      var unreadable = false
+      for case (let name, let path?) in secrets {
+        guard access(path, R_OK) == 0 else {
+          failures.append("\(who)\(name) \(path) cannot be read")
+          unreadable = true
           continue
         }
-        if let info = Doctor.status(key), info.st_mode & 0o077 != 0 {
-          warnings.append("\(who)private_key_file \(key) can be read by others: chmod 600 \(key)")
+        if let info = Doctor.status(path), info.st_mode & 0o077 != 0 {
+          warnings.append("\(who)\(name) \(path) can be read by others: chmod 600 \(path)")
         }
       }
+      if unreadable { continue }
       do throws(DeliveryFailure) {
         if let key = target.encryptTo { try PGPEncryptor.check(key) }
         if let note = try target.makeTransport().probe() { warnings.append(who + note) }

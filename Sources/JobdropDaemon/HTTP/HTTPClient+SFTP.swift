@@ -15,6 +15,8 @@ extension HTTPClient {
     var port: Int
     var user: String
     var privateKeyFile: String
+    /// The private key's passphrase, when it is encrypted.
+    var passphrase: String?
     /// The host key's SHA-256, base64 without padding (OpenSSH's `SHA256:` form without the prefix).
     var hostKeySHA256: String
   }
@@ -125,6 +127,7 @@ extension HTTPClient {
       login.privateKeyFile.withCString {
         _ = jobdrop_curl_set_pointer(handle, CURLOPT_SSH_PRIVATE_KEYFILE, $0)
       }
+      login.passphrase?.withCString { _ = jobdrop_curl_set_pointer(handle, CURLOPT_KEYPASSWD, $0) }
       login.hostKeySHA256.withCString {
         _ = jobdrop_curl_set_pointer(handle, CURLOPT_SSH_HOST_PUBLIC_KEY_SHA256, $0)
       }
@@ -152,7 +155,9 @@ extension HTTPClient {
       )
     case CURLE_LOGIN_DENIED:
       return SFTPFailure(
-        description: "\(host): the server refused the login (user \(login.user), key private_key_file)")
+        description:
+          "\(host): the login was refused (user \(login.user), key private_key_file"
+          + (login.passphrase == nil ? ")" : " opened with private_key_passphrase_file)"))
     case CURLE_REMOTE_FILE_NOT_FOUND, CURLE_REMOTE_ACCESS_DENIED, CURLE_UPLOAD_FAILED:
       return SFTPFailure(
         description: "\(host): the folder cannot be written (\(String(cString: curl_easy_strerror(code))))")

@@ -21,6 +21,8 @@ public struct DeliveryTarget: Sendable, Equatable, CustomStringConvertible {
   public var hostKey: String?
   /// The private key file jobdrop logs in with (SFTP).
   public var privateKeyFile: String?
+  /// A file whose first line is the passphrase of an encrypted `privateKeyFile` (SFTP).
+  public var privateKeyPassphraseFile: String?
   /// An OpenPGP public key file (armored or binary) every file is encrypted to.
   public var encryptTo: String?
   /// S3: the endpoint (`http[s]://host[:port]`), region, and an AWS credentials file (its `default`
@@ -41,8 +43,8 @@ public struct DeliveryTarget: Sendable, Equatable, CustomStringConvertible {
       throw DeliveryError(#"deliver: expected {"url": "sftp://…" or "s3://…", …}"#)
     }
     let keys: Set<String> = [
-      "url", "host_key", "private_key_file", "encrypt_to", "endpoint", "region", "credentials_file",
-      "profile",
+      "url", "host_key", "private_key_file", "private_key_passphrase_file", "encrypt_to", "endpoint",
+      "region", "credentials_file", "profile",
     ]
     for member in members where !keys.contains(member.key) {
       throw DeliveryError(
@@ -58,18 +60,21 @@ public struct DeliveryTarget: Sendable, Equatable, CustomStringConvertible {
     guard let url = try string("url") else { throw DeliveryError("deliver.url: missing") }
     return try DeliveryTarget(
       url: url, hostKey: string("host_key"), privateKeyFile: string("private_key_file"),
-      encryptTo: string("encrypt_to"), endpoint: string("endpoint"), region: string("region"),
+      privateKeyPassphraseFile: string("private_key_passphrase_file"), encryptTo: string("encrypt_to"),
+      endpoint: string("endpoint"), region: string("region"),
       credentialsFile: string("credentials_file"), profile: string("profile"))
   }
 
   /// Checks a target's URL and keys (the files are read when the service starts).
   public init(
-    url: String, hostKey: String? = nil, privateKeyFile: String? = nil, encryptTo: String? = nil,
-    endpoint: String? = nil, region: String? = nil, credentialsFile: String? = nil, profile: String? = nil
+    url: String, hostKey: String? = nil, privateKeyFile: String? = nil,
+    privateKeyPassphraseFile: String? = nil, encryptTo: String? = nil, endpoint: String? = nil,
+    region: String? = nil, credentialsFile: String? = nil, profile: String? = nil
   ) throws(DeliveryError) {
     self.url = url
     self.hostKey = hostKey
     self.privateKeyFile = privateKeyFile
+    self.privateKeyPassphraseFile = privateKeyPassphraseFile
     self.encryptTo = encryptTo
     self.endpoint = endpoint
     self.region = region
@@ -115,8 +120,9 @@ public struct DeliveryTarget: Sendable, Equatable, CustomStringConvertible {
         throw DeliveryError("deliver.url: expected s3://BUCKET[/PREFIX], got '\(url)'")
       }
       place = .s3(bucket: bucket, prefix: String(rest.dropFirst(bucket.count)).trimming { $0 == "/" })
-      if hostKey != nil || privateKeyFile != nil {
-        throw DeliveryError("deliver: host_key and private_key_file are for sftp:// targets")
+      if hostKey != nil || privateKeyFile != nil || privateKeyPassphraseFile != nil {
+        throw DeliveryError(
+          "deliver: host_key, private_key_file and private_key_passphrase_file are for sftp:// targets")
       }
     } else {
       throw DeliveryError(

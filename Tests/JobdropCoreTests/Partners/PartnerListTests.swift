@@ -100,6 +100,10 @@ import Testing
       "partner 'acme': deliver: unknown key 'passphrase'"
     ),
     (
+      #"{"id": "acme", "token": "T", "scope": {}, "deliver": {"url": "s3://lake", "private_key_passphrase_file": "/p"}}"#,
+      "partner 'acme': deliver: host_key, private_key_file and private_key_passphrase_file are for sftp:// targets"
+    ),
+    (
       #"{"id": "acme", "token": "T", "scope": {}}, {"id": "acme", "token": "T2", "scope": {}}"#,
       "partner 'acme': the id is used twice"
     ),
