@@ -307,6 +307,11 @@ import Testing
     try server.start()
     #expect(waiter.wait { (node.index() ?? [:])["during.json"] == "success" }, "\(daemon.log)")
     #expect(try SeveralNodesTests.table(server).map(\.file).sorted() == ["before.json", "during.json"])
+    // Its claims that failed made no job and said so; only the committed one is logged as claimed.
+    let claimed = daemon.log.split(separator: "\n").filter {
+      $0.contains("request claimed") && $0.contains("request.file=during.json")
+    }
+    #expect(claimed.count == 1, "\(daemon.log)")
     // The follower tries again a second after it failed: the job may have run before then.
     #expect(waiter.wait { daemon.log.contains("the shared spool is reachable again") }, "\(daemon.log)")
     #expect(daemon.stop() == 0, "\(daemon.log)")

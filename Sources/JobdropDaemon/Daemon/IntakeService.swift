@@ -122,7 +122,7 @@ public struct IntakeService: Service {
           return
         }
         // Undone (their requests stay in the inbox): looked at again after the claim retry time.
-        for (intake, name) in takers {
+        for (intake, name, _) in takers {
           waiting[Entry(partner: intake.partner, name: name)] =
             ConditionLock.monotonicMilliseconds() + RequestIntake.claimRetryMilliseconds
           passes[intake.partner]?.retiring[name] = nil

@@ -19,8 +19,8 @@ public final class ClaimGroup {
   /// The claims to insert into a shared table (``SharedJobBackend``) in one transaction.
   var rows: [PostgresSpool.Claim] = []
   var jobs: [(job: Job, delivery: WebhookDelivery?)] = []
-  /// Who took each claim, to be told when the commit fails.
-  public private(set) var takers: [(intake: RequestIntake, name: FileName)] = []
+  /// Who took each claim and its job, to be told whether the commit succeeded.
+  public private(set) var takers: [(intake: RequestIntake, name: FileName, job: Job)] = []
 
   public init() {}
 
@@ -32,9 +32,9 @@ public final class ClaimGroup {
   }
   private var firstAt: Int64 = 0
 
-  func taken(by intake: RequestIntake, name: FileName) {
+  func taken(by intake: RequestIntake, name: FileName, job: Job) {
     if takers.isEmpty { firstAt = ConditionLock.monotonicMilliseconds() }
-    takers.append((intake, name))
+    takers.append((intake, name, job))
   }
 
   func clear() {

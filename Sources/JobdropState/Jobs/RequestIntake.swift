@@ -93,10 +93,14 @@ public final class RequestIntake: @unchecked Sendable {
   ) -> Bool {
     let takers = group.takers
     do {
-      try store.commitClaims(group, whenQueued: whenQueued)
+      try store.commitClaims(group) {
+        // Logged once durable (a claim whose commit fails makes no job), before the jobs can start.
+        for (intake, _, job) in takers { intake.logClaim(job) }
+        whenQueued()
+      }
       return true
     } catch {
-      for (intake, name) in takers { intake.claimFailed(name, because: error, into: &pass) }
+      for (intake, name, _) in takers { intake.claimFailed(name, because: error, into: &pass) }
       return false
     }
   }
@@ -261,7 +265,7 @@ public final class RequestIntake: @unchecked Sendable {
     do {
       if let group {
         job = try store.stageClaim(record, state: state, bytes: kept, limit: partnerLimit, into: group)
-        group.taken(by: self, name: name)
+        group.taken(by: self, name: name, job: job)
       } else {
         job = try store.claim(record, state: state, bytes: kept, limit: partnerLimit)
       }
@@ -278,11 +282,17 @@ public final class RequestIntake: @unchecked Sendable {
     }
     delayed.remove(name)
     pass.claimed.append(job)
+    if group == nil { logClaim(job) }
+  }
+
+  /// Logs a job made from a request (once its claim is durable).
+  func logClaim(_ job: Job) {
+    let record = job.record
     logger.info(
-      state == .pending ? "request claimed" : "request refused",
+      job.state == .pending ? "request claimed" : "request refused",
       metadata: [
         "job.id": "\(job.id)", "job.type": "\(record.jobType)", "request.file": "\(record.requestFile)",
-        "job.status": "\(state.rawValue)",
+        "job.status": "\(job.state.rawValue)",
       ].merging(record.error.map { ["error": "\($0)"] } ?? [:]) { $1 }.merging(
         partner.map { ["partner": "\($0)"] } ?? [:]
       ) { $1 })
