@@ -193,22 +193,20 @@ public final class JobStore: @unchecked Sendable {
   /// Records where a job's webhook event stands (`meta.webhook`), durably, without touching the job's
   /// `updated_at`; nothing for a job that has expired meanwhile.
   public func recordWebhook(_ status: WebhookStatus, jobID: String) {
-    lock.withLock {
-      guard var job = lookupLocked(jobID) else { return }
-      job.record.webhook = status
-      saveLocked(job, what: "the webhook's status")
-      table.store(job)
-      publishLocked(job)
-      index.markDirty(job.record.partner)
-    }
+    record(jobID, what: "the webhook's status") { $0.webhook = status }
   }
 
   /// Records where a job's delivery stands (`meta.delivery`), as ``recordWebhook(_:jobID:)`` does.
   public func recordDelivery(_ status: DeliveryStatus, jobID: String) {
+    record(jobID, what: "the delivery's status") { $0.delivery = status }
+  }
+
+  /// Changes a job's record beside its state (`meta.webhook`, `meta.delivery`), saves and publishes it.
+  private func record(_ jobID: String, what: String, _ change: (inout JobRecord) -> Void) {
     lock.withLock {
       guard var job = lookupLocked(jobID) else { return }
-      job.record.delivery = status
-      saveLocked(job, what: "the delivery's status")
+      change(&job.record)
+      saveLocked(job, what: what)
       table.store(job)
       publishLocked(job)
       index.markDirty(job.record.partner)
