@@ -132,6 +132,7 @@ struct StatusCommand: ParsableCommand {
               "\n"
               + ScheduleTable(schedules: schedules, partners: jobs.contains { $0.record.partner != nil }).text
           }
+          text += backlog(spool: configuration.spool)
           print(
             terminal && watch ? "\u{1B}[H\u{1B}[2J" + text : (drawn == nil ? "" : "\n") + text, terminator: ""
           )
@@ -144,6 +145,11 @@ struct StatusCommand: ParsableCommand {
       printError("cannot read the shared spool: \(error)")
       throw ExitCode(1)
     }
+  }
+
+  /// The deliveries and webhook events waiting in the (local) spool at `spool`, a line each.
+  private func backlog(spool: String) -> String {
+    OutgoingBacklog.read(spool: spool).summary.map { $0 + "\n" }.joined()
   }
 
   /// The table of the spool's jobs now (this partner's, with `--partner`).
@@ -160,6 +166,7 @@ struct StatusCommand: ParsableCommand {
       let schedules = folder.all().records.filter { partner == nil || $0.partner == partner }
       if !schedules.isEmpty { text += "\n" + ScheduleTable(schedules: schedules, partners: partners).text }
     }
+    text += backlog(spool: spool.root.path)
     if !snapshot.quarantined.isEmpty {
       text +=
         "\(snapshot.quarantined.count) damaged status record\(snapshot.quarantined.count == 1 ? "" : "s") "

@@ -170,6 +170,10 @@ import Testing
       }, "\(first.log)")
     first.stop(SIGKILL)
     #expect(try FileManager.default.contentsOfDirectory(atPath: received).isEmpty)
+    // What waits is what an operator sees.
+    let waiting = try sandbox.run(["status", "--spool", sandbox.spool])
+    #expect(waiting.stdout.contains("20 deliveries waiting in this spool"), "\(waiting.stdout)")
+    #expect(waiting.stdout.contains("; last error: 127.0.0.1:\(port): "), "\(waiting.stdout)")
     server = try SFTPTests.SSHServer(
       directory: sshFolder, extraConfiguration: account.configuration, port: port)
     let second = try RunningDaemon(sandbox, options, environment: environment)
@@ -203,6 +207,8 @@ import Testing
       .ownerAccountName]
     #expect(owner as? String == account.user)
     try DeliveryTests.expectOnlyCompleteNames(watchLog: sandbox.root + "/watch.log", expected)
+    let status = try sandbox.run(["status", "--spool", sandbox.spool])
+    #expect(status.status == 0 && !status.stdout.contains("waiting in this spool"), "\(status.stdout)")
     try DeliveryTests.expectNowhere(
       passphrase, in: [sandbox.outbox, sandbox.spool], log: first.log + second.log)
     _ = server
