@@ -58,12 +58,15 @@ import Testing
         {"id": "acme", "token": "\(DeliveryTests.token("acme"))", "scope": {"*": "in(store,store-1,store-2)"},
          "deliver": {"url": "\(url)", "host_key": "\(hostKey)", "private_key_file": "\(sshFolder)/client_key"}},
         {"id": "mallory", "token": "\(DeliveryTests.token("mallory"))", "scope": {"*": "in(store,store-1,store-2)"},
-         "deliver": {"url": "\(url)", "host_key": "\(otherKey)", "private_key_file": "\(sshFolder)/client_key"}}
+         "deliver": {"url": "\(url)", "host_key": "\(otherKey)", "private_key_file": "\(sshFolder)/client_key"}},
+        {"id": "initech", "token": "\(DeliveryTests.token("initech"))", "scope": {"*": "in(store,store-1,store-2)"},
+         "deliver": {"url": "\(url)", "host_key": "[127.0.0.1]:\(server.port) \(try server.hostKey("ecdsa"))",
+                     "private_key_file": "\(sshFolder)/client_key"}}
       ]}
       """
     let waiter = try ChangeWaiter(folders: [
-      sandbox.outbox + "/acme/jobs", sandbox.outbox + "/mallory/jobs", sandbox.outbox + "/acme",
-      sandbox.outbox + "/mallory",
+      sandbox.outbox + "/acme/jobs", sandbox.outbox + "/mallory/jobs", sandbox.outbox + "/initech/jobs",
+      sandbox.outbox + "/acme", sandbox.outbox + "/mallory",
     ])
     let daemon = try RunningDaemon(
       sandbox, try PartnersTests.serve(sandbox, partners),
@@ -73,23 +76,27 @@ import Testing
     try PartnersTests.drop(
       sandbox, "acme", "parts.json", Sandbox.request(extra: #", "split": {"rows": 1000}"#))
     try PartnersTests.drop(sandbox, "mallory", "all.json", Sandbox.request())
+    try PartnersTests.drop(sandbox, "initech", "all.json", Sandbox.request())
+    // acme pinned the server's Ed25519 key, initech its ECDSA key as ssh-keyscan prints it (host first):
+    // the server offers RSA, ECDSA and Ed25519, and each delivery asks for the kind pinned.
+    let delivered = [("acme", "all.json"), ("acme", "parts.json"), ("initech", "all.json")]
     let arrived = waiter.wait {
-      ["all.json", "parts.json"].allSatisfy { delivery(sandbox, "acme", $0)?["delivered_at"] != nil }
+      delivered.allSatisfy { delivery(sandbox, $0.0, $0.1)?["delivered_at"] != nil }
         && (delivery(sandbox, "mallory", "all.json")?["attempts"] as? Int ?? 0) >= 2
     }
     #expect(arrived, "\(daemon.log)")
-    // Every file of acme's jobs arrived, byte for byte, under a name that holds its job id.
+    // Every file of acme's and initech's jobs arrived, byte for byte, under a name that holds its job id.
     var expected: [String] = []
-    for file in ["all.json", "parts.json"] {
-      let job = try #require(jobs(sandbox, "acme")[file])
+    for (partner, file) in delivered {
+      let job = try #require(jobs(sandbox, partner)[file])
       let id = job["id"] as! String
-      for name in try files(sandbox, "acme", job) {
-        let mine = try sandbox.outboxFile("acme/files/\(id)/\(name)")
+      for name in try files(sandbox, partner, job) {
+        let mine = try sandbox.outboxFile("\(partner)/files/\(id)/\(name)")
         let theirs = try Data(contentsOf: URL(fileURLWithPath: "\(received)/\(id)-\(name)"))
         #expect(mine == theirs, "\(name)")
         expected.append("\(id)-\(name)")
       }
-      let meta = try #require(delivery(sandbox, "acme", file))
+      let meta = try #require(delivery(sandbox, partner, file))
       #expect((meta["url"] as? String)?.hasPrefix("sftp://") == true)
       let last = (meta["url"] as! String).split(separator: "/").last.map(String.init) ?? ""
       #expect(

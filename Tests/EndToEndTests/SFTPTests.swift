@@ -23,12 +23,18 @@ import Testing
         }
         try FileManager.default.copyItem(
           atPath: "\(directory)/client_key.pub", toPath: "\(directory)/authorized_keys")
+        // Like any OpenSSH server, it has a host key of each kind (a client picks one).
+        for (key, type) in [("host_key_rsa", "rsa"), ("host_key_ecdsa", "ecdsa")] {
+          try SSHServer.run("/usr/bin/ssh-keygen", ["-q", "-t", type, "-N", "", "-f", "\(directory)/\(key)"])
+        }
       }
       try FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
       self.port = port ?? SSHServer.freePort()
       let config = """
         Port \(self.port)
         ListenAddress 127.0.0.1
+        HostKey \(directory)/host_key_rsa
+        HostKey \(directory)/host_key_ecdsa
         HostKey \(directory)/host_key
         PidFile \(directory)/sshd.pid
         AuthorizedKeysFile \(directory)/authorized_keys
@@ -78,10 +84,13 @@ import Testing
         ])
     }
 
-    /// The server's host key as a known_hosts line holds it (`ssh-ed25519 AAAA…`), for `host_key`.
-    func hostKey() throws -> String {
-      try String(contentsOfFile: directory + "/host_key.pub", encoding: .utf8)
-        .trimmingCharacters(in: .whitespacesAndNewlines)
+    /// One of the server's host keys as a known_hosts line holds it (`ssh-ed25519 AAAA…`), for
+    /// `host_key`: the Ed25519 one, or `ecdsa`, `rsa`.
+    func hostKey(_ kind: String = "") throws -> String {
+      try String(
+        contentsOfFile: directory + "/host_key" + (kind.isEmpty ? "" : "_" + kind) + ".pub", encoding: .utf8
+      )
+      .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// A host key of no server: a key pair made in `folder` (`other`, `other.pub`).

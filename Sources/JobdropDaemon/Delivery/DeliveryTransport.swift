@@ -24,11 +24,12 @@ struct DeliveryFailure: Error, CustomStringConvertible {
 }
 
 extension DeliveryTarget {
-  /// The transport for this target (its keys and credentials read now).
-  func makeTransport() throws(DeliveryFailure) -> any DeliveryTransport {
+  /// The transport for this target (its keys and credentials read now); an SFTP target's
+  /// `known_hosts` file is written into `workFolder`.
+  func makeTransport(workFolder: String) throws(DeliveryFailure) -> any DeliveryTransport {
     switch place {
     case .sftp(let user, let host, let port, let folder):
-      guard let blob = hostKeyBlob, let keyFile = privateKeyFile else {
+      guard let blob = hostKeyBlob, let entry = hostKeyEntry, let keyFile = privateKeyFile else {
         throw DeliveryFailure(description: "\(host): no host_key or private_key_file")
       }
       let hex = Array(SHA256Digest.hex(of: blob).utf8)
@@ -40,9 +41,23 @@ extension DeliveryTarget {
       let passphrase = try privateKeyPassphraseFile.map { path throws(DeliveryFailure) in
         try DeliveryTarget.readPassphrase(path)
       }
+      // A server offers several host keys (RSA, ECDSA, Ed25519) and libssh2 would pick its own
+      // favourite; given a known_hosts entry, libcurl asks for the type of the key pinned.
+      // (Public, and written again with every new transport: neither synced nor kept.)
+      let name = "known_hosts-" + String(SHA256Digest.hex(of: Array(url.utf8)).prefix(16))
+      let line = (port == 22 ? host : "[\(host)]:\(port)") + " " + entry + "\n"
+      do {
+        try AtomicWriter.writeIfChanged(
+          Array(line.utf8), to: FileName(name), in: DirectoryHandle(path: workFolder), syncDirectory: false,
+          syncFile: false)
+      } catch {
+        throw DeliveryFailure(description: "cannot write \(workFolder)/\(name): \(error)")
+      }
+      let knownHosts = workFolder + "/" + name
       return SFTPTransport(
         login: HTTPClient.SFTPLogin(
           host: host, port: port, user: user, privateKeyFile: keyFile, passphrase: passphrase,
+          knownHostsFile: knownHosts, hostKeyType: String(entry.prefix { $0 != " " }),
           hostKeySHA256: fingerprint),
         folder: folder.hasSuffix("/") && folder.count > 1 ? String(folder.dropLast()) : folder)
     case .s3(let bucket, let prefix):
@@ -215,12 +230,21 @@ enum PGPEncryptor {
 
   /// Whether gpg can encrypt to the key in `keyFile` (nothing is written but a keyring home, removed).
   static func check(_ keyFile: String) throws(DeliveryFailure) {
-    var template = Array("/tmp/jobdrop-doctor-gnupg-XXXXXX".utf8CString)
+    try ScratchFolder.with { folder throws(DeliveryFailure) in
+      try encrypt("/dev/null", to: keyFile, output: folder + "/probe.pgp", home: folder + "/home")
+    }
+  }
+}
+
+/// A private folder under /tmp for a check's files (`jobdrop doctor`), removed after it.
+enum ScratchFolder {
+  static func with<T>(_ body: (String) throws(DeliveryFailure) -> T) throws(DeliveryFailure) -> T {
+    var template = Array("/tmp/jobdrop-doctor-XXXXXX".utf8CString)
     guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }),
       let temporary = try? DirectoryHandle(path: "/tmp")
-    else { throw DeliveryFailure(description: "cannot make a temporary folder for gpg") }
-    let name = String(String(cString: made).dropFirst(5))  // after "/tmp/"
-    defer { try? temporary.removeTree(FileName(name)) }
-    try encrypt("/dev/null", to: keyFile, output: "/tmp/\(name)/probe.pgp", home: "/tmp/\(name)/home")
+    else { throw DeliveryFailure(description: "cannot make a temporary folder in /tmp") }
+    let path = String(cString: made)
+    defer { try? temporary.removeTree(FileName(String(path.dropFirst(5)))) }  // after "/tmp/"
+    return try body(path)
   }
 }

@@ -100,7 +100,7 @@ private struct FileSender: Sendable {
       if let made = transports[target.url] {
         transport = made
       } else {
-        transport = try target.makeTransport()
+        transport = try target.makeTransport(workFolder: queue.workPath)
         transports[target.url] = transport
       }
       let folder = (try? store.sites.site(for: job).root.path).map { $0 + "/files/\(job.id)" } ?? ""

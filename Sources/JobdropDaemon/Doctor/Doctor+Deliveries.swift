@@ -37,7 +37,10 @@ extension Doctor {
       if unreadable { continue }
       do throws(DeliveryFailure) {
         if let key = target.encryptTo { try PGPEncryptor.check(key) }
-        if let note = try target.makeTransport().probe() { warnings.append(who + note) }
+        let note = try ScratchFolder.with { folder throws(DeliveryFailure) in
+          try target.makeTransport(workFolder: folder).probe()
+        }
+        if let note { warnings.append(who + note) }
       } catch {
         failures.append(who + error.description)
       }

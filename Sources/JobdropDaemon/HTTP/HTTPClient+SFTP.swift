@@ -17,6 +17,11 @@ extension HTTPClient {
     var privateKeyFile: String
     /// The private key's passphrase, when it is encrypted.
     var passphrase: String?
+    /// A known_hosts file holding the pinned host key (its type is asked for in the key exchange).
+    var knownHostsFile: String
+    /// Whether the pinned host key is an RSA key.
+    var hostKeyIsRSA: Bool { hostKeyType == "ssh-rsa" }
+    var hostKeyType: String
     /// The host key's SHA-256, base64 without padding (OpenSSH's `SHA256:` form without the prefix).
     var hostKeySHA256: String
   }
@@ -128,6 +133,7 @@ extension HTTPClient {
         _ = jobdrop_curl_set_pointer(handle, CURLOPT_SSH_PRIVATE_KEYFILE, $0)
       }
       login.passphrase?.withCString { _ = jobdrop_curl_set_pointer(handle, CURLOPT_KEYPASSWD, $0) }
+      login.knownHostsFile.withCString { _ = jobdrop_curl_set_pointer(handle, CURLOPT_SSH_KNOWNHOSTS, $0) }
       login.hostKeySHA256.withCString {
         _ = jobdrop_curl_set_pointer(handle, CURLOPT_SSH_HOST_PUBLIC_KEY_SHA256, $0)
       }
@@ -161,6 +167,12 @@ extension HTTPClient {
     case CURLE_REMOTE_FILE_NOT_FOUND, CURLE_REMOTE_ACCESS_DENIED, CURLE_UPLOAD_FAILED:
       return SFTPFailure(
         description: "\(host): the folder cannot be written (\(String(cString: curl_easy_strerror(code))))")
+    case CURLE_FAILED_INIT where login.hostKeyIsRSA:
+      // libssh2 1.10 cannot take an RSA host key from OpenSSH 8.8 or later (no SHA-1 signatures).
+      return SFTPFailure(
+        description:
+          "\(host): the key exchange failed with the RSA host key pinned; pin the server's Ed25519 or ECDSA key "
+          + "instead (ssh-keyscan -t ed25519,ecdsa)")
     default:
       return SFTPFailure(description: "\(host): \(String(cString: curl_easy_strerror(code)))")
     }

@@ -35,7 +35,14 @@ public struct DeliveryTarget: Sendable, Equatable, CustomStringConvertible {
   public var description: String { url }
 
   /// The host key's blob (the key itself, decoded from the `host_key` line).
-  public var hostKeyBlob: [UInt8]? { hostKey.flatMap(DeliveryTarget.keyBlob) }
+  public var hostKeyBlob: [UInt8]? {
+    hostKey.flatMap(DeliveryTarget.hostKeyWords).flatMap(DeliveryTarget.blob)
+  }
+
+  /// The host key as a `known_hosts` entry holds it: its type and base64 (`ssh-ed25519 AAAA…`).
+  public var hostKeyEntry: String? {
+    hostKey.flatMap(DeliveryTarget.hostKeyWords).map { "\($0.type) \($0.base64)" }
+  }
 
   /// Reads a `deliver` object; errors are `deliver.<key>: …` (the caller puts the partner in front).
   public static func parse(_ value: JSONValue) throws(DeliveryError) -> DeliveryTarget {
@@ -106,7 +113,7 @@ public struct DeliveryTarget: Sendable, Equatable, CustomStringConvertible {
         throw DeliveryError(
           "deliver.host_key: missing; an SFTP target needs the server's host key (ssh-keyscan)")
       }
-      guard DeliveryTarget.keyBlob(hostKey) != nil else {
+      guard DeliveryTarget.hostKeyWords(hostKey) != nil else {
         throw DeliveryError("deliver.host_key: expected a key as in known_hosts, e.g. 'ssh-ed25519 AAAA…'")
       }
       guard privateKeyFile != nil else {
@@ -130,12 +137,22 @@ public struct DeliveryTarget: Sendable, Equatable, CustomStringConvertible {
     }
   }
 
-  /// The key blob of `ssh-ed25519 AAAA… [comment]` (its second word, base64), if it is one.
-  static func keyBlob(_ line: String) -> [UInt8]? {
-    let words = line.split(separator: " ", omittingEmptySubsequences: true)
-    guard words.count >= 2, words[0].hasPrefix("ssh-") || words[0].hasPrefix("ecdsa-"),
-      let blob = Data(base64Encoded: String(words[1])), !blob.isEmpty
-    else { return nil }
+  /// The type and base64 of `ssh-ed25519 AAAA… [comment]`, or of a `known_hosts` or `ssh-keyscan`
+  /// line that has the host in front (`[host]:port ssh-ed25519 AAAA…`), if it is one.
+  static func hostKeyWords(_ line: String) -> (type: String, base64: String)? {
+    var words = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+    func isType(_ word: String) -> Bool {
+      word.hasPrefix("ssh-") || word.hasPrefix("ecdsa-") || word.hasPrefix("sk-")
+    }
+    if let first = words.first, !isType(first), words.count >= 3 { words.removeFirst() }
+    guard words.count >= 2, isType(words[0]), blob(words[1]) != nil else { return nil }
+    return (words[0], words[1])
+  }
+
+  private static func blob(_ words: (type: String, base64: String)) -> [UInt8]? { blob(words.base64) }
+
+  private static func blob(_ base64: String) -> [UInt8]? {
+    guard let blob = Data(base64Encoded: base64), !blob.isEmpty else { return nil }
     return Array(blob)
   }
 }
