@@ -44,8 +44,9 @@ extension DeliveryTarget {
       // A server offers several host keys (RSA, ECDSA, Ed25519) and libssh2 would pick its own
       // favourite; given a known_hosts entry, libcurl asks for the type of the key pinned.
       // (Public, and written again with every new transport: neither synced nor kept.)
-      let name = "known_hosts-" + String(SHA256Digest.hex(of: Array(url.utf8)).prefix(16))
+      // Named by its content: two partners may deliver to one server with different pins.
       let line = (port == 22 ? host : "[\(host)]:\(port)") + " " + entry + "\n"
+      let name = "known_hosts-" + String(SHA256Digest.hex(of: Array(line.utf8)).prefix(16))
       do {
         try AtomicWriter.writeIfChanged(
           Array(line.utf8), to: FileName(name), in: DirectoryHandle(path: workFolder), syncDirectory: false,
