@@ -405,11 +405,7 @@ import Testing
 
     init(user: String) throws {
       self.user = user
-      if try Spawn.run("/usr/bin/id", [user]).status != 0 {
-        try PartnerSFTPTests.must(
-          "/usr/sbin/useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user])
-      }
-      try PartnerSFTPTests.must("/usr/sbin/usermod", ["-p", "*", user])  // not locked: keys may log in
+      try PartnerSFTPTests.account(user)
       // Not under /tmp: every component of a chroot must be owned by root and writable by nobody else.
       root = "/srv/jobdrop-receive-\(UUID().uuidString.lowercased())"
       try FileManager.default.createDirectory(

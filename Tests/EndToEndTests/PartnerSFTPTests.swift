@@ -10,19 +10,21 @@ import Testing
     try #require(result.status == 0, "\(tool) \(arguments): \(result.stdout)\(result.stderr)")
   }
 
+  /// A system account `user` without a shell that may log in with a key (made once).
+  static func account(_ user: String) throws {
+    if try Spawn.run("/usr/bin/id", [user]).status != 0 {
+      try must("/usr/sbin/useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user])
+    }
+    // No password, but not locked ("!"): sshd refuses a locked account even a key.
+    try must("/usr/sbin/usermod", ["-p", "*", user])
+  }
+
   @Test func aPartnerCanNeitherListNorReadAnotherPartnersFolders() throws {
     let sandbox = try Sandbox(orders: 300)
     let options = try PartnersTests.serve(sandbox)
     try sandbox.process(options)  // creates inbox/<id>/ and outbox/<id>/
     let accounts = [("jdacme", "acme"), ("jdglobex", "globex")]
-    for (user, _) in accounts {
-      if try Spawn.run("/usr/bin/id", [user]).status != 0 {
-        try PartnerSFTPTests.must(
-          "/usr/sbin/useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user])
-      }
-      // No password, but not locked ("!"): sshd refuses a locked account even a key.
-      try PartnerSFTPTests.must("/usr/sbin/usermod", ["-p", "*", user])
-    }
+    for (user, _) in accounts { try PartnerSFTPTests.account(user) }
     // sshd wants every component of a chroot owned by root and writable by nobody else: not under /tmp.
     let chroots = "/srv/jobdrop-sftp-\(UUID().uuidString.lowercased())"
     var mounts: [String] = []

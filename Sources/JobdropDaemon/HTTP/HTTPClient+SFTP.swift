@@ -19,8 +19,7 @@ extension HTTPClient {
     var passphrase: String?
     /// A known_hosts file holding the pinned host key (its type is asked for in the key exchange).
     var knownHostsFile: String
-    /// Whether the pinned host key is an RSA key.
-    var hostKeyIsRSA: Bool { hostKeyType == "ssh-rsa" }
+    /// The pinned host key's type (`ssh-ed25519`, `ecdsa-sha2-nistp256`, `ssh-rsa`).
     var hostKeyType: String
     /// The host key's SHA-256, base64 without padding (OpenSSH's `SHA256:` form without the prefix).
     var hostKeySHA256: String
@@ -167,7 +166,7 @@ extension HTTPClient {
     case CURLE_REMOTE_FILE_NOT_FOUND, CURLE_REMOTE_ACCESS_DENIED, CURLE_UPLOAD_FAILED:
       return SFTPFailure(
         description: "\(host): the folder cannot be written (\(String(cString: curl_easy_strerror(code))))")
-    case CURLE_FAILED_INIT where login.hostKeyIsRSA:
+    case CURLE_FAILED_INIT where login.hostKeyType == "ssh-rsa":
       // libssh2 1.10 cannot take an RSA host key from OpenSSH 8.8 or later (no SHA-1 signatures).
       return SFTPFailure(
         description:

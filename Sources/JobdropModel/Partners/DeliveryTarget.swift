@@ -36,7 +36,7 @@ public struct DeliveryTarget: Sendable, Equatable, CustomStringConvertible {
 
   /// The host key's blob (the key itself, decoded from the `host_key` line).
   public var hostKeyBlob: [UInt8]? {
-    hostKey.flatMap(DeliveryTarget.hostKeyWords).flatMap(DeliveryTarget.blob)
+    hostKey.flatMap(DeliveryTarget.hostKeyWords).flatMap { DeliveryTarget.blob($0.base64) }
   }
 
   /// The host key as a `known_hosts` entry holds it: its type and base64 (`ssh-ed25519 AAAA…`).
@@ -148,8 +148,6 @@ public struct DeliveryTarget: Sendable, Equatable, CustomStringConvertible {
     guard words.count >= 2, isType(words[0]), blob(words[1]) != nil else { return nil }
     return (words[0], words[1])
   }
-
-  private static func blob(_ words: (type: String, base64: String)) -> [UInt8]? { blob(words.base64) }
 
   private static func blob(_ base64: String) -> [UInt8]? {
     guard let blob = Data(base64Encoded: base64), !blob.isEmpty else { return nil }

@@ -14,16 +14,16 @@ public struct OutgoingBacklog: Sendable, Equatable {
     public var attempts = 0
     /// The error of the item tried last, while attempts fail.
     public var lastError: String?
-    fileprivate var lastAttempt: Timestamp?
+    /// When the item whose error is kept is tried next (the latest: it was tried last).
+    fileprivate var lastErrorRetry: Timestamp?
 
     fileprivate mutating func add(createdAt: Timestamp, attempts: Int, next: Timestamp, error: String?) {
       count += 1
       if oldest.map({ createdAt < $0 }) ?? true { oldest = createdAt }
       self.attempts = max(self.attempts, attempts)
-      // The item whose next attempt is latest was tried last.
-      if let error, attempts > 0, lastAttempt.map({ next > $0 }) ?? true {
+      if let error, attempts > 0, lastErrorRetry.map({ next > $0 }) ?? true {
         lastError = error
-        lastAttempt = next
+        lastErrorRetry = next
       }
     }
   }
@@ -60,15 +60,9 @@ public struct OutgoingBacklog: Sendable, Equatable {
     }
   }
 
-  /// Every item in `folder` that reads back; temp files, a working folder and damaged files are passed
-  /// over (the daemon removes them, not a reader).
+  /// Every item in `folder` that reads back, nothing removed (the daemon tidies, not a reader).
   private static func items<Item: Decodable>(_ type: Item.Type, in folder: String) -> [Item] {
     guard let directory = try? DirectoryHandle(path: folder) else { return [] }
-    return ((try? directory.entries()) ?? []).compactMap { name in
-      guard !name.hasPrefix(AtomicWriter.temporaryPrefix), name.display.hasSuffix(".json"),
-        let bytes = try? FileReader.read(name, in: directory, limit: 16 << 20)
-      else { return nil }
-      return try? JSONDecoder().decode(Item.self, from: Data(bytes))
-    }
+    return SpoolItems.load(type, from: directory, limit: 16 << 20, skipping: ["work"], tidying: false).items
   }
 }
